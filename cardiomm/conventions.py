@@ -1,0 +1,140 @@
+"""The one place for every naming convention shared across stages.
+
+Everything else imports from here: label values, modality names and file stems, mask names,
+phenotype and biomarker names with their units, method names. Changing a convention means
+changing this file only.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# --------------------------------------------------------------------------------------------
+# Segmentation labels (UK Biobank / CMRxRecon convention)
+# --------------------------------------------------------------------------------------------
+BACKGROUND = 0
+LV_BLOOD = 1
+LV_MYO = 2
+RV_BLOOD = 3
+LABELS: dict[str, int] = {"background": BACKGROUND, "lv_blood": LV_BLOOD, "lv_myo": LV_MYO, "rv_blood": RV_BLOOD}
+N_CLASSES = 4
+
+# --------------------------------------------------------------------------------------------
+# Modalities: name -> (CMRxRecon file stem, family folder, kind)
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Modality:
+    """A CMR series type.
+
+    Attributes
+    ----------
+    name: our short name (used in paths and tables).
+    stem: the CMRxRecon file stem (``<stem>.mat``, ``<stem>_mask_<Mask>.mat``).
+    family: the CMRxRecon top folder under ``MultiCoil/``.
+    kind: ``"cine"`` (nt = cardiac frames) or ``"mapping"`` (nt = contrast weightings).
+    timing_unit: unit of the per-image timing in the mapping ``.csv`` (``None`` for cine).
+    biomarker: the biomarker this series measures (``None`` for cine).
+    """
+
+    name: str
+    stem: str
+    family: str
+    kind: str
+    timing_unit: str | None = None
+    biomarker: str | None = None
+
+
+MODALITIES: dict[str, Modality] = {
+    "cine": Modality("cine", "cine_sax", "Cine", "cine"),
+    "t1map": Modality("t1map", "T1map", "Mapping", "mapping", "ms", "T1"),
+    "t2map": Modality("t2map", "T2map", "Mapping", "mapping", "ms", "T2"),
+    "t1rhomap": Modality("t1rhomap", "T1rhomap", "Mapping", "mapping", "ms", "T1rho"),
+}
+MAPPING_MODALITIES = tuple(k for k, m in MODALITIES.items() if m.kind == "mapping")
+
+
+def modality(name: str) -> Modality:
+    """Return the :class:`Modality` called ``name`` or raise a clear ``KeyError``."""
+    try:
+        return MODALITIES[name]
+    except KeyError:
+        raise KeyError(f"unknown modality {name!r}; known: {sorted(MODALITIES)}") from None
+
+
+# --------------------------------------------------------------------------------------------
+# Undersampling masks: "<Pattern><R>", e.g. Uniform8, ktGaussian16, ktRadial24
+# --------------------------------------------------------------------------------------------
+PATTERNS = ("Uniform", "ktGaussian", "ktRadial")
+R_MIN, R_MAX = 2, 32
+ACS_LINES = 20
+PAPER_MASKS = ("Uniform8", "ktGaussian16", "ktRadial24")
+FULLY_SAMPLED = "full"  # the "mask" name used for the reference rows
+_MASK_RE = re.compile(r"^(Uniform|ktGaussian|ktRadial)(\d+)$")
+
+
+@dataclass(frozen=True)
+class MaskName:
+    """A parsed mask name: pattern and nominal acceleration."""
+
+    pattern: str
+    R: int
+
+    def __str__(self) -> str:
+        return f"{self.pattern}{self.R}"
+
+
+def parse_mask_name(name: str) -> MaskName:
+    """Parse ``"ktGaussian16"`` into ``MaskName("ktGaussian", 16)``; raise ``ValueError`` if invalid."""
+    m = _MASK_RE.match(name)
+    if not m:
+        raise ValueError(f"invalid mask name {name!r}: expected <Pattern><R> with Pattern in {PATTERNS}")
+    R = int(m.group(2))
+    if not R_MIN <= R <= R_MAX:
+        raise ValueError(f"invalid mask name {name!r}: R={R} outside [{R_MIN}, {R_MAX}]")
+    return MaskName(m.group(1), R)
+
+
+# --------------------------------------------------------------------------------------------
+# Reconstruction methods
+# --------------------------------------------------------------------------------------------
+REFERENCE = "reference"
+TRUTH = "truth"
+METHODS = ("zerofilled", "sense", "varnet", "cardiomm")
+
+# --------------------------------------------------------------------------------------------
+# Clinical indicators: name -> unit
+# --------------------------------------------------------------------------------------------
+PHENOTYPES: dict[str, str] = {
+    "LVEDV": "mL",
+    "LVESV": "mL",
+    "LVSV": "mL",
+    "LVEF": "%",
+    "LVCO": "L/min",
+    "LVM": "g",
+    "RVEDV": "mL",
+    "RVESV": "mL",
+    "RVSV": "mL",
+    "RVEF": "%",
+    "WT": "mm",  # global mean myocardial wall thickness at ED
+}
+BIOMARKERS: dict[str, str] = {"T1": "ms", "T2": "ms", "T1rho": "ms"}
+INDICATORS: dict[str, str] = {**PHENOTYPES, **BIOMARKERS}
+MYOCARDIAL_DENSITY_G_PER_ML = 1.05
+
+
+def unit(indicator: str) -> str:
+    """Unit of a phenotype or biomarker."""
+    try:
+        return INDICATORS[indicator]
+    except KeyError:
+        raise KeyError(f"unknown indicator {indicator!r}; known: {list(INDICATORS)}") from None
+
+
+# --------------------------------------------------------------------------------------------
+# Cohort splits
+# --------------------------------------------------------------------------------------------
+SPLITS = ("train", "val", "test", "external")
+EVAL_SPLITS = ("test", "external")

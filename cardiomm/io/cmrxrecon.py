@@ -1,0 +1,259 @@
+"""CMRxRecon challenge files: MATLAB v7.3 (HDF5) ``.mat`` k-space, masks, reconstructions, timing.
+
+Axis order (the one convention of the package)
+----------------------------------------------
+MATLAB stores k-space as ``(nx, ny, nc, nz, nt)``; HDF5 (and so h5py) sees the reversed shape.
+Every reader here returns NumPy arrays in the h5py order::
+
+    k-space        (nt, nz, nc, ny, nx)  complex64   nt = frames (cine) or weightings (mapping)
+    mask           (nt, ny, nx)          uint8       1 = sampled
+    reconimage     (nt, nz, ny, nx)      float32
+
+``ny`` is the phase-encoding axis (undersampled), ``nx`` the readout axis (always fully sampled).
+MATLAB complex arrays are HDF5 compounds with fields ``real`` and ``imag``; we write them the same way
+with the 512-byte MATLAB header in the user block, so MATLAB's ``load`` reads our files.
+
+Challenge variants accepted by :func:`read_kspace`: 2023 (``kspace_full``, ``kspace_sub04``...),
+2024 (``kspace_full``/``kspace``, ``kus``), 2025 (``kspace``).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from cardiomm.atomic import atomic_path
+
+KSPACE_KEYS = ("kspace_full", "kspace", "kus")
+_USERBLOCK = 512
+
+
+class CMRxReconFileError(ValueError):
+    """A CMRxRecon file is missing, unreadable, or not shaped as the challenge lays it out."""
+
+    def __init__(self, path: str | os.PathLike, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = str(path)
+        self.reason = reason
+
+
+def _open(path: str | os.PathLike) -> h5py.File:
+    path = Path(path)
+    if not path.exists():
+        raise CMRxReconFileError(path, "file does not exist")
+    if path.stat().st_size == 0:
+        raise CMRxReconFileError(path, "file is empty (0 bytes)")
+    try:
+        return h5py.File(path, "r")
+    except OSError as err:
+        raise CMRxReconFileError(
+            path, f"not a readable MATLAB v7.3 (HDF5) file, truncated or corrupt ({err})"
+        ) from None
+
+
+def _to_numpy(path: str | os.PathLike, ds: h5py.Dataset, want_complex: bool) -> np.ndarray:
+    try:
+        raw = ds[()]
+    except (OSError, RuntimeError) as err:
+        raise CMRxReconFileError(path, f"dataset {ds.name!r} cannot be read, file truncated? ({err})") from None
+    if raw.dtype.names is not None:
+        if not {"real", "imag"} <= set(raw.dtype.names):
+            raise CMRxReconFileError(path, f"dataset {ds.name!r} is a compound without real/imag fields")
+        arr = raw["real"].astype(np.float32) + 1j * raw["imag"].astype(np.float32)
+        return arr.astype(np.complex64)
+    if np.iscomplexobj(raw):
+        return raw.astype(np.complex64)
+    if want_complex:
+        raise CMRxReconFileError(path, f"dataset {ds.name!r} is real-valued ({raw.dtype}); k-space must be complex")
+    return np.asarray(raw)
+
+
+def _check_finite(path: str | os.PathLike, key: str, arr: np.ndarray) -> None:
+    if not np.isfinite(arr).all():
+        n = int((~np.isfinite(arr)).sum())
+        raise CMRxReconFileError(path, f"{key!r} contains {n} NaN/Inf values")
+
+
+def read_kspace(path: str | os.PathLike, key: str | None = None) -> np.ndarray:
+    """Read multi-coil k-space.
+
+    Parameters
+    ----------
+    path: a CMRxRecon ``.mat`` (v7.3).
+    key: dataset name; default the first of ``kspace_full``, ``kspace``, ``kus``, ``kspace_sub*`` present.
+
+    Returns
+    -------
+    complex64 array ``(nt, nz, nc, ny, nx)``. A 4D cine/mapping file without the time axis is
+    not accepted: the challenge always writes 5D for multi-coil data.
+    """
+    with _open(path) as f:
+        keys = list(f.keys())
+        if key is None:
+            cands = [k for k in KSPACE_KEYS if k in f] + sorted(k for k in keys if k.startswith("kspace_sub"))
+            if not cands:
+                raise CMRxReconFileError(path, f"no k-space variable; expected one of {KSPACE_KEYS}, found {keys}")
+            key = cands[0]
+        if key not in f:
+            raise CMRxReconFileError(path, f"variable {key!r} not found; found {keys}")
+        arr = _to_numpy(path, f[key], want_complex=True)
+    if arr.ndim != 5:
+        raise CMRxReconFileError(
+            path, f"{key!r} has {arr.ndim} axes {arr.shape}; expected 5 (MATLAB nx, ny, nc, nz, nt)"
+        )
+    if min(arr.shape) == 0:
+        raise CMRxReconFileError(path, f"{key!r} has an empty axis {arr.shape} (nt, nz, nc, ny, nx)")
+    _check_finite(path, key, arr)
+    return arr
+
+
+def read_mask(path: str | os.PathLike, key: str = "mask") -> np.ndarray:
+    """Read a sampling mask as uint8 ``(nt, ny, nx)`` (a 2D ``(ny, nx)`` mask gets ``nt = 1``)."""
+    with _open(path) as f:
+        if key not in f:
+            raise CMRxReconFileError(path, f"variable {key!r} not found; found {list(f.keys())}")
+        arr = _to_numpy(path, f[key], want_complex=False)
+    if np.iscomplexobj(arr):
+        raise CMRxReconFileError(path, "mask is complex; expected 0/1 values")
+    if arr.ndim == 2:
+        arr = arr[None]
+    if arr.ndim != 3:
+        raise CMRxReconFileError(path, f"mask has {arr.ndim} axes {arr.shape}; expected (nt, ny, nx) or (ny, nx)")
+    if not np.isin(arr, (0, 1)).all():
+        raise CMRxReconFileError(path, "mask holds values other than 0 and 1")
+    return arr.astype(np.uint8)
+
+
+def read_recon(path: str | os.PathLike, key: str = "reconimage") -> np.ndarray:
+    """Read a reconstruction as float32 ``(nt, nz, ny, nx)``."""
+    with _open(path) as f:
+        if key not in f:
+            raise CMRxReconFileError(path, f"variable {key!r} not found; found {list(f.keys())}")
+        arr = _to_numpy(path, f[key], want_complex=False)
+    if arr.ndim != 4:
+        raise CMRxReconFileError(path, f"{key!r} has {arr.ndim} axes {arr.shape}; expected (nt, nz, ny, nx)")
+    _check_finite(path, key, arr)
+    return np.abs(arr).astype(np.float32) if np.iscomplexobj(arr) else arr.astype(np.float32)
+
+
+def _matlab_header() -> bytes:
+    text = (
+        "MATLAB 7.3 MAT-file, Platform: GLNXA64, Created on: "
+        + time.strftime("%a %b %d %H:%M:%S %Y", time.gmtime(0))
+        + " HDF5 schema 1.00 ."
+    )
+    head = text.encode("ascii").ljust(116, b" ")
+    head += b"\x00" * 8  # subsystem data offset
+    head += b"\x00\x02" + b"IM"  # version 0x0200, endian indicator as MATLAB writes on little-endian
+    return head.ljust(_USERBLOCK, b"\x00")
+
+
+_MATLAB_CLASS = {
+    np.dtype(np.float32): "single",
+    np.dtype(np.float64): "double",
+    np.dtype(np.complex64): "single",
+    np.dtype(np.complex128): "double",
+    np.dtype(np.uint8): "uint8",
+    np.dtype(np.int32): "int32",
+    np.dtype(np.bool_): "logical",
+}
+
+
+def write_mat(path: str | os.PathLike, variables: dict[str, np.ndarray], compress: bool = True) -> None:
+    """Atomically write arrays as a MATLAB v7.3 file, axes given in h5py (reversed MATLAB) order.
+
+    Complex arrays become ``real``/``imag`` compounds, as MATLAB writes them. gzip level 1 keeps
+    zero-filled undersampled k-space small.
+    """
+    with atomic_path(path) as tmp:
+        with h5py.File(tmp, "w", userblock_size=_USERBLOCK) as f:
+            for name, arr in variables.items():
+                arr = np.ascontiguousarray(arr)
+                cls = _MATLAB_CLASS.get(arr.dtype)
+                if cls is None:
+                    raise TypeError(f"cannot write {name!r} of dtype {arr.dtype} to {path}")
+                if np.iscomplexobj(arr):
+                    ftype = np.float32 if arr.dtype == np.complex64 else np.float64
+                    comp = np.empty(arr.shape, dtype=[("real", ftype), ("imag", ftype)])
+                    comp["real"], comp["imag"] = arr.real, arr.imag
+                    data = comp
+                elif arr.dtype == np.bool_:
+                    data = arr.astype(np.uint8)
+                else:
+                    data = arr
+                kw = {"compression": "gzip", "compression_opts": 1} if compress and arr.size > 1024 else {}
+                ds = f.create_dataset(name, data=data, **kw)
+                ds.attrs["MATLAB_class"] = np.bytes_(cls)
+                if arr.dtype == np.bool_:
+                    ds.attrs["MATLAB_int_decode"] = np.int32(1)
+        with open(tmp, "r+b") as fh:
+            fh.write(_matlab_header())
+
+
+def write_kspace(path: str | os.PathLike, kspace: np.ndarray, key: str = "kspace") -> None:
+    """Write complex k-space ``(nt, nz, nc, ny, nx)`` as a challenge ``.mat`` (MATLAB ``(nx, ny, nc, nz, nt)``)."""
+    if kspace.ndim != 5:
+        raise ValueError(f"k-space for {path} must be (nt, nz, nc, ny, nx), got shape {kspace.shape}")
+    write_mat(path, {key: kspace.astype(np.complex64)})
+
+
+def write_mask(path: str | os.PathLike, mask: np.ndarray) -> None:
+    """Write a mask ``(nt, ny, nx)`` as ``mask`` (uint8)."""
+    if mask.ndim != 3:
+        raise ValueError(f"mask for {path} must be (nt, ny, nx), got shape {mask.shape}")
+    write_mat(path, {"mask": mask.astype(np.uint8)})
+
+
+def write_recon(path: str | os.PathLike, image: np.ndarray) -> None:
+    """Write a magnitude reconstruction ``(nt, nz, ny, nx)`` as the challenge's ``reconimage`` (single)."""
+    if image.ndim != 4:
+        raise ValueError(f"reconimage for {path} must be (nt, nz, ny, nx), got shape {image.shape}")
+    write_mat(path, {"reconimage": image.astype(np.float32)})
+
+
+# ---------------------------------------------------------------------------------------------
+# Mapping timing files: one row per slice, one column per weighted image, in ms
+# ---------------------------------------------------------------------------------------------
+
+
+def write_timing(path: str | os.PathLike, times_ms: np.ndarray) -> None:
+    """Write per-slice timings ``(nz, nt)`` (inversion / T2-prep / spin-lock times in ms) as CSV.
+
+    Columns: ``slice, t0, t1, ...``; one row per slice.
+    """
+    times_ms = np.asarray(times_ms, dtype=float)
+    if times_ms.ndim != 2:
+        raise ValueError(f"timing for {path} must be (nz, nt), got shape {times_ms.shape}")
+    nt = times_ms.shape[1]
+    lines = ["slice," + ",".join(f"t{i}" for i in range(nt))]
+    for z, row in enumerate(times_ms):
+        lines.append(f"{z}," + ",".join(f"{v:.3f}" for v in row))
+    with atomic_path(path) as tmp:
+        tmp.write_text("\n".join(lines) + "\n")
+
+
+def read_timing(path: str | os.PathLike, nz: int | None = None, nt: int | None = None) -> np.ndarray:
+    """Read per-slice timings as float ``(nz, nt)`` in ms, checking counts against the images if given."""
+    path = Path(path)
+    if not path.exists():
+        raise CMRxReconFileError(path, "timing file does not exist (mapping needs per-image times)")
+    rows = [r.strip() for r in path.read_text().splitlines() if r.strip()]
+    if len(rows) < 2:
+        raise CMRxReconFileError(path, "timing file has no data rows")
+    try:
+        vals = np.array([[float(v) for v in r.split(",")[1:]] for r in rows[1:]], dtype=float)
+    except ValueError as err:
+        raise CMRxReconFileError(path, f"non-numeric timing value ({err})") from None
+    if vals.ndim != 2 or vals.shape[1] == 0:
+        raise CMRxReconFileError(path, "timing rows have differing or zero lengths")
+    if not np.isfinite(vals).all():
+        raise CMRxReconFileError(path, "timing contains NaN/Inf")
+    if nz is not None and vals.shape[0] != nz:
+        raise CMRxReconFileError(path, f"timing has {vals.shape[0]} slices, images have {nz}")
+    if nt is not None and vals.shape[1] != nt:
+        raise CMRxReconFileError(path, f"timing has {vals.shape[1]} times per slice, images have {nt}")
+    return vals
