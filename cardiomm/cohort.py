@@ -26,7 +26,7 @@ from cardiomm.io.nifti import Geometry
 
 SUBJECT_COLUMNS = (
     "subject", "split", "centre", "vendor", "scanner", "field_strength_T", "disease",
-    "heart_rate_bpm", "dx_mm", "dy_mm", "thickness_mm", "gap_mm", "frame_interval_s", "view",
+    "heart_rate_bpm", "dx_mm", "dy_mm", "thickness_mm", "gap_mm", "frame_interval_s", "view", "map_spacing_mm",
 )
 
 
@@ -67,6 +67,15 @@ class Subject:
         """Ground-truth indicator CSV (synthetic cohorts only)."""
         return self.root / "GroundTruth" / self.id / "truth.csv"
 
+    def geometry_for(self, mod: str) -> Geometry:
+        """Geometry of modality ``mod``: the cine geometry, or for mapping series the same pixels and
+        thickness with the mapping slice spacing (``map_spacing_mm``) and no frame interval."""
+        if modality(mod).kind == "cine":
+            return self.geometry
+        g = self.geometry
+        spacing = float(self.meta.get("map_spacing_mm") or g.spacing)
+        return Geometry(g.dx, g.dy, g.thickness, spacing - g.thickness, 0.0)
+
     def has(self, mod: str) -> bool:
         return self.kspace_path(mod).exists()
 
@@ -88,6 +97,8 @@ def subject_from_row(root: Path, row: dict) -> Subject:
         "view": row.get("view", "sax"),
         "disease": row.get("disease", "unknown"),
         "heart_rate_bpm": float(row.get("heart_rate_bpm") or "nan"),
+        "map_spacing_mm": float(row.get("map_spacing_mm") or row["thickness_mm"]) if row.get("map_spacing_mm")
+        else float(row["thickness_mm"]) + float(row["gap_mm"]),
     }
     return Subject(row["subject"], root, split, meta, geom)
 
@@ -100,7 +111,7 @@ def write_subjects_csv(path: str | os.PathLike, rows: list[dict]) -> None:
         w = csv.DictWriter(fh, fieldnames=list(SUBJECT_COLUMNS))
         w.writeheader()
         for r in rows:
-            w.writerow({k: r[k] for k in SUBJECT_COLUMNS})
+            w.writerow({k: r.get(k, "") for k in SUBJECT_COLUMNS})
 
 
 def load_cohort(root: str | os.PathLike, defaults: dict | None = None) -> list[Subject]:

@@ -1,0 +1,231 @@
+"""Geometry of the numerical beating heart and torso, rasterised onto short-axis slices.
+
+Coordinates are in mm: ``x`` along the readout axis (image columns, left-right), ``y`` along the phase
+axis (image rows, negative = anterior), ``z`` along the long axis measured from the basal plane at end-
+diastole towards the apex. The LV is a truncated half-ellipsoid shell (endocardium and epicardium share
+the basal plane); the RV is a crescent: an ellipsoidal cavity wrapped around the septum, minus the LV.
+
+Motion over one cardiac cycle (``f`` = 0 at end-diastole, 1 at end-systole):
+
+* LV cavity volume ``V(f) = V_ED (1 - EF f)`` with longitudinal shortening ``L(f) = L_ED (1 - s f)``
+  (the base descends towards the fixed apex), radius from ``V ~ R^2 L``;
+* myocardial volume is conserved: the epicardial half-ellipsoid loses exactly the cavity's volume loss,
+  so the wall thickens in systole;
+* RV semi-axes scale so that the ellipsoid volume falls by the target RVEF.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from cardiomm.conventions import BACKGROUND, LV_BLOOD, LV_MYO, RV_BLOOD
+from cardiomm.phantom.tissues import TISSUE_INDEX, TISSUES
+
+
+@dataclass(frozen=True)
+class HeartSpec:
+    """Per-subject heart parameters (mm unless stated).
+
+    ``ef``/``rv_ef`` are fractions of the ellipsoid models; the voxelised truth differs slightly and is what
+    the truth tables report.
+    """
+
+    cx: float
+    cy: float
+    r_endo: float  # LV endocardial radius at the base, ED
+    wall: float  # mean LV wall thickness at the base, ED
+    wall_amp: float  # relative angular variation of wall thickness
+    wall_phase: float  # rad, angle of the thickest wall
+    length: float  # LV endocardial base-to-apex length, ED
+    apex_wall: float  # myocardial thickness at the apex, ED
+    ef: float
+    long_shortening: float
+    rv_a: float  # RV semi-axis along x at the base, ED
+    rv_b: float  # RV semi-axis along y at the base, ED
+    rv_length: float
+    rv_ef: float
+    rv_wall: float
+    es_phase: float  # fraction of the cycle at end-systole
+    infarct_angle: float | None = None  # rad, centre of an infarct sector (None: no infarct)
+    infarct_width: float = 1.2  # rad
+    infarct_thinning: float = 0.5  # wall thickness factor inside the infarct (distal to mid-ventricle)
+
+
+@dataclass(frozen=True)
+class BodySpec:
+    """Torso ellipse and organs (mm)."""
+
+    ax: float
+    ay: float
+    fat: float
+    muscle: float
+    liver_z: float  # z (mm) below which (towards the apex) the liver appears
+    spine_y: float
+
+
+def cycle_fraction(phase: np.ndarray | float, es_phase: float) -> np.ndarray:
+    """Contraction ``f`` in [0, 1] over one cycle (``phase`` in [0, 1); 0 = ED, ``es_phase`` = ES).
+
+    Raised-cosine contraction until ES, raised-cosine relaxation back to ED.
+    """
+    p = np.mod(np.asarray(phase, float), 1.0)
+    up = 0.5 * (1 - np.cos(np.pi * p / es_phase))
+    down = 0.5 * (1 + np.cos(np.pi * (p - es_phase) / (1 - es_phase)))
+    return np.where(p <= es_phase, up, down)
+
+
+@dataclass(frozen=True)
+class LVState:
+    """Analytic LV shape at one contraction ``f``: basal plane z, endo/epi semi-lengths and base radii."""
+
+    z_base: float
+    l_endo: float
+    r_endo: float
+    l_epi: float
+    r_epi: float
+
+
+def lv_state(h: HeartSpec, f: float) -> LVState:
+    """LV half-ellipsoids at contraction ``f`` (volume of each shell: shape constant x R^2 L)."""
+    l0, r0 = h.length, h.r_endo
+    le0, re0 = h.length + h.apex_wall, h.r_endo + h.wall
+    l_endo = l0 * (1 - h.long_shortening * f)
+    r_endo = r0 * np.sqrt((1 - h.ef * f) / (1 - h.long_shortening * f))
+    z_base = l0 - l_endo  # apex fixed in space at z = l0
+    l_epi = l_endo + h.apex_wall
+    v_epi = re0**2 * le0 - (r0**2 * l0 - r_endo**2 * l_endo)  # in units of the shape constant
+    r_epi = np.sqrt(v_epi / l_epi)
+    return LVState(float(z_base), float(l_endo), float(r_endo), float(l_epi), float(r_epi))
+
+
+# Exponent of the long-axis profile r = R (1 - u^p)^(1/p): p = 2 is an ellipsoid; real ventricles are more
+# bullet-shaped. Endo- and epicardium share it, so every volume is (shape constant) x R^2 L and the
+# myocardial-volume bookkeeping of lv_state holds exactly.
+PROFILE_EXPONENT = 2.6
+
+
+def _ellipsoid_radius(r_base: float, length: float, depth: float) -> float:
+    """Radius of the (generalised) half-ellipsoid section at ``depth`` below its base (0 outside [0, length))."""
+    if depth < 0 or depth >= length:
+        return 0.0
+    p = PROFILE_EXPONENT
+    return float(r_base * (1 - (depth / length) ** p) ** (1 / p))
+
+
+def slice_radii(h: HeartSpec, z: float, f: float) -> tuple[float, float, float, float]:
+    """Analytic section of the heart at ``z``: (LV endo radius, LV mean epi radius, RV a, RV b), mm."""
+    s = lv_state(h, f)
+    d = z - s.z_base
+    r_endo = _ellipsoid_radius(s.r_endo, s.l_endo, d)
+    r_epi = _ellipsoid_radius(s.r_epi, s.l_epi, d)
+    rv_scale = np.sqrt((1 - h.rv_ef * f) / (1 - h.long_shortening * f))
+    rv_len = h.rv_length * (1 - h.long_shortening * f)
+    a = _ellipsoid_radius(h.rv_a * rv_scale, rv_len, d)
+    b = _ellipsoid_radius(h.rv_b * rv_scale, rv_len, d)
+    return r_endo, r_epi, a, b
+
+
+def _wall_profile(h: HeartSpec, theta: np.ndarray, depth_frac: float) -> np.ndarray:
+    """Angular modulation (mean ~1) of the wall thickness, with infarct thinning distal to the base."""
+    g = 1 + h.wall_amp * np.cos(theta - h.wall_phase)
+    if h.infarct_angle is not None and depth_frac > 0.3:
+        g = np.where(_in_sector(theta, h.infarct_angle, h.infarct_width), g * h.infarct_thinning, g)
+    return g
+
+
+def _in_sector(theta: np.ndarray, centre: float, width: float) -> np.ndarray:
+    return np.abs(np.angle(np.exp(1j * (theta - centre)))) <= width / 2
+
+
+def rasterize(h: HeartSpec, body: BodySpec, z: float, f: float, x: np.ndarray, y: np.ndarray) -> tuple[
+        np.ndarray, np.ndarray]:
+    """Tissue index and label at points ``(x, y)`` of the slice at depth ``z`` and contraction ``f``.
+
+    Parameters
+    ----------
+    x, y: point coordinates in mm, any equal shape ``S``.
+
+    Returns
+    -------
+    tissue: int array ``S`` (index into :data:`cardiomm.phantom.tissues.TISSUES`);
+    label: uint8 array ``S`` (0 bg, 1 LV blood, 2 LV myocardium, 3 RV blood).
+    """
+    T = TISSUE_INDEX
+    tissue = np.full(x.shape, T["air"], dtype=np.int16)
+    label = np.full(x.shape, BACKGROUND, dtype=np.uint8)
+
+    def ell(cx: float, cy: float, ax: float, ay: float) -> np.ndarray:
+        if ax <= 0 or ay <= 0:
+            return np.zeros(x.shape, bool)
+        return ((x - cx) / ax) ** 2 + ((y - cy) / ay) ** 2 <= 1
+
+    tissue[ell(0, 0, body.ax, body.ay)] = T["fat"]
+    tissue[ell(0, 0, body.ax - body.fat, body.ay - body.fat)] = T["muscle"]
+    inner_ax, inner_ay = body.ax - body.fat - body.muscle, body.ay - body.fat - body.muscle
+    tissue[ell(0, 0, inner_ax, inner_ay)] = T["soft"]
+    # lungs left and right of the mediastinum; the heart is painted over them
+    tissue[ell(-0.52 * inner_ax, 0.05 * inner_ay, 0.42 * inner_ax, 0.80 * inner_ay)] = T["lung"]
+    tissue[ell(0.55 * inner_ax, 0.05 * inner_ay, 0.40 * inner_ax, 0.80 * inner_ay)] = T["lung"]
+    if z > body.liver_z:  # the liver rises into the inferior slices, patient's right = image left
+        grow = min(1.0, (z - body.liver_z) / 30.0)
+        tissue[ell(-0.5 * inner_ax, 0.3 * inner_ay, 0.45 * inner_ax * grow, 0.5 * inner_ay * grow)] = T["liver"]
+    tissue[ell(0, body.spine_y, 16, 14)] = T["bone"]
+    tissue[ell(14, body.spine_y - 22, 11, 11)] = T["blood"]  # descending aorta
+
+    r_endo, r_epi, rv_a, rv_b = slice_radii(h, z, f)
+    s = lv_state(h, f)
+    depth_frac = (z - s.z_base) / max(s.l_endo, 1e-6)
+    dx, dy = x - h.cx, y - h.cy
+    rho, theta = np.hypot(dx, dy), np.arctan2(dy, dx)
+    wall = max(r_epi - r_endo, 0.0)
+    r_epi_theta = r_endo + wall * _wall_profile(h, theta, depth_frac)
+    # RV: ellipse left-anterior of the LV, overlapping the septum
+    rv_cx = h.cx - (r_epi + 0.45 * rv_a)
+    rv_cy = h.cy - 0.12 * rv_b
+    if rv_a > 0:
+        peri = ell(rv_cx, rv_cy, rv_a + h.rv_wall + 2.5, rv_b + h.rv_wall + 2.5) | (rho <= r_epi_theta + 2.5)
+        tissue[peri & (r_epi > 0)] = T["fat"]
+        tissue[ell(rv_cx, rv_cy, rv_a + h.rv_wall, rv_b + h.rv_wall)] = T["rv_myocardium"]
+        rv_cav = ell(rv_cx, rv_cy, rv_a, rv_b)
+        tissue[rv_cav] = T["blood"]
+        label[rv_cav] = RV_BLOOD
+    elif r_epi > 0:
+        tissue[rho <= r_epi_theta + 2.5] = T["fat"]
+    if r_epi > 0:
+        myo = rho <= r_epi_theta
+        tissue[myo] = T["myocardium"]
+        if h.infarct_angle is not None and depth_frac > 0.3:
+            tissue[myo & _in_sector(theta, h.infarct_angle, h.infarct_width)] = T["infarct"]
+        label[myo] = LV_MYO
+    if r_endo > 0:
+        cav = rho <= r_endo
+        tissue[cav] = T["blood"]
+        label[cav] = LV_BLOOD
+    return tissue, label
+
+
+def pixel_grid(ny: int, nx: int, dy: float, dx: float, ss: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Coordinates (mm) of the pixel centres (``ss=1``) or of ``ss x ss`` sub-samples per pixel.
+
+    Returns ``x, y`` of shape ``(ny*ss, nx*ss)``; pixel ``(i, j)`` is centred at
+    ``((j - nx//2) dx, (i - ny//2) dy)``, so the centre pixel sits at the k-space DC convention's origin.
+    """
+    off = (np.arange(ss) + 0.5) / ss - 0.5
+    yi = (np.arange(ny)[:, None] - ny // 2 + off[None]).reshape(-1) * dy
+    xj = (np.arange(nx)[:, None] - nx // 2 + off[None]).reshape(-1) * dx
+    return np.meshgrid(xj, yi)
+
+
+def tissue_fractions(tissue_ss: np.ndarray, ss: int) -> np.ndarray:
+    """Partial-volume fractions ``(n_tissues, ny, nx)`` from a super-sampled tissue index map."""
+    H, W = tissue_ss.shape[0] // ss, tissue_ss.shape[1] // ss
+    onehot = np.eye(len(TISSUES), dtype=np.float32)[tissue_ss]  # (H*ss, W*ss, n)
+    return onehot.reshape(H, ss, W, ss, -1).mean(axis=(1, 3)).transpose(2, 0, 1)
+
+
+def centre_samples(arr_ss: np.ndarray, ss: int) -> np.ndarray:
+    """The centre sub-sample of each pixel (``ss`` odd) of a super-sampled map."""
+    c = ss // 2
+    return arr_ss[c::ss, c::ss]

@@ -1,0 +1,144 @@
+"""SENSE baseline as the field runs it: ESPIRiT maps from the ACS, then Tikhonov-regularised CG-SENSE (SigPy).
+
+Per slice, one set of sensitivity maps is calibrated with :class:`sigpy.mri.app.EspiritCalib` from the
+ACS region averaged over frames (every frame samples the ACS), normalised to unit root-sum-of-squares
+inside their support. Every 2D frame is then solved with :class:`sigpy.mri.app.SenseRecon`::
+
+    min_x 1/2 || P F S x - y ||_2^2 + lamda/2 || x ||_2^2
+
+with ``P`` the frame's mask (passed as SigPy ``weights``), ``F`` the centred orthonormal FFT (SigPy's
+convention equals :mod:`cardiomm.physics.fft`'s) and ``S`` the maps. Because the maps have unit RSS, ``|x|``
+is on the scale of the RSS reference (``|x| = rss_c |S_c x|``), so PSNR/SSIM against the RSS of the fully
+sampled k-space are meaningful. The problem is linear in ``y``, so ``lamda`` is independent of the data scale
+(the operator has norm <= 1).
+
+SigPy 0.1.27 with NumPy 2.3 works as is on the CPU; the one shim here replaces the NaNs that
+``EspiritCalib`` produces where the first coil's map is exactly zero (phase normalisation divides by it).
+SigPy runs on the CPU here (no CuPy), whatever :func:`cardiomm.device.get_device` says.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import sigpy.mri.app as mr_app
+import torch
+
+from cardiomm.conventions import ACS_LINES
+from cardiomm.physics.coils import normalize_smaps
+from cardiomm.sampling.masks import acs_mask, check_mask
+
+MIN_CALIB_WIDTH = 8  # ESPIRiT's 6x6 kernel needs a calibration region wider than the kernel
+
+
+def _check_finite(arr: np.ndarray, what: str) -> None:
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{what} contains {int((~np.isfinite(arr)).sum())} NaN/Inf values")
+
+
+def _central_square_width(region: np.ndarray) -> int:
+    """Side of the largest square centred on DC ``(ny // 2, nx // 2)`` (sigpy's crop convention) inside ``region``."""
+    ny, nx = region.shape
+    best = 0
+    for w in range(1, min(ny, nx) + 1):
+        ys, xs = ny // 2 - w // 2, nx // 2 - w // 2
+        if not region[ys : ys + w, xs : xs + w].all():
+            break
+        best = w
+    return best
+
+
+def espirit_maps(
+    kspace_slice: np.ndarray,
+    mask: np.ndarray,
+    acs_region: np.ndarray,
+    calib_width: int = 20,
+    thresh: float = 0.02,
+    crop: float = 0.95,
+) -> np.ndarray:
+    """ESPIRiT sensitivity maps of one slice, calibrated on the frame-averaged ACS.
+
+    Parameters
+    ----------
+    kspace_slice: complex ``(nt, nc, ny, nx)`` masked k-space of one slice.
+    mask: ``(nt, ny, nx)`` (or ``(1, ny, nx)``) sampling mask of that k-space.
+    acs_region: bool ``(ny, nx)``, the ACS region (see :func:`cardiomm.sampling.masks.acs_mask`); it must be
+        sampled in every frame.
+    calib_width: side of the central calibration square; reduced to the largest centred square inside
+        ``acs_region`` when that is smaller.
+    thresh: relative singular-value threshold of the calibration matrix.
+    crop: eigenvalue threshold below which the maps are set to zero (outside the support).
+
+    Returns
+    -------
+    complex64 ``(nc, ny, nx)`` maps, ``sum_c |S_c|^2 = 1`` inside the support and 0 outside.
+    """
+    k = np.asarray(kspace_slice)
+    m = np.asarray(mask) != 0
+    region = np.asarray(acs_region, dtype=bool)
+    if k.ndim != 4 or not np.iscomplexobj(k):
+        raise ValueError(f"espirit_maps: kspace_slice must be complex (nt, nc, ny, nx), got {k.dtype} {k.shape}")
+    if m.ndim != 3 or m.shape[1:] != k.shape[-2:] or m.shape[0] not in (1, k.shape[0]):
+        raise ValueError(f"espirit_maps: mask shape {m.shape} does not match k-space shape {k.shape}")
+    if region.shape != k.shape[-2:]:
+        raise ValueError(f"espirit_maps: acs_region shape {region.shape} != (ny, nx) {k.shape[-2:]}")
+    _check_finite(k, "espirit_maps: kspace_slice")
+    if not m[:, region].all():
+        raise ValueError("espirit_maps: the ACS region is not sampled in every frame")
+    width = min(int(calib_width), _central_square_width(region))
+    if width < MIN_CALIB_WIDTH:
+        raise ValueError(
+            f"espirit_maps: ESPIRiT needs a fully sampled central calibration region of at least "
+            f"{MIN_CALIB_WIDTH}x{MIN_CALIB_WIDTH}; got {width} (calib_width={calib_width}, ACS too small)"
+        )
+    # one calibration per slice: average the ACS over frames (static coils, more SNR); zero elsewhere
+    calib = (k.mean(axis=0) * region).astype(np.complex64)
+    maps = mr_app.EspiritCalib(calib, calib_width=width, thresh=thresh, crop=crop, show_pbar=False).run()
+    maps = np.nan_to_num(np.asarray(maps), nan=0.0, posinf=0.0, neginf=0.0)  # shim: see module docstring
+    maps = normalize_smaps(torch.from_numpy(maps.astype(np.complex128))).numpy()
+    return maps.astype(np.complex64)
+
+
+def sense_recon_series(
+    kus: np.ndarray,
+    mask: np.ndarray,
+    mask_name: str,
+    lamda: float = 0.01,
+    max_iter: int = 30,
+    acs: int = ACS_LINES,
+) -> np.ndarray:
+    """CG-SENSE reconstruction of a whole series with per-slice ESPIRiT maps.
+
+    Parameters
+    ----------
+    kus: complex ``(nt, nz, nc, ny, nx)`` undersampled k-space (zero where not sampled).
+    mask: ``(nt, ny, nx)`` (or ``(1, ny, nx)``) mask that produced ``kus``.
+    mask_name: the mask's name, e.g. ``"Uniform8"`` (gives the ACS geometry).
+    lamda: Tikhonov weight (relative to an operator of norm <= 1, independent of the data scale).
+    max_iter: conjugate-gradient iterations per frame.
+    acs: ACS width of the mask (central lines, or the side of the central square for ktRadial).
+
+    Returns
+    -------
+    float32 ``(nt, nz, ny, nx)`` magnitude, on the scale of the RSS reference.
+    """
+    k = np.asarray(kus)
+    if k.ndim != 5 or not np.iscomplexobj(k):
+        raise ValueError(f"sense_recon_series: kus must be complex (nt, nz, nc, ny, nx), got {k.dtype} {k.shape}")
+    _check_finite(k, "sense_recon_series: kus")
+    if acs < MIN_CALIB_WIDTH:
+        raise ValueError(
+            f"sense_recon_series: acs={acs} central lines, ESPIRiT needs at least {MIN_CALIB_WIDTH} fully sampled"
+        )
+    check_mask(mask, k.shape, mask_name, source="sense_recon_series: mask", acs=acs)
+    m = np.broadcast_to(np.asarray(mask) != 0, (k.shape[0], *k.shape[-2:]))
+    region = acs_mask(mask_name, k.shape[-2], k.shape[-1], acs)
+    nt, nz = k.shape[:2]
+    out = np.zeros((nt, nz, *k.shape[-2:]), dtype=np.float32)
+    for z in range(nz):
+        maps = espirit_maps(k[:, z], m, region, calib_width=acs)
+        for t in range(nt):
+            weights = m[t].astype(np.float32)
+            y = (k[t, z] * weights).astype(np.complex64)
+            x = mr_app.SenseRecon(y, maps, lamda=lamda, weights=weights, max_iter=max_iter, show_pbar=False).run()
+            out[t, z] = np.abs(np.asarray(x))
+    return out

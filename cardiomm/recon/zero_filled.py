@@ -1,0 +1,36 @@
+"""Zero-filled reconstruction: inverse FFT of the (masked) k-space, root-sum-of-squares over coils.
+
+Applied to fully sampled k-space this is the reference image of the whole pipeline (the CMRxRecon
+ground truth is the RSS of the fully sampled coil images).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from cardiomm.physics.coils import rss
+from cardiomm.physics.fft import ifft2c
+
+
+def zero_filled(kus: np.ndarray) -> np.ndarray:
+    """RSS magnitude of the inverse FFT of multi-coil k-space (unsampled points stay zero).
+
+    Parameters
+    ----------
+    kus: complex ``(nt, nz, nc, ny, nx)`` k-space, masked or fully sampled, DC at ``(ny // 2, nx // 2)``.
+
+    Returns
+    -------
+    float32 ``(nt, nz, ny, nx)`` magnitude image, in the k-space's intensity units (orthonormal FFT).
+    """
+    k = np.asarray(kus)
+    if k.ndim != 5:
+        raise ValueError(f"zero_filled: k-space must be (nt, nz, nc, ny, nx), got shape {k.shape}")
+    if not np.iscomplexobj(k):
+        raise ValueError(f"zero_filled: k-space must be complex, got dtype {k.dtype}")
+    if not np.isfinite(k).all():
+        raise ValueError(f"zero_filled: k-space contains {int((~np.isfinite(k)).sum())} NaN/Inf values")
+    # from_numpy shares memory; ifft2c allocates its output, so the caller's array is never modified
+    img = rss(ifft2c(torch.from_numpy(np.ascontiguousarray(k))), dim=-3)
+    return img.numpy().astype(np.float32, copy=False)

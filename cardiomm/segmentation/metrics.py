@@ -1,0 +1,142 @@
+"""Segmentation agreement per class: Dice and 95th-percentile Hausdorff distance in mm (MONAI metrics).
+
+Both take label maps in our convention whose last two axes are one 2D short-axis image ``(ny, nx)``;
+leading axes (``(nt, nz)`` for a series, ``(N,)`` for a stack of slices) are treated as a stack of
+independent 2D slices.
+
+Conventions (what a NaN means):
+
+Dice (:func:`dice_per_class`)
+    Pooled over every pixel of the series, i.e. the volumetric Dice of ACDC when ``nt = 1``, computed
+    with ``monai.metrics.DiceMetric`` on the stack viewed as one volume. A class absent from both maps
+    gives NaN (no structure, nothing to agree on); present in only one gives 0.
+HD95 (:func:`hd95_mm`)
+    ``monai.metrics.HausdorffDistanceMetric(percentile=95)`` per 2D slice with the in-plane spacing
+    ``(dy, dx)``, so in mm (the symmetric version: the larger of the two directed 95th percentiles).
+    Slices are never connected through z or t: slices are 8-10 mm apart, frames are different times.
+    A slice where the class is absent from both maps is skipped. A slice where it is present in only
+    one map (a missed or spurious structure, where the distance is undefined: MONAI returns inf/NaN)
+    counts with the slice diagonal in mm, the largest distance possible in that image, so that misses
+    are penalised rather than silently dropped. The result is the mean over the counted slices; NaN
+    when the class is absent from both maps in every slice.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from monai.metrics import DiceMetric, HausdorffDistanceMetric
+
+from cardiomm.conventions import LABELS
+from cardiomm.io.nifti import Geometry
+from cardiomm.segmentation.labels import validate_labels
+
+# Foreground classes in label-value order: ("lv_blood", "lv_myo", "rv_blood").
+CLASS_NAMES: tuple[str, ...] = tuple(n for n, v in sorted(LABELS.items(), key=lambda kv: kv[1]) if v != 0)
+
+
+def _stacks(pred: np.ndarray, truth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    p = validate_labels(pred, "predicted labels")
+    t = validate_labels(truth, "reference labels")
+    if p.shape != t.shape:
+        raise ValueError(f"predicted labels {p.shape} and reference labels {t.shape} differ in shape")
+    if p.ndim < 2:
+        raise ValueError(f"label maps must have at least 2 axes (ny, nx), got shape {p.shape}")
+    return p.reshape(-1, *p.shape[-2:]), t.reshape(-1, *t.shape[-2:])
+
+
+def dice_stack(pred: np.ndarray, truth: np.ndarray) -> dict[str, float]:
+    """Pooled Dice per class for label stacks ``(N, ny, nx)`` (see the module docstring)."""
+    p, t = _stacks(pred, truth)
+    metric = DiceMetric(include_background=True, reduction="none", ignore_empty=False)
+    out = {}
+    for name in CLASS_NAMES:
+        c = LABELS[name]
+        pc, tc = p == c, t == c
+        if not pc.any() and not tc.any():
+            out[name] = math.nan
+            continue
+        # The stack as one volume: (batch 1, channel 1, N, ny, nx).
+        val = metric(torch.from_numpy(pc)[None, None].float(), torch.from_numpy(tc)[None, None].float())
+        out[name] = float(val.item())
+    return out
+
+
+def hd95_stack(
+    pred: np.ndarray, truth: np.ndarray, spacing_mm: Sequence[tuple[float, float]] | tuple[float, float]
+) -> dict[str, float]:
+    """Mean per-slice HD95 in mm per class for label stacks ``(N, ny, nx)``.
+
+    Parameters
+    ----------
+    pred, truth: label stacks ``(N, ny, nx)`` (or any shape ending in ``(ny, nx)``).
+    spacing_mm: ``(dy, dx)`` for all slices, or one ``(dy, dx)`` per slice.
+    """
+    p, t = _stacks(pred, truth)
+    n, ny, nx = p.shape
+    if len(spacing_mm) == 2 and np.isscalar(spacing_mm[0]):
+        spacings = [tuple(map(float, spacing_mm))] * n  # type: ignore[arg-type]
+    else:
+        spacings = [tuple(map(float, s)) for s in spacing_mm]  # type: ignore[union-attr]
+        if len(spacings) != n:
+            raise ValueError(f"hd95: {len(spacings)} spacings for {n} slices")
+    diag = np.array([math.hypot(ny * s[0], nx * s[1]) for s in spacings])
+    metric = HausdorffDistanceMetric(include_background=True, percentile=95.0, reduction="none")
+    out = {}
+    for name in CLASS_NAMES:
+        c = LABELS[name]
+        pc, tc = p == c, t == c
+        has_p, has_t = pc.any(axis=(1, 2)), tc.any(axis=(1, 2))
+        both = np.flatnonzero(has_p & has_t)
+        one = np.flatnonzero(has_p ^ has_t)
+        vals = list(diag[one])
+        if both.size:
+            d = metric(
+                torch.from_numpy(pc[both])[:, None].float(),
+                torch.from_numpy(tc[both])[:, None].float(),
+                spacing=[spacings[i] for i in both],
+            )
+            vals += d[:, 0].tolist()
+        out[name] = float(np.mean(vals)) if vals else math.nan
+    return out
+
+
+def dice_per_class(pred: np.ndarray, truth: np.ndarray) -> dict[str, float]:
+    """Dice per class of a series.
+
+    Parameters
+    ----------
+    pred, truth: uint8 label maps ``(nt, nz, ny, nx)`` (any shape ending in ``(ny, nx)``), our convention.
+
+    Returns
+    -------
+    ``{"lv_blood": d, "lv_myo": d, "rv_blood": d}``, Dice in [0, 1] pooled over the series; NaN for a
+    class absent from both maps.
+    """
+    return dice_stack(pred, truth)
+
+
+def hd95_mm(pred: np.ndarray, truth: np.ndarray, geom: Geometry) -> dict[str, float]:
+    """95th-percentile Hausdorff distance per class of a series, in mm.
+
+    Parameters
+    ----------
+    pred, truth: uint8 label maps ``(nt, nz, ny, nx)`` (any shape ending in ``(ny, nx)``), our convention.
+    geom: geometry of the series; ``(geom.dy, geom.dx)`` is the in-plane pixel size.
+
+    Returns
+    -------
+    ``{"lv_blood": mm, "lv_myo": mm, "rv_blood": mm}``: mean over 2D slices (see the module docstring
+    for slices where a class is missing), NaN for a class absent from both maps everywhere.
+    """
+    return hd95_stack(pred, truth, (geom.dy, geom.dx))
+
+
+def segmentation_metrics(pred: np.ndarray, truth: np.ndarray, geom: Geometry) -> dict[str, float]:
+    """Both metrics as one flat dict: ``dice_<class>`` and ``hd95_mm_<class>`` for the three classes."""
+    d = dice_per_class(pred, truth)
+    h = hd95_mm(pred, truth, geom)
+    return {**{f"dice_{k}": v for k, v in d.items()}, **{f"hd95_mm_{k}": v for k, v in h.items()}}
