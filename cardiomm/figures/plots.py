@@ -9,6 +9,7 @@ job leaves no half-written figure) and returns the two paths.
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import matplotlib
@@ -203,7 +204,9 @@ def quality_distributions(iq_df: pd.DataFrame, out_stem: str | os.PathLike) -> l
     for ax, col, ylabel in ((axes[0], "psnr", "PSNR (dB)"), (axes[1], "ssim", "SSIM (unitless)")):
         sub = data[np.isfinite(data[col].astype(float))]
         kw = dict(x="mask", y=col, hue="Method", order=masks, hue_order=[method_label(m) for m in methods])
-        sns.boxplot(data=sub, ax=ax, palette=palette, fliersize=0, linewidth=0.8, **kw)
+        with warnings.catch_warnings():  # seaborn 0.13 passes matplotlib 3.11's deprecated `vert`
+            warnings.simplefilter("ignore", matplotlib.MatplotlibDeprecationWarning)
+            sns.boxplot(data=sub, ax=ax, palette=palette, fliersize=0, linewidth=0.8, **kw)
         black = dict.fromkeys(palette, "k")
         sns.stripplot(data=sub, ax=ax, dodge=True, size=2, palette=black, alpha=0.35, legend=False, **kw)
         ax.set_xlabel("undersampling mask")
@@ -301,8 +304,8 @@ def maps_panel(
     """
     if not maps:
         raise ValueError("maps: need at least one parametric map")
-    first = next(iter(maps.values()))
-    myo = _check_2d("myo_mask", myo_mask, np.asarray(first).shape) != 0
+    name0, first = next(iter(maps.items()))
+    myo = _check_2d("myo_mask", myo_mask, _check_2d(f"maps[{name0!r}]", first).shape) != 0
     n = len(maps)
     fig, axes = plt.subplots(1, n, figsize=(3.6 * n, 3.6), squeeze=False)
     for ax, (name, m) in zip(axes[0], maps.items(), strict=True):

@@ -6,7 +6,9 @@ Method (used by the wall thickness and the mapping biomarkers alike):
    contiguous groups of (nearly) equal size with ``numpy.array_split``: basal (segments 1-6), mid (7-12),
    apical (13-16). A stack with fewer than three myocardial slices has no apical (and, with one slice, no
    mid) part.
-2. Centre. Per slice, the LV centre is the centroid of the LV blood pool + myocardium, in mm.
+2. Centre. Per slice, the LV centre is the centroid of the LV blood pool (in mm), which, unlike the centroid
+   of blood + myocardium, does not shift towards a thicker wall; slices without a cavity (apical cap) use the
+   centroid of the myocardium.
 3. Angles. Angles are measured in mm (so anisotropic pixels are handled) around the LV centre, counter-
    clockwise as displayed with the image row axis pointing down: ``theta = atan2(-(row - rc) * dy,
    (col - cc) * dx)``.
@@ -60,7 +62,7 @@ class AHAOrientation:
     Attributes
     ----------
     parts: ``(nz,)`` int, 0 no myocardium, 1 basal, 2 mid, 3 apical.
-    centres_mm: ``(nz, 2)`` LV centre ``(y, x)`` in mm (row * dy, col * dx), NaN where no LV.
+    centres_mm: ``(nz, 2)`` LV centre ``(y, x)`` in mm (row * dy, col * dx), NaN where no LV blood or myocardium.
     origin_rad: ``(nz,)`` angle of the anterior RV insertion point, radians in [0, 2 pi), NaN where no LV.
     source: per slice, how the origin was found: ``"rv_contact"``, ``"rv_centroid"``, ``"nearest_slice"``,
         ``"image_axes"`` or ``"none"`` (no LV).
@@ -145,7 +147,9 @@ def orientation(labels_ed: np.ndarray, geom: Geometry) -> AHAOrientation:
     origin = np.full(nz, np.nan)
     source = ["none"] * nz
     for z in range(nz):
-        lv = (labels_ed[z] == LV_BLOOD) | (labels_ed[z] == LV_MYO)
+        # The cavity centroid does not move when one wall is thicker than the other; the apical cap has none.
+        blood = labels_ed[z] == LV_BLOOD
+        lv = blood if blood.any() else labels_ed[z] == LV_MYO
         if not lv.any():
             continue
         r, c = np.nonzero(lv)

@@ -458,7 +458,7 @@ def myocardial_summary(
     ):
         if arr.shape != labels.shape:
             raise ValueError(f"{name}: expected shape {labels.shape} (as labels), got {arr.shape}")
-    myo = np.stack([ndimage.binary_erosion(sl == LV_MYO) for sl in labels]) if labels.size else labels == LV_MYO
+    myo = np.stack([ndimage.binary_erosion(sl >= LV_MYO) for sl in labels]) if labels.size else labels == LV_MYO
     ok = valid & np.isfinite(value_map)
     mean, sd, n_pix, n_inv = _stats(value_map[myo], ok[myo])
     per_slice = []

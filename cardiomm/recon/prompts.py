@@ -101,12 +101,16 @@ def vendor_token(vendor: object) -> int:
 
 
 def scanner_token(scanner: object) -> int:
-    """Token of a scanner model; the vendor prefix is ignored (``"Siemens Aera"`` = ``"aera"``)."""
+    """Token of a scanner model line; a vendor prefix and a suffix after the line name are ignored
+    (``"Siemens Aera"`` and ``"SIGNA Artist"`` map to ``aera`` and ``signa``)."""
     s = _norm_text(scanner)
     for prefix in ("siemens_", "magnetom_", "philips_", "ge_", "uih_", "united_imaging_", "canon_"):
         s = s.removeprefix(prefix)
     s = re.sub(r"^umr(\d)", r"umr_\1", s)  # "uMR790" -> "umr_790"
-    return _lookup(s, SCANNER_VOCAB)
+    for i, known in enumerate(SCANNER_VOCAB):  # a model line with a suffix: "SIGNA Artist" -> "signa"
+        if s == known or s.startswith(known + "_"):
+            return i + 1
+    return UNKNOWN
 
 
 def encode_scan(meta: Mapping[str, object], modality: str | None = None) -> list[int]:

@@ -149,3 +149,8 @@ class PromptUNet(nn.Module):
         if ph or pw:
             y = y[..., ph // 2: ph // 2 + H, pw // 2: pw // 2 + W]
         return y
+
+
+def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:
+    """Number of (trainable) parameters of a model."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)

@@ -1,0 +1,52 @@
+# cardiomm: two commands do everything on a fresh machine (Python 3.11, no GPU needed).
+#   make run   - create .venv, install the pinned stack, run the whole default workflow (synthetic cohort)
+#   make test  - same install, then the test suite
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+CORES ?= all
+COHORT ?= synthetic
+SMK_ARGS ?=
+
+.PHONY: run test install lint report train weights test-slurm clean-results
+
+$(BIN)/python:
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found (cardiomm needs Python 3.11)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): requirements.txt pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/snakemake --cores $(CORES) --rerun-incomplete $(SMK_ARGS)
+	$(BIN)/snakemake --cores $(CORES) --report results/$(COHORT)/report.html $(SMK_ARGS)
+	@echo "done: results/$(COHORT)/tables/, figures/, audit.md, report.html"
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/snakemake --lint
+
+train: $(STAMP)
+	$(BIN)/snakemake --cores $(CORES) train_all $(SMK_ARGS)
+
+weights: $(STAMP)
+	cp results/training/cardiomm.pt results/training/cardiomm.md cardiomm/weights/
+	cp results/training/varnet.pt results/training/varnet.md cardiomm/weights/
+	cp results/training/segmentation.pt results/training/segmentation.md cardiomm/weights/
+
+test-slurm: $(STAMP)
+	bash tests/slurm/run_slurm_test.sh
+
+clean-results:
+	rm -rf results/$(COHORT) .snakemake/incomplete

@@ -1,0 +1,127 @@
+"""The workflow's plan: which subjects, modalities, masks and methods, and where every file lives.
+
+The Snakefile asks a :class:`Plan` for paths; the stage functions in :mod:`cardiomm.stages` take paths.
+One place therefore owns the results layout::
+
+    results/<cohort>/undersampled/<subject>/<stem>_mask_<Mask>.mat, <stem>_kus_<Mask>.mat
+    results/<cohort>/recon/<method>/<mask>/<subject>/<modality>.mat (reconimage) and .nii.gz
+    results/<cohort>/seg/<method>/<mask>/<subject>/<modality>_seg.nii.gz
+    results/<cohort>/quant/<method>/<subject>.csv          (long rows, all masks)
+    results/<cohort>/tables/*.csv, figures/, audit.md, report.html
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from cardiomm.cohort import Subject, load_cohort
+from cardiomm.conventions import FULLY_SAMPLED, MODALITIES, REFERENCE, parse_mask_name
+
+TABLES = ("image_quality", "segmentation", "phenotypes", "biomarkers", "agreement", "masks")
+NEURAL = ("cardiomm", "varnet")
+
+
+class ConfigError(ValueError):
+    """The configuration is inconsistent in a way the JSON schema cannot express."""
+
+
+@dataclass
+class Plan:
+    cohort: str
+    root: Path
+    synthetic: bool
+    subjects: list[Subject]  # the evaluated subjects (eval_splits)
+    everyone: list[Subject]  # every subject of the cohort, training splits included
+    modalities: list[str]
+    masks: list[str]
+    methods: list[str]
+    config: dict
+
+    @property
+    def res(self) -> str:
+        return f"results/{self.cohort}"
+
+    # ---------------------------------------------------------------- inputs
+    def subject(self, sid: str) -> Subject:
+        for s in self.everyone:
+            if s.id == sid:
+                return s
+        raise KeyError(f"subject {sid!r} is not in cohort {self.cohort!r}")
+
+    def kspace_files(self, sid: str) -> list[str]:
+        s = self.subject(sid)
+        files = [str(s.kspace_path(m)) for m in self.modalities]
+        files += [str(s.timing_path(m)) for m in self.modalities if MODALITIES[m].kind == "mapping"]
+        return files
+
+    # ---------------------------------------------------------------- per-stage outputs
+    def undersampled(self, sid: str, mod: str, mask: str, what: str) -> str:
+        return f"{self.res}/undersampled/{sid}/{MODALITIES[mod].stem}_{what}_{mask}.mat"
+
+    def recon(self, method: str, mask: str, sid: str, mod: str, ext: str = "nii.gz") -> str:
+        return f"{self.res}/recon/{method}/{mask}/{sid}/{mod}.{ext}"
+
+    def seg(self, method: str, mask: str, sid: str, mod: str) -> str:
+        return f"{self.res}/seg/{method}/{mask}/{sid}/{mod}_seg.nii.gz"
+
+    def masks_for(self, method: str) -> list[str]:
+        return [FULLY_SAMPLED] if method == REFERENCE else list(self.masks)
+
+    def recon_files(self, method: str, sid: str = "{subject}") -> list[str]:
+        return [self.recon(method, mk, sid, m, ext) for mk in self.masks_for(method) for m in self.modalities
+                for ext in ("mat", "nii.gz")]
+
+    def seg_files(self, method: str, sid: str = "{subject}") -> list[str]:
+        return [self.seg(method, mk, sid, m) for mk in self.masks_for(method) for m in self.modalities]
+
+    def table(self, name: str) -> str:
+        return f"{self.res}/tables/{name}.csv"
+
+    def final_targets(self) -> list[str]:
+        return [self.table(t) for t in TABLES] + [f"{self.res}/audit.md", f"{self.res}/figures/.done"]
+
+
+def _check_models(config: dict, methods: list[str], workdir: Path) -> None:
+    for name in [m for m in methods if m in NEURAL] + ["segmentation"]:
+        path = config.get("models", {}).get(name)
+        if not path:
+            raise ConfigError(f"config models.{name} is missing (needed for method {name!r})")
+        if not (workdir / path).exists():
+            raise ConfigError(f"config models.{name}: checkpoint {path} does not exist (train it: snakemake train_all)")
+
+
+def plan_from_config(config: dict, workdir: str | Path = ".") -> Plan:
+    """Check the config beyond the schema and build the :class:`Plan` (raises :class:`ConfigError`)."""
+    workdir = Path(workdir)
+    masks = list(config["masks"])
+    for m in masks:
+        try:
+            parse_mask_name(m)
+        except ValueError as err:
+            raise ConfigError(f"config masks: {err}") from None
+    methods = list(config["methods"])
+    _check_models(config, methods, workdir)
+    data = config["data"]
+    root = Path(data["root"])
+    if not data["synthetic"] and not root.is_dir():
+        raise ConfigError(f"config data.root: {root} is not a directory")
+    everyone = all_subjects(config)
+    eval_subjects = [s for s in everyone if s.split in config["eval_splits"]]
+    if not eval_subjects:
+        raise ConfigError(f"no subjects in splits {config['eval_splits']} under {root}")
+    return Plan(config["cohort"], root, bool(data["synthetic"]), eval_subjects, everyone,
+                list(config["modalities"]), masks, methods, config)
+
+
+def all_subjects(config: dict) -> list[Subject]:
+    """Every subject of the configured cohort (all splits), for training rules."""
+    data = config["data"]
+    root = Path(data["root"])
+    if data["synthetic"]:
+        from cardiomm.cohort import subject_from_row
+        from cardiomm.phantom.generate import PhantomConfig, cohort_specs
+
+        pcfg = PhantomConfig.from_dict(config.get("phantom", {}))
+        return [subject_from_row(root, {k: str(v) for k, v in s.row(pcfg).items()}) for s in cohort_specs(pcfg)]
+    return load_cohort(root, data.get("defaults"))

@@ -1,0 +1,37 @@
+# Data: the built-in synthetic cohort (generated per subject, deterministic in the config's seed).
+# For real CMRxRecon data (data.synthetic: false) these rules are absent and the files must exist.
+
+from cardiomm.cohort import Subject as _Subject
+
+_S = _Subject("{subject}", ROOT, "test")
+
+if PLAN.synthetic:
+
+    rule cohort_table:
+        output:
+            f"{ROOT}/subjects.csv",
+        log:
+            f"logs/{COHORT}/cohort_table.log",
+        params:
+            phantom=config.get("phantom", {}),
+        script:
+            "../workflow_scripts/cohort_table.py"
+
+    rule synthesize:
+        output:
+            kspace=[str(_S.kspace_path(m)) for m in wf.MODALITIES],
+            timing=[str(_S.timing_path(m)) for m in wf.MODALITIES if wf.MODALITIES[m].kind == "mapping"],
+            labels=[str(_S.label_path(m)) for m in wf.MODALITIES],
+            truth=str(_S.truth_path()),
+        log:
+            f"logs/{COHORT}/synthesize/{{subject}}.log",
+        benchmark:
+            f"benchmarks/runs/{COHORT}/synthesize/{{subject}}.tsv"
+        params:
+            phantom=config.get("phantom", {}),
+            root=str(ROOT),
+        resources:
+            mem_mb=4000,
+            runtime=20,
+        script:
+            "../workflow_scripts/synthesize.py"

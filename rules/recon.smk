@@ -1,0 +1,49 @@
+# Reconstruction: the fully sampled reference (RSS) and every method x mask, written as the challenge's
+# `reconimage` .mat and as NIfTI with true geometry. Neural methods use the GPU when present.
+
+
+rule reference:
+    input:
+        kspace_inputs,
+    output:
+        PLAN.recon_files("reference"),
+    log:
+        f"logs/{COHORT}/recon/reference/{{subject}}.log",
+    params:
+        modalities=PLAN.modalities,
+    resources:
+        mem_mb=3000,
+        runtime=10,
+    script:
+        "../workflow_scripts/reference.py"
+
+
+def _recon_inputs(wc):
+    files = [PLAN.undersampled(wc.subject, m, mk, w) for m in PLAN.modalities for mk in PLAN.masks
+             for w in ("mask", "kus")]
+    if wc.method in wf.NEURAL:
+        files.append(config["models"][wc.method])
+    return files
+
+
+rule recon:
+    input:
+        _recon_inputs,
+    output:
+        PLAN.recon_files("{method}"),
+    log:
+        f"logs/{COHORT}/recon/{{method}}/{{subject}}.log",
+    benchmark:
+        f"benchmarks/runs/{COHORT}/recon/{{method}}/{{subject}}.tsv"
+    params:
+        modalities=PLAN.modalities,
+        masks=PLAN.masks,
+        sense=config.get("sense", {}),
+        models=config["models"],
+    threads: 1
+    resources:
+        mem_mb=6000,
+        runtime=60,
+        gpu=lambda wc: 1 if wc.method in wf.NEURAL else 0,
+    script:
+        "../workflow_scripts/recon.py"

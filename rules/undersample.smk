@@ -1,0 +1,34 @@
+# Undersampling: challenge-format masks (<stem>_mask_<Mask>.mat) and undersampled k-space (<stem>_kus_<Mask>.mat)
+# for every evaluated subject x modality x mask, deterministic in mask_seed.
+
+
+rule undersample:
+    input:
+        kspace_inputs,
+    output:
+        masks=[PLAN.undersampled("{subject}", m, mk, "mask") for m in PLAN.modalities for mk in PLAN.masks],
+        kus=[PLAN.undersampled("{subject}", m, mk, "kus") for m in PLAN.modalities for mk in PLAN.masks],
+    log:
+        f"logs/{COHORT}/undersample/{{subject}}.log",
+    params:
+        modalities=PLAN.modalities,
+        masks=PLAN.masks,
+        seed=config.get("mask_seed", 7),
+    resources:
+        mem_mb=3000,
+        runtime=10,
+    script:
+        "../workflow_scripts/undersample.py"
+
+
+rule mask_table:
+    input:
+        [PLAN.undersampled(s.id, m, mk, "mask") for s in PLAN.subjects for m in PLAN.modalities for mk in PLAN.masks],
+    output:
+        PLAN.table("masks"),
+    log:
+        f"logs/{COHORT}/mask_table.log",
+    params:
+        masks=PLAN.masks,
+    script:
+        "../workflow_scripts/mask_table.py"

@@ -1,0 +1,125 @@
+"""Preservation audit: literature tolerances and the Markdown report's cells, sentences and sections."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cardiomm.compare.agreement import INDICATOR_COLUMNS, agreement_table
+from cardiomm.compare.audit import audit_markdown, default_tolerances
+from cardiomm.conventions import INDICATORS, unit
+
+
+def test_default_tolerances_cover_all_indicators_with_sources():
+    tol, src = default_tolerances()
+    assert set(tol) == set(INDICATORS) == set(src)
+    assert all(np.isfinite(v) and v > 0 for v in tol.values())
+    assert all(len(s) > 20 for s in src.values())
+    assert "Grothues" in src["LVEF"] and "Grothues" in src["RVEDV"]
+    assert "Messroghli" in src["T1"] and "Giri" in src["T2"] and "van Oorschot" in src["T1rho"]
+    assert all("approximate" in s for s in src.values())
+    # clinically plausible magnitudes: EF in percentage points, T1 tens of ms, T2 / T1rho a few ms
+    assert 3 <= tol["LVEF"] <= 8 and 10 <= tol["T1"] <= 60 and 1 <= tol["T2"] <= 6 and 1 <= tol["T1rho"] <= 8
+    # fresh dicts: overriding one copy does not change the defaults
+    tol["LVEF"] = 99.0
+    assert default_tolerances()[0]["LVEF"] != 99.0
+
+
+def _scenario() -> pd.DataFrame:
+    """CardioMM preserves LVEF and T1 at ktRadial24; SENSE loses T1; VarNet has too few valid T1 pairs."""
+    ref_ef = [55.0, 60.0, 48.0, 65.0, 58.0]
+    ref_t1 = [1000.0, 1020.0, 980.0, 1050.0, 990.0]
+    rows = []
+
+    def add(method, mask, ind, vals, qc=None):
+        qc = qc or [True] * len(vals)
+        rows.extend(
+            (f"P{i}", "test", method, mask, ind, unit(ind), v, q, "" if q else "fit failed")
+            for i, (v, q) in enumerate(zip(vals, qc, strict=True))
+        )
+
+    add("reference", "full", "LVEF", ref_ef)
+    add("reference", "full", "T1", ref_t1)
+    add("cardiomm", "ktRadial24", "LVEF", [55.5, 60.5, 47.5, 65.5, 58.5])  # d = .5 .5 -.5 .5 .5
+    add("cardiomm", "ktRadial24", "T1", [1005.0, 1015.0, 985.0, 1045.0, 995.0])
+    add("sense", "ktRadial24", "LVEF", [56.0, 61.0, 47.0, 66.0, 58.0])
+    add("sense", "ktRadial24", "T1", [1100.0, 960.0, 1080.0, 990.0, 1070.0])  # large scatter in T1
+    add("varnet", "ktRadial24", "LVEF", [55.0, 60.0, 48.0, 65.0, 58.0])
+    add("varnet", "ktRadial24", "T1", [1000.0, 1020.0, np.nan, np.nan, np.nan], [True, True, False, False, False])
+    return pd.DataFrame(rows, columns=list(INDICATOR_COLUMNS))
+
+
+@pytest.fixture(scope="module")
+def report() -> tuple[pd.DataFrame, str]:
+    tol, src = default_tolerances()
+    agr = agreement_table(_scenario(), tolerances=tol)
+    return agr, audit_markdown(agr, tol, src, cohort="unit-test cohort")
+
+
+def test_summary_matrix_cells(report):
+    agr, md = report
+    assert md.startswith("# Clinical-indicator preservation audit: unit-test cohort")
+    header = next(line for line in md.splitlines() if line.startswith("| indicator (unit)"))
+    assert "SENSE ktRadial24" in header and "E2E-VarNet ktRadial24" in header and "CardioMM ktRadial24" in header
+    ef_row = next(line for line in md.splitlines() if line.startswith("| LVEF (%)"))
+    t1_row = next(line for line in md.splitlines() if line.startswith("| T1 (ms)"))
+    assert "±5.0" in ef_row
+    # CardioMM: d = .5 .5 -.5 .5 .5 -> bias 0.3, sd sqrt(0.8 / 4) = 0.447 -> LoA 0.3 -/+ 0.877
+    assert "✓ 0.3 [-0.6, 1.2]" in ef_row
+    assert "— n/a" in t1_row  # VarNet T1: 2 valid pairs
+    cells = [c.strip() for c in t1_row.strip("|").split("|")]
+    # columns: indicator, tolerance, SENSE, VarNet, CardioMM (methods in conventions order)
+    assert cells[2].startswith("✗") and cells[3] == "— n/a" and cells[4].startswith("✓")
+
+
+def test_at_a_glance_and_sentences(report):
+    _, md = report
+    assert "| CardioMM | 2/2 |" in md
+    assert "| SENSE | 1/2 |" in md
+    assert "**CardioMM at ktRadial24** preserves 2/2 indicators." in md
+    sense = next(line for line in md.splitlines() if "**SENSE at ktRadial24**" in line)
+    assert "preserves 1/2 indicators; not preserved: T1 (bias" in sense and "tolerance ±30.0 ms" in sense
+    varnet = next(line for line in md.splitlines() if "**E2E-VarNet at ktRadial24**" in line)
+    assert "preserves 1/2" in varnet and "not computable: T1 (" in varnet and "n<3" in varnet
+
+
+def test_non_computable_section_and_sources(report):
+    _, md = report
+    section = md.split("### Non-computable cells")[1].split("## Tolerance sources")[0]
+    assert "| T1 | E2E-VarNet | ktRadial24 | 2 |" in section
+    assert "3 QC-failed pairs excluded" in section
+    sources = md.split("## Tolerance sources")[1]
+    tol, src = default_tolerances()
+    for ind in INDICATORS:
+        assert f"| {ind} | {unit(ind)} |" in sources
+    assert src["LVEF"].replace("|", "\\|") in sources
+
+
+def test_report_tolerances_decide_the_verdict(report):
+    agr, _ = report
+    tol, src = default_tolerances()
+    tight = {**tol, "LVEF": 1.0}  # CardioMM's LoA [-0.58, 1.18] now exceeds ±1 %
+    md = audit_markdown(agr, tight, src, cohort="c")
+    ef_row = next(line for line in md.splitlines() if line.startswith("| LVEF (%)"))
+    assert "✗ 0.3 [-0.6, 1.2]" in ef_row and "±1.0" in ef_row
+    assert "**CardioMM at ktRadial24** preserves 1/2 indicators; not preserved: LVEF" in md
+
+
+def test_two_comparators_give_two_sections():
+    df = _scenario()
+    truth = df[df["method"] == "reference"].assign(method="truth")
+    df = pd.concat([df, truth], ignore_index=True)
+    tol, src = default_tolerances()
+    agr = pd.concat([agreement_table(df, "reference", tol), agreement_table(df, "truth", tol)])
+    md = audit_markdown(agr, tol, src, "c")
+    assert md.index("## Against the reference") < md.index("## Against the truth")
+    assert "**Reference** preserves 2/2 indicators." in md  # reference == truth here
+
+
+def test_bad_agreement_input():
+    tol, src = default_tolerances()
+    with pytest.raises(ValueError, match="missing columns"):
+        audit_markdown(pd.DataFrame({"indicator": ["LVEF"]}), tol, src, "c")
+    with pytest.raises(TypeError):
+        audit_markdown("not a table", tol, src, "c")  # type: ignore[arg-type]

@@ -1,0 +1,167 @@
+"""Property tests of the physics operators (cardiomm.physics): adjointness, linearity, round trips, references."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cardiomm.physics.coils import expand, normalize_smaps, reduce, rss
+from cardiomm.physics.fft import fft2c, ifft2c
+from cardiomm.physics.sense import sense_adjoint, sense_forward, sense_normal
+
+Op = Callable[[torch.Tensor], torch.Tensor]
+
+
+def crandn(shape: tuple[int, ...], gen: torch.Generator) -> torch.Tensor:
+    """Standard complex Gaussian in complex128."""
+    return torch.complex(
+        torch.randn(shape, generator=gen, dtype=torch.float64), torch.randn(shape, generator=gen, dtype=torch.float64)
+    )
+
+
+def vdot(a: torch.Tensor, b: torch.Tensor) -> complex:
+    """<a, b> = sum conj(a) b."""
+    return complex(torch.sum(a.conj() * b))
+
+
+def assert_adjoint(A: Op, AH: Op, x_shape: tuple[int, ...], y_shape: tuple[int, ...], seed: int = 0) -> None:
+    """Check <A x, y> == <x, A^H y> for random complex128 x, y, plus output shapes."""
+    gen = torch.Generator().manual_seed(seed)
+    x, y = crandn(x_shape, gen), crandn(y_shape, gen)
+    Ax, AHy = A(x), AH(y)
+    assert tuple(Ax.shape) == y_shape, f"A maps {x_shape} to {tuple(Ax.shape)}, expected {y_shape}"
+    assert tuple(AHy.shape) == x_shape, f"A^H maps {y_shape} to {tuple(AHy.shape)}, expected {x_shape}"
+    lhs, rhs = vdot(Ax, y), vdot(x, AHy)
+    scale = max(abs(lhs), abs(rhs), 1.0)
+    assert abs(lhs - rhs) <= 1e-10 * scale, f"<Ax,y>={lhs} != <x,A^H y>={rhs}"
+
+
+def assert_linear(A: Op, x_shape: tuple[int, ...], seed: int = 1) -> None:
+    """Check A(a x1 + b x2) == a A x1 + b A x2 for random complex scalars and inputs."""
+    gen = torch.Generator().manual_seed(seed)
+    x1, x2 = crandn(x_shape, gen), crandn(x_shape, gen)
+    a, b = complex(0.3, -1.7), complex(-2.1, 0.4)
+    torch.testing.assert_close(A(a * x1 + b * x2), a * A(x1) + b * A(x2), rtol=1e-10, atol=1e-10)
+
+
+def _problem(ny: int, nx: int, nc: int = 4, batch: tuple[int, ...] = (2,), seed: int = 2):
+    """Random maps and a random binary mask of shape (*batch, 1, ny, nx)."""
+    gen = torch.Generator().manual_seed(seed)
+    smaps = crandn((*batch, nc, ny, nx), gen)
+    mask = (torch.rand((*batch, 1, ny, nx), generator=gen, dtype=torch.float64) < 0.4).to(torch.float64)
+    return smaps, mask
+
+
+def _operators(ny: int, nx: int, nc: int = 4, batch: tuple[int, ...] = (2,)):
+    """(name, A, A^H, x_shape, y_shape) for every linear operator of cardiomm.physics."""
+    smaps, mask = _problem(ny, nx, nc, batch)
+    img, coil = (*batch, ny, nx), (*batch, nc, ny, nx)
+    return [
+        ("fft2c", fft2c, ifft2c, img, img),
+        ("ifft2c", ifft2c, fft2c, img, img),
+        ("expand", lambda x: expand(x, smaps), lambda y: reduce(y, smaps), img, coil),
+        ("reduce", lambda y: reduce(y, smaps), lambda x: expand(x, smaps), coil, img),
+        ("sense", lambda x: sense_forward(x, smaps, mask), lambda y: sense_adjoint(y, smaps, mask), img, coil),
+        ("sense_normal", lambda x: sense_normal(x, smaps, mask), lambda x: sense_normal(x, smaps, mask), img, img),
+    ]
+
+
+@pytest.mark.parametrize("ny, nx", [(16, 16), (15, 17), (12, 9)])
+def test_every_operator_is_adjoint_and_linear(ny: int, nx: int) -> None:
+    for name, A, AH, xs, ys in _operators(ny, nx):
+        try:
+            assert_adjoint(A, AH, xs, ys)
+            assert_linear(A, xs)
+        except AssertionError as err:
+            raise AssertionError(f"operator {name} on ({ny}, {nx}): {err}") from err
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    ny=st.integers(1, 24),
+    nx=st.integers(1, 24),
+    nc=st.integers(1, 5),
+    batch=st.lists(st.integers(1, 3), min_size=0, max_size=2).map(tuple),
+)
+def test_adjointness_random_shapes(ny: int, nx: int, nc: int, batch: tuple[int, ...]) -> None:
+    for _, A, AH, xs, ys in _operators(ny, nx, nc, batch):
+        assert_adjoint(A, AH, xs, ys)
+
+
+def test_assert_adjoint_catches_a_wrong_adjoint() -> None:
+    # the helper must fail for a non-adjoint pair (here: FFT with itself as "adjoint")
+    with pytest.raises(AssertionError):
+        assert_adjoint(fft2c, fft2c, (8, 8), (8, 8))
+
+
+@pytest.mark.parametrize("shape", [(8, 8), (7, 9), (3, 16, 15), (2, 2, 5, 4)])
+def test_fft_round_trip_and_unitary(shape: tuple[int, ...]) -> None:
+    gen = torch.Generator().manual_seed(3)
+    x = crandn(shape, gen)
+    torch.testing.assert_close(ifft2c(fft2c(x)), x, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(fft2c(ifft2c(x)), x, rtol=1e-12, atol=1e-12)
+    # orthonormal: energy preserved
+    assert torch.linalg.vector_norm(fft2c(x)).item() == pytest.approx(torch.linalg.vector_norm(x).item(), rel=1e-12)
+
+
+@pytest.mark.parametrize("shape", [(8, 8), (7, 9), (4, 6, 11)])
+def test_fft_matches_numpy_centered(shape: tuple[int, ...]) -> None:
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal(shape) + 1j * rng.standard_normal(shape)
+    want = np.fft.fftshift(np.fft.fft2(np.fft.ifftshift(x, axes=(-2, -1)), norm="ortho"), axes=(-2, -1))
+    np.testing.assert_allclose(fft2c(torch.from_numpy(x)).numpy(), want, rtol=1e-12, atol=1e-12)
+    back = np.fft.fftshift(np.fft.ifft2(np.fft.ifftshift(x, axes=(-2, -1)), norm="ortho"), axes=(-2, -1))
+    np.testing.assert_allclose(ifft2c(torch.from_numpy(x)).numpy(), back, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("ny, nx", [(8, 8), (7, 9)])
+def test_dc_at_center(ny: int, nx: int) -> None:
+    x = torch.ones((ny, nx), dtype=torch.complex128)
+    k = fft2c(x)
+    assert k[ny // 2, nx // 2].abs().item() == pytest.approx(np.sqrt(ny * nx))
+    k[ny // 2, nx // 2] = 0
+    assert k.abs().max().item() < 1e-12
+
+
+def test_sense_forward_is_masked_fft_of_coil_images() -> None:
+    smaps, mask = _problem(10, 12, nc=3)
+    x = crandn((2, 10, 12), torch.Generator().manual_seed(5))
+    want = fft2c(smaps * x[:, None]) * mask
+    torch.testing.assert_close(sense_forward(x, smaps, mask), want, rtol=1e-12, atol=1e-12)
+    # zero wherever the mask is zero
+    assert sense_forward(x, smaps, mask).mul(1 - mask).abs().max().item() == 0.0
+
+
+def test_rss_of_normalized_maps_is_one() -> None:
+    smaps, _ = _problem(9, 11, nc=6)
+    r = rss(normalize_smaps(smaps))
+    torch.testing.assert_close(r, torch.ones_like(r), rtol=1e-10, atol=1e-10)
+
+
+def test_normalize_smaps_keeps_zero_outside_support() -> None:
+    smaps, _ = _problem(6, 6, nc=3)
+    smaps[..., :2, :] = 0
+    n = normalize_smaps(smaps)
+    assert n[..., :2, :].abs().max().item() == 0.0
+    assert torch.isfinite(n.abs()).all()
+
+
+def test_rss_values() -> None:
+    # one coil: magnitude; two coils: sqrt(|a|^2 + |b|^2)
+    a = torch.tensor([[3 + 4j]], dtype=torch.complex128)
+    b = torch.tensor([[1 - 1j]], dtype=torch.complex128)
+    assert rss(a[None]).item() == pytest.approx(5.0)
+    assert rss(torch.stack([a, b])).item() == pytest.approx(np.sqrt(27.0))
+
+
+def test_rss_of_expanded_image_with_unit_maps_is_magnitude() -> None:
+    # the identity behind "SENSE magnitude is on the RSS scale"
+    smaps, _ = _problem(8, 8, nc=5)
+    s = normalize_smaps(smaps)
+    x = crandn((2, 8, 8), torch.Generator().manual_seed(6))
+    torch.testing.assert_close(rss(expand(x, s)), x.abs(), rtol=1e-10, atol=1e-10)

@@ -1,0 +1,7 @@
+"""rule mask_table: nominal vs achieved acceleration of every mask file."""
+
+from cardiomm import stages
+
+sm = snakemake  # noqa: F821 - injected by Snakemake
+with stages.logged(sm.log[0]):
+    stages.mask_table(list(sm.input), sm.output[0])
