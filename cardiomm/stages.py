@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import sys
 import traceback
 from collections.abc import Iterator
@@ -144,7 +145,7 @@ def reconstruct(method: str, subject: Subject, modalities: list[str], masks: lis
     if method in ("cardiomm", "varnet"):
         from cardiomm.recon.checkpoint import load_model
 
-        model, _ = load_model(model_path, expected_arch=method)
+        model, _ = load_model(model_path, arch=method)
     i = 0
     for mk in masks:
         for mod in modalities:
@@ -195,3 +196,244 @@ def concat_tables(inputs: list[str], out_csv: str) -> None:
 
 def modality_stem(mod: str) -> str:
     return MODALITIES[mod].stem
+
+
+# ------------------------------------------------------------------------------------------------ segmentation
+
+
+def segment(subject: Subject, method: str, masks: list[str], modalities: list[str], recon_files: dict,
+            seg_files: dict, model_path: str, out_csv: str) -> None:
+    """Segment every reconstruction of one subject x method; QC each case; Dice/HD95 against truth if known.
+
+    Mapping series get one label map per slice: the per-pixel majority over the weighted images' labels.
+    """
+    from cardiomm.io.nifti import load_image
+    from cardiomm.segmentation.infer import segment_series
+    from cardiomm.segmentation.metrics import dice_per_class, hd95_mm
+    from cardiomm.segmentation.qc import qc_case
+    from cardiomm.segmentation.train import load_segmenter
+
+    model = load_segmenter(model_path)
+    rows = []
+    for mk in masks:
+        for mod in modalities:
+            src = recon_files[(mod, mk)]
+            img, geom = load_image(src)
+            lab = segment_series(model, img, source=str(src))
+            kind = MODALITIES[mod].kind
+            if kind == "mapping":
+                lab = majority_vote(lab)
+            save_image(seg_files[(mod, mk)], lab, geom, is_label=True)
+            ok, reason = qc_case(lab, geom, kind)
+            row = {"subject": subject.id, "split": subject.split, "modality": mod, "method": method, "mask": mk,
+                   "qc_pass": bool(ok), "qc_reason": reason}
+            gt_path = subject.label_path(mod)
+            if gt_path.exists():
+                gt, _ = load_image(gt_path)
+                d, h = dice_per_class(lab, gt), hd95_mm(lab, gt, geom)
+                row.update({f"dice_{c}": d[c] for c in d})
+                row.update({f"hd95_mm_{c}": h[c] for c in h})
+            rows.append(row)
+            log.info("segmented %s %s %s %s: QC %s %s", method, mk, subject.id, mod, ok, reason)
+    write_csv(pd.DataFrame(rows), out_csv)
+
+
+def majority_vote(labels: np.ndarray) -> np.ndarray:
+    """Per-pixel most frequent label over axis 0: ``(nw, nz, ny, nx)`` -> ``(1, nz, ny, nx)``."""
+    from cardiomm.conventions import N_CLASSES
+
+    counts = np.stack([(labels == c).sum(axis=0) for c in range(N_CLASSES)])
+    return counts.argmax(axis=0)[None].astype(np.uint8)
+
+
+# ------------------------------------------------------------------------------------------------ quantification
+
+
+def _row(subject: Subject, method: str, mask: str, indicator: str, value: float, qc_pass: bool, reason: str,
+         **extra: object) -> dict:
+    from cardiomm.conventions import unit
+
+    return {"subject": subject.id, "split": subject.split, "method": method, "mask": mask, "indicator": indicator,
+            "unit": unit(indicator), "value": value, "qc_pass": bool(qc_pass), "qc_reason": reason, **extra}
+
+
+def quantify(subject: Subject, method: str, masks: list[str], modalities: list[str], recon_files: dict,
+             seg_files: dict, seg_table: str, maps_dir: str, out_csv: str, ed: str = "first") -> None:
+    """Phenotypes (cine) and myocardial biomarkers (mapping) for every mask of one subject x method.
+
+    A case that failed segmentation QC keeps its value with ``qc_pass = False`` and the reason; a quantity
+    that cannot be computed is NaN with the reason. Nothing is dropped silently.
+    """
+    from cardiomm.conventions import PHENOTYPES
+    from cardiomm.io.nifti import load_image
+    from cardiomm.quantify.mapping import map_series, myocardial_summary
+    from cardiomm.quantify.volumes import ventricular_phenotypes
+    from cardiomm.quantify.wall_thickness import aha_segments, wall_thickness
+
+    qc = pd.read_csv(seg_table).set_index(["mask", "modality"])
+    rows = []
+    for mk in masks:
+        for mod in modalities:
+            ok = bool(qc.loc[(mk, mod), "qc_pass"])
+            qc_reason = "" if ok else f"segmentation QC: {qc.loc[(mk, mod), 'qc_reason']}"
+            labels, geom = load_image(seg_files[(mod, mk)])
+            labels = labels.astype(np.uint8)
+            if MODALITIES[mod].kind == "cine":
+                try:
+                    vals = ventricular_phenotypes(labels, geom, heart_rate_bpm=None, ed=ed)
+                    vals["WT"], _ = wall_thickness(labels[0], geom)
+                    for k in PHENOTYPES:
+                        v = float(vals[k])
+                        reason = qc_reason if np.isfinite(v) else (qc_reason or f"{k} not computable")
+                        rows.append(_row(subject, method, mk, k, v, ok and np.isfinite(v), reason))
+                except ValueError as err:
+                    for k in PHENOTYPES:
+                        rows.append(_row(subject, method, mk, k, float("nan"), False, f"{err}"))
+                continue
+            bm = MODALITIES[mod].biomarker
+            images, _ = load_image(recon_files[(mod, mk)])
+            times = cio.read_timing(subject.timing_path(mod), nz=images.shape[1], nt=images.shape[0])
+            body = images.mean(axis=0) > 0.05 * np.percentile(images.mean(axis=0), 99)
+            vmap, valid = map_series(images, times, bm, mask=body)
+            save_image(f"{maps_dir}/{mk}/{subject.id}/{bm}_map.nii.gz", np.nan_to_num(vmap)[None].astype(np.float32),
+                       geom)
+            try:
+                segs = aha_segments(labels[0], geom)
+            except ValueError:
+                segs = None
+            summ = myocardial_summary(vmap, valid, labels[0], geom, segments=segs)
+            v = float(summ["mean"])
+            reason = summ.get("reason") or ""
+            reason = "; ".join(r for r in (qc_reason, reason) if r)
+            rows.append(_row(subject, method, mk, bm, v, ok and np.isfinite(v), reason,
+                             n_pixels=summ.get("n_pixels"), n_invalid=summ.get("n_invalid")))
+    write_csv(pd.DataFrame(rows), out_csv)
+
+
+def indicator_tables(quant_files: list[str], truth_files: list[str], splits: dict[str, str], out_phenotypes: str,
+                     out_biomarkers: str) -> None:
+    """Long tables of phenotypes and biomarkers: truth rows (phantom), reference and every method x mask."""
+    from cardiomm.conventions import BIOMARKERS, FULLY_SAMPLED, PHENOTYPES, TRUTH
+
+    frames = [pd.read_csv(f) for f in quant_files]
+    for f in truth_files:
+        t = pd.read_csv(f)
+        t["split"] = t["subject"].map(splits)
+        t["method"], t["mask"], t["qc_pass"], t["qc_reason"] = TRUTH, FULLY_SAMPLED, True, ""
+        frames.append(t)
+    df = pd.concat(frames, ignore_index=True)
+    cols = ["subject", "split", "method", "mask", "indicator", "unit", "value", "qc_pass", "qc_reason"]
+    extra = [c for c in df.columns if c not in cols]
+    df = df[cols + extra]
+    write_csv(df[df["indicator"].isin(list(PHENOTYPES))][cols], out_phenotypes)
+    write_csv(df[df["indicator"].isin(list(BIOMARKERS))], out_biomarkers)
+
+
+# ------------------------------------------------------------------------------------------------ agreement
+
+
+def tolerances_from_config(overrides: dict) -> tuple[dict[str, float], dict[str, str]]:
+    """Literature tolerances (with their sources), overridden per indicator by the config."""
+    from cardiomm.compare.audit import default_tolerances
+
+    tol, src = default_tolerances()
+    for k, v in (overrides or {}).items():
+        tol[k] = float(v)
+        src[k] = "set in the workflow config"
+    return tol, src
+
+
+def agreement(phenotypes_csv: str, biomarkers_csv: str, comparator: str, tolerance_overrides: dict, cohort: str,
+              out_csv: str, out_md: str) -> None:
+    """agreement.csv (against the comparator and, when truth rows exist, against the truth) and audit.md."""
+    from cardiomm.atomic import write_text
+    from cardiomm.compare.agreement import agreement_table
+    from cardiomm.compare.audit import audit_markdown
+    from cardiomm.conventions import TRUTH
+
+    df = pd.concat([pd.read_csv(phenotypes_csv), pd.read_csv(biomarkers_csv)], ignore_index=True)
+    tol, src = tolerances_from_config(tolerance_overrides)
+    main = agreement_table(df, comparator=comparator, tolerances=tol)
+    tables = [main]
+    for other in ("reference", TRUTH):
+        if other != comparator and (df["method"] == other).any():
+            tables.append(agreement_table(df, comparator=other, tolerances=tol))
+    write_csv(pd.concat(tables, ignore_index=True), out_csv)
+    write_text(out_md, audit_markdown(main, tol, src, cohort))
+
+
+# ------------------------------------------------------------------------------------------------ training
+
+
+def _card(path: str, title: str, body: dict[str, object], notes: str) -> None:
+    """Write a model card (Markdown) next to a checkpoint."""
+    import json
+    import platform
+    import sys as _sys
+
+    import torch
+
+    from cardiomm import __version__
+    from cardiomm.atomic import write_text
+
+    lines = [f"# {title}", "", notes.strip(), "", "| field | value |", "| --- | --- |"]
+    for k, v in body.items():
+        text = json.dumps(v, default=str) if isinstance(v, dict | list) else str(v)
+        lines.append(f"| {k} | {text.replace('|', '/')} |")
+    lines += ["", f"Software: cardiomm {__version__}, torch {torch.__version__}, Python {_sys.version.split()[0]}, "
+              f"{platform.platform()}, {os.cpu_count()} CPUs."]
+    write_text(path, "\n".join(lines) + "\n")
+
+
+def _split_subjects(plan: object) -> tuple[list[Subject], list[Subject]]:
+    train = [s for s in plan.everyone if s.split == "train"]
+    val = [s for s in plan.everyone if s.split == "val"]
+    if not train:
+        raise ValueError("no subjects in split 'train' for training")
+    return train, val
+
+
+def train_recon(kind: str, cfg: dict, plan: object, modalities: list[str], out_ckpt: str, out_card: str,
+                log_dir: str, threads: int) -> dict:
+    """Train CardioMM or E2E-VarNet on the plan's train/val subjects; write checkpoint and model card."""
+    import torch
+
+    from cardiomm.recon.train import train_model
+
+    torch.set_num_threads(max(1, int(threads)))
+    train, val = _split_subjects(plan)
+    m = train_model(kind, cfg.get("model"), cfg.get("train"), train, val, modalities, out_ckpt, log_dir)
+    _card(out_card, f"{'CardioMM' if kind == 'cardiomm' else 'E2E-VarNet'} checkpoint ({Path(out_ckpt).name})", {
+        "data": f"synthetic cohort '{plan.cohort}' at {plan.root}: {len(train)} train / {len(val)} val subjects "
+                f"({', '.join(s.id for s in train + val)})",
+        "modalities": modalities, "model config": cfg.get("model") or "defaults",
+        "train config": cfg.get("train") or "defaults",
+        "command": f"snakemake --cores {threads} results/training/{kind}.pt", **m,
+    }, notes=("Trained on the fully sampled synthetic phantom only: good for the synthetic cohort, not for real "
+              "CMR. Retrain on real CMRxRecon data (README: 'Training for real data')."))
+    return m
+
+
+def train_segmentation(cfg: dict, plan: object, modalities: list[str], out_ckpt: str, out_card: str,
+                       log_dir: str, threads: int) -> dict:
+    """Train the MONAI segmenter on fully sampled images of the train/val subjects; checkpoint + model card."""
+    import torch
+
+    from cardiomm.segmentation.data import build_training_pairs
+    from cardiomm.segmentation.train import SegTrainConfig, train_segmenter
+
+    torch.set_num_threads(max(1, int(threads)))
+    train, val = _split_subjects(plan)
+    fps = cfg.get("frames_per_series")
+    tp = build_training_pairs(train, modalities, fps)
+    vp = build_training_pairs(val, modalities, fps) if val else []
+    scfg = SegTrainConfig(**cfg.get("train", {}))
+    m = train_segmenter(tp, vp, scfg, out_ckpt, log_dir)
+    _card(out_card, f"Segmentation checkpoint ({Path(out_ckpt).name})", {
+        "data": f"synthetic cohort '{plan.cohort}': {len(train)} train / {len(val)} val subjects, fully sampled "
+                f"RSS images, {len(tp)} train / {len(vp)} val slices",
+        "modalities": modalities, "train config": cfg.get("train") or "defaults",
+        "command": f"snakemake --cores {threads} results/training/segmentation.pt", **m,
+    }, notes=("MONAI 2D U-Net trained on fully sampled synthetic images only (as the paper's segmenter was "
+              "trained on fully sampled data). Good for the synthetic cohort; retrain for real data."))
+    return m

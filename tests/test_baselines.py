@@ -20,8 +20,12 @@ def ellipse_phantom(n: int = N) -> np.ndarray:
     y, x = np.mgrid[-1 : 1 : n * 1j, -1 : 1 : n * 1j]
     img = np.zeros((n, n), dtype=np.complex128)
     # (centre y, centre x, semi-axis y, semi-axis x, intensity)
-    for cy, cx, ay, ax, v in [(0, 0, 0.8, 0.65, 1.0), (0, 0.1, 0.45, 0.3, -0.4), (0.2, -0.3, 0.15, 0.2, 0.5),
-                              (-0.4, 0.2, 0.1, 0.12, 0.8)]:
+    for cy, cx, ay, ax, v in [
+        (0, 0, 0.8, 0.65, 1.0),
+        (0, 0.1, 0.45, 0.3, -0.4),
+        (0.2, -0.3, 0.15, 0.2, 0.5),
+        (-0.4, 0.2, 0.1, 0.12, 0.8),
+    ]:
         img[((y - cy) / ay) ** 2 + ((x - cx) / ax) ** 2 <= 1] += v
     return img * np.exp(0.5j * x)
 

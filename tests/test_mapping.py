@@ -155,6 +155,10 @@ def test_map_series_mono_and_nan_where_invalid(rng: np.random.Generator) -> None
     assert np.all(np.isnan(value[~mask])) and not valid[~mask].any()
     ok = valid & mask
     assert np.allclose(value[ok], tau[ok], rtol=1e-3)
+    mask[1] = False  # a slice without any pixel to fit
+    for biomarker, times in (("T1rho", SPIN_LOCK), ("T1", MOLLI_TI[:5])):
+        value, valid = map_series(images, times, biomarker, mask)
+        assert not valid[1].any() and np.all(np.isnan(value[1]))
 
 
 def test_map_series_errors(rng: np.random.Generator) -> None:

@@ -110,7 +110,9 @@ def frame_metrics(
     if crop:
         ref, rec = central_crop(ref), central_crop(rec)
     if min(ref.shape[-2:]) < SSIM_WIN:
-        raise ValueError(f"frame_metrics: frames of {ref.shape[-2:]} are smaller than the {SSIM_WIN}x{SSIM_WIN} SSIM window")
+        raise ValueError(
+            f"frame_metrics: frames of {ref.shape[-2:]} are smaller than the {SSIM_WIN}x{SSIM_WIN} SSIM window"
+        )
     nt, nz = ref.shape[:2]
     rows = []
     for z in range(nz):

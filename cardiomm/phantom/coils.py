@@ -54,7 +54,6 @@ def noise_covariance(n_coils: int, rho: float, rng: np.random.Generator) -> np.n
 
 def correlated_noise(shape: tuple, cov: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Complex Gaussian noise with coil covariance ``cov``; ``shape = (..., C, H, W)``, unit-variance scale."""
-    C = cov.shape[0]
     L = np.linalg.cholesky(cov)
     w = (rng.standard_normal(shape) + 1j * rng.standard_normal(shape)) / np.sqrt(2)
     w = np.moveaxis(w, -3, -1)  # (..., H, W, C)

@@ -131,7 +131,7 @@ def _prepare(images: np.ndarray, times: np.ndarray, mask: np.ndarray | None, nam
     """Flatten ``images (nw, ...)`` to ``(nw, P)`` with TI/TE ascending; return the pixels to fit."""
     images = np.asarray(images)
     if images.ndim < 1 or not np.issubdtype(images.dtype, np.number) or np.iscomplexobj(images):
-        raise ValueError(f"images: expected real magnitude images of shape (nw, ...), got {images.dtype} {images.shape}")
+        raise ValueError(f"images: expected real magnitude images (nw, ...), got {images.dtype} {images.shape}")
     if times is None:
         raise ValueError(f"{name}: timings are missing")
     times = np.asarray(times, dtype=np.float64)
@@ -154,7 +154,7 @@ def _prepare(images: np.ndarray, times: np.ndarray, mask: np.ndarray | None, nam
 
 def _normalise(y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Divide each pixel ``(m, P)`` by its largest magnitude; return ``(y, scale, nonzero)``."""
-    scale = np.max(np.abs(y), axis=0)
+    scale = np.max(np.abs(y), axis=0, initial=0.0)  # initial: a slice may have no pixel in the mask
     nonzero = np.isfinite(scale) & (scale > 0)
     safe = np.where(nonzero, scale, 1.0)
     return np.nan_to_num(y / safe), safe, nonzero
@@ -273,7 +273,8 @@ def _grid_bases(ti: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _molli_chunk(y: np.ndarray, ti: np.ndarray, u: np.ndarray, rinv: np.ndarray) -> tuple:
     """Fit normalised magnitude data ``(m, P)``; return ``(A, B, rate, cost, k)``."""
     m, p = y.shape
-    # proj[g, k] = || U_g D_k y ||^2 with D_k negating the first k samples; U_g D_k y = U_g y - 2 sum_{i<k} U_g[:, i] y_i.
+    # proj[g, k] = || U_g D_k y ||^2 with D_k negating the first k samples, and
+    # U_g D_k y = U_g y - 2 sum_{i<k} U_g[:, i] y_i: all polarities from one cumulative sum.
     csum = np.zeros((u.shape[0], 2, m + 1, p))
     np.cumsum(u[:, :, :, None] * y[None, None], axis=2, out=csum[:, :, 1:])
     coef = csum[:, :, -1:, :] - 2.0 * csum  # (G, 2, m + 1, P)
@@ -458,7 +459,7 @@ def myocardial_summary(
     ):
         if arr.shape != labels.shape:
             raise ValueError(f"{name}: expected shape {labels.shape} (as labels), got {arr.shape}")
-    myo = np.stack([ndimage.binary_erosion(sl >= LV_MYO) for sl in labels]) if labels.size else labels == LV_MYO
+    myo = np.stack([ndimage.binary_erosion(sl == LV_MYO) for sl in labels]) if labels.size else labels == LV_MYO
     ok = valid & np.isfinite(value_map)
     mean, sd, n_pix, n_inv = _stats(value_map[myo], ok[myo])
     per_slice = []

@@ -98,6 +98,29 @@ def espirit_maps(
     return maps.astype(np.complex64)
 
 
+def sense_frame(
+    y: np.ndarray, maps: np.ndarray, mask: np.ndarray, lamda: float = 0.01, max_iter: int = 30
+) -> np.ndarray:
+    """CG-SENSE of one 2D frame with :class:`sigpy.mri.app.SenseRecon`.
+
+    Parameters
+    ----------
+    y: complex ``(nc, ny, nx)`` k-space of the frame (values where ``mask`` is 0 are ignored).
+    maps: complex ``(nc, ny, nx)`` sensitivity maps (e.g. from :func:`espirit_maps`).
+    mask: ``(ny, nx)`` sampling mask of the frame (SigPy ``weights``).
+    lamda: Tikhonov weight.
+    max_iter: conjugate-gradient iterations.
+
+    Returns
+    -------
+    complex64 ``(ny, nx)`` image.
+    """
+    weights = (np.asarray(mask) != 0).astype(np.float32)
+    y = (np.asarray(y) * weights).astype(np.complex64)
+    x = mr_app.SenseRecon(y, maps, lamda=lamda, weights=weights, max_iter=max_iter, show_pbar=False).run()
+    return np.asarray(x).astype(np.complex64)
+
+
 def sense_recon_series(
     kus: np.ndarray,
     mask: np.ndarray,
@@ -137,8 +160,5 @@ def sense_recon_series(
     for z in range(nz):
         maps = espirit_maps(k[:, z], m, region, calib_width=acs)
         for t in range(nt):
-            weights = m[t].astype(np.float32)
-            y = (k[t, z] * weights).astype(np.complex64)
-            x = mr_app.SenseRecon(y, maps, lamda=lamda, weights=weights, max_iter=max_iter, show_pbar=False).run()
-            out[t, z] = np.abs(np.asarray(x))
+            out[t, z] = np.abs(sense_frame(k[t, z], maps, m[t], lamda=lamda, max_iter=max_iter))
     return out

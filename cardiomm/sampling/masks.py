@@ -273,9 +273,7 @@ def mask_stats(mask: np.ndarray, name: str, acs: int = ACS_LINES) -> dict:
     }
 
 
-def check_mask(
-    mask: np.ndarray, kspace_shape: tuple, name: str, source: str, acs: int = ACS_LINES
-) -> None:
+def check_mask(mask: np.ndarray, kspace_shape: tuple, name: str, source: str, acs: int = ACS_LINES) -> None:
     """Validate a mask against the k-space it will be applied to.
 
     Parameters

@@ -4,8 +4,9 @@ Only fully sampled images are used for training: the segmenter is a fixed measur
 every reconstruction (zero-filled, SENSE, networks) is then measured with, so it must not have seen
 any reconstruction method's artefacts.
 
-Per-image intensity normalisation (:func:`normalise_image`) is shared with inference
-(:mod:`cardiomm.segmentation.infer`): percentiles 1 and 99 of each 2D image map to 0 and 1, clipped.
+Per-image intensity normalisation: percentiles 1 and 99 of each 2D image map to 0 and 1, clipped.
+Training applies it as ``ScaleIntensityRangePercentilesd``; inference (:mod:`cardiomm.segmentation.infer`)
+calls :func:`normalise_image`, the array form of the same MONAI transform with the same arguments.
 
 Augmentation (MONAI dictionary transforms, seeded through ``Compose.set_random_state``):
 
@@ -122,7 +123,8 @@ class AugmentConfig:
             raise ValueError(f"AugmentConfig.flip must be 'rot180', 'mirror' or 'none', got {self.flip!r}")
 
 
-_NORMALISE = ScaleIntensityRangePercentiles(PCT_LOW, PCT_HIGH, 0.0, 1.0, clip=True, channel_wise=True)
+_NORM_ARGS = {"lower": PCT_LOW, "upper": PCT_HIGH, "b_min": 0.0, "b_max": 1.0, "clip": True, "channel_wise": True}
+_NORMALISE = ScaleIntensityRangePercentiles(**_NORM_ARGS)
 
 
 def check_image(img: np.ndarray, source: str) -> np.ndarray:
@@ -153,9 +155,6 @@ def normalise_image(img: np.ndarray, source: str = "image") -> np.ndarray:
     float32 ``(ny, nx)``: the 1st percentile maps to 0, the 99th to 1, clipped to [0, 1].
     """
     a = check_image(img, source)
-    if np.percentile(a, PCT_HIGH) <= np.percentile(a, PCT_LOW):
-        # Mostly-constant image (e.g. tiny bright object): fall back to min-max so it is still usable.
-        return ((a - a.min()) / (a.max() - a.min())).astype(np.float32)
     return np.asarray(_NORMALISE(a[None]))[0].astype(np.float32)
 
 
@@ -171,15 +170,16 @@ def _keys() -> list[str]:
 
 
 def eval_transforms(spatial_size: tuple[int, int]) -> Compose:
-    """Deterministic transforms: pad (or centre-crop) to ``spatial_size``, as tensors."""
+    """Deterministic transforms: normalise, pad (or centre-crop) to ``spatial_size``, as tensors."""
     return Compose([
+        ScaleIntensityRangePercentilesd("image", **_NORM_ARGS),
         ResizeWithPadOrCropd(_keys(), spatial_size=spatial_size, mode="constant"),
         EnsureTyped(_keys(), data_type="tensor", track_meta=False),
     ])
 
 
 def train_transforms(spatial_size: tuple[int, int], aug: AugmentConfig) -> Compose:
-    """Augmenting transforms applied after normalisation (see the module docstring for the choices)."""
+    """Normalisation, padding, then the random augmentation (see the module docstring for the choices)."""
     k = _keys()
     ny, nx = spatial_size
     flips: list = []
@@ -188,6 +188,7 @@ def train_transforms(spatial_size: tuple[int, int], aug: AugmentConfig) -> Compo
     elif aug.flip == "mirror":
         flips = [RandFlipd(k, prob=aug.flip_prob, spatial_axis=0), RandFlipd(k, prob=aug.flip_prob, spatial_axis=1)]
     return Compose([
+        ScaleIntensityRangePercentilesd("image", **_NORM_ARGS),
         ResizeWithPadOrCropd(k, spatial_size=spatial_size, mode="constant"),
         EnsureTyped(k, data_type="tensor", track_meta=False),
         *flips,
@@ -236,11 +237,11 @@ def training_pairs(
         raise ValueError("training_pairs: no images given")
     items = []
     for i, (img, lab) in enumerate(zip(images, labels)):
-        img_n = normalise_image(img, f"training image #{i}")
+        img_c = check_image(img, f"training image #{i}")
         lab_v = validate_labels(lab, f"training label #{i}")
-        if lab_v.shape != img_n.shape:
-            raise ValueError(f"training pair #{i}: image shape {img_n.shape} but label shape {lab_v.shape}")
-        items.append({"image": img_n[None], "label": lab_v[None]})
+        if lab_v.shape != img_c.shape:
+            raise ValueError(f"training pair #{i}: image shape {img_c.shape} but label shape {lab_v.shape}")
+        items.append({"image": img_c[None], "label": lab_v[None]})
     size = tuple(spatial_size) if spatial_size is not None else padded_size([x.shape for x in images], divisor)
     if size[0] % divisor or size[1] % divisor:
         raise ValueError(f"training_pairs: spatial_size {size} is not a multiple of the network divisor {divisor}")

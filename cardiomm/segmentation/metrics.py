@@ -24,6 +24,7 @@ HD95 (:func:`hd95_mm`)
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -94,11 +95,14 @@ def hd95_stack(
         one = np.flatnonzero(has_p ^ has_t)
         vals = list(diag[one])
         if both.size:
-            d = metric(
-                torch.from_numpy(pc[both])[:, None].float(),
-                torch.from_numpy(tc[both])[:, None].float(),
-                spacing=[spacings[i] for i in both],
-            )
+            with warnings.catch_warnings():
+                # MONAI 1.5-1.6 warns about its own internal use of a deprecated argument.
+                warnings.filterwarnings("ignore", message=".*always_return_as_numpy.*", category=FutureWarning)
+                d = metric(
+                    torch.from_numpy(pc[both])[:, None].float(),
+                    torch.from_numpy(tc[both])[:, None].float(),
+                    spacing=[spacings[i] for i in both],
+                )
             vals += d[:, 0].tolist()
         out[name] = float(np.mean(vals)) if vals else math.nan
     return out

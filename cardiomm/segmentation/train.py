@@ -127,7 +127,7 @@ def save_segmenter(
         "metrics": metrics or {},
         "state_dict": sd,
         "sha256": state_sha256(sd),
-        "torch_version": torch.__version__,
+        "torch_version": str(torch.__version__),
     }
     with atomic_path(path) as tmp:
         torch.save(ckpt, tmp)
@@ -355,11 +355,12 @@ def train_segmenter(
             loss = loss_fn(model(x), y)
             loss.backward()
             opt.step()
-            losses.append(float(loss))
+            losses.append(loss.item())
             step_times.append(time.perf_counter() - ts)
             bar.set_postfix(loss=f"{losses[-1]:.4f}")
         bar.close()
-        row: dict[str, Any] = {"epoch": epoch + 1, "train_loss": float(np.mean(losses)), "lr": opt.param_groups[0]["lr"]}
+        lr = opt.param_groups[0]["lr"]
+        row: dict[str, Any] = {"epoch": epoch + 1, "train_loss": float(np.mean(losses)), "lr": lr}
         sched.step()
         if val_loader is not None:
             row.update(_validate(model, val_loader, val_spacings, loss_fn, device))

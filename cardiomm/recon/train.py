@@ -1,0 +1,410 @@
+"""Training loop shared by CardioMM and the E2E-VarNet peer.
+
+Loss: ``ssim_weight * (1 - SSIM) + l1_weight * L1`` on the magnitude of the coil-combined output against the
+RSS of the fully sampled frame, both divided by the zero-filled scale (:mod:`cardiomm.recon.data`).
+The SSIM is our own differentiable implementation of the fastMRI/E2E-VarNet training SSIM (7x7 uniform
+window, K1 = 0.01, K2 = 0.03, data range = per-image maximum of the target), not ``monai.losses.SSIMLoss``,
+whose data range is one fixed number for the whole batch while our targets vary per image.
+
+Optimiser AdamW, LR multiplied by ``gamma`` every ``step_size`` epochs, gradient-norm clipping. Each epoch ends
+with an atomic resume file ``<log_dir>/resume.pt`` (model, optimiser, scheduler, history); a restarted run
+continues after the last finished epoch and, since every random choice is seeded by ``(seed, epoch)``, ends
+with the same weights as an uninterrupted run. Logs: ``train_log.csv`` (one row per epoch) and
+``loss_curve.png`` in ``log_dir``.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader, Subset
+from tqdm import tqdm
+
+from cardiomm.atomic import atomic_path, write_csv
+from cardiomm.conventions import ACS_LINES, PATTERNS
+from cardiomm.device import autocast, get_device
+from cardiomm.recon.checkpoint import build_model, count_parameters, save_checkpoint
+from cardiomm.recon.data import FrameDataset, GroupedBatchSampler, MaskFn
+from cardiomm.recon.prompts import drop_tokens
+
+
+@dataclass
+class TrainConfig:
+    """Training hyper-parameters (defaults: ~10-15 min on 2 CPU cores for the default models).
+
+    Attributes
+    ----------
+    epochs, steps_per_epoch: epochs and the cap on optimiser steps per epoch (``None`` = whole epoch).
+    val_frames: validation frames evaluated after every epoch (spread over the validation set).
+    batch_size, lr, weight_decay: AdamW settings.
+    step_size, gamma: LR x ``gamma`` every ``step_size`` epochs.
+    clip: gradient-norm clipping threshold (``0`` = off).
+    ssim_weight, l1_weight: loss weights.
+    seed: initialisation, frame subset, masks, batch order and prompt dropout all derive from it.
+    max_frames_per_subject: frames per subject and modality (``None`` = all).
+    patterns, accelerations: masks drawn per sample from ``<pattern><R>``.
+    token_dropout: probability of replacing each prompt token by UNKNOWN (teaches the unknown tokens).
+    cache_files: k-space files held in memory by the dataset.
+    acs_lines: ACS width of the masks.
+    """
+
+    epochs: int = 5
+    steps_per_epoch: int | None = 400
+    val_frames: int = 24
+    batch_size: int = 1
+    lr: float = 1e-3
+    weight_decay: float = 1e-2
+    step_size: int = 2
+    gamma: float = 0.3
+    clip: float = 1.0
+    ssim_weight: float = 1.0
+    l1_weight: float = 0.1
+    seed: int = 0
+    max_frames_per_subject: int | None = 24
+    patterns: tuple[str, ...] = PATTERNS
+    accelerations: tuple[int, ...] = (4, 8, 16, 24)
+    token_dropout: float = 0.1
+    cache_files: int = 2
+    acs_lines: int = ACS_LINES
+
+    def __post_init__(self) -> None:
+        self.patterns = tuple(self.patterns)
+        self.accelerations = tuple(int(r) for r in self.accelerations)
+        if self.epochs < 1 or self.batch_size < 1 or self.step_size < 1:
+            raise ValueError(f"TrainConfig: epochs, batch_size and step_size must be >= 1 ({self})")
+        if self.steps_per_epoch is not None and self.steps_per_epoch < 1:
+            raise ValueError(f"TrainConfig.steps_per_epoch must be >= 1 or None, got {self.steps_per_epoch}")
+
+    @classmethod
+    def from_dict(cls, d: dict | None) -> TrainConfig:
+        d = dict(d or {})
+        unknown = sorted(set(d) - {f.name for f in fields(cls)})
+        if unknown:
+            raise ValueError(f"unknown train config keys {unknown}; known: {[f.name for f in fields(cls)]}")
+        return cls(**d)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+#: close to the public CardioMM training: AdamW lr 2e-4, wd 1e-2, x0.3 every 5 epochs, 15 epochs, full epochs
+PAPER_TRAIN = TrainConfig(epochs=15, steps_per_epoch=None, val_frames=256, batch_size=1, lr=2e-4,
+                          weight_decay=1e-2, step_size=5, gamma=0.3, clip=1.0, max_frames_per_subject=None)
+
+
+# ---------------------------------------------------------------------------------------------
+# Loss and metrics
+# ---------------------------------------------------------------------------------------------
+
+
+def ssim(pred: torch.Tensor, target: torch.Tensor, win: int = 7, k1: float = 0.01, k2: float = 0.03) -> torch.Tensor:
+    """Mean SSIM per image (differentiable), fastMRI convention.
+
+    Parameters
+    ----------
+    pred, target: real ``(B, H, W)``; the data range of image ``b`` is ``target[b].max()``.
+
+    Returns
+    -------
+    ``(B,)`` SSIM values (1 = identical).
+    """
+    x, y = pred[:, None].float(), target[:, None].float()
+    data_range = y.amax(dim=(1, 2, 3), keepdim=True).clamp_min(1e-12)
+    kernel = torch.ones(1, 1, win, win, device=x.device) / win**2
+    n = win**2
+    cov_norm = n / (n - 1)
+    ux, uy = F.conv2d(x, kernel), F.conv2d(y, kernel)
+    uxx, uyy, uxy = F.conv2d(x * x, kernel), F.conv2d(y * y, kernel), F.conv2d(x * y, kernel)
+    vx, vy, vxy = cov_norm * (uxx - ux * ux), cov_norm * (uyy - uy * uy), cov_norm * (uxy - ux * uy)
+    c1, c2 = (k1 * data_range) ** 2, (k2 * data_range) ** 2
+    s = ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux**2 + uy**2 + c1) * (vx + vy + c2))
+    return s.mean(dim=(1, 2, 3))
+
+
+def recon_loss(pred: torch.Tensor, target: torch.Tensor, ssim_weight: float = 1.0, l1_weight: float = 0.0
+               ) -> torch.Tensor:
+    """``ssim_weight * (1 - SSIM) + l1_weight * L1``, averaged over the batch; pred/target real ``(B, H, W)``."""
+    loss = ssim_weight * (1 - ssim(pred, target)).mean()
+    if l1_weight:
+        loss = loss + l1_weight * (pred.float() - target.float()).abs().mean()
+    return loss
+
+
+def psnr(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """PSNR in dB per image ``(B,)``, peak = target maximum."""
+    mse = ((pred.float() - target.float()) ** 2).mean(dim=(-2, -1)).clamp_min(1e-20)
+    return 10 * torch.log10(target.float().amax(dim=(-2, -1)) ** 2 / mse)
+
+
+def nmse(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Normalised MSE per image ``(B,)``: ``||pred - target||^2 / ||target||^2``."""
+    num = ((pred.float() - target.float()) ** 2).sum(dim=(-2, -1))
+    return num / (target.float() ** 2).sum(dim=(-2, -1)).clamp_min(1e-20)
+
+
+# ---------------------------------------------------------------------------------------------
+# Loop
+# ---------------------------------------------------------------------------------------------
+
+
+def run_batch(model: nn.Module, batch: dict[str, torch.Tensor], device: torch.device) -> torch.Tensor:
+    """Forward one collated batch (keys of :func:`cardiomm.recon.data.prepare_frame` + prompt tokens);
+    returns the magnitude image ``(B, H, W)`` float32 in normalised units."""
+    b = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+    with autocast(device):
+        out = model(b["kspace"], b["mask"], b["acs"], b["scan_tokens"], b["us_tokens"], b["us_cont"],
+                    b.get("context"))
+    return out.abs().float()
+
+
+def evaluate(model: nn.Module, loader: DataLoader, device: torch.device, cfg: TrainConfig) -> dict[str, float]:
+    """Mean loss, SSIM, PSNR and NMSE over a loader (no gradients)."""
+    model.eval()
+    vals: dict[str, list[float]] = {"loss": [], "ssim": [], "psnr": [], "nmse": []}
+    with torch.inference_mode():
+        for batch in loader:
+            pred = run_batch(model, batch, device)
+            tgt = batch["target"].to(device)
+            vals["loss"].append(float(recon_loss(pred, tgt, cfg.ssim_weight, cfg.l1_weight)) * len(pred))
+            vals["ssim"] += ssim(pred, tgt).tolist()
+            vals["psnr"] += psnr(pred, tgt).tolist()
+            vals["nmse"] += nmse(pred, tgt).tolist()
+    n = len(vals["ssim"])
+    return {"loss": sum(vals["loss"]) / n, **{k: float(np.mean(vals[k])) for k in ("ssim", "psnr", "nmse")}}
+
+
+def plot_losses(history: list[dict], step_losses: list[float], path: str | os.PathLike) -> None:
+    """Loss curve PNG: per-step training loss (running mean) and per-epoch train/val loss."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    if step_losses:
+        s = np.asarray(step_losses, dtype=float)
+        w = max(1, min(50, len(s) // 10))
+        smooth = np.convolve(s, np.ones(w) / w, mode="valid")
+        ax.plot(np.arange(w, len(s) + 1), smooth, color="0.6", lw=1, label=f"train (running mean of {w} steps)")
+    steps = np.cumsum([h["steps"] for h in history])
+    ax.plot(steps, [h["train_loss"] for h in history], "o-", label="train (epoch mean)")
+    if history and np.isfinite(history[0].get("val_loss", np.nan)):
+        ax.plot(steps, [h["val_loss"] for h in history], "s-", label="validation")
+    ax.set_xlabel("optimiser step")
+    ax.set_ylabel("loss  (1 - SSIM + w L1)")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=120)
+    plt.close(fig)
+
+
+def _val_loader(subjects, modalities, cfg: TrainConfig, temporal_context: int,  # noqa: ANN001
+                mask_fns: tuple[MaskFn, MaskFn] | None) -> DataLoader | None:
+    if not subjects or cfg.val_frames < 1:
+        return None
+    ds = FrameDataset(subjects, modalities, cfg.patterns, cfg.accelerations, cfg.max_frames_per_subject,
+                      seed=cfg.seed + 1, temporal_context=temporal_context, fixed_masks=True,
+                      cache_files=cfg.cache_files, acs_lines=cfg.acs_lines, mask_fns=mask_fns)
+    # evenly spread frames, in dataset order so files are read one after the other
+    idx = np.unique(np.linspace(0, len(ds) - 1, min(cfg.val_frames, len(ds))).round().astype(int)).tolist()
+    return DataLoader(Subset(ds, idx), batch_size=1, shuffle=False, num_workers=0)
+
+
+def train_model(
+    kind: str,
+    model_cfg: dict | None,
+    train_cfg: dict | None,
+    train_subjects: list,
+    val_subjects: list,
+    modalities: list[str],
+    out_ckpt: str | os.PathLike,
+    log_dir: str | os.PathLike,
+    mask_fns: tuple[MaskFn, MaskFn] | None = None,
+    progress: bool = True,
+) -> dict:
+    """Train a reconstruction network and write its checkpoint.
+
+    Parameters
+    ----------
+    kind: ``"cardiomm"`` or ``"varnet"``.
+    model_cfg: fields of :class:`CardioMMConfig` / :class:`VarNetConfig` (missing = defaults).
+    train_cfg: fields of :class:`TrainConfig` (missing = defaults).
+    train_subjects, val_subjects: :class:`cardiomm.cohort.Subject` lists (validation may be empty).
+    modalities: modality names to train on (one model for all of them).
+    out_ckpt: final checkpoint (:func:`cardiomm.recon.checkpoint.save_checkpoint`), written atomically.
+    log_dir: ``train_log.csv``, ``loss_curve.png`` and ``resume.pt`` (resumed from when present).
+    mask_fns: optional ``(make_mask, acs_mask)`` replacement (tests).
+    progress: show a tqdm bar per epoch.
+
+    Returns
+    -------
+    dict of final metrics: ``arch, n_parameters, epochs, steps, train_loss, val_loss, val_ssim, val_psnr,
+    val_nmse, seconds, seconds_per_step, state_sha256``.
+    """
+    cfg = TrainConfig.from_dict(train_cfg)
+    log_dir = Path(log_dir)
+    log_dir.mkdir(parents=True, exist_ok=True)
+    device = get_device()
+    torch.manual_seed(cfg.seed)
+    model = build_model(kind, model_cfg).to(device)
+    model_cfg_full = model.config.to_dict()
+    kctx = int(getattr(model.config, "temporal_context", 0))
+
+    train_ds = FrameDataset(train_subjects, modalities, cfg.patterns, cfg.accelerations, cfg.max_frames_per_subject,
+                            seed=cfg.seed, temporal_context=kctx, cache_files=cfg.cache_files,
+                            acs_lines=cfg.acs_lines, mask_fns=mask_fns)
+    sampler = GroupedBatchSampler(train_ds, cfg.batch_size, seed=cfg.seed)
+    train_loader = DataLoader(train_ds, batch_sampler=sampler, num_workers=0)
+    val_loader = _val_loader(val_subjects, modalities, cfg, kctx, mask_fns)
+
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=cfg.step_size, gamma=cfg.gamma)
+    history: list[dict] = []
+    step_losses: list[float] = []
+    resume = log_dir / "resume.pt"
+    start = 0
+    if resume.exists():
+        st = torch.load(resume, map_location="cpu", weights_only=True)
+        if st.get("arch") != kind or st.get("model_config") != _jsonable(model_cfg_full) \
+                or st.get("train_config") != _jsonable(cfg.to_dict()):
+            raise ValueError(f"{resume}: resume state was written for another model/training configuration; "
+                             "delete it (or use another log_dir) to start afresh")
+        model.load_state_dict(st["model"])
+        opt.load_state_dict(st["optimizer"])
+        sched.load_state_dict(st["scheduler"])
+        history, step_losses, start = list(st["history"]), list(st["step_losses"]), int(st["epoch"])
+
+    t_run = time.perf_counter()
+    for epoch in range(start, cfg.epochs):
+        model.train()
+        train_ds.set_epoch(epoch)
+        sampler.set_epoch(epoch)
+        gen = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
+        n_steps = len(sampler) if cfg.steps_per_epoch is None else min(cfg.steps_per_epoch, len(sampler))
+        losses: list[float] = []
+        t0 = time.perf_counter()
+        bar = tqdm(total=n_steps, desc=f"{kind} epoch {epoch + 1}/{cfg.epochs}", disable=not progress,
+                   mininterval=5.0, leave=False)
+        for i, batch in enumerate(train_loader):
+            if i >= n_steps:
+                break
+            batch["scan_tokens"] = drop_tokens(batch["scan_tokens"], cfg.token_dropout, gen)
+            batch["us_tokens"] = drop_tokens(batch["us_tokens"], cfg.token_dropout, gen)
+            pred = run_batch(model, batch, device)
+            loss = recon_loss(pred, batch["target"].to(device), cfg.ssim_weight, cfg.l1_weight)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"non-finite training loss at epoch {epoch + 1} step {i + 1}")
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.clip > 0:
+                nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
+            opt.step()
+            losses.append(float(loss))
+            bar.update(1)
+            bar.set_postfix(loss=f"{np.mean(losses[-50:]):.4f}", refresh=False)
+        bar.close()
+        lr = opt.param_groups[0]["lr"]
+        sched.step()
+        train_s = time.perf_counter() - t0
+        val = evaluate(model, val_loader, device, cfg) if val_loader is not None else {}
+        row = {"epoch": epoch + 1, "steps": len(losses), "train_loss": float(np.mean(losses)),
+               "val_loss": val.get("loss", float("nan")), "val_ssim": val.get("ssim", float("nan")),
+               "val_psnr": val.get("psnr", float("nan")), "val_nmse": val.get("nmse", float("nan")),
+               "lr": lr, "train_seconds": train_s, "seconds_per_step": train_s / max(len(losses), 1)}
+        history.append(row)
+        step_losses += losses
+        print(f"[{kind}] epoch {epoch + 1}/{cfg.epochs} " + " ".join(
+            f"{k}={v:.4g}" for k, v in row.items() if k not in ("epoch",)), flush=True)
+        write_csv(pd.DataFrame(history), log_dir / "train_log.csv")
+        plot_losses(history, step_losses, log_dir / "loss_curve.png")
+        with atomic_path(resume) as tmp:
+            torch.save({"arch": kind, "model_config": _jsonable(model_cfg_full),
+                        "train_config": _jsonable(cfg.to_dict()), "epoch": epoch + 1,
+                        "model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+                        "history": history, "step_losses": step_losses}, tmp)
+
+    last = history[-1]
+    metrics = {
+        "arch": kind, "n_parameters": count_parameters(model), "epochs": len(history),
+        "steps": int(sum(h["steps"] for h in history)), "train_loss": last["train_loss"],
+        "val_loss": last["val_loss"], "val_ssim": last["val_ssim"], "val_psnr": last["val_psnr"],
+        "val_nmse": last["val_nmse"],
+        "seconds": float(sum(h["train_seconds"] for h in history)),
+        "seconds_per_step": float(np.mean([h["seconds_per_step"] for h in history])),
+        "device": device.type, "torch_threads": torch.get_num_threads(),
+        "n_train_frames": len(train_ds), "modalities": list(modalities),
+        "wall_seconds_this_run": time.perf_counter() - t_run,
+    }
+    model.to("cpu")
+    metrics["state_sha256"] = save_checkpoint(out_ckpt, model, cfg.to_dict(), metrics)
+    return metrics
+
+
+def _jsonable(d: dict) -> dict:
+    """Configs compared across save/load: tuples become lists (what a resume file gives back)."""
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
+
+
+# ---------------------------------------------------------------------------------------------
+# Cost measurement
+# ---------------------------------------------------------------------------------------------
+
+
+def measure_step_seconds(kind: str, model_cfg: dict | None = None, nc: int = 10, ny: int = 112, nx: int = 128,
+                         steps: int = 6, batch_size: int = 1, infer_batch: int = 8, seed: int = 0) -> dict:
+    """Median seconds per training step and per inference frame on random data with the current torch threads.
+
+    Returns ``{"train_step_s", "infer_frame_s", "n_parameters", "threads", "device"}``.
+    """
+    device = get_device()
+    torch.manual_seed(seed)
+    model = build_model(kind, model_cfg).to(device)
+    kctx = int(getattr(model.config, "temporal_context", 0))
+
+    def batch(b: int) -> dict[str, torch.Tensor]:
+        mask = (torch.rand(b, 1, ny, nx) < 0.15).float()
+        acs = torch.zeros(b, 1, ny, nx, dtype=torch.bool)
+        acs[..., ny // 2 - ACS_LINES // 2: ny // 2 + ACS_LINES // 2, :] = True
+        mask[acs] = 1.0
+        out = {"kspace": torch.randn(b, nc, ny, nx, dtype=torch.complex64) * mask, "mask": mask, "acs": acs,
+               "scan_tokens": torch.ones(b, 5, dtype=torch.long), "us_tokens": torch.ones(b, 2, dtype=torch.long),
+               "us_cont": torch.full((b, 1), 3.0), "target": torch.rand(b, ny, nx)}
+        if kctx:
+            out["context"] = torch.randn(b, 2 * kctx, ny, nx, dtype=torch.complex64)
+        return out
+
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    b = batch(batch_size)
+    times = []
+    model.train()
+    for _ in range(steps):
+        t = time.perf_counter()
+        loss = recon_loss(run_batch(model, b, device), b["target"].to(device), 1.0, 0.1)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - t)
+    model.eval()
+    bi = batch(infer_batch)
+    itimes = []
+    with torch.inference_mode():
+        for _ in range(3):
+            t = time.perf_counter()
+            run_batch(model, bi, device)
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            itimes.append((time.perf_counter() - t) / infer_batch)
+    return {"train_step_s": float(np.median(times[1:])), "infer_frame_s": float(np.median(itimes)),
+            "n_parameters": count_parameters(model), "threads": torch.get_num_threads(), "device": device.type}

@@ -1,0 +1,45 @@
+# Comparison: image quality of every reconstruction against the fully sampled reference, agreement statistics
+# of every indicator, and the clinical-indicator preservation audit.
+
+
+rule image_quality:
+    input:
+        ref=[PLAN.recon("reference", "full", "{subject}", m, "mat") for m in PLAN.modalities],
+        rec=[PLAN.recon("{method}", mk, "{subject}", m, "mat") for mk in PLAN.masks for m in PLAN.modalities],
+    output:
+        f"{RES}/iq/{{method}}/{{subject}}.csv",
+    log:
+        f"logs/{COHORT}/image_quality/{{method}}/{{subject}}.log",
+    params:
+        modalities=PLAN.modalities,
+        masks=PLAN.masks,
+    script:
+        "../workflow_scripts/image_quality.py"
+
+
+rule image_quality_table:
+    input:
+        [f"{RES}/iq/{m}/{s.id}.csv" for m in PLAN.methods for s in PLAN.subjects],
+    output:
+        report(PLAN.table("image_quality"), category="Tables", caption="../docs/report/image_quality.rst"),
+    log:
+        f"logs/{COHORT}/image_quality_table.log",
+    script:
+        "../workflow_scripts/concat_tables.py"
+
+
+rule agreement:
+    input:
+        phenotypes=PLAN.table("phenotypes"),
+        biomarkers=PLAN.table("biomarkers"),
+    output:
+        agreement=report(PLAN.table("agreement"), category="Tables", caption="../docs/report/agreement.rst"),
+        audit=report(f"{RES}/audit.md", category="Audit", caption="../docs/report/audit.rst"),
+    log:
+        f"logs/{COHORT}/agreement.log",
+    params:
+        comparator=config.get("agreement", {}).get("comparator", "reference"),
+        tolerances=config.get("tolerances", {}),
+        cohort=COHORT,
+    script:
+        "../workflow_scripts/agreement.py"

@@ -1,0 +1,75 @@
+# Training of the shipped models on the training/validation splits of the cohort (fully sampled data only).
+# `snakemake train_all` regenerates results/training/{cardiomm,varnet,segmentation}.pt with model cards;
+# `make weights` copies them into cardiomm/weights/ (what make run uses).
+
+TRAIN_CFG = config.get("train", {})
+_TRAIN_SUBJECTS = [s for s in PLAN.everyone if s.split in ("train", "val")]
+
+
+def _training_data(wc):
+    files = []
+    for s in _TRAIN_SUBJECTS:
+        files += [str(s.kspace_path(m)) for m in TRAIN_CFG.get("modalities", PLAN.modalities)]
+        files += [str(s.label_path(m)) for m in TRAIN_CFG.get("modalities", PLAN.modalities)]
+    return files
+
+
+rule train_recon:
+    input:
+        _training_data,
+    output:
+        ckpt="results/training/{model}.pt",
+        card="results/training/{model}.md",
+    log:
+        "logs/training/{model}.log",
+    benchmark:
+        "benchmarks/runs/training/{model}.tsv"
+    params:
+        cfg=lambda wc: TRAIN_CFG.get(wc.model, {}),
+        modalities=TRAIN_CFG.get("modalities", PLAN.modalities),
+        log_dir="results/training/{model}_logs",
+    threads: workflow.cores
+    resources:
+        mem_mb=16000,
+        runtime=600,
+        gpu=1,
+    script:
+        "../workflow_scripts/train_recon.py"
+
+
+rule train_segmentation:
+    input:
+        _training_data,
+    output:
+        ckpt="results/training/segmentation.pt",
+        card="results/training/segmentation.md",
+    log:
+        "logs/training/segmentation.log",
+    benchmark:
+        "benchmarks/runs/training/segmentation.tsv"
+    params:
+        cfg=TRAIN_CFG.get("segmentation", {}),
+        modalities=TRAIN_CFG.get("modalities", PLAN.modalities),
+        log_dir="results/training/segmentation_logs",
+    threads: workflow.cores
+    resources:
+        mem_mb=16000,
+        runtime=600,
+        gpu=1,
+    script:
+        "../workflow_scripts/train_segmentation.py"
+
+
+rule train_cardiomm:
+    input:
+        "results/training/cardiomm.pt",
+
+
+rule train_varnet:
+    input:
+        "results/training/varnet.pt",
+
+
+rule train_all:
+    input:
+        expand("results/training/{name}.pt", name=["segmentation", "cardiomm", "varnet"]),

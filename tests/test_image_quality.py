@@ -1,0 +1,124 @@
+"""Image-quality metrics: closed forms, identities, normalisation invariances, crop, validation."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from cardiomm.compare.image_quality import central_crop, frame_metrics
+
+
+def _images(shape: tuple[int, ...] = (3, 2, 40, 48), seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0 : shape[-2], 0 : shape[-1]]
+    blob = np.exp(-(((y - shape[-2] / 2) / 8) ** 2 + ((x - shape[-1] / 2) / 10) ** 2))
+    ref = (blob + 0.05 * rng.random(shape)).astype(np.float32)
+    rec = (ref + 0.03 * rng.standard_normal(shape)).clip(0).astype(np.float32)
+    return ref, rec
+
+
+def test_rows_cover_every_frame_with_keys() -> None:
+    ref, rec = _images()
+    rows = frame_metrics(ref, rec)
+    assert len(rows) == 3 * 2
+    assert {(r["slice"], r["frame"]) for r in rows} == {(z, t) for z in range(2) for t in range(3)}
+    assert all(set(r) == {"slice", "frame", "psnr", "ssim", "nmse"} for r in rows)
+    assert all(np.isfinite(r["psnr"]) and 0 < r["ssim"] < 1 and r["nmse"] > 0 for r in rows)
+
+
+@pytest.mark.parametrize("normalize", [True, False])
+def test_identical_images(normalize: bool) -> None:
+    ref, _ = _images()
+    for r in frame_metrics(ref, ref.copy(), normalize=normalize):
+        assert r["psnr"] == math.inf
+        assert r["ssim"] == pytest.approx(1.0)
+        assert r["nmse"] == 0.0
+
+
+def test_psnr_closed_form_on_constant_offset() -> None:
+    ref, _ = _images(seed=1)
+    c = 0.01
+    for r, (t, z) in zip(frame_metrics(ref, ref + c, normalize=False), [(t, z) for z in range(2) for t in range(3)]):
+        want = 20 * math.log10(float(ref[t, z].max()) / c)
+        assert r["psnr"] == pytest.approx(want, abs=1e-3)
+        want_nmse = c**2 * ref[t, z].size / float(np.sum(ref[t, z].astype(np.float64) ** 2))
+        assert r["nmse"] == pytest.approx(want_nmse, rel=1e-3)
+
+
+def test_nmse_of_zeros_is_one() -> None:
+    ref, _ = _images()
+    for norm in ("each", "reference"):
+        for r in frame_metrics(ref, np.zeros_like(ref), norm=norm):
+            assert r["nmse"] == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("norm", ["each", "reference"])
+def test_normalisation_invariant_to_joint_global_scale(norm: str) -> None:
+    ref, rec = _images()
+    base = frame_metrics(ref, rec, norm=norm)
+    scaled = frame_metrics(37.5 * ref, 37.5 * rec, norm=norm)
+    for a, b in zip(base, scaled):
+        for key in ("psnr", "ssim", "nmse"):
+            assert b[key] == pytest.approx(a[key], rel=1e-5)
+    # without normalisation a wrong global scale of rec alone is penalised
+    raw = frame_metrics(ref, rec, normalize=False)
+    raw_scaled = frame_metrics(ref, 2 * rec, normalize=False)
+    assert all(s["nmse"] > 10 * r["nmse"] for s, r in zip(raw_scaled, raw))
+
+
+def test_each_mode_ignores_rec_scale_reference_mode_does_not() -> None:
+    ref, rec = _images()
+    each = [r["psnr"] for r in frame_metrics(ref, rec, norm="each")]
+    each_scaled = [r["psnr"] for r in frame_metrics(ref, 3 * rec, norm="each")]
+    np.testing.assert_allclose(each_scaled, each, rtol=1e-6)
+    refmode_scaled = [r["psnr"] for r in frame_metrics(ref, 3 * rec, norm="reference")]
+    assert all(s < e - 5 for s, e in zip(refmode_scaled, each))
+
+
+def test_normalisation_uses_995_percentile() -> None:
+    ref, rec = _images((1, 1, 32, 32))
+    p_ref, p_rec = np.percentile(ref, 99.5), np.percentile(rec, 99.5)
+    g, p = ref[0, 0] / p_ref, rec[0, 0] / p_rec
+    want = 10 * math.log10(g.max() ** 2 / np.mean((g.astype(np.float64) - p) ** 2))
+    assert frame_metrics(ref, rec)[0]["psnr"] == pytest.approx(want, rel=1e-5)
+
+
+def test_central_crop_geometry() -> None:
+    img = np.arange(112 * 128).reshape(1, 1, 112, 128)
+    out = central_crop(img)
+    assert out.shape == (1, 1, 56, 43)  # round(112/2) x round(128/3)
+    # centred on the DC pixel (ny//2, nx//2)
+    assert out[0, 0, 56 // 2, 43 // 2] == img[0, 0, 112 // 2, 128 // 2]
+    assert central_crop(np.zeros((7, 9))).shape == (4, 3)  # MATLAB round(3.5) = 4
+
+
+def test_crop_ignores_errors_at_the_border() -> None:
+    ref, _ = _images()
+    rec = ref.copy()
+    rec[..., :3, :] += 1.0  # corrupt the top rows only
+    assert all(r["psnr"] == math.inf for r in frame_metrics(ref, rec, crop=True, normalize=False))
+    assert all(r["psnr"] < 40 for r in frame_metrics(ref, rec, crop=False, normalize=False))
+
+
+def test_bad_input() -> None:
+    ref, rec = _images()
+    with pytest.raises(ValueError, match="shape mismatch"):
+        frame_metrics(ref, rec[:, :, :-1])
+    with pytest.raises(ValueError, match="nt, nz, ny, nx"):
+        frame_metrics(ref[0], rec[0])
+    bad = rec.copy()
+    bad[1, 1, 2, 2] = np.nan
+    with pytest.raises(ValueError, match="rec contains 1 NaN"):
+        frame_metrics(ref, bad)
+    with pytest.raises(ValueError, match="ref contains"):
+        frame_metrics(np.where(ref > 0.5, np.inf, ref), rec)
+    with pytest.raises(ValueError, match="complex"):
+        frame_metrics(ref.astype(np.complex64), rec)
+    with pytest.raises(ValueError, match="norm"):
+        frame_metrics(ref, rec, norm="max")
+    with pytest.raises(ValueError, match="all zero"):
+        frame_metrics(np.zeros_like(ref), rec, normalize=False)
+    with pytest.raises(ValueError, match="SSIM window"):
+        frame_metrics(ref[..., :5, :5], rec[..., :5, :5])

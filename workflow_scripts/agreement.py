@@ -1,0 +1,8 @@
+"""rule agreement: agreement statistics and the preservation audit."""
+
+from cardiomm import stages
+
+sm = snakemake  # noqa: F821 - injected by Snakemake
+with stages.logged(sm.log[0]):
+    stages.agreement(sm.input.phenotypes, sm.input.biomarkers, sm.params.comparator, sm.params.tolerances,
+                     sm.params.cohort, sm.output.agreement, sm.output.audit)

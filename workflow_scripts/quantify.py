@@ -1,0 +1,13 @@
+"""rule quantify: phenotypes and myocardial biomarkers of one subject x method, every mask."""
+
+from cardiomm import stages, workflow
+
+sm = snakemake  # noqa: F821 - injected by Snakemake
+with stages.logged(sm.log[0]):
+    plan = workflow.plan_from_config(sm.config)
+    sid, method = sm.wildcards.subject, sm.wildcards.seg_method
+    masks, mods = plan.masks_for(method), sm.params.modalities
+    recon = {(m, mk): plan.recon(method, mk, sid, m) for m in mods for mk in masks}
+    seg = {(m, mk): plan.seg(method, mk, sid, m) for m in mods for mk in masks}
+    stages.quantify(plan.subject(sid), method, masks, mods, recon, seg, f"{plan.res}/seg/{method}/{sid}.csv",
+                    sm.params.maps_dir, sm.output.table, ed=sm.params.ed)
