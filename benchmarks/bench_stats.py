@@ -128,6 +128,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--out", type=Path, default=None, help="figure folder (default: a temporary folder)")
     ap.add_argument("--results", type=Path, default=Path(__file__).parent / "results" / "stats.md")
     args = ap.parse_args(argv)
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         out = args.out or Path(tmp)
         t0 = time.perf_counter()
@@ -143,7 +144,8 @@ def main(argv: list[str] | None = None) -> None:
         f"- command: `OMP_NUM_THREADS={threads} python {' '.join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]])}`",
         "- data: synthetic, 9 subjects x 14 indicators x (4 methods x 3 masks + reference + truth) = "
         f"{9 * 14 * (len(METHODS) * len(PAPER_MASKS) + 2)} indicator rows",
-        f"- total: **{total:.1f} s**",
+        f"- total: **{total:.1f} s** (1-min load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after; "
+        "the CPUs are shared with other jobs, so repeated runs vary)",
         "",
         "| step | seconds |",
         "|---|---|",

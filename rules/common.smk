@@ -13,7 +13,6 @@ wildcard_constraints:
     cohort=r"[A-Za-z0-9_.-]+",
     subject=r"[A-Za-z0-9_.-]+",
     method=r"zerofilled|sense|varnet|cardiomm",
-    seg_method=r"reference|zerofilled|sense|varnet|cardiomm",
     modality=r"cine|t1map|t2map|t1rhomap",
     model=r"cardiomm|varnet",
 

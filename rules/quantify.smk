@@ -2,35 +2,39 @@
 # series (pixel-wise fits), for the reference and every method x mask; truth rows from the phantom.
 
 
-def _quant_inputs(wc):
-    files = []
-    for mk in PLAN.masks_for(wc.seg_method):
-        for m in PLAN.modalities:
-            files += [PLAN.recon(wc.seg_method, mk, wc.subject, m), PLAN.seg(wc.seg_method, mk, wc.subject, m)]
-    files += [str(PLAN.subject(wc.subject).timing_path(m)) for m in PLAN.modalities
-              if wf.MODALITIES[m].kind == "mapping"]
-    files.append(f"{RES}/seg/{wc.seg_method}/{wc.subject}.csv")
-    return files
+def _timing_inputs(wc):
+    return [str(PLAN.subject(wc.subject).timing_path(m)) for m in PLAN.modalities
+            if wf.MODALITIES[m].kind == "mapping"]
 
 
-rule quantify:
-    input:
-        _quant_inputs,
-    output:
-        table=f"{RES}/quant/{{seg_method}}/{{subject}}.csv",
-    log:
-        f"logs/{COHORT}/quantify/{{seg_method}}/{{subject}}.log",
-    benchmark:
-        f"benchmarks/runs/{COHORT}/quantify/{{seg_method}}/{{subject}}.tsv"
-    params:
-        modalities=PLAN.modalities,
-        ed=config.get("quantify", {}).get("ed", "first"),
-        maps_dir=f"{RES}/quant/{{seg_method}}",
-    resources:
-        mem_mb=3000,
-        runtime=20,
-    script:
-        "../workflow_scripts/quantify.py"
+for _name, _method, _masks in (("quantify_reference", "reference", ["full"]), ("quantify", "{method}", PLAN.masks)):
+
+    rule:
+        name:
+            _name
+        input:
+            recon=[PLAN.recon(_method, mk, "{subject}", m) for mk in _masks for m in PLAN.modalities],
+            seg=[PLAN.seg(_method, mk, "{subject}", m) for mk in _masks for m in PLAN.modalities],
+            qc=f"{RES}/seg/{_method}/{{subject}}.csv",
+            timing=_timing_inputs,
+        output:
+            table=f"{RES}/quant/{_method}/{{subject}}.csv",
+            maps=[f"{RES}/quant/{_method}/{mk}/{{subject}}/{wf.MODALITIES[m].biomarker}_map.nii.gz"
+                  for mk in _masks for m in PLAN.modalities if wf.MODALITIES[m].kind == "mapping"],
+        log:
+            f"logs/{COHORT}/quantify/{_method}/{{subject}}.log",
+        benchmark:
+            f"benchmarks/runs/{COHORT}/quantify/{_method}/{{subject}}.tsv"
+        params:
+            modalities=PLAN.modalities,
+            ed=config.get("quantify", {}).get("ed", "first"),
+            maps_dir=f"{RES}/quant/{_method}",
+            method=_method,
+        resources:
+            mem_mb=3000,
+            runtime=20,
+        script:
+            "../workflow_scripts/quantify.py"
 
 
 rule indicator_tables:

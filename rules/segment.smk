@@ -2,31 +2,31 @@
 # with the image's geometry, UK Biobank-style QC flags, and Dice/HD95 against the phantom's labels.
 
 
-def _seg_inputs(wc):
-    files = [PLAN.recon(wc.seg_method, mk, wc.subject, m) for mk in PLAN.masks_for(wc.seg_method)
-             for m in PLAN.modalities]
-    files.append(config["models"]["segmentation"])
-    return files
+# One rule per method family, because the reference has one "mask" (full) and the methods have several.
+for _name, _method, _masks in (("segment_reference", "reference", ["full"]), ("segment", "{method}", PLAN.masks)):
 
-
-rule segment:
-    input:
-        _seg_inputs,
-    output:
-        seg=PLAN.seg_files("{seg_method}"),
-        table=f"{RES}/seg/{{seg_method}}/{{subject}}.csv",
-    log:
-        f"logs/{COHORT}/segment/{{seg_method}}/{{subject}}.log",
-    benchmark:
-        f"benchmarks/runs/{COHORT}/segment/{{seg_method}}/{{subject}}.tsv"
-    params:
-        modalities=PLAN.modalities,
-        model=config["models"]["segmentation"],
-    resources:
-        mem_mb=4000,
-        runtime=30,
-    script:
-        "../workflow_scripts/segment.py"
+    rule:
+        name:
+            _name
+        input:
+            recon=[PLAN.recon(_method, mk, "{subject}", m) for mk in _masks for m in PLAN.modalities],
+            model=config["models"]["segmentation"],
+        output:
+            seg=[PLAN.seg(_method, mk, "{subject}", m) for mk in _masks for m in PLAN.modalities],
+            table=f"{RES}/seg/{_method}/{{subject}}.csv",
+        log:
+            f"logs/{COHORT}/segment/{_method}/{{subject}}.log",
+        benchmark:
+            f"benchmarks/runs/{COHORT}/segment/{_method}/{{subject}}.tsv"
+        params:
+            modalities=PLAN.modalities,
+            model=config["models"]["segmentation"],
+            method=_method,
+        resources:
+            mem_mb=4000,
+            runtime=30,
+        script:
+            "../workflow_scripts/segment.py"
 
 
 rule segmentation_table:

@@ -183,7 +183,9 @@ def test_qc_failed_and_nonfinite_pairs_are_excluded_with_reason():
     df = _table(_rows("reference", "full", "LVM", ref, qc_r), _rows("varnet", "ktRadial24", "LVM", meth, qc_m))
     row = agreement_table(df).iloc[0]
     assert row["n"] == 3
-    assert "3 QC-failed pairs excluded" in row["reason"]
+    assert "2 QC-failed pairs excluded" in row["reason"]
+    assert "1 pair with a non-finite value excluded" in row["reason"]
+    assert (row["n_qc_failed"], row["n_nonfinite"]) == (2, 1)
     assert row["bias"] == pytest.approx(np.mean([1.0, -1.0, 2.0]))
 
 

@@ -115,3 +115,18 @@ def test_segmentation_overlay(tmp_path):
     _check_outputs(plots.segmentation_overlay(image, labels, "predicted labels", stem), stem)
     with pytest.raises(ValueError, match="unexpected values"):
         plots.segmentation_overlay(image, labels + 4 * (labels > 0), "bad", tmp_path / "bad")
+
+
+def test_maps_of_one_biomarker_share_a_window(tmp_path):
+    _, _, myo = _phantom()
+    rng = np.random.default_rng(5)
+    ref = 1000 + 30 * rng.standard_normal(myo.shape)
+    maps = {"T1 reference": ref, "T1 cardiomm ktRadial24": ref + 40.0, "T2 reference": 50 + 0 * ref}
+    win = plots._shared_windows(maps, myo)
+    assert set(win) == {"T1", "T2"}
+    lo, hi = win["T1"]
+    both = np.r_[ref[myo], ref[myo] + 40.0]
+    assert lo < np.percentile(both, 2) and hi > np.percentile(both, 98)  # one window covers both maps
+    assert win["T2"][0] < 50 < win["T2"][1]  # a constant map still gets a non-empty window
+    stem = tmp_path / "maps_methods"
+    _check_outputs(plots.maps_panel(maps, myo, {}, stem, title="T1 by method"), stem)

@@ -5,7 +5,7 @@ from cardiomm import stages, workflow
 sm = snakemake  # noqa: F821 - injected by Snakemake
 with stages.logged(sm.log[0]):
     plan = workflow.plan_from_config(sm.config)
-    sid, method = sm.wildcards.subject, sm.wildcards.seg_method
+    sid, method = sm.wildcards.subject, sm.wildcards.get("method", "reference")
     masks, mods = plan.masks_for(method), sm.params.modalities
     recon = {(m, mk): plan.recon(method, mk, sid, m) for m in mods for mk in masks}
     seg = {(m, mk): plan.seg(method, mk, sid, m) for m in mods for mk in masks}

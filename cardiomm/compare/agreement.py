@@ -35,7 +35,7 @@ from cardiomm.conventions import FULLY_SAMPLED, INDICATORS, METHODS, PATTERNS, R
 
 INDICATOR_COLUMNS = ("subject", "split", "method", "mask", "indicator", "unit", "value", "qc_pass", "qc_reason")
 AGREEMENT_COLUMNS = (
-    "indicator", "unit", "method", "mask", "comparator", "n", "n_qc_failed", "n_unpaired", "splits",
+    "indicator", "unit", "method", "mask", "comparator", "n", "n_qc_failed", "n_nonfinite", "n_unpaired", "splits",
     "mean_comparator", "mean_method", "bias", "sd", "loa_low", "loa_high", "bias_ci_low", "bias_ci_high",
     "loa_low_ci_low", "loa_low_ci_high", "loa_high_ci_low", "loa_high_ci_high",
     "icc", "icc_ci_low", "icc_ci_high", "pearson_r", "wilcoxon_p", "cov_pct", "mad",
@@ -131,7 +131,7 @@ def validate_indicator_table(df: pd.DataFrame, name: str = "df") -> pd.DataFrame
 
 def paired_values(
     df: pd.DataFrame, indicator: str, method: str, mask: str, comparator: str = REFERENCE
-) -> tuple[pd.DataFrame, int, int]:
+) -> tuple[pd.DataFrame, int, int, int]:
     """Pair one method x mask with the comparator by subject for one indicator.
 
     Parameters
@@ -142,7 +142,8 @@ def paired_values(
     -------
     pairs : DataFrame indexed by subject with columns ``method``, ``comparator`` (values in the
         indicator's unit) and ``split``; only valid pairs (both finite, both ``qc_pass``).
-    n_qc_failed : pairs dropped because either side failed QC or has a non-finite value.
+    n_qc_failed : pairs dropped because either side has ``qc_pass`` False.
+    n_nonfinite : pairs that passed QC but hold a NaN / infinite value on either side.
     n_unpaired : subjects present on only one side.
     """
     sel = df[df["indicator"] == indicator]
@@ -151,9 +152,10 @@ def paired_values(
     common = meth.index.intersection(comp.index)
     n_unpaired = len(meth.index.symmetric_difference(comp.index))
     c, m = comp.loc[common], meth.loc[common]
-    ok = c["qc_pass"] & m["qc_pass"] & np.isfinite(c["value"]) & np.isfinite(m["value"])
-    pairs = pd.DataFrame({"method": m["value"], "comparator": c["value"], "split": m["split"]})[ok]
-    return pairs.sort_index(), int((~ok).sum()), n_unpaired
+    qc_ok = c["qc_pass"] & m["qc_pass"]
+    finite = np.isfinite(c["value"]) & np.isfinite(m["value"])
+    pairs = pd.DataFrame({"method": m["value"], "comparator": c["value"], "split": m["split"]})[qc_ok & finite]
+    return pairs.sort_index(), int((~qc_ok).sum()), int((qc_ok & ~finite).sum()), n_unpaired
 
 
 # --------------------------------------------------------------------------------------------
@@ -364,12 +366,14 @@ def agreement_table(
     )
     rows = []
     for ind, meth, mask in cells:
-        pairs, n_failed, n_unpaired = paired_values(data, ind, meth, mask, comparator)
+        pairs, n_failed, n_nonfinite, n_unpaired = paired_values(data, ind, meth, mask, comparator)
         st, reasons = pair_statistics(pairs["method"].to_numpy(), pairs["comparator"].to_numpy())
-        if n_failed:
-            reasons.insert(0, f"{n_failed} QC-failed pair{'s' if n_failed > 1 else ''} excluded")
-        if n_unpaired:
-            reasons.insert(0, f"{n_unpaired} unpaired subject{'s' if n_unpaired > 1 else ''} excluded")
+        excluded = [
+            (n_unpaired, "unpaired subject", "unpaired subjects"),
+            (n_failed, "QC-failed pair", "QC-failed pairs"),
+            (n_nonfinite, "pair with a non-finite value", "pairs with non-finite values"),
+        ]
+        reasons[:0] = [f"{k} {one if k == 1 else many} excluded" for k, one, many in excluded if k]
         tol = tolerances.get(ind, math.nan)
         if not np.isfinite(tol):
             reasons.append(f"no tolerance for {ind}")
@@ -378,11 +382,11 @@ def agreement_table(
             reasons.append("not computable: preserved=False")
         rows.append({
             "indicator": ind, "unit": unit(ind), "method": meth, "mask": mask, "comparator": comparator,
-            "n": len(pairs), "n_qc_failed": n_failed, "n_unpaired": n_unpaired,
+            "n": len(pairs), "n_qc_failed": n_failed, "n_nonfinite": n_nonfinite, "n_unpaired": n_unpaired,
             "splits": ";".join(sorted(set(pairs["split"].astype(str)))),
             "mean_comparator": float(pairs["comparator"].mean()) if len(pairs) else math.nan,
             "mean_method": float(pairs["method"].mean()) if len(pairs) else math.nan,
             **st, "tolerance": tol, "preserved": preserved, "reason": "; ".join(reasons),
         })  # fmt: skip
     out = pd.DataFrame(rows, columns=list(AGREEMENT_COLUMNS))
-    return out.astype({"n": int, "n_qc_failed": int, "n_unpaired": int, "preserved": bool})
+    return out.astype({"n": int, "n_qc_failed": int, "n_nonfinite": int, "n_unpaired": int, "preserved": bool})

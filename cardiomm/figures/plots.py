@@ -96,10 +96,10 @@ def _pair_grid(
         u = unit(ind)
         for j, mask in enumerate(masks):
             ax = axes[i, j]
-            pairs, n_failed, _ = paired_values(data, ind, method, mask, comparator)
+            pairs, n_failed, n_nonfinite, _ = paired_values(data, ind, method, mask, comparator)
             if len(pairs) < MIN_PAIRS:  # same rule as agreement_table, so figure and table agree
                 ax.set_title(f"{ind} · {mask}", fontsize=9)
-                _empty_panel(ax, f"not computable\n(n={len(pairs)}, {n_failed} QC-failed)")
+                _empty_panel(ax, f"not computable\n(n={len(pairs)}, {n_failed + n_nonfinite} QC-failed/NaN)")
                 continue
             m, c = pairs["method"].to_numpy(), pairs["comparator"].to_numpy()
             if kind == "bland_altman":
@@ -127,7 +127,7 @@ def _pair_grid(
 
 def _grid_figure(nr: int, nc: int) -> tuple[plt.Figure, np.ndarray]:
     """A grid with fixed margins in inches; tight_layout on 40+ panels costs seconds and is not needed."""
-    pw, ph, left, right, top, bottom, gap_w, gap_h = 2.7, 1.75, 0.75, 0.2, 0.75, 0.55, 0.8, 0.95
+    pw, ph, left, right, top, bottom, gap_w, gap_h = 2.7, 1.75, 0.75, 0.2, 1.0, 0.55, 0.8, 0.95
     w = left + right + nc * pw + (nc - 1) * gap_w
     h = top + bottom + nr * ph + (nr - 1) * gap_h
     fig, axes = plt.subplots(nr, nc, figsize=(w, h), squeeze=False)
@@ -304,6 +304,24 @@ def recon_panel(
     return save_figure(fig, out_stem)
 
 
+def _shared_windows(maps: dict[str, np.ndarray], myo: np.ndarray) -> dict[str, tuple[float, float]]:
+    """Default display window per biomarker (first word of the map name), pooled over its maps."""
+    pooled: dict[str, list[np.ndarray]] = {}
+    for name, m in maps.items():
+        sel = (myo if myo.any() else np.ones_like(myo)) & np.isfinite(m)
+        pooled.setdefault(name.split()[0], []).append(m[sel])
+    out = {}
+    for key, parts in pooled.items():
+        vals = np.concatenate(parts)
+        if vals.size == 0:
+            out[key] = (0.0, 1.0)
+            continue
+        p2, p98 = np.percentile(vals, [2, 98])
+        pad = 0.5 * (p98 - p2) if p98 > p2 else max(abs(p98), 1.0) * 0.1
+        out[key] = (max(0.0, float(p2 - pad)), float(p98 + pad))
+    return out
+
+
 def maps_panel(
     maps: dict[str, np.ndarray],
     myo_mask: np.ndarray,
@@ -320,26 +338,23 @@ def maps_panel(
         ``"T1rho"``), optionally with a suffix such as ``"T1 CardioMM"``; the first word picks
         the colour map and unit.
     myo_mask : boolean (or label) array (ny, nx); nonzero = myocardium, outlined in white.
-    vmin_vmax : name -> display window (ms); names missing here use the 2nd-98th percentile inside
-        the myocardium.
+    vmin_vmax : display window (ms) by map name or by biomarker (first word). Biomarkers without a
+        window share one across all their maps, so e.g. "T1 reference" and "T1 cardiomm ktRadial24"
+        are directly comparable: the 2nd-98th percentile of the myocardial values of all those maps,
+        widened by half its width on both sides (never below 0).
     """
     if not maps:
         raise ValueError("maps: need at least one parametric map")
     name0, first = next(iter(maps.items()))
     myo = _check_2d("myo_mask", myo_mask, _check_2d(f"maps[{name0!r}]", first).shape) != 0
-    n = len(maps)
+    arrays = {name: _check_2d(f"maps[{name!r}]", m, myo.shape).astype(float) for name, m in maps.items()}
+    windows = _shared_windows(arrays, myo)
+    n = len(arrays)
     fig, axes = plt.subplots(1, n, figsize=(3.6 * n, 3.6), squeeze=False)
-    for ax, (name, m) in zip(axes[0], maps.items(), strict=True):
-        m = _check_2d(f"maps[{name!r}]", m, myo.shape).astype(float)
+    for ax, (name, m) in zip(axes[0], arrays.items(), strict=True):
         key = name.split()[0]
         u = unit(key) if key in INDICATORS else "ms"
-        if name in vmin_vmax:
-            lo, hi = vmin_vmax[name]
-        elif key in vmin_vmax:
-            lo, hi = vmin_vmax[key]
-        else:
-            vals = m[myo & np.isfinite(m)] if myo.any() else m[np.isfinite(m)]
-            lo, hi = (np.percentile(vals, [2, 98]) if vals.size else (0.0, 1.0))
+        lo, hi = vmin_vmax.get(name, vmin_vmax.get(key, windows[key]))
         im = ax.imshow(m, cmap=MAP_CMAPS.get(key, "viridis"), vmin=lo, vmax=hi)
         if myo.any():
             ax.contour(myo.astype(float), levels=[0.5], colors="w", linewidths=0.8)

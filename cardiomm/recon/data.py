@@ -242,7 +242,8 @@ class FrameDataset(Dataset):
         make_mask, acs_mask = self._mask_fns or default_mask_fns()
         epoch = 0 if self.fixed_masks else self.epoch
         rng = np.random.default_rng([self.seed, epoch, index])
-        name = f"{self.patterns[rng.integers(len(self.patterns))]}{self.accelerations[rng.integers(len(self.accelerations))]}"
+        pattern = self.patterns[rng.integers(len(self.patterns))]
+        name = f"{pattern}{self.accelerations[rng.integers(len(self.accelerations))]}"
         mask = make_mask(name, nt, ny, nx, seed=int(rng.integers(2**31 - 1)), acs=self.acs_lines)
         return name, mask, acs_mask(name, ny, nx, acs=self.acs_lines)
 

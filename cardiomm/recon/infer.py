@@ -21,30 +21,40 @@ from cardiomm.recon.prompts import encode_mask_name, encode_scan
 
 
 def acs_from_mask(mask: np.ndarray, acs: int = ACS_LINES) -> np.ndarray:
-    """ACS region of an arbitrary mask: the central block of phase-encoding lines sampled in every frame.
+    """ACS region of an arbitrary mask, for masks whose name does not say it.
 
     Parameters
     ----------
     mask: ``(nt, ny, nx)``, non-zero = sampled.
+    acs: the largest ACS width to look for.
 
     Returns
     -------
-    bool ``(ny, nx)``: rows around ``ny // 2`` that are fully sampled in all frames (at most ``acs`` rows),
-    restricted to the columns sampled in all those rows (a central square for radial-like masks).
+    bool ``(ny, nx)``: the central block of whole phase-encoding lines sampled in every frame (line masks);
+    if the central line is not whole, the largest centred square sampled in every frame (radial-like masks);
+    at most ``acs`` lines/pixels wide, grown symmetrically around ``(ny // 2, nx // 2)``.
     """
-    always = np.all(mask > 0, axis=0)  # (ny, nx)
+    always = np.all(np.asarray(mask) > 0, axis=0)  # (ny, nx)
     ny, nx = always.shape
-    c = ny // 2
-    col = always[:, nx // 2]
-    lo, hi = c, c
-    while lo - 1 >= 0 and col[lo - 1] and hi - lo < acs:
-        lo -= 1
-    while hi + 1 < ny and col[hi + 1] and hi - lo + 1 < acs:
-        hi += 1
+    cy = ny // 2
     region = np.zeros((ny, nx), dtype=bool)
-    if col[c]:
-        cols = np.all(always[lo: hi + 1], axis=0)
-        region[lo: hi + 1] = cols[None]
+
+    def grow(ok) -> int:  # noqa: ANN001 - callable(width) -> bool
+        w = 0
+        while w < acs and ok(w + 1):
+            w += 1
+        return w
+
+    def central(n: int, w: int) -> slice:
+        return slice(n // 2 - w // 2, n // 2 - w // 2 + w)
+
+    full_rows = always.all(axis=1)
+    w = grow(lambda v: 0 <= cy - v // 2 and cy - v // 2 + v <= ny and full_rows[central(ny, v)].all())
+    if w:
+        region[central(ny, w)] = True
+        return region
+    w = grow(lambda v: v <= min(ny, nx) and always[central(ny, v), central(nx, v)].all())
+    region[central(ny, w), central(nx, w)] = True
     return region
 
 
@@ -108,7 +118,7 @@ def reconstruct_series(
     us = torch.tensor(us_tok, dtype=torch.long)
     cont = torch.tensor([us_cont], dtype=torch.float32)
     acs_t = torch.from_numpy(_acs_region(mask_name, mask, acs))
-    mask_t = torch.from_numpy(np.ascontiguousarray(mask))
+    mask_t = torch.from_numpy(np.array(mask, dtype=np.uint8))  # a writable copy
 
     device = get_device()
     model = model.to(device).eval()

@@ -217,7 +217,8 @@ class PromptEncoder(nn.Module):
         self.scan_emb = nn.ModuleList(nn.Embedding(n, cfg.token_dim) for n in cfg.scan_vocab)
         self.us_emb = nn.ModuleList(nn.Embedding(n, cfg.token_dim) for n in cfg.us_vocab)
         self.scan_mlp = nn.Sequential(
-            nn.Linear(cfg.token_dim * len(cfg.scan_vocab), cfg.scan_dim), nn.GELU(), nn.Linear(cfg.scan_dim, cfg.scan_dim)
+            nn.Linear(cfg.token_dim * len(cfg.scan_vocab), cfg.scan_dim), nn.GELU(),
+            nn.Linear(cfg.scan_dim, cfg.scan_dim),
         )
         self.us_mlp = nn.Sequential(
             nn.Linear(cfg.token_dim * len(cfg.us_vocab) + 1, cfg.us_dim), nn.GELU(), nn.Linear(cfg.us_dim, cfg.us_dim)

@@ -74,20 +74,18 @@ class SegTrainConfig:
     val_batch_size: int = 32
 
     def __post_init__(self) -> None:
+        if isinstance(self.augment, dict):  # e.g. SegTrainConfig(**yaml_dict) with a nested "augment" mapping
+            aug = dict(self.augment)
+            if "gamma" in aug:
+                aug["gamma"] = tuple(aug["gamma"])
+            object.__setattr__(self, "augment", AugmentConfig(**aug))
         if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
             raise ValueError(f"SegTrainConfig: epochs, batch_size and lr must be positive, got {self}")
 
     @classmethod
     def from_dict(cls, d: dict) -> SegTrainConfig:
         """Inverse of ``dataclasses.asdict`` (what checkpoints and Snakemake configs hold)."""
-        d = dict(d)
-        aug = d.pop("augment", None)
-        if isinstance(aug, dict):
-            aug = dict(aug)
-            if "gamma" in aug:
-                aug["gamma"] = tuple(aug["gamma"])
-            aug = AugmentConfig(**aug)
-        return cls(**d, augment=aug or AugmentConfig())
+        return cls(**d)
 
 
 class SegmenterCheckpointError(ValueError):

@@ -128,7 +128,8 @@ class PromptUNet(nn.Module):
             h = self.film[i](h, scan)
         return h
 
-    def forward(self, x: torch.Tensor, scan: torch.Tensor | None = None, us: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, scan: torch.Tensor | None = None,
+                us: torch.Tensor | None = None) -> torch.Tensor:
         H, W = x.shape[-2:]
         m = 2**self.levels
         ph, pw = (-H) % m, (-W) % m

@@ -61,7 +61,7 @@ class VarNetConfig:
     """
 
     cascades: int = 5
-    features: int = 8
+    features: int = 13  # ~1.7 M parameters: matched to the default CardioMM (varnet_config_matching)
     sens_features: int = 4
     temporal_context: int = 0
 

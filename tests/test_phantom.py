@@ -1,0 +1,172 @@
+"""The numerical beating-heart phantom: determinism, geometry, physiology, signal equations, coils."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from cardiomm.cohort import Subject, load_cohort
+from cardiomm.conventions import LV_BLOOD, LV_MYO, PHENOTYPES, RV_BLOOD
+from cardiomm.io.cmrxrecon import read_kspace, read_timing
+from cardiomm.io.nifti import load_image
+from cardiomm.phantom import anatomy, coils, contrasts
+from cardiomm.phantom.generate import PhantomConfig, cohort_specs, write_subject
+from cardiomm.phantom.tissues import TISSUE_INDEX, tissue_params
+from cardiomm.physics.coils import normalize_smaps, rss
+
+SMALL = PhantomConfig(nx=64, ny=56, dx=4.5, dy=4.5, nt=6, nz=5, thickness=8.0, gap=12.0, supersample=3,
+                      coils_raw=(8,), coils=6, counts={"train": 1, "val": 0, "test": 2, "external": 1}, seed=3)
+
+
+@pytest.fixture(scope="module")
+def cohort(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cohort")
+    specs = cohort_specs(SMALL)
+    from cardiomm.cohort import write_subjects_csv
+
+    write_subjects_csv(root / "subjects.csv", [s.row(SMALL) for s in specs])
+    for s in specs[1:3]:
+        write_subject(s, SMALL, root)
+    return root, specs
+
+
+def test_specs_are_deterministic_and_seeded():
+    a, b = cohort_specs(SMALL), cohort_specs(SMALL)
+    assert a == b
+    c = cohort_specs(PhantomConfig(**{**SMALL.__dict__, "seed": 4}))
+    assert [s.heart for s in a] != [s.heart for s in c]
+    assert [s.split for s in a] == ["train", "test", "test", "external"]
+    assert {s.field_strength_T for s in a if s.split == "external"} <= {0.55, 5.0}
+
+
+def test_subject_files_are_deterministic(tmp_path):
+    spec = cohort_specs(SMALL)[1]
+    write_subject(spec, SMALL, tmp_path / "a")
+    write_subject(spec, SMALL, tmp_path / "b")
+    sa = Subject(spec.subject, tmp_path / "a", spec.split)
+    sb = Subject(spec.subject, tmp_path / "b", spec.split)
+    for mod in ("cine", "t1map"):
+        np.testing.assert_array_equal(read_kspace(sa.kspace_path(mod)), read_kspace(sb.kspace_path(mod)))
+
+
+def test_layout_shapes_and_cohort_table(cohort):
+    root, specs = cohort
+    subjects = load_cohort(root)
+    assert [s.id for s in subjects] == [s.subject for s in specs]
+    s = subjects[1]
+    k = read_kspace(s.kspace_path("cine"))
+    assert k.shape == (SMALL.nt, SMALL.nz, SMALL.coils, SMALL.ny, SMALL.nx)
+    for mod, nw in (("t1map", 8), ("t2map", 3), ("t1rhomap", 5)):
+        km = read_kspace(s.kspace_path(mod))
+        assert km.shape == (nw, SMALL.n_map_slices, SMALL.coils, SMALL.ny, SMALL.nx)
+        assert read_timing(s.timing_path(mod), nz=SMALL.n_map_slices, nt=nw).shape == (SMALL.n_map_slices, nw)
+    lab, g = load_image(s.label_path("cine"))
+    assert lab.shape == (SMALL.nt, SMALL.nz, SMALL.ny, SMALL.nx)
+    assert g.spacing == pytest.approx(SMALL.thickness + SMALL.gap)
+    assert g.dt == pytest.approx(s.geometry.dt, rel=1e-4)
+
+
+def test_truth_table_has_every_indicator(cohort):
+    root, specs = cohort
+    t = pd.read_csv(root / "GroundTruth" / specs[1].subject / "truth.csv")
+    assert list(t["indicator"]) == list(PHENOTYPES) + ["T1", "T2", "T1rho"]
+    assert t["value"].notna().all()
+    v = dict(zip(t["indicator"], t["value"]))
+    assert v["LVSV"] == pytest.approx(v["LVEDV"] - v["LVESV"])
+    assert v["LVEF"] == pytest.approx(100 * v["LVSV"] / v["LVEDV"])
+    assert 20 < v["LVEF"] < 80 and 20 < v["RVEF"] < 85
+    assert 3 < v["WT"] < 20
+
+
+def test_label_volumes_match_analytic_geometry():
+    """Voxelised cavity volumes (disc summation) equal the analytic sections' areas x spacing within 2%."""
+    cfg = PhantomConfig(nx=128, ny=112, dx=2.25, dy=2.25, nt=6, nz=9)
+    spec = cohort_specs(cfg)[0]
+    x, y = anatomy.pixel_grid(cfg.ny, cfg.nx, cfg.dy, cfg.dx)
+    zs = 3.0 + (cfg.thickness + cfg.gap) * np.arange(cfg.nz)
+    for f in (0.0, 1.0):
+        n_lv, area = 0, 0.0
+        for z in zs:
+            _, lab = anatomy.rasterize(spec.heart, spec.body, z, f, x, y)
+            n_lv += int((lab == LV_BLOOD).sum())
+            r_endo, _, _, _ = anatomy.slice_radii(spec.heart, z, f)
+            area += np.pi * r_endo**2
+        vox = n_lv * cfg.dx * cfg.dy
+        assert vox == pytest.approx(area, rel=0.02)
+
+
+def test_myocardial_volume_is_conserved_over_the_cycle():
+    h = cohort_specs(PhantomConfig())[0].heart
+    vols = []
+    for f in np.linspace(0, 1, 5):
+        s = anatomy.lv_state(h, f)
+        vols.append(s.r_epi**2 * s.l_epi - s.r_endo**2 * s.l_endo)
+    np.testing.assert_allclose(vols, vols[0], rtol=1e-10)
+    s0, s1 = anatomy.lv_state(h, 0), anatomy.lv_state(h, 1)
+    assert s1.r_endo**2 * s1.l_endo == pytest.approx((1 - h.ef) * s0.r_endo**2 * s0.l_endo)
+    assert (s1.r_epi - s1.r_endo) > (s0.r_epi - s0.r_endo)  # wall thickening
+
+
+def test_cycle_fraction_has_ed_at_zero_and_es_at_es_phase():
+    f = anatomy.cycle_fraction(np.array([0.0, 0.35, 0.999999]), 0.35)
+    np.testing.assert_allclose(f, [0.0, 1.0, 0.0], atol=1e-6)
+
+
+def test_labels_are_anatomically_consistent(cohort):
+    root, specs = cohort
+    lab, _ = load_image(root / "GroundTruth" / specs[1].subject / "cine_label.nii.gz")
+    mid = lab[0, SMALL.nz // 2]
+    assert (mid == LV_BLOOD).any() and (mid == LV_MYO).any() and (mid == RV_BLOOD).any()
+    lv = (lab == LV_BLOOD).sum(axis=(1, 2, 3))
+    assert lv[0] == lv.max() or lv[0] >= 0.95 * lv.max()  # ED = frame 0 (largest cavity)
+
+
+def test_signal_equations_closed_forms():
+    tp = tissue_params(1.5)
+    # bSSFP at 90 deg with T1 = T2: S = PD (1 - E) / (1 + E) * ... reduces to PD/2 * sqrt(E2) when E1=E2 -> 0 TR
+    s = contrasts.bssfp(np.array([1.0]), np.array([1000.0]), np.array([1000.0]), 90.0, 1e-6)
+    assert s[0] == pytest.approx(0.5, rel=1e-4)
+    # MOLLI: the Look-Locker correction is exact by construction
+    ti = np.array([100.0, 900.0, 1700.0])
+    sig = contrasts.molli(tp.pd, tp.t1, ti)
+    t1s = contrasts.molli_apparent(tp.t1, 5000.0)
+    a = tp.pd * t1s / tp.t1
+    b = a + tp.pd
+    has = tp.pd > 0  # air has no signal
+    np.testing.assert_allclose((t1s * (b / a - 1))[has], tp.t1[has])
+    np.testing.assert_allclose(sig[0], a - b * np.exp(-100.0 / t1s))
+    # T2 prep and T1rho: mono-exponential decay in the prep time
+    e = contrasts.t2prep(tp.pd, tp.t1, tp.t2, np.array([0.0, 50.0]))
+    np.testing.assert_allclose(e[1][has] / e[0][has], np.exp(-50.0 / tp.t2[has]))
+    r = contrasts.t1rho_prep(tp.pd, tp.t1, tp.t1rho, np.array([0.0, 30.0]))
+    np.testing.assert_allclose(r[1][has] / r[0][has], np.exp(-30.0 / tp.t1rho[has]))
+    assert tissue_params(3.0).t1[TISSUE_INDEX["myocardium"]] > tp.t1[TISSUE_INDEX["myocardium"]]
+    assert tissue_params(1.5, oedema=True).t2[TISSUE_INDEX["myocardium"]] > tp.t2[TISSUE_INDEX["myocardium"]]
+
+
+def test_molli_inversion_times_scheme():
+    ti = contrasts.molli_inversion_times(1000.0, 100.0, 80.0, (5, 3, 3))
+    np.testing.assert_allclose(ti, [100, 180, 1100, 1180, 2100, 2180, 3100, 4100])
+
+
+def test_coil_maps_smooth_normalised_and_compression_keeps_energy():
+    rng = np.random.default_rng(0)
+    x, y = anatomy.pixel_grid(48, 56, 5.0, 5.0)
+    pos = coils.coil_positions(12, 130, 95, 80, rng)
+    s = coils.sensitivities(pos, x, y, 0.0, 110.0, rng)
+    assert s.shape == (12, 48, 56)
+    n = normalize_smaps(torch.from_numpy(s))
+    np.testing.assert_allclose(rss(n).numpy(), 1.0, rtol=1e-4)
+    img = rng.standard_normal((48, 56)).astype(np.complex64)
+    k = np.fft.fft2(s * img)[None, None]
+    kc = coils.compress(k, 6)
+    assert kc.shape == (1, 1, 6, 48, 56)
+    assert np.linalg.norm(kc) ** 2 == pytest.approx(np.linalg.norm(k) ** 2, rel=0.05)  # top modes hold the energy
+    cov = coils.noise_covariance(12, 0.3, rng)
+    np.testing.assert_allclose(cov, cov.conj().T)
+    assert np.all(np.linalg.eigvalsh(cov) > 0)
+    w = coils.correlated_noise((4000, 12, 1, 1), cov, rng)[..., 0, 0]
+    emp = (w.T @ w.conj()) / w.shape[0]
+    np.testing.assert_allclose(emp, cov, atol=0.08)

@@ -1,0 +1,90 @@
+"""E2E-VarNet peer (MONAI) behind CardioMM's interface."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from monai.networks.blocks.fft_utils_t import fftn_centered_t, ifftn_centered_t
+
+from cardiomm.physics.fft import fft2c, ifft2c
+from cardiomm.recon.networks.blocks import count_parameters
+from cardiomm.recon.networks.cardiomm import CardioMM, CardioMMConfig
+from cardiomm.recon.networks.varnet import VarNet, VarNetConfig, unet_features, varnet_config_matching
+from cardiomm.sampling.masks import acs_mask, make_mask
+
+TINY = VarNetConfig(cascades=2, features=4, sens_features=2)
+
+
+@pytest.mark.parametrize("shape", [(3, 2, 16, 20), (1, 1, 15, 9)])
+def test_monai_fft_is_our_fft(shape: tuple[int, ...]) -> None:
+    """MONAI's blocks transform with their own centred FFT: it must be the project's convention."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(shape, dtype=torch.complex64, generator=g)
+    torch.testing.assert_close(torch.view_as_complex(fftn_centered_t(torch.view_as_real(x), spatial_dims=2)),
+                               fft2c(x))
+    torch.testing.assert_close(torch.view_as_complex(ifftn_centered_t(torch.view_as_real(x), spatial_dims=2)),
+                               ifft2c(x))
+
+
+def _inputs(names: list[str], nc: int = 3, ny: int = 28, nx: int = 36) -> tuple[torch.Tensor, ...]:
+    g = torch.Generator().manual_seed(1)
+    masks, acss = [], []
+    for i, name in enumerate(names):  # one mask per sample, 2D ACS for ktRadial: MONAI's own forward can't
+        masks.append(torch.from_numpy(make_mask(name, 1, ny, nx, seed=i, acs=8)[0]).float())
+        acss.append(torch.from_numpy(acs_mask(name, ny, nx, acs=8)))
+    mask = torch.stack(masks)[:, None]
+    acs = torch.stack(acss)[:, None]
+    k = torch.randn(len(names), nc, ny, nx, dtype=torch.complex64, generator=g)
+    return k * mask, mask, acs
+
+
+def test_varnet_wrapper_shapes_and_ignores_prompts() -> None:
+    torch.manual_seed(0)
+    net = VarNet(TINY).eval()
+    k, mask, acs = _inputs(["Uniform8", "ktRadial16", "ktGaussian4"])
+    with torch.no_grad():
+        out = net(k, mask, acs, torch.zeros(3, 5, dtype=torch.long), torch.zeros(3, 2, dtype=torch.long),
+                  torch.zeros(3, 1))
+        out2 = net(k, mask, acs, torch.ones(3, 5, dtype=torch.long), torch.ones(3, 2, dtype=torch.long),
+                   torch.ones(3, 1), context=torch.zeros(3, 2, 28, 36, dtype=torch.complex64))
+    assert out.shape == (3, 28, 36) and out.dtype == torch.complex64
+    assert torch.isfinite(torch.view_as_real(out)).all()
+    torch.testing.assert_close(out, out2)
+    # values outside the mask are ignored, like CardioMM
+    with torch.no_grad():
+        out3 = net(k + (1 - mask) * 5.0, mask, acs, None, None, None)
+    torch.testing.assert_close(out3, out)
+
+
+def test_varnet_trains() -> None:
+    torch.manual_seed(0)
+    net = VarNet(TINY)
+    k, mask, acs = _inputs(["Uniform4", "ktRadial8"])
+    out = net(k, mask, acs)
+    out.abs().mean().backward()
+    grads = [p.grad for p in net.parameters() if p.grad is not None]
+    assert len(grads) == len(list(net.parameters()))
+    assert net.net.cascades[1].dc_weight.grad.abs() > 0  # cascade 0 starts at k0: zero DC residual
+
+
+def test_varnet_bad_inputs() -> None:
+    net = VarNet(TINY)
+    k, mask, acs = _inputs(["Uniform4"])
+    with pytest.raises(ValueError, match="kspace must be complex"):
+        net(k.real, mask, acs)
+    with pytest.raises(ValueError, match="acs"):
+        net(k, mask, acs[..., :-1])
+    with pytest.raises(ValueError, match="temporal_context"):
+        VarNetConfig(temporal_context=1)
+
+
+def test_parameter_count_is_configurable_and_matchable() -> None:
+    assert unet_features(8) == (8, 8, 16, 32, 64, 8)
+    counts = [count_parameters(VarNet(VarNetConfig(cascades=2, features=f, sens_features=2))) for f in (2, 3, 4)]
+    assert counts[0] < counts[1] < counts[2]
+    target = count_parameters(CardioMM(CardioMMConfig(cascades=2, features=6, levels=2)))
+    cfg = varnet_config_matching(target, cascades=2, sens_features=2)
+    err = abs(count_parameters(VarNet(cfg)) - target)
+    for f in (cfg.features - 1, cfg.features + 1):
+        other = abs(count_parameters(VarNet(VarNetConfig(cascades=2, features=f, sens_features=2))) - target)
+        assert err <= other
