@@ -205,10 +205,10 @@ def segment(subject: Subject, method: str, masks: list[str], modalities: list[st
             seg_files: dict, model_path: str, out_csv: str) -> None:
     """Segment every reconstruction of one subject x method; QC each case; Dice/HD95 against truth if known.
 
-    Mapping series get one label map per slice: the per-pixel majority over the weighted images' labels.
+    Mapping series get one label map per slice (softmax averaged over the weighted images).
     """
     from cardiomm.io.nifti import load_image
-    from cardiomm.segmentation.infer import segment_series
+    from cardiomm.segmentation.infer import segment_mapping_series, segment_series
     from cardiomm.segmentation.metrics import dice_per_class, hd95_mm
     from cardiomm.segmentation.qc import qc_case
     from cardiomm.segmentation.train import load_segmenter
@@ -219,10 +219,9 @@ def segment(subject: Subject, method: str, masks: list[str], modalities: list[st
         for mod in modalities:
             src = recon_files[(mod, mk)]
             img, geom = load_image(src)
-            lab = segment_series(model, img, source=str(src))
             kind = MODALITIES[mod].kind
-            if kind == "mapping":
-                lab = majority_vote(lab)
+            seg_fn = segment_mapping_series if kind == "mapping" else segment_series
+            lab = seg_fn(model, img, source=str(src))
             save_image(seg_files[(mod, mk)], lab, geom, is_label=True)
             ok, reason = qc_case(lab, geom, kind)
             row = {"subject": subject.id, "split": subject.split, "modality": mod, "method": method, "mask": mk,
@@ -236,14 +235,6 @@ def segment(subject: Subject, method: str, masks: list[str], modalities: list[st
             rows.append(row)
             log.info("segmented %s %s %s %s: QC %s %s", method, mk, subject.id, mod, ok, reason)
     write_csv(pd.DataFrame(rows), out_csv)
-
-
-def majority_vote(labels: np.ndarray) -> np.ndarray:
-    """Per-pixel most frequent label over axis 0: ``(nw, nz, ny, nx)`` -> ``(1, nz, ny, nx)``."""
-    from cardiomm.conventions import N_CLASSES
-
-    counts = np.stack([(labels == c).sum(axis=0) for c in range(N_CLASSES)])
-    return counts.argmax(axis=0)[None].astype(np.uint8)
 
 
 # ------------------------------------------------------------------------------------------------ quantification
@@ -358,8 +349,9 @@ def agreement(phenotypes_csv: str, biomarkers_csv: str, comparator: str, toleran
     for other in ("reference", TRUTH):
         if other != comparator and (df["method"] == other).any():
             tables.append(agreement_table(df, comparator=other, tolerances=tol))
-    write_csv(pd.concat(tables, ignore_index=True), out_csv)
-    write_text(out_md, audit_markdown(main, tol, src, cohort))
+    both = pd.concat(tables, ignore_index=True)
+    write_csv(both, out_csv)
+    write_text(out_md, audit_markdown(both, tol, src, cohort))
 
 
 # ------------------------------------------------------------------------------------------------ training
@@ -466,16 +458,15 @@ def figures(plan: object, tables: dict[str, str], comparator: str, tolerance_ove
     for mod in plan.modalities:
         ref, _ = load_image(plan.recon("reference", "full", subj.id, mod))
         t, z = 0, ref.shape[1] // 2
-        images, metrics = {}, {}
-        for me in plan.methods:
-            for mk in plan.masks:
+        for mk in plan.masks:
+            images, metrics = {}, {}
+            for me in plan.methods:
                 rec, _ = load_image(plan.recon(me, mk, subj.id, mod))
-                key = f"{me} {mk}"
-                images[key] = rec[t, z]
+                images[me] = rec[t, z]
                 r = frame_metrics(ref[t:t + 1, z:z + 1], rec[t:t + 1, z:z + 1])[0]
-                metrics[key] = (r["psnr"], r["ssim"])
-        plots.recon_panel(images, ref[t, z], metrics, f"{subj.id} {mod}, slice {z}, frame {t}",
-                          f"{fig}/recon_panel_{mod}")
+                metrics[me] = (r["psnr"], r["ssim"])
+            plots.recon_panel(images, ref[t, z], metrics, f"{subj.id} {mod} {mk}: slice {z}, frame {t}",
+                              f"{fig}/recon_panel_{mod}_{mk}")
 
     mapping = [m for m in plan.modalities if MODALITIES[m].kind == "mapping"]
     if mapping:

@@ -84,7 +84,7 @@ class Plan:
         files = [f"{fig}/bland_altman_{m}.png" for m in self.methods]
         files += [f"{fig}/scatter_{m}.png" for m in self.methods]
         files += [f"{fig}/image_quality.png"]
-        files += [f"{fig}/recon_panel_{m}.png" for m in self.modalities]
+        files += [f"{fig}/recon_panel_{m}_{mk}.png" for m in self.modalities for mk in self.masks]
         if any(MODALITIES[m].kind == "mapping" for m in self.modalities):
             files.append(f"{fig}/maps.png")
         files += [f"{fig}/segmentation_typical.png", f"{fig}/segmentation_worst.png"]

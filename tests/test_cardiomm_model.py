@@ -212,6 +212,13 @@ def test_temporal_context_ablation() -> None:
         _run(ctx, dict(b, context=b["context"][:, :2]))
 
 
+def test_missing_acs_falls_back_to_sampled_points(model: CardioMM) -> None:
+    b = _batch("Uniform4")
+    with torch.no_grad():
+        out = _run(model, dict(b, acs=torch.zeros_like(b["acs"])))
+    assert torch.isfinite(torch.view_as_real(out)).all() and out.abs().mean() > 0.1 * b["kspace"].abs().mean()
+
+
 def test_bad_inputs_raise_clear_errors(model: CardioMM) -> None:
     b = _batch("Uniform8")
     with pytest.raises(ValueError, match="kspace must be complex"):

@@ -235,6 +235,11 @@ def test_training_resumes_to_the_same_weights(cohort: list, tmp_path: Path, monk
     res = train_mod.train_model(*args, tmp_path / "b.pt", tmp_path / "b", progress=False)
     assert res["state_sha256"] == ref["state_sha256"]
     assert res["val_loss"] == pytest.approx(ref["val_loss"])
+    # more epochs continue from the finished state
+    more = train_mod.train_model(*args[:2], dict(TRAIN, epochs=3), *args[3:], tmp_path / "b.pt", tmp_path / "b",
+                                 progress=False)
+    assert more["epochs"] == 3 and more["steps"] == 3 * TRAIN["steps_per_epoch"]
+    assert len(pd.read_csv(tmp_path / "b" / "train_log.csv")) == 3
     # a different configuration must not silently continue from that state
     with pytest.raises(ValueError, match="resume.pt"):
         train_mod.train_model("varnet", dict(TINY_VARNET, features=5), TRAIN, train, val, ["cine"],

@@ -57,7 +57,7 @@ class TrainConfig:
     """
 
     epochs: int = 5
-    steps_per_epoch: int | None = 400
+    steps_per_epoch: int | None = 300
     val_frames: int = 24
     batch_size: int = 1
     lr: float = 1e-3
@@ -275,8 +275,9 @@ def train_model(
     start = 0
     if resume.exists():
         st = torch.load(resume, map_location="cpu", weights_only=True)
-        if st.get("arch") != kind or st.get("model_config") != _jsonable(model_cfg_full) \
-                or st.get("train_config") != _jsonable(cfg.to_dict()):
+        same_train = {k: v for k, v in st.get("train_config", {}).items() if k != "epochs"} == \
+            {k: v for k, v in _jsonable(cfg.to_dict()).items() if k != "epochs"}  # more epochs may be added
+        if st.get("arch") != kind or st.get("model_config") != _jsonable(model_cfg_full) or not same_train:
             raise ValueError(f"{resume}: resume state was written for another model/training configuration; "
                              "delete it (or use another log_dir) to start afresh")
         model.load_state_dict(st["model"])

@@ -247,6 +247,8 @@ class CardioMM(nn.Module):
         sampled = mask > 0
         k0 = torch.where(sampled, kspace, torch.zeros_like(kspace))
         acs = acs.bool() & sampled
+        # a frame whose ACS region was not sampled: calibrate on everything sampled (aliased, but not zero)
+        acs = torch.where(acs.flatten(1).any(1)[:, None, None, None], acs, sampled)
         if smaps is None:
             smaps = self.estimate_smaps(k0, acs)
         else:

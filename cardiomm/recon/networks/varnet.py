@@ -76,6 +76,10 @@ class VarNetConfig:
         return asdict(self)
 
 
+#: the fastMRI E2E-VarNet setting (12 cascades, 18 base channels, 8 sensitivity channels)
+PAPER_VARNET = VarNetConfig(cascades=12, features=18, sens_features=8)
+
+
 class VarNet(nn.Module):
     """MONAI E2E-VarNet with CardioMM's call signature.
 
@@ -122,7 +126,9 @@ class VarNet(nn.Module):
         sampled = mask > 0
         k0 = torch.where(sampled, kspace.to(torch.complex64), torch.zeros((), dtype=torch.complex64,
                                                                           device=kspace.device))
-        smaps = self.estimate_smaps(k0, acs.bool() & sampled)
+        acs = acs.bool() & sampled
+        acs = torch.where(acs.flatten(1).any(1)[:, None, None, None], acs, sampled)  # no ACS: all sampled points
+        smaps = self.estimate_smaps(k0, acs)
         k0r = torch.view_as_real(k0)  # (B, C, H, W, 2)
         smr = torch.view_as_real(smaps)
         m = sampled.unsqueeze(-1)  # (B, 1, H, W, 1) bool, broadcast by VarNetBlock.soft_dc
