@@ -270,16 +270,21 @@ def quantify(subject: Subject, method: str, masks: list[str], modalities: list[s
             labels, geom = load_image(seg_files[(mod, mk)])
             labels = labels.astype(np.uint8)
             if MODALITIES[mod].kind == "cine":
+                vals: dict[str, float] = {}
+                errors: dict[str, str] = {}
                 try:
-                    vals = ventricular_phenotypes(labels, geom, heart_rate_bpm=None, ed=ed)
-                    vals["WT"], _ = wall_thickness(labels[0], geom)
-                    for k in PHENOTYPES:
-                        v = float(vals[k])
-                        reason = qc_reason if np.isfinite(v) else (qc_reason or f"{k} not computable")
-                        rows.append(_row(subject, method, mk, k, v, ok and np.isfinite(v), reason))
+                    vals.update(ventricular_phenotypes(labels, geom, heart_rate_bpm=None, ed=ed))
                 except ValueError as err:
-                    for k in PHENOTYPES:
-                        rows.append(_row(subject, method, mk, k, float("nan"), False, f"{err}"))
+                    errors.update({k: str(err) for k in PHENOTYPES if k != "WT"})
+                try:
+                    vals["WT"], _ = wall_thickness(labels[0], geom)
+                except ValueError as err:
+                    errors["WT"] = str(err)
+                for k in PHENOTYPES:
+                    v = float(vals.get(k, float("nan")))
+                    why = errors.get(k) or ("" if np.isfinite(v) else f"{k} not computable from the segmentation")
+                    reason = "; ".join(r for r in (qc_reason, why) if r)
+                    rows.append(_row(subject, method, mk, k, v, ok and np.isfinite(v), reason))
                 continue
             bm = MODALITIES[mod].biomarker
             images, _ = load_image(recon_files[(mod, mk)])
