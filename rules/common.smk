@@ -27,3 +27,48 @@ def recon_outputs(method):
 
 def final_outputs():
     return PLAN.final_targets()
+
+
+# ---------------------------------------------------------------- input functions of the stage rules
+
+
+def _recon_inputs(wc):
+    files = [PLAN.undersampled(wc.subject, m, mk, w) for m in PLAN.modalities for mk in PLAN.masks
+             for w in ("mask", "kus")]
+    if wc.method in wf.NEURAL:
+        files.append(config["models"][wc.method])
+    return files
+
+
+def _timing_inputs(wc):
+    return [str(PLAN.subject(wc.subject).timing_path(m)) for m in PLAN.modalities
+            if wf.MODALITIES[m].kind == "mapping"]
+
+
+def _figure_inputs(wc):
+    sid = PLAN.subjects[0].id
+    files = {
+        "phenotypes": PLAN.table("phenotypes"),
+        "biomarkers": PLAN.table("biomarkers"),
+        "image_quality": PLAN.table("image_quality"),
+        "segmentation": PLAN.table("segmentation"),
+        "agreement": PLAN.table("agreement"),
+    }
+    imgs = [PLAN.recon("reference", "full", sid, m) for m in PLAN.modalities]
+    imgs += [PLAN.recon(me, mk, sid, m) for me in PLAN.methods for mk in PLAN.masks for m in PLAN.modalities]
+    imgs += [PLAN.seg(me, mk, s.id, m) for me in ["reference"] + PLAN.methods for mk in PLAN.masks_for(me)
+             for s in PLAN.subjects for m in PLAN.modalities[:1]]
+    files["images"] = imgs
+    return files
+
+
+TRAIN_CFG = config.get("train", {})
+_TRAIN_SUBJECTS = [s for s in PLAN.everyone if s.split in ("train", "val")]
+
+
+def _training_data(wc):
+    files = []
+    for s in _TRAIN_SUBJECTS:
+        files += [str(s.kspace_path(m)) for m in TRAIN_CFG.get("modalities", PLAN.modalities)]
+        files += [str(s.label_path(m)) for m in TRAIN_CFG.get("modalities", PLAN.modalities)]
+    return files

@@ -13,6 +13,8 @@ rule image_quality:
     params:
         modalities=PLAN.modalities,
         masks=PLAN.masks,
+    conda:
+        "../envs/cardiomm.yaml"
     script:
         "../workflow_scripts/image_quality.py"
 
@@ -24,6 +26,8 @@ rule image_quality_table:
         report(PLAN.table("image_quality"), category="Tables", caption="../docs/report/image_quality.rst"),
     log:
         f"logs/{COHORT}/image_quality_table.log",
+    conda:
+        "../envs/cardiomm.yaml"
     script:
         "../workflow_scripts/concat_tables.py"
 
@@ -41,5 +45,7 @@ rule agreement:
         comparator=config.get("agreement", {}).get("comparator", "reference"),
         tolerances=config.get("tolerances", {}),
         cohort=COHORT,
+    conda:
+        "../envs/cardiomm.yaml"
     script:
         "../workflow_scripts/agreement.py"

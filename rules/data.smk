@@ -14,6 +14,8 @@ if PLAN.synthetic:
             f"logs/{COHORT}/cohort_table.log",
         params:
             phantom=config.get("phantom", {}),
+        conda:
+            "../envs/cardiomm.yaml"
         script:
             "../workflow_scripts/cohort_table.py"
 
@@ -29,9 +31,10 @@ if PLAN.synthetic:
             f"benchmarks/runs/{COHORT}/synthesize/{{subject}}.tsv"
         params:
             phantom=config.get("phantom", {}),
-            root=str(ROOT),
         resources:
             mem_mb=4000,
             runtime=20,
+        conda:
+            "../envs/cardiomm.yaml"
         script:
             "../workflow_scripts/synthesize.py"

@@ -2,11 +2,6 @@
 # series (pixel-wise fits), for the reference and every method x mask; truth rows from the phantom.
 
 
-def _timing_inputs(wc):
-    return [str(PLAN.subject(wc.subject).timing_path(m)) for m in PLAN.modalities
-            if wf.MODALITIES[m].kind == "mapping"]
-
-
 for _name, _method, _masks in (("quantify_reference", "reference", ["full"]), ("quantify", "{method}", PLAN.masks)):
 
     rule:
@@ -28,11 +23,12 @@ for _name, _method, _masks in (("quantify_reference", "reference", ["full"]), ("
         params:
             modalities=PLAN.modalities,
             ed=config.get("quantify", {}).get("ed", "first"),
-            maps_dir=f"{RES}/quant/{_method}",
             method=_method,
         resources:
             mem_mb=3000,
             runtime=20,
+        conda:
+            "../envs/cardiomm.yaml"
         script:
             "../workflow_scripts/quantify.py"
 
@@ -46,5 +42,7 @@ rule indicator_tables:
         biomarkers=report(PLAN.table("biomarkers"), category="Tables", caption="../docs/report/biomarkers.rst"),
     log:
         f"logs/{COHORT}/indicator_tables.log",
+    conda:
+        "../envs/cardiomm.yaml"
     script:
         "../workflow_scripts/indicator_tables.py"

@@ -14,16 +14,10 @@ rule reference:
     resources:
         mem_mb=3000,
         runtime=10,
+    conda:
+        "../envs/cardiomm.yaml"
     script:
         "../workflow_scripts/reference.py"
-
-
-def _recon_inputs(wc):
-    files = [PLAN.undersampled(wc.subject, m, mk, w) for m in PLAN.modalities for mk in PLAN.masks
-             for w in ("mask", "kus")]
-    if wc.method in wf.NEURAL:
-        files.append(config["models"][wc.method])
-    return files
 
 
 rule recon:
@@ -45,5 +39,7 @@ rule recon:
         mem_mb=6000,
         runtime=60,
         gpu=lambda wc: 1 if wc.method in wf.NEURAL else 0,
+    conda:
+        "../envs/cardiomm.yaml"
     script:
         "../workflow_scripts/recon.py"

@@ -20,11 +20,12 @@ for _name, _method, _masks in (("segment_reference", "reference", ["full"]), ("s
             f"benchmarks/runs/{COHORT}/segment/{_method}/{{subject}}.tsv"
         params:
             modalities=PLAN.modalities,
-            model=config["models"]["segmentation"],
             method=_method,
         resources:
             mem_mb=4000,
             runtime=30,
+        conda:
+            "../envs/cardiomm.yaml"
         script:
             "../workflow_scripts/segment.py"
 
@@ -36,5 +37,7 @@ rule segmentation_table:
         report(PLAN.table("segmentation"), category="Tables", caption="../docs/report/segmentation.rst"),
     log:
         f"logs/{COHORT}/segmentation_table.log",
+    conda:
+        "../envs/cardiomm.yaml"
     script:
         "../workflow_scripts/concat_tables.py"

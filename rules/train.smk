@@ -2,18 +2,6 @@
 # `snakemake train_all` regenerates results/training/{cardiomm,varnet,segmentation}.pt with model cards;
 # `make weights` copies them into cardiomm/weights/ (what make run uses).
 
-TRAIN_CFG = config.get("train", {})
-_TRAIN_SUBJECTS = [s for s in PLAN.everyone if s.split in ("train", "val")]
-
-
-def _training_data(wc):
-    files = []
-    for s in _TRAIN_SUBJECTS:
-        files += [str(s.kspace_path(m)) for m in TRAIN_CFG.get("modalities", PLAN.modalities)]
-        files += [str(s.label_path(m)) for m in TRAIN_CFG.get("modalities", PLAN.modalities)]
-    return files
-
-
 rule train_recon:
     input:
         _training_data,
@@ -33,6 +21,8 @@ rule train_recon:
         mem_mb=16000,
         runtime=600,
         gpu=1,
+    conda:
+        "../envs/cardiomm.yaml"
     script:
         "../workflow_scripts/train_recon.py"
 
@@ -56,6 +46,8 @@ rule train_segmentation:
         mem_mb=16000,
         runtime=600,
         gpu=1,
+    conda:
+        "../envs/cardiomm.yaml"
     script:
         "../workflow_scripts/train_segmentation.py"
 

@@ -17,6 +17,8 @@ rule undersample:
     resources:
         mem_mb=3000,
         runtime=10,
+    conda:
+        "../envs/cardiomm.yaml"
     script:
         "../workflow_scripts/undersample.py"
 
@@ -30,5 +32,7 @@ rule mask_table:
         f"logs/{COHORT}/mask_table.log",
     params:
         masks=PLAN.masks,
+    conda:
+        "../envs/cardiomm.yaml"
     script:
         "../workflow_scripts/mask_table.py"

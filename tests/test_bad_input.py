@@ -15,7 +15,7 @@ import yaml
 from cardiomm import stages
 from cardiomm.cohort import Subject, subject_from_row
 from cardiomm.io import cmrxrecon as cio
-from cardiomm.io.nifti import Geometry, save_image
+from cardiomm.io.nifti import Geometry
 from cardiomm.phantom.generate import PhantomConfig, cohort_specs, write_subject
 from cardiomm.recon.checkpoint import CheckpointError, build_model, load_model, save_checkpoint
 from cardiomm.segmentation.infer import segment_series

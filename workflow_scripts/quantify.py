@@ -10,4 +10,4 @@ with stages.logged(sm.log[0]):
     recon = {(m, mk): plan.recon(method, mk, sid, m) for m in mods for mk in masks}
     seg = {(m, mk): plan.seg(method, mk, sid, m) for m in mods for mk in masks}
     stages.quantify(plan.subject(sid), method, masks, mods, recon, seg, f"{plan.res}/seg/{method}/{sid}.csv",
-                    sm.params.maps_dir, sm.output.table, ed=sm.params.ed)
+                    f"{plan.res}/quant/{method}", sm.output.table, ed=sm.params.ed)

@@ -9,4 +9,4 @@ with stages.logged(sm.log[0]):
     masks, mods = plan.masks_for(method), sm.params.modalities
     recon = {(m, mk): plan.recon(method, mk, sid, m) for m in mods for mk in masks}
     seg = {(m, mk): plan.seg(method, mk, sid, m) for m in mods for mk in masks}
-    stages.segment(plan.subject(sid), method, masks, mods, recon, seg, sm.params.model, sm.output.table)
+    stages.segment(plan.subject(sid), method, masks, mods, recon, seg, sm.input.model, sm.output.table)
