@@ -28,11 +28,15 @@ log = logging.getLogger("cardiomm")
 
 
 @contextlib.contextmanager
-def logged(log_path: str | None) -> Iterator[logging.Logger]:
+def logged(log_path: str | None, config: dict | None = None) -> Iterator[logging.Logger]:
     """Send the ``cardiomm`` logger (and uncaught errors with their traceback) to ``log_path`` and stderr.
 
     An exception is logged and re-raised, so the job fails with a non-zero exit and the message names the file.
+    With ``config``, outputs written inside are stamped with the code version and config hash
+    (:mod:`cardiomm.provenance`), and the log starts with them.
     """
+    from cardiomm import provenance
+
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if log_path:
         Path(log_path).parent.mkdir(parents=True, exist_ok=True)
@@ -42,6 +46,9 @@ def logged(log_path: str | None) -> Iterator[logging.Logger]:
         h.setFormatter(fmt)
         log.addHandler(h)
     log.setLevel(logging.INFO)
+    st = provenance.activate(config)
+    if st:
+        log.info("cardiomm %s, config sha256 %s", st["cardiomm_version"], st["config_sha256"])
     try:
         yield log
     except BaseException as err:
@@ -49,6 +56,7 @@ def logged(log_path: str | None) -> Iterator[logging.Logger]:
         log.debug("".join(traceback.format_exception(err)))
         raise
     finally:
+        provenance.activate(None)
         for h in handlers:
             log.removeHandler(h)
             h.close()
@@ -505,3 +513,13 @@ def figures(plan: object, tables: dict[str, str], comparator: str, tolerance_ove
     missing = [f for f in out_files if not Path(f).exists()]
     if missing:
         raise RuntimeError(f"figures not written: {missing}")
+
+
+def provenance_manifest(config: dict, models: dict[str, str], out_json: str) -> None:
+    """``provenance.json``: code version, config hash, software versions, checkpoint hashes, the config."""
+    import json
+
+    from cardiomm.atomic import write_text
+    from cardiomm.provenance import manifest
+
+    write_text(out_json, json.dumps(manifest(config, models), indent=2, default=str) + "\n")

@@ -91,7 +91,8 @@ class Plan:
         return files
 
     def final_targets(self) -> list[str]:
-        return [self.table(t) for t in TABLES] + [f"{self.res}/audit.md"] + self.figure_files()
+        return ([self.table(t) for t in TABLES] + [f"{self.res}/audit.md", f"{self.res}/provenance.json"]
+                + self.figure_files())
 
 
 def _check_models(config: dict, methods: list[str]) -> None:

@@ -18,3 +18,18 @@ rule figures:
         "../envs/cardiomm.yaml"
     script:
         "../workflow_scripts/figures.py"
+
+
+rule provenance:
+    input:
+        list(config["models"].values()),
+    output:
+        report(f"{RES}/provenance.json", category="Provenance", caption="../docs/report/provenance.rst"),
+    log:
+        f"logs/{COHORT}/provenance.log",
+    params:
+        models=config["models"],
+    conda:
+        "../envs/cardiomm.yaml"
+    script:
+        "../workflow_scripts/provenance.py"

@@ -2,5 +2,5 @@
 
 from cardiomm import stages
 
-with stages.logged(snakemake.log[0]):  # noqa: F821 - injected by Snakemake
+with stages.logged(snakemake.log[0], snakemake.config):  # noqa: F821 - injected by Snakemake
     stages.cohort_table(snakemake.params.phantom, snakemake.output[0])  # noqa: F821

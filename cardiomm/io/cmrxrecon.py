@@ -169,8 +169,12 @@ def write_mat(path: str | os.PathLike, variables: dict[str, np.ndarray], compres
     Complex arrays become ``real``/``imag`` compounds, as MATLAB writes them. gzip level 1 keeps
     zero-filled undersampled k-space small.
     """
+    from cardiomm.provenance import stamp
+
     with atomic_path(path) as tmp:
         with h5py.File(tmp, "w", userblock_size=_USERBLOCK) as f:
+            for k, v in stamp().items():
+                f.attrs[k] = np.bytes_(v)
             for name, arr in variables.items():
                 arr = np.ascontiguousarray(arr)
                 cls = _MATLAB_CLASS.get(arr.dtype)

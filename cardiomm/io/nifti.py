@@ -71,7 +71,11 @@ def save_image(path: str | os.PathLike, data: np.ndarray, geom: Geometry, is_lab
     hdr.set_xyzt_units("mm", "sec")
     zooms = (geom.dx, geom.dy, geom.spacing, geom.dt if geom.dt > 0 else 1.0)
     hdr.set_zooms(zooms)
-    hdr["descrip"] = f"thickness={geom.thickness:.3f};gap={geom.gap:.3f}".encode()
+    from cardiomm.provenance import stamp
+
+    st = stamp()
+    extra = f";v={st['cardiomm_version']};cfg={st['config_sha256'][:12]}" if st else ""
+    hdr["descrip"] = f"thickness={geom.thickness:.3f};gap={geom.gap:.3f}{extra}"[:79].encode()
     if is_label:
         hdr.set_intent("label")
     with atomic_path(path) as tmp:
