@@ -25,6 +25,10 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     sfx = "".join(path.suffixes) if suffix is None else suffix
+    # temporaries of an earlier attempt that was killed (SIGKILL leaves no chance to clean up)
+    for stale in path.parent.glob(f".{path.name}.*.tmp*"):
+        with contextlib.suppress(FileNotFoundError):
+            stale.unlink()
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{sfx}", dir=path.parent)
     os.close(fd)
     tmp_path = Path(tmp)
