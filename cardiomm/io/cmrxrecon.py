@@ -199,10 +199,14 @@ def write_mat(path: str | os.PathLike, variables: dict[str, np.ndarray], compres
 
 
 def write_kspace(path: str | os.PathLike, kspace: np.ndarray, key: str = "kspace") -> None:
-    """Write complex k-space ``(nt, nz, nc, ny, nx)`` as a challenge ``.mat`` (MATLAB ``(nx, ny, nc, nz, nt)``)."""
+    """Write complex k-space ``(nt, nz, nc, ny, nx)`` as a challenge ``.mat`` (MATLAB ``(nx, ny, nc, nz, nt)``).
+
+    Undersampled k-space (``kus``, mostly zeros) is gzip-compressed; fully sampled noisy k-space is not (gzip
+    gains little on noise and costs seconds per file).
+    """
     if kspace.ndim != 5:
         raise ValueError(f"k-space for {path} must be (nt, nz, nc, ny, nx), got shape {kspace.shape}")
-    write_mat(path, {key: kspace.astype(np.complex64)})
+    write_mat(path, {key: kspace.astype(np.complex64, copy=False)}, compress=key == "kus")
 
 
 def write_mask(path: str | os.PathLike, mask: np.ndarray) -> None:

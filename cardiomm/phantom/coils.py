@@ -53,30 +53,33 @@ def noise_covariance(n_coils: int, rho: float, rng: np.random.Generator) -> np.n
 
 
 def correlated_noise(shape: tuple, cov: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Complex Gaussian noise with coil covariance ``cov``; ``shape = (..., C, H, W)``, unit-variance scale."""
-    L = np.linalg.cholesky(cov)
-    w = (rng.standard_normal(shape) + 1j * rng.standard_normal(shape)) / np.sqrt(2)
-    w = np.moveaxis(w, -3, -1)  # (..., H, W, C)
-    return np.moveaxis(w @ L.T, -1, -3).astype(np.complex64)
+    """Complex Gaussian noise with coil covariance ``cov`` (``E[n n^H] = cov``); ``shape = (..., C, H, W)``."""
+    L = np.linalg.cholesky(cov).astype(np.complex64)
+    w = rng.standard_normal((2, *shape), dtype=np.float32)
+    w = (w[0] + 1j * w[1]) * np.float32(1 / np.sqrt(2))
+    return np.einsum("cd,...dyx->...cyx", L, w.astype(np.complex64)).astype(np.complex64)
+
+
+def compression_matrix(cov: np.ndarray, n_virtual: int) -> np.ndarray:
+    """SVD (PCA) coil-compression matrix ``(n_virtual, C)`` from a coil covariance ``(C, C)``: the conjugated
+    eigenvectors of the ``n_virtual`` largest eigenvalues (rows orthonormal)."""
+    C = cov.shape[0]
+    if n_virtual >= C:
+        return np.eye(C, dtype=np.complex64)
+    _, vecs = np.linalg.eigh(cov)
+    return vecs[:, ::-1][:, :n_virtual].conj().T.astype(np.complex64)
+
+
+def apply_compression(kspace: np.ndarray, A: np.ndarray) -> np.ndarray:
+    """Project ``(nt, nz, C, ny, nx)`` k-space onto virtual coils: ``(nt, nz, n_virtual, ny, nx)`` complex64."""
+    return np.einsum("vc,tzcyx->tzvyx", A.astype(np.complex64), kspace.astype(np.complex64, copy=False))
 
 
 def compress(kspace: np.ndarray, n_virtual: int) -> np.ndarray:
-    """SVD (PCA) coil compression over the whole series.
-
-    Parameters
-    ----------
-    kspace: ``(nt, nz, C, ny, nx)`` complex.
-
-    Returns
-    -------
-    ``(nt, nz, n_virtual, ny, nx)`` complex64, the ``n_virtual`` dominant virtual coils.
-    """
+    """SVD (PCA) coil compression of ``(nt, nz, C, ny, nx)`` k-space to ``n_virtual`` virtual coils, using the
+    data's own coil covariance over the whole series."""
     C = kspace.shape[2]
     if n_virtual >= C:
         return kspace.astype(np.complex64)
     flat = np.moveaxis(kspace, 2, 0).reshape(C, -1)
-    cov = flat @ flat.conj().T
-    _, vecs = np.linalg.eigh(cov)
-    A = vecs[:, ::-1][:, :n_virtual].conj().T  # (n_virtual, C)
-    out = np.einsum("vc,tzcyx->tzvyx", A.astype(np.complex64), kspace.astype(np.complex64))
-    return out.astype(np.complex64)
+    return apply_compression(kspace, compression_matrix(flat @ flat.conj().T, n_virtual))
