@@ -27,8 +27,8 @@ cfg = PhantomConfig.from_dict(json.loads(sys.argv[1]))
 spec = [s for s in cohort_specs(cfg) if s.n_coils_raw == max(cfg.coils_raw)] or cohort_specs(cfg)
 t = time.perf_counter()
 write_subject(spec[0], cfg, sys.argv[2])
-print(json.dumps({"seconds": time.perf_counter() - t, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                  "coils_raw": spec[0].n_coils_raw}))
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({"seconds": time.perf_counter() - t, "peak_rss_mb": peak, "coils_raw": spec[0].n_coils_raw}))
 """
 
 

@@ -348,8 +348,9 @@ def tolerances_from_config(overrides: dict) -> tuple[dict[str, float], dict[str,
 
 
 def agreement(phenotypes_csv: str, biomarkers_csv: str, comparator: str, tolerance_overrides: dict, cohort: str,
-              out_csv: str, out_md: str) -> None:
-    """agreement.csv (against the comparator and, when truth rows exist, against the truth) and audit.md."""
+              out_csv: str, out_md: str, out_html: str | None = None) -> None:
+    """agreement.csv (against the comparator and, when truth rows exist, against the truth), audit.md and the
+    same audit as HTML (shown inline in the Snakemake report)."""
     from cardiomm.atomic import write_text
     from cardiomm.compare.agreement import agreement_table
     from cardiomm.compare.audit import audit_markdown
@@ -364,7 +365,12 @@ def agreement(phenotypes_csv: str, biomarkers_csv: str, comparator: str, toleran
             tables.append(agreement_table(df, comparator=other, tolerances=tol))
     both = pd.concat(tables, ignore_index=True)
     write_csv(both, out_csv)
-    write_text(out_md, audit_markdown(both, tol, src, cohort))
+    md = audit_markdown(both, tol, src, cohort)
+    write_text(out_md, md)
+    if out_html:
+        from cardiomm.compare.markdown_html import markdown_to_html
+
+        write_text(out_html, markdown_to_html(md, f"cardiomm audit: {cohort}"))
 
 
 # ------------------------------------------------------------------------------------------------ training

@@ -38,7 +38,8 @@ rule agreement:
         biomarkers=PLAN.table("biomarkers"),
     output:
         agreement=report(PLAN.table("agreement"), category="Tables", caption="../docs/report/agreement.rst"),
-        audit=report(f"{RES}/audit.md", category="Audit", caption="../docs/report/audit.rst"),
+        audit=f"{RES}/audit.md",
+        audit_html=report(f"{RES}/audit.html", category="Audit", caption="../docs/report/audit.rst"),
     log:
         f"logs/{COHORT}/agreement.log",
     params:

@@ -123,3 +123,13 @@ def test_bad_agreement_input():
         audit_markdown(pd.DataFrame({"indicator": ["LVEF"]}), tol, src, "c")
     with pytest.raises(TypeError):
         audit_markdown("not a table", tol, src, "c")  # type: ignore[arg-type]
+
+
+def test_markdown_to_html_renders_tables_lists_and_headings():
+    from cardiomm.compare.markdown_html import markdown_to_html
+
+    md = "# Title\n\nSome **bold** text with `code`.\n\n| a | b |\n|---|---|\n| ✓ 1 | <x> |\n\n- one\n- two\n"
+    h = markdown_to_html(md, "t")
+    assert "<h1>Title</h1>" in h and "<b>bold</b>" in h and "<code>code</code>" in h
+    assert "<th>a</th>" in h and "<td>✓ 1</td>" in h and "&lt;x&gt;" in h
+    assert h.count("<li>") == 2 and "|---|" not in h

@@ -5,4 +5,5 @@ from cardiomm import stages
 sm = snakemake  # noqa: F821 - injected by Snakemake
 with stages.logged(sm.log[0], sm.config):
     stages.agreement(sm.input.phenotypes, sm.input.biomarkers, sm.params.comparator, sm.params.tolerances,
-                     sm.params.cohort, sm.output.agreement, sm.output.audit)
+                     sm.params.cohort, sm.output.agreement, sm.output.audit,
+                     sm.output.audit_html)
