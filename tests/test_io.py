@@ -154,3 +154,19 @@ def test_nifti_errors(tmp_path):
         load_image(bad)
     with pytest.raises(NiftiError, match="expected"):
         save_image(tmp_path / "x.nii.gz", np.zeros((3, 3)), Geometry(1, 1, 1, 0))
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=15, deadline=None)
+@given(shape=st.tuples(*[st.integers(1, 4)] * 3, st.integers(1, 9), st.integers(1, 9)), seed=st.integers(0, 2**16),
+       key=st.sampled_from(["kspace", "kspace_full", "kus"]))
+def test_kspace_round_trip_property(tmp_path_factory, shape, seed, key):
+    k = _kspace(shape, seed)
+    p = tmp_path_factory.mktemp("h") / "x.mat"
+    cio.write_kspace(p, k, key=key)
+    back = cio.read_kspace(p)
+    assert back.shape == shape
+    np.testing.assert_array_equal(back, k)

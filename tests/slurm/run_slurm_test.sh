@@ -132,8 +132,8 @@ if [[ $need_pkgs -eq 1 ]]; then
         || die "apt-get install failed (see $WORK/apt.log)"
 fi
 export PATH="/usr/sbin:$PATH"
-SLURM_VERSION="$(sinfo --version 2>/dev/null)"
-log "$SLURM_VERSION"
+SLURM_VERSION="$(slurmctld -V 2>/dev/null)"
+log "${SLURM_VERSION:-unknown Slurm version}"
 
 # ----------------------------------------------------------------------------------------------- safety
 for d in slurmctld slurmd slurmdbd; do
@@ -144,15 +144,18 @@ if [[ -e /etc/slurm/slurm.conf ]] && ! grep -qF "$MARKER" /etc/slurm/slurm.conf;
 fi
 
 # ----------------------------------------------------------------------------------------------- configs
-CPUS="$(nproc --all)"
-MEM_MB="$(awk '/MemTotal/ {print int($2 / 1024)}' /proc/meminfo)"
-REAL_MEM=$(( MEM_MB * 9 / 10 ))   # leave slurmd's own check some slack
+# this machine as slurmd sees it: CPUs, sockets, cores, threads; RealMemory 90 % of it (slack for slurmd)
+HW="$(slurmd -C | head -1)"
+NODE_HW="$(sed -e 's/^NodeName=[^ ]* //' -e 's/ *RealMemory=[0-9]*//' <<< "$HW")"
+MEM_MB="$(sed -n 's/.*RealMemory=\([0-9]*\).*/\1/p' <<< "$HW")"
+REAL_MEM=$(( MEM_MB * 9 / 10 ))
+CPUS="$(sed -n 's/.*CPUs=\([0-9]*\).*/\1/p' <<< "$HW")"
 mkdir -p /etc/slurm /var/lib/slurm/slurmctld /var/lib/slurm/slurmd /var/log/slurm /run/slurm
 GRES_NODE=""; GRES_TYPES=""
 if [[ "$GPU_MODE" == fake ]]; then
     GRES_TYPES="GresTypes=gpu"; GRES_NODE="Gres=gpu:1"
-    printf '%s\n# one count-only GPU (no device file): lets GPU jobs be scheduled on a node without GPUs\nNodeName=%s Name=gpu Count=1\n' \
-        "$MARKER" "$NODE" > /etc/slurm/gres.conf
+    # one fake GPU backed by /dev/null: GPU jobs are scheduled as on a GPU node, then run on the CPU
+    printf '%s\nAutoDetect=off\nNodeName=%s Name=gpu File=/dev/null\n' "$MARKER" "$NODE" > /etc/slurm/gres.conf
 else
     rm -f /etc/slurm/gres.conf
 fi
@@ -187,7 +190,7 @@ AccountingStorageHost=localhost
 AccountingStoreFlags=job_comment
 JobCompType=jobcomp/none
 $GRES_TYPES
-NodeName=$NODE NodeAddr=127.0.0.1 CPUs=$CPUS RealMemory=$REAL_MEM $GRES_NODE State=UNKNOWN
+NodeName=$NODE NodeAddr=127.0.0.1 $NODE_HW RealMemory=$REAL_MEM $GRES_NODE State=UNKNOWN
 PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 EOF
 DB_PASS="cardiomm-test-$$"
@@ -256,12 +259,17 @@ log "accounting: cluster $CLUSTER, account $ACCOUNT, user root"
 start_bg slurmctld /usr/sbin/slurmctld -D -c   # -c: a fresh controller state (no jobs from earlier runs)
 wait_for 60 "slurmctld answers" scontrol ping || die "slurmctld did not start (see /var/log/slurm/slurmctld.log)"
 start_bg slurmd /usr/sbin/slurmd -D
-node_idle() { [[ "$(sinfo -h -n "$NODE" -o %T 2>/dev/null)" == idle ]]; }
-if ! wait_for 90 "node $NODE idle" node_idle; then
-    scontrol update nodename="$NODE" state=resume >/dev/null 2>&1
-    wait_for 30 "node $NODE idle (after resume)" node_idle \
-        || die "node $NODE not idle: $(sinfo -h -N -o '%N %T %E') (see /var/log/slurm/slurmd.log)"
-fi
+node_state() { sinfo -h -n "$NODE" -o %T 2>/dev/null; }
+t0=$SECONDS; resumed=0
+until [[ "$(node_state)" == idle ]]; do
+    st="$(node_state)"
+    if [[ $resumed -eq 0 && $((SECONDS - t0)) -ge 10 && "$st" =~ ^(down|drain|drained|inval) ]]; then
+        scontrol update nodename="$NODE" state=resume >/dev/null 2>&1; resumed=1
+    fi
+    (( SECONDS - t0 >= 90 )) && die "node $NODE not idle after 90 s: $(sinfo -h -N -o '%N %T %E') (see /var/log/slurm/slurmd.log)"
+    sleep 1
+done
+log "node $NODE idle after $((SECONDS - t0)) s"
 T_UP=$((SECONDS - T_START))
 pass "Slurm up without systemd in ${T_UP} s ($SLURM_VERSION, accounting via slurmdbd)"
 
