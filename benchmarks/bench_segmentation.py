@@ -54,7 +54,8 @@ def main() -> None:
         df = df.round(3).reset_index()
         head = "| " + " | ".join(df.columns) + " |"
         sep = "|" + "---|" * len(df.columns)
-        return "\n".join([head, sep] + ["| " + " | ".join(str(v) for v in r) + " |" for r in df.itertuples(index=False)])
+        body = ["| " + " | ".join(str(v) for v in r) + " |" for r in df.itertuples(index=False)]
+        return "\n".join([head, sep] + body)
 
     load = os.getloadavg()
     lines = [
