@@ -135,7 +135,7 @@ def test_signal_equations_closed_forms():
     a = tp.pd * t1s / tp.t1
     b = a + tp.pd
     has = tp.pd > 0  # air has no signal
-    np.testing.assert_allclose((t1s * (b / a - 1))[has], tp.t1[has])
+    np.testing.assert_allclose(t1s[has] * (b[has] / a[has] - 1), tp.t1[has])
     np.testing.assert_allclose(sig[0], a - b * np.exp(-100.0 / t1s))
     # T2 prep and T1rho: mono-exponential decay in the prep time
     e = contrasts.t2prep(tp.pd, tp.t1, tp.t2, np.array([0.0, 50.0]))
