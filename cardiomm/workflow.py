@@ -12,6 +12,7 @@ One place therefore owns the results layout::
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -118,8 +119,17 @@ def plan_from_config(config: dict, workdir: str | Path = ".") -> Plan:
         raise ConfigError(f"config data.root: {root} is not a directory")
     everyone = all_subjects(config)
     eval_subjects = [s for s in everyone if s.split in config["eval_splits"]]
+    if not data["synthetic"]:
+        # real cohorts: a subject lacking a configured modality is skipped (named), not a late missing-input error
+        complete = [s for s in eval_subjects if all(s.has(m) for m in config["modalities"])]
+        for s in eval_subjects:
+            if s not in complete:
+                missing = [str(s.kspace_path(m)) for m in config["modalities"] if not s.has(m)]
+                print(f"cardiomm: skipping subject {s.id}: missing {', '.join(missing)}", file=sys.stderr)
+        eval_subjects = complete
     if not eval_subjects:
-        raise ConfigError(f"no subjects in splits {config['eval_splits']} under {root}")
+        raise ConfigError(f"no subjects in splits {config['eval_splits']} with all of {config['modalities']} "
+                          f"under {root}")
     return Plan(config["cohort"], root, bool(data["synthetic"]), eval_subjects, everyone,
                 list(config["modalities"]), masks, methods, config)
 

@@ -249,3 +249,19 @@ def test_snakemake_stops_on_a_corrupt_file_and_leaves_no_output(real_root, tmp_p
     assert str(bad) in log and "truncated" in log
     outdir = tmp_path / "results" / "realbad" / "undersampled" / "P001"
     assert not outdir.exists() or not any(outdir.iterdir())
+
+
+def test_real_cohort_skips_subjects_missing_a_modality(real_root, tmp_path, capsys):
+    import shutil
+
+    root = _copy_cohort(real_root, tmp_path / "c")
+    shutil.copytree(root / "MultiCoil" / "Cine" / "TrainingSet" / "FullSample" / "P001",
+                    root / "MultiCoil" / "Cine" / "TrainingSet" / "FullSample" / "P002")
+    cfg = _base_config()
+    cfg["data"] = {"root": str(root), "synthetic": False,
+                   "defaults": {"dx_mm": 4.5, "dy_mm": 4.5, "thickness_mm": 8, "gap_mm": 12, "frame_interval_s": 0.1}}
+    plan = plan_from_config(cfg)
+    assert [s.id for s in plan.subjects] == ["P001"]
+    assert "skipping subject P002" in capsys.readouterr().err
+    cfg["modalities"] = ["cine"]
+    assert [s.id for s in plan_from_config(cfg).subjects] == ["P001", "P002"]
