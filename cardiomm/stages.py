@@ -407,19 +407,24 @@ def _split_subjects(plan: object) -> tuple[list[Subject], list[Subject]]:
 def train_recon(kind: str, cfg: dict, plan: object, modalities: list[str], out_ckpt: str, out_card: str,
                 log_dir: str, threads: int) -> dict:
     """Train CardioMM or E2E-VarNet on the plan's train/val subjects; write checkpoint and model card."""
+    import time
+
     import torch
 
     from cardiomm.recon.train import train_model
 
     torch.set_num_threads(max(1, int(threads)))
     train, val = _split_subjects(plan)
+    t0 = time.perf_counter()
     m = train_model(kind, cfg.get("model"), cfg.get("train"), train, val, modalities, out_ckpt, log_dir)
+    m["wall_seconds"] = time.perf_counter() - t0
     _card(out_card, f"{'CardioMM' if kind == 'cardiomm' else 'E2E-VarNet'} checkpoint ({Path(out_ckpt).name})", {
         "data": f"synthetic cohort '{plan.cohort}' at {plan.root}: {len(train)} train / {len(val)} val subjects "
                 f"({', '.join(s.id for s in train + val)})",
         "modalities": modalities, "model config": cfg.get("model") or "defaults",
         "train config": cfg.get("train") or "defaults",
-        "command": f"snakemake --cores {threads} results/training/{kind}.pt", **m,
+        "command": f"snakemake --cores {threads} train_all   (rule train_recon, model={kind}; or `make train`)",
+        **m,
     }, notes=("Trained on the fully sampled synthetic phantom only: good for the synthetic cohort, not for real "
               "CMR. Retrain on real CMRxRecon data (README: 'Training for real data')."))
     return m
@@ -428,6 +433,8 @@ def train_recon(kind: str, cfg: dict, plan: object, modalities: list[str], out_c
 def train_segmentation(cfg: dict, plan: object, modalities: list[str], out_ckpt: str, out_card: str,
                        log_dir: str, threads: int) -> dict:
     """Train the MONAI segmenter on fully sampled images of the train/val subjects; checkpoint + model card."""
+    import time
+
     import torch
 
     from cardiomm.segmentation.data import build_training_pairs
@@ -436,96 +443,30 @@ def train_segmentation(cfg: dict, plan: object, modalities: list[str], out_ckpt:
     torch.set_num_threads(max(1, int(threads)))
     train, val = _split_subjects(plan)
     fps = cfg.get("frames_per_series")
+    t0 = time.perf_counter()
     tp = build_training_pairs(train, modalities, fps)
     vp = build_training_pairs(val, modalities, fps) if val else []
-    scfg = SegTrainConfig(**cfg.get("train", {}))
-    m = train_segmenter(tp, vp, scfg, out_ckpt, log_dir)
-    _card(out_card, f"Segmentation checkpoint ({Path(out_ckpt).name})", {
-        "data": f"synthetic cohort '{plan.cohort}': {len(train)} train / {len(val)} val subjects, fully sampled "
-                f"RSS images, {len(tp)} train / {len(vp)} val slices",
-        "modalities": modalities, "train config": cfg.get("train") or "defaults",
-        "command": f"snakemake --cores {threads} results/training/segmentation.pt", **m,
-    }, notes=("MONAI 2D U-Net trained on fully sampled synthetic images only (as the paper's segmenter was "
-              "trained on fully sampled data). Good for the synthetic cohort; retrain for real data."))
+    m = train_segmenter(tp, vp, SegTrainConfig.from_dict(cfg.get("train", {})), out_ckpt, log_dir)
+    m["wall_seconds"] = time.perf_counter() - t0
+    segmentation_card(cfg, plan, modalities, train, val, len(tp), len(vp), m, out_card, threads)
     return m
 
 
-# ------------------------------------------------------------------------------------------------ figures
-
-
-def figures(plan: object, tables: dict[str, str], comparator: str, tolerance_overrides: dict,
-            out_files: list[str]) -> None:
-    """Paper figures from the tables, plus images of the first evaluated subject (recon panels, maps, overlays).
-
-    ``out_files`` are :meth:`cardiomm.workflow.Plan.figure_files` (PNG; a PDF twin is written beside each).
-    """
-    from cardiomm.compare.image_quality import frame_metrics
-    from cardiomm.conventions import LV_MYO
-    from cardiomm.figures import plots
-    from cardiomm.io.nifti import load_image
-
-    res = plan.res
-    fig = f"{res}/figures"
-    ind = pd.concat([pd.read_csv(tables["phenotypes"]), pd.read_csv(tables["biomarkers"])], ignore_index=True)
-    tol, _ = tolerances_from_config(tolerance_overrides)
-    for m in plan.methods:
-        plots.bland_altman_grid(ind, comparator, m, f"{fig}/bland_altman_{m}", tolerances=tol)
-        plots.scatter_identity(ind, comparator, m, f"{fig}/scatter_{m}")
-    plots.quality_distributions(pd.read_csv(tables["image_quality"]), f"{fig}/image_quality")
-
-    subj = plan.subjects[0]
-    for mod in plan.modalities:
-        ref, _ = load_image(plan.recon("reference", "full", subj.id, mod))
-        t, z = 0, ref.shape[1] // 2
-        for mk in plan.masks:
-            images, metrics = {}, {}
-            for me in plan.methods:
-                rec, _ = load_image(plan.recon(me, mk, subj.id, mod))
-                images[me] = rec[t, z]
-                r = frame_metrics(ref[t:t + 1, z:z + 1], rec[t:t + 1, z:z + 1])[0]
-                metrics[me] = (r["psnr"], r["ssim"])
-            plots.recon_panel(images, ref[t, z], metrics, f"{subj.id} {mod} {mk}: slice {z}, frame {t}",
-                              f"{fig}/recon_panel_{mod}_{mk}")
-
-    mapping = [m for m in plan.modalities if MODALITIES[m].kind == "mapping"]
-    if mapping:
-        maps, myo = {}, None
-        for mod in mapping:
-            bm = MODALITIES[mod].biomarker
-            lab, _ = load_image(plan.seg("reference", "full", subj.id, mod))
-            z = lab.shape[1] // 2
-            myo = lab[0, z] == LV_MYO if myo is None else myo
-            for me, mk in [("reference", "full")] + [(me, plan.masks[-1]) for me in plan.methods if me == "cardiomm"]:
-                mp, _ = load_image(f"{res}/quant/{me}/{mk}/{subj.id}/{bm}_map.nii.gz")
-                maps[f"{bm} {me}" + ("" if mk == "full" else f" {mk}")] = mp[0, z]
-        plots.maps_panel(maps, myo, {}, f"{fig}/maps", title=f"{subj.id}: myocardial maps (mid slice)")
-
-    seg = pd.read_csv(tables["segmentation"])
-    cine = seg[(seg["modality"] == plan.modalities[0])].copy()
-    score = cine.filter(like="dice_").mean(axis=1) if any(c.startswith("dice_") for c in cine) else None
-    if score is not None and score.notna().any():
-        cine["score"] = score
-        cine = cine.dropna(subset=["score"]).sort_values("score")
-        picks = {"worst": cine.iloc[0], "typical": cine.iloc[len(cine) // 2]}
-    else:
-        picks = {"worst": cine.iloc[0], "typical": cine.iloc[0]}
-    for name, row in picks.items():
-        img, _ = load_image(plan.recon(row["method"], row["mask"], row["subject"], row["modality"]))
-        lab, _ = load_image(plan.seg(row["method"], row["mask"], row["subject"], row["modality"]))
-        z = lab.shape[1] // 2
-        extra = f", mean Dice {row['score']:.3f}" if "score" in row else ""
-        plots.segmentation_overlay(img[0, z], lab[0, z], f"{name}: {row['subject']} {row['method']} {row['mask']}"
-                                   f"{extra}", f"{fig}/segmentation_{name}")
-    missing = [f for f in out_files if not Path(f).exists()]
-    if missing:
-        raise RuntimeError(f"figures not written: {missing}")
-
-
-def provenance_manifest(config: dict, models: dict[str, str], out_json: str) -> None:
-    """``provenance.json``: code version, config hash, software versions, checkpoint hashes, the config."""
-    import json
-
-    from cardiomm.atomic import write_text
-    from cardiomm.provenance import manifest
-
-    write_text(out_json, json.dumps(manifest(config, models), indent=2, default=str) + "\n")
+def segmentation_card(cfg: dict, plan: object, modalities: list[str], train: list, val: list, n_tp: int, n_vp: int,
+                      metrics: dict, out_card: str, threads: int) -> None:
+    """Model card of the segmenter: data, command, seed, time, and the best epoch's validation metrics."""
+    best = {}
+    log_csv = Path(metrics.get("log_csv", ""))
+    if log_csv.exists():
+        logdf = pd.read_csv(log_csv)
+        row = logdf.loc[logdf["epoch"] == metrics.get("best_epoch", logdf["epoch"].iloc[-1])].iloc[0]
+        best = {k: round(float(v), 4) for k, v in row.items() if str(k).startswith("val_")}
+    _card(out_card, "Segmentation checkpoint (segmentation.pt)", {
+        "data": f"synthetic cohort '{plan.cohort}': {len(train)} train / {len(val)} val subjects "
+                f"({train[0].id}..{(val or train)[-1].id}), fully sampled RSS images, {n_tp} train / {n_vp} val "
+                "slices", "modalities": modalities, "train config (seed inside)": cfg.get("train") or "defaults",
+        "frames per series": cfg.get("frames_per_series"),
+        "command": f"snakemake --cores {threads} train_all   (rule train_segmentation; or `make train`)",
+        "validation metrics at the best epoch": best, **metrics,
+    }, notes=("MONAI 2D U-Net trained on fully sampled synthetic images only (as the paper's segmenter was "
+              "trained on fully sampled data). Good for the synthetic cohort; retrain for real data."))
