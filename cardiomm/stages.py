@@ -470,3 +470,16 @@ def segmentation_card(cfg: dict, plan: object, modalities: list[str], train: lis
         "validation metrics at the best epoch": best, **metrics,
     }, notes=("MONAI 2D U-Net trained on fully sampled synthetic images only (as the paper's segmenter was "
               "trained on fully sampled data). Good for the synthetic cohort; retrain for real data."))
+
+
+
+
+
+def provenance_manifest(config: dict, models: dict[str, str], out_json: str) -> None:
+    """``provenance.json``: code version, config hash, software versions, checkpoint hashes, the config."""
+    import json
+
+    from cardiomm.atomic import write_text
+    from cardiomm.provenance import manifest
+
+    write_text(out_json, json.dumps(manifest(config, models), indent=2, default=str) + "\n")

@@ -7,6 +7,8 @@ PLAN = wf.plan_from_config(config, workdir=workflow.basedir)
 COHORT = PLAN.cohort
 ROOT = PLAN.root
 RES = f"results/{COHORT}"
+# checkpoints this run uses: the neural methods it runs and the segmenter
+USED_MODELS = {m: config["models"][m] for m in config["models"] if m in PLAN.methods or m == "segmentation"}
 
 
 wildcard_constraints:

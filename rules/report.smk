@@ -22,13 +22,13 @@ rule figures:
 
 rule provenance:
     input:
-        list(config["models"].values()),
+        list(USED_MODELS.values()),
     output:
         report(f"{RES}/provenance.json", category="Provenance", caption="../docs/report/provenance.rst"),
     log:
         f"logs/{COHORT}/provenance.log",
     params:
-        models=config["models"],
+        models=USED_MODELS,
     conda:
         "../envs/cardiomm.yaml"
     script:

@@ -188,6 +188,8 @@ AccountingStorageType=accounting_storage/slurmdbd
 AccountingStorageHost=localhost
 # the plugin writes "rule_<name>_wildcards_<...>" into the job comment; store it so sacct can show it
 AccountingStoreFlags=job_comment
+# record GPUs in sacct's AllocTRES, so the test can see which jobs really asked Slurm for one
+AccountingStorageTRES=gres/gpu
 JobCompType=jobcomp/none
 $GRES_TYPES
 NodeName=$NODE NodeAddr=127.0.0.1 $NODE_HW RealMemory=$REAL_MEM $GRES_NODE State=UNKNOWN
@@ -318,12 +320,12 @@ fi
 # every output of the DAG exists and is up to date
 "$SMK" --profile profiles/local "${SMK_ARGS[@]}" --summary > "$WORK/summary.tsv" 2> "$WORK/summary.err"
 n_out="$(awk -F'\t' 'NR > 1' "$WORK/summary.tsv" | wc -l)"
-n_bad="$(awk -F'\t' 'NR > 1 && $5 != "ok"' "$WORK/summary.tsv" | wc -l)"
+n_bad="$(awk -F'\t' 'NR > 1 && ($5 != "ok" || $6 != "no update")' "$WORK/summary.tsv" | wc -l)"
 if [[ $n_out -gt 0 && $n_bad -eq 0 ]]; then
     pass "all $n_out output files of the DAG exist and are up to date"
 else
     fail "$n_bad of $n_out output files missing or not up to date (see $WORK/summary.tsv)"
-    awk -F'\t' 'NR > 1 && $5 != "ok" {print "    " $1 "  " $5}' "$WORK/summary.tsv" | head -20
+    awk -F'\t' 'NR > 1 && ($5 != "ok" || $6 != "no update") {print "    " $1 "  " $5 "  " $6}' "$WORK/summary.tsv" | head -20
 fi
 
 # every non-local job went through Slurm and sacct shows it COMPLETED under its rule's name
@@ -332,27 +334,37 @@ grep -o 'has been submitted with SLURM jobid [0-9]* (log: [^)]*)' "$WORK/slurm_r
     | sed 's/.*jobid \([0-9]*\) (log: .*\/rule_\([A-Za-z0-9_]*\)\/.*/\1 \2/' > "$WORK/submitted.txt"
 n_sub="$(wc -l < "$WORK/submitted.txt")"
 n_local="$(grep -c '^localrule ' "$WORK/slurm_run.log")"
-sacct -n -X -P --starttime now-1days --name "$RUN_ID" -o JobIDRaw,State,Elapsed,Comment%300 \
+sacct -n -X -P --starttime now-1days --name "$RUN_ID" -o JobIDRaw,State,Elapsed,AllocTRES%200,Comment%300 \
     > "$WORK/sacct.txt" 2>&1
-"$PY" - "$WORK" "$n_sub" "$n_local" "$EXPECTED_JOBS" <<'EOF' > "$WORK/slurm_jobs.txt"
-import collections, sys
-work, n_sub, n_local, expected = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4] or 0)
+"$PY" - "$WORK" "$n_sub" "$n_local" "$EXPECTED_JOBS" "$GPU_MODE" <<'EOF' > "$WORK/slurm_jobs.txt"
+import collections, re, sys
+work, n_sub, n_local = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+expected, gpu_mode = int(sys.argv[4] or 0), sys.argv[5]
 sub = dict(line.split() for line in open(f"{work}/submitted.txt") if line.strip())
 acct = {}
 for line in open(f"{work}/sacct.txt"):
     parts = line.rstrip("\n").split("|")
-    if len(parts) >= 4:
-        acct[parts[0]] = (parts[1], parts[2], parts[3])
+    if len(parts) >= 5:
+        acct[parts[0]] = (parts[1], parts[2], parts[3], parts[4])
 problems = []
 per_rule = collections.Counter()
+gpu_jobs = []
 for jid, rule in sub.items():
-    state, _, comment = acct.get(jid, ("MISSING", "", ""))
+    state, _, tres, comment = acct.get(jid, ("MISSING", "", "", ""))
     if state != "COMPLETED":
         problems.append(f"job {jid} ({rule}): sacct state {state}")
     elif not comment.startswith(f"rule_{rule}"):
         problems.append(f"job {jid} ({rule}): sacct comment {comment!r} does not name the rule")
     else:
         per_rule[rule] += 1
+    # GPUs: exactly the neural reconstructions ask for one (none at all on a node without GPUs)
+    has_gpu = bool(re.search(r"gres/gpu=[1-9]", tres))
+    neural = rule.startswith("train_") or bool(re.match(r"rule_recon_wildcards_(cardiomm|varnet)_", comment))
+    if has_gpu:
+        gpu_jobs.append(comment)
+    if has_gpu != (neural and gpu_mode == "fake"):
+        problems.append(f"job {jid} ({comment}): AllocTRES {tres!r} but expected {'a' if neural else 'no'} GPU")
+print("gpu_jobs", len(gpu_jobs), ", ".join(sorted(gpu_jobs)))
 extra = sorted(set(acct) - set(sub))
 if extra:
     problems.append(f"sacct lists jobs the log does not: {extra}")
@@ -367,7 +379,8 @@ for p in problems:
 sys.exit(1 if problems or n_sub == 0 else 0)
 EOF
 if [[ $? -eq 0 ]]; then
-    pass "$n_sub jobs went through Slurm, all COMPLETED in sacct under their rule names; $n_local ran locally"
+    n_gpu="$(awk '$1 == "gpu_jobs" {print $2}' "$WORK/slurm_jobs.txt")"
+    pass "$n_sub jobs went through Slurm, all COMPLETED in sacct under their rule names ($n_gpu with a GPU: exactly the neural recon jobs); $n_local ran locally"
 else
     fail "Slurm job accounting does not match the run (see $WORK/slurm_jobs.txt)"
 fi
@@ -404,6 +417,7 @@ fi
     echo "daemons_up_s: $T_UP"
     echo "slurm_run_wall_s: $SLURM_WALL"
     echo "slurm_jobs: $n_sub"
+    echo "slurm_gpu_jobs: ${n_gpu:-?}"
     echo "local_jobs: $n_local"
     echo "dag_jobs: $EXPECTED_JOBS"
     echo "sum_of_slurm_job_elapsed_s: $SLURM_ELAPSED"
