@@ -472,7 +472,75 @@ def segmentation_card(cfg: dict, plan: object, modalities: list[str], train: lis
               "trained on fully sampled data). Good for the synthetic cohort; retrain for real data."))
 
 
+# ------------------------------------------------------------------------------------------------ figures
 
+
+def figures(plan: object, tables: dict[str, str], comparator: str, tolerance_overrides: dict,
+            out_files: list[str]) -> None:
+    """Paper figures from the tables, plus images of the first evaluated subject (recon panels, maps, overlays).
+
+    ``out_files`` are :meth:`cardiomm.workflow.Plan.figure_files` (PNG; a PDF twin is written beside each).
+    """
+    from cardiomm.compare.image_quality import frame_metrics
+    from cardiomm.conventions import LV_MYO
+    from cardiomm.figures import plots
+    from cardiomm.io.nifti import load_image
+
+    res = plan.res
+    fig = f"{res}/figures"
+    ind = pd.concat([pd.read_csv(tables["phenotypes"]), pd.read_csv(tables["biomarkers"])], ignore_index=True)
+    tol, _ = tolerances_from_config(tolerance_overrides)
+    for m in plan.methods:
+        plots.bland_altman_grid(ind, comparator, m, f"{fig}/bland_altman_{m}", tolerances=tol)
+        plots.scatter_identity(ind, comparator, m, f"{fig}/scatter_{m}")
+    plots.quality_distributions(pd.read_csv(tables["image_quality"]), f"{fig}/image_quality")
+
+    subj = plan.subjects[0]
+    for mod in plan.modalities:
+        ref, _ = load_image(plan.recon("reference", "full", subj.id, mod))
+        t, z = 0, ref.shape[1] // 2
+        for mk in plan.masks:
+            images, metrics = {}, {}
+            for me in plan.methods:
+                rec, _ = load_image(plan.recon(me, mk, subj.id, mod))
+                images[me] = rec[t, z]
+                r = frame_metrics(ref[t:t + 1, z:z + 1], rec[t:t + 1, z:z + 1])[0]
+                metrics[me] = (r["psnr"], r["ssim"])
+            plots.recon_panel(images, ref[t, z], metrics, f"{subj.id} {mod} {mk}: slice {z}, frame {t}",
+                              f"{fig}/recon_panel_{mod}_{mk}")
+
+    mapping = [m for m in plan.modalities if MODALITIES[m].kind == "mapping"]
+    if mapping:
+        maps, myo = {}, None
+        for mod in mapping:
+            bm = MODALITIES[mod].biomarker
+            lab, _ = load_image(plan.seg("reference", "full", subj.id, mod))
+            z = lab.shape[1] // 2
+            myo = lab[0, z] == LV_MYO if myo is None else myo
+            for me, mk in [("reference", "full")] + [(me, plan.masks[-1]) for me in plan.methods if me == "cardiomm"]:
+                mp, _ = load_image(f"{res}/quant/{me}/{mk}/{subj.id}/{bm}_map.nii.gz")
+                maps[f"{bm} {me}" + ("" if mk == "full" else f" {mk}")] = mp[0, z]
+        plots.maps_panel(maps, myo, {}, f"{fig}/maps", title=f"{subj.id}: myocardial maps (mid slice)")
+
+    seg = pd.read_csv(tables["segmentation"])
+    cine = seg[(seg["modality"] == plan.modalities[0])].copy()
+    score = cine.filter(like="dice_").mean(axis=1) if any(c.startswith("dice_") for c in cine) else None
+    if score is not None and score.notna().any():
+        cine["score"] = score
+        cine = cine.dropna(subset=["score"]).sort_values("score")
+        picks = {"worst": cine.iloc[0], "typical": cine.iloc[len(cine) // 2]}
+    else:
+        picks = {"worst": cine.iloc[0], "typical": cine.iloc[0]}
+    for name, row in picks.items():
+        img, _ = load_image(plan.recon(row["method"], row["mask"], row["subject"], row["modality"]))
+        lab, _ = load_image(plan.seg(row["method"], row["mask"], row["subject"], row["modality"]))
+        z = lab.shape[1] // 2
+        extra = f", mean Dice {row['score']:.3f}" if "score" in row else ""
+        plots.segmentation_overlay(img[0, z], lab[0, z], f"{name}: {row['subject']} {row['method']} {row['mask']}"
+                                   f"{extra}", f"{fig}/segmentation_{name}")
+    missing = [f for f in out_files if not Path(f).exists()]
+    if missing:
+        raise RuntimeError(f"figures not written: {missing}")
 
 
 def provenance_manifest(config: dict, models: dict[str, str], out_json: str) -> None:
