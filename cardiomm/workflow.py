@@ -96,6 +96,14 @@ class Plan:
                 + self.figure_files())
 
 
+def export_pythonpath(basedir: str | Path) -> None:
+    """Put the checkout on ``PYTHONPATH`` so every job (conda env, cluster node) imports this ``cardiomm``."""
+    import os
+
+    parts = [str(basedir)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(parts))
+
+
 def _check_models(config: dict, methods: list[str]) -> None:
     for name in [m for m in methods if m in NEURAL] + ["segmentation"]:
         if not config.get("models", {}).get(name):

@@ -3,6 +3,9 @@
 
 from cardiomm import workflow as wf
 
+# jobs (also in conda envs and on cluster nodes) import the `cardiomm` package from this checkout
+wf.export_pythonpath(workflow.basedir)
+
 PLAN = wf.plan_from_config(config, workdir=workflow.basedir)
 COHORT = PLAN.cohort
 ROOT = PLAN.root

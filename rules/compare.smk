@@ -20,6 +20,7 @@ rule image_quality:
 
 
 rule image_quality_table:
+    localrule: True
     input:
         [f"{RES}/iq/{m}/{s.id}.csv" for m in PLAN.methods for s in PLAN.subjects],
     output:
@@ -33,6 +34,7 @@ rule image_quality_table:
 
 
 rule agreement:
+    localrule: True
     input:
         phenotypes=PLAN.table("phenotypes"),
         biomarkers=PLAN.table("biomarkers"),

@@ -8,6 +8,7 @@ _S = _Subject("{subject}", ROOT, "test")
 if PLAN.synthetic:
 
     rule cohort_table:
+        localrule: True
         output:
             f"{ROOT}/subjects.csv",
         log:

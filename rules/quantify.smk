@@ -34,6 +34,7 @@ for _name, _method, _masks in (("quantify_reference", "reference", ["full"]), ("
 
 
 rule indicator_tables:
+    localrule: True
     input:
         quant=[f"{RES}/quant/{m}/{s.id}.csv" for m in ["reference"] + PLAN.methods for s in PLAN.subjects],
         truth=[str(s.truth_path()) for s in PLAN.subjects] if PLAN.synthetic else [],

@@ -21,6 +21,7 @@ rule figures:
 
 
 rule provenance:
+    localrule: True
     input:
         list(USED_MODELS.values()),
     output:

@@ -31,6 +31,7 @@ for _name, _method, _masks in (("segment_reference", "reference", ["full"]), ("s
 
 
 rule segmentation_table:
+    localrule: True
     input:
         [f"{RES}/seg/{m}/{s.id}.csv" for m in ["reference"] + PLAN.methods for s in PLAN.subjects],
     output:

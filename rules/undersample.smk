@@ -24,6 +24,7 @@ rule undersample:
 
 
 rule mask_table:
+    localrule: True
     input:
         [PLAN.undersampled(s.id, m, mk, "mask") for s in PLAN.subjects for m in PLAN.modalities for mk in PLAN.masks],
     output:

@@ -11,15 +11,16 @@
 #   4. runs config/slurm_test.yaml through `snakemake --profile profiles/slurm --profile tests/slurm/profile`
 #      with the plugin in its default `sacct` status mode;
 #   5. checks: snakemake succeeded; every output of the DAG exists (--summary); every non-local job went
-#      through Slurm and sacct reports it COMPLETED under its rule name (the job comment); the tables equal
-#      those of a local run of the same config (profiles/local, in a scratch directory);
+#      through Slurm and sacct reports it COMPLETED under its rule name (the job comment); exactly the neural
+#      recon jobs hold a GPU (sacct AllocTRES); the tables equal those of a local run of the same config
+#      (profiles/local, in a scratch directory);
 #   6. always stops the daemons it started (trap), cancels leftover jobs, prints PASS/FAIL, exits non-zero
 #      on failure.
 #
 # Environment (all optional):
 #   CARDIOMM_TEST_MODELS        folder with cardiomm.pt, varnet.pt, segmentation.pt (default: cardiomm/weights)
-#   CARDIOMM_SLURM_TEST_GPU     fake (default): the node advertises one count-only GPU (gres/gpu, no device
-#                               file), so GPU jobs really go through `sbatch --gpus=1` and then run on the CPU;
+#   CARDIOMM_SLURM_TEST_GPU     fake (default): the node advertises one fake GPU (gres/gpu backed by
+#                               /dev/null), so GPU jobs really go through `sbatch --gpus=1` and run on the CPU;
 #                               none: the node has no GPU and CARDIOMM_SLURM_GPUS=0 makes the profile ask for
 #                               none (how to run on a cluster without GPUs)
 #   CARDIOMM_SLURM_TEST_JOBS    Slurm jobs at once (default 2)
