@@ -25,6 +25,11 @@ $(STAMP): requirements.txt pyproject.toml | $(BIN)/python
 install: $(STAMP)
 
 run: $(STAMP)
+	@# an interrupted run leaves a Snakemake lock: remove it only if no Snakemake is running in this folder
+	@if [ -n "$$(ls -A .snakemake/locks 2>/dev/null)" ]; then \
+	  busy=0; for p in $$(pgrep -f snakemake); do [ "$$(readlink /proc/$$p/cwd)" = "$(CURDIR)" ] && busy=1; done; \
+	  if [ $$busy = 0 ]; then echo "removing the stale lock of an interrupted run"; $(BIN)/snakemake --unlock; fi; \
+	fi
 	$(BIN)/snakemake --cores $(CORES) --rerun-incomplete $(SMK_ARGS)
 	$(BIN)/snakemake --cores $(CORES) --report results/$(COHORT)/report.html $(SMK_ARGS)
 	@echo "done: results/$(COHORT)/tables/, figures/, audit.md, report.html"

@@ -52,6 +52,8 @@ def runs(tmp_path_factory):
     if killed:
         os.killpg(p.pid, signal.SIGKILL)
         p.wait()
+        # a killed Snakemake leaves its lock; `make run` removes a stale lock the same way before resuming
+        subprocess.run(cmd[: cmd.index("--cores")] + ["--unlock"], capture_output=True, cwd=b, timeout=300, check=True)
     resumed = subprocess.run(cmd, capture_output=True, text=True, cwd=b, timeout=1200)
     return a, b, killed, resumed
 
