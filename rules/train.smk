@@ -16,7 +16,7 @@ rule train_recon:
         cfg=lambda wc: TRAIN_CFG.get(wc.model, {}),
         modalities=TRAIN_CFG.get("modalities", PLAN.modalities),
         log_dir="results/training/{model}_logs",
-    threads: workflow.cores
+    threads: 8  # capped by --cores on a laptop
     resources:
         mem_mb=16000,
         runtime=600,
@@ -41,7 +41,7 @@ rule train_segmentation:
         cfg=TRAIN_CFG.get("segmentation", {}),
         modalities=TRAIN_CFG.get("modalities", PLAN.modalities),
         log_dir="results/training/segmentation_logs",
-    threads: workflow.cores
+    threads: 8  # capped by --cores on a laptop
     resources:
         mem_mb=16000,
         runtime=600,
