@@ -76,6 +76,13 @@ class Plan:
     def seg_files(self, method: str, sid: str = "{subject}") -> list[str]:
         return [self.seg(method, mk, sid, m) for mk in self.masks_for(method) for m in self.modalities]
 
+    def method_files(self, method: str, sid: str, modalities: list[str]) -> tuple[list[str], dict, dict]:
+        """(masks, recon paths, segmentation paths) of one subject x method, keyed by ``(modality, mask)``."""
+        masks = self.masks_for(method)
+        recon = {(m, mk): self.recon(method, mk, sid, m) for m in modalities for mk in masks}
+        seg = {(m, mk): self.seg(method, mk, sid, m) for m in modalities for mk in masks}
+        return masks, recon, seg
+
     def table(self, name: str) -> str:
         return f"{self.res}/tables/{name}.csv"
 

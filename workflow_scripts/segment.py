@@ -6,7 +6,6 @@ sm = snakemake  # noqa: F821 - injected by Snakemake
 with stages.logged(sm.log[0], sm.config):
     plan = workflow.plan_from_config(sm.config)
     sid, method = sm.wildcards.subject, sm.wildcards.get("method", "reference")
-    masks, mods = plan.masks_for(method), sm.params.modalities
-    recon = {(m, mk): plan.recon(method, mk, sid, m) for m in mods for mk in masks}
-    seg = {(m, mk): plan.seg(method, mk, sid, m) for m in mods for mk in masks}
+    mods = sm.params.modalities
+    masks, recon, seg = plan.method_files(method, sid, mods)
     stages.segment(plan.subject(sid), method, masks, mods, recon, seg, sm.input.model, sm.output.table)
