@@ -202,10 +202,6 @@ def concat_tables(inputs: list[str], out_csv: str) -> None:
     write_csv(pd.concat(frames, ignore_index=True), out_csv)
 
 
-def modality_stem(mod: str) -> str:
-    return MODALITIES[mod].stem
-
-
 # ------------------------------------------------------------------------------------------------ segmentation
 
 

@@ -26,10 +26,6 @@ def kspace_inputs(wildcards):
     return PLAN.kspace_files(wildcards.subject)
 
 
-def recon_outputs(method):
-    return PLAN.recon_files(method)
-
-
 def final_outputs():
     return PLAN.final_targets()
 
