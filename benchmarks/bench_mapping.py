@@ -16,11 +16,11 @@ import os
 import platform
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
 from cardiomm.atomic import write_text
+from cardiomm.provenance import cpu_name
 from cardiomm.quantify.mapping import fit_molli, fit_monoexp
 
 MOLLI_TI = np.array([100.0, 900.0, 1700.0, 2500.0, 3300.0, 180.0, 980.0, 1780.0])  # 5(3)3
@@ -29,14 +29,6 @@ SPIN_LOCK = np.array([0.0, 10.0, 20.0, 30.0, 40.0])
 GOALS = {"T2": 100_000, "T1rho": 100_000, "T1 (MOLLI)": 20_000}
 
 
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def _series(kind: str, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -87,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         "# Mapping fit throughput",
         "",
         f"- date: {dt.datetime.now().astimezone().isoformat(timespec='seconds')}",
-        f"- machine: {_cpu_name()}, {os.cpu_count()} logical CPUs visible ({platform.machine()}, "
+        f"- machine: {cpu_name()}, {os.cpu_count()} logical CPUs visible ({platform.machine()}, "
         f"{platform.system()} {platform.release()}); shared with other jobs, so numbers are lower bounds",
         f"- software: Python {platform.python_version()}, NumPy {np.__version__}; threads {threads}",
         f"- command: `{' '.join(['python', *sys.argv])}`",

@@ -30,6 +30,7 @@ from cardiomm.compare.agreement import INDICATOR_COLUMNS, agreement_table
 from cardiomm.compare.audit import audit_markdown, default_tolerances
 from cardiomm.conventions import INDICATORS, LV_BLOOD, LV_MYO, METHODS, PAPER_MASKS, RV_BLOOD
 from cardiomm.figures import plots
+from cardiomm.provenance import cpu_name
 
 TYPICAL = {"LVEDV": 150, "LVESV": 60, "LVSV": 90, "LVEF": 60, "LVCO": 6, "LVM": 110, "RVEDV": 160, "RVESV": 70,
            "RVSV": 90, "RVEF": 56, "WT": 8, "T1": 1000, "T2": 50, "T1rho": 52}  # fmt: skip
@@ -113,14 +114,6 @@ def run(out: Path) -> list[tuple[str, float]]:
     return timings
 
 
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -139,7 +132,7 @@ def main(argv: list[str] | None = None) -> None:
         "# Benchmark: statistics + figures stage",
         "",
         f"- date: {dt.datetime.now().astimezone().isoformat(timespec='seconds')}",
-        f"- machine: {platform.node()}, {_cpu_name()}, {os.cpu_count()} logical CPUs (shared), "
+        f"- machine: {platform.node()}, {cpu_name()}, {os.cpu_count()} logical CPUs (shared), "
         f"{platform.system()} {platform.release()}, Python {platform.python_version()}, OMP_NUM_THREADS={threads}",
         f"- command: `OMP_NUM_THREADS={threads} python {' '.join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]])}`",
         "- data: synthetic, 9 subjects x 14 indicators x (4 methods x 3 masks + reference + truth) = "

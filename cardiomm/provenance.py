@@ -50,6 +50,17 @@ def file_sha256(path: str | Path) -> str:
     return h.hexdigest()
 
 
+def cpu_name() -> str:
+    """The CPU model from /proc/cpuinfo (benchmark headers), else what ``platform`` knows."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
 def software_versions() -> dict[str, str]:
     out = {"python": sys.version.split()[0], "platform": platform.platform()}
     for p in PACKAGES:
