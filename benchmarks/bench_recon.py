@@ -59,6 +59,22 @@ def quality_table(iq: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def modality_table(iq: pd.DataFrame, split: str = "test") -> str:
+    """Mean PSNR / SSIM per modality, mask and method (the all-modality means mix cine and mapping frames)."""
+    d = iq[iq["split"] == split]
+    g = d.groupby(["mask", "method", "modality"])[["psnr", "ssim"]].mean()
+    mods = sorted(d["modality"].unique(), key=lambda m: (m != "cine", m))
+    order = {"zerofilled": 0, "sense": 1, "varnet": 2, "cardiomm": 3}
+    lines = ["| mask | method | " + " | ".join(f"{m} PSNR / SSIM" for m in mods) + " |",
+             "| --- | --- |" + " --- |" * len(mods)]
+    for mk in sorted(d["mask"].unique()):
+        for me in sorted(d["method"].unique(), key=lambda m: order.get(m, 9)):
+            cells = [f"{g.loc[(mk, me, m), 'psnr']:.2f} / {g.loc[(mk, me, m), 'ssim']:.4f}"
+                     if (mk, me, m) in g.index else "-" for m in mods]
+            lines.append(f"| {mk} | {me} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--cohort", default="synthetic")
@@ -115,6 +131,8 @@ def main() -> None:
         f"From `results/{args.cohort}/tables/image_quality.csv` ({len(iq)} frame rows). `test` = held-out subjects "
         "of the training centres; `external` = unseen field strength (0.55 T / 5 T) and vendor.", "",
         quality_table(iq), "",
+        "Per modality, test subjects (PSNR dB / SSIM):", "",
+        modality_table(iq), "",
         "## Speed (CPU, same frames, one process)", "",
         f"Subject {sid}, cine, {args.mask}, {n2d} 2D frames ({nts} frames x {nzs} slices), {kus.shape[2]} coils, "
         f"{kus.shape[3]}x{kus.shape[4]}.", "",
@@ -123,7 +141,11 @@ def main() -> None:
     for k, v in timings.items():
         lines.append(f"| {k} | {v:.4f} | {v / sense_t:.2f} |")
     lines += ["", f"Peak RSS of CardioMM CPU inference on one full cine series ({kus.shape}): {peak_mb:.0f} MB "
-              "(goal <= 4 GB).", "", "No GPU was available to this session: no GPU timings are reported."]
+              "(goal <= 4 GB).", ""]
+    if torch.cuda.is_available():
+        lines.append(f"CUDA was available ({torch.cuda.get_device_name(0)}): the neural rows above ran on it.")
+    else:
+        lines.append("No GPU was available to this run: every timing above is CPU, and no GPU timings are reported.")
     out = REPO / "benchmarks" / "results" / "recon.md"
     out.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
