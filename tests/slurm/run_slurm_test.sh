@@ -393,9 +393,10 @@ SLURM_ELAPSED="$(awk -F'|' '{split($3, t, ":"); s += t[1] * 3600 + t[2] * 60 + t
 # the same config run locally gives the same tables
 if [[ "$DO_LOCAL" == 1 ]]; then
     LOCAL_DIR="$WORK/local"
-    log "local run of the same config in $LOCAL_DIR (profiles/local, --cores $JOBS)"
+    LOCAL_CORES=$(( CPUS < JOBS ? CPUS : JOBS ))   # as many cores as the Slurm node ran jobs at once
+    log "local run of the same config in $LOCAL_DIR (profiles/local, --cores $LOCAL_CORES)"
     T0=$SECONDS
-    "$SMK" --profile profiles/local --cores "$JOBS" --directory "$LOCAL_DIR" \
+    "$SMK" --profile profiles/local --cores "$LOCAL_CORES" --directory "$LOCAL_DIR" \
         --configfile "$REPO/$CONFIG" "$MODELS_CFG" > "$WORK/local_run.log" 2>&1
     LRC=$?
     LOCAL_WALL=$((SECONDS - T0))
