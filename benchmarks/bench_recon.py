@@ -48,10 +48,13 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 """
 
 
+#: row order of the methods in the tables: classical first, then the peer, then CardioMM
+METHOD_ORDER = {"zerofilled": 0, "sense": 1, "varnet": 2, "cardiomm": 3}
+
+
 def quality_table(iq: pd.DataFrame) -> str:
     g = iq.groupby(["split", "method", "mask"])[["psnr", "ssim", "nmse"]].mean().reset_index()
-    order = {"zerofilled": 0, "sense": 1, "varnet": 2, "cardiomm": 3}
-    g = g.sort_values(["split", "mask", "method"], key=lambda c: c.map(order) if c.name == "method" else c)
+    g = g.sort_values(["split", "mask", "method"], key=lambda c: c.map(METHOD_ORDER) if c.name == "method" else c)
     lines = ["| split | mask | method | PSNR (dB) | SSIM | NMSE |", "| --- | --- | --- | --- | --- | --- |"]
     for _, r in g.iterrows():
         lines.append(f"| {r['split']} | {r['mask']} | {r['method']} | {r['psnr']:.2f} | {r['ssim']:.4f} "
@@ -64,11 +67,10 @@ def modality_table(iq: pd.DataFrame, split: str = "test") -> str:
     d = iq[iq["split"] == split]
     g = d.groupby(["mask", "method", "modality"])[["psnr", "ssim"]].mean()
     mods = sorted(d["modality"].unique(), key=lambda m: (m != "cine", m))
-    order = {"zerofilled": 0, "sense": 1, "varnet": 2, "cardiomm": 3}
     lines = ["| mask | method | " + " | ".join(f"{m} PSNR / SSIM" for m in mods) + " |",
              "| --- | --- |" + " --- |" * len(mods)]
     for mk in sorted(d["mask"].unique()):
-        for me in sorted(d["method"].unique(), key=lambda m: order.get(m, 9)):
+        for me in sorted(d["method"].unique(), key=lambda m: METHOD_ORDER.get(m, 9)):
             cells = [f"{g.loc[(mk, me, m), 'psnr']:.2f} / {g.loc[(mk, me, m), 'ssim']:.4f}"
                      if (mk, me, m) in g.index else "-" for m in mods]
             lines.append(f"| {mk} | {me} | " + " | ".join(cells) + " |")
