@@ -25,9 +25,14 @@ $(STAMP): requirements.txt pyproject.toml | $(BIN)/python
 install: $(STAMP)
 
 run: $(STAMP)
-	@# an interrupted run leaves a Snakemake lock: remove it only if no Snakemake is running in this folder
+	@# an interrupted run leaves a Snakemake lock: remove it only if no Snakemake is running in this folder.
+	@# A Snakemake process has an argument `snakemake` or `.../snakemake`; this recipe's own shell, whose
+	@# command line merely mentions the word, does not.
 	@if [ -n "$$(ls -A .snakemake/locks 2>/dev/null)" ]; then \
-	  busy=0; for p in $$(pgrep -f snakemake); do [ "$$(readlink /proc/$$p/cwd)" = "$(CURDIR)" ] && busy=1; done; \
+	  busy=0; for p in $$(pgrep -f snakemake); do \
+	    [ "$$(readlink /proc/$$p/cwd)" = "$(CURDIR)" ] || continue; \
+	    tr '\0' '\n' < /proc/$$p/cmdline 2>/dev/null | grep -qE '(^|/)snakemake$$' && busy=1; \
+	  done; \
 	  if [ $$busy = 0 ]; then echo "removing the stale lock of an interrupted run"; $(BIN)/snakemake --unlock; fi; \
 	fi
 	$(BIN)/snakemake --cores $(CORES) --rerun-incomplete $(SMK_ARGS)
