@@ -29,8 +29,6 @@ SPIN_LOCK = np.array([0.0, 10.0, 20.0, 30.0, 40.0])
 GOALS = {"T2": 100_000, "T1rho": 100_000, "T1 (MOLLI)": 20_000}
 
 
-
-
 def _series(kind: str, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Noisy magnitude images ``(nw, n)``, their timings and the true values."""
     if kind == "T1 (MOLLI)":

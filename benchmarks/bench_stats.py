@@ -114,8 +114,6 @@ def run(out: Path) -> list[tuple[str, float]]:
     return timings
 
 
-
-
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=None, help="figure folder (default: a temporary folder)")

@@ -12,6 +12,7 @@ One place therefore owns the results layout::
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,8 +106,6 @@ class Plan:
 
 def export_pythonpath(basedir: str | Path) -> None:
     """Put the checkout on ``PYTHONPATH`` so every job (conda env, cluster node) imports this ``cardiomm``."""
-    import os
-
     parts = [str(basedir)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
     os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(parts))
 
