@@ -17,3 +17,28 @@ def autocast(device: torch.device) -> contextlib.AbstractContextManager:
     if device.type == "cuda":
         return torch.autocast("cuda", dtype=torch.bfloat16)
     return contextlib.nullcontext()
+
+
+def limit_threads(n: int) -> int:
+    """Use at most ``n`` CPU threads in this process: torch intra-op, BLAS/OpenMP pools and numba.
+
+    Snakemake runs several single-threaded jobs side by side; left alone, torch and BLAS each start one thread
+    per core in every job, so ``--cores 2`` ran four or more busy threads on two cores (measured 2-4x slower per
+    frame than the benchmarks). Every workflow job calls this with the rule's ``threads``. Returns ``n``.
+    """
+    import os
+
+    n = max(1, int(n))
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+        os.environ[var] = str(n)  # for pools created later and for child processes
+    torch.set_num_threads(n)
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=n)
+    import sys
+
+    if "numba" in sys.modules:  # numba reads NUMBA_NUM_THREADS at import; once imported, set it directly
+        import numba
+
+        numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
+    return n

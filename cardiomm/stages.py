@@ -28,8 +28,12 @@ log = logging.getLogger("cardiomm")
 
 
 @contextlib.contextmanager
-def logged(log_path: str | None, config: dict | None = None) -> Iterator[logging.Logger]:
+def logged(log_path: str | None, config: dict | None = None, threads: int | None = None
+           ) -> Iterator[logging.Logger]:
     """Send the ``cardiomm`` logger (and uncaught errors with their traceback) to ``log_path`` and stderr.
+
+    With ``threads`` (the rule's Snakemake ``threads``), torch, BLAS and numba use at most that many threads
+    (:func:`cardiomm.device.limit_threads`).
 
     An exception is logged and re-raised, so the job fails with a non-zero exit and the message names the file.
     With ``config``, outputs written inside are stamped with the code version and config hash
@@ -46,6 +50,10 @@ def logged(log_path: str | None, config: dict | None = None) -> Iterator[logging
         h.setFormatter(fmt)
         log.addHandler(h)
     log.setLevel(logging.INFO)
+    if threads is not None:
+        from cardiomm.device import limit_threads
+
+        limit_threads(threads)
     st = provenance.activate(config)
     if st:
         log.info("cardiomm %s, config sha256 %s", st["cardiomm_version"], st["config_sha256"])
@@ -194,6 +202,25 @@ def image_quality(subject: Subject, method: str, modalities: list[str], masks: l
     df = pd.DataFrame(rows)
     cols = ["subject", "split", "modality", "slice", "frame", "method", "mask", "psnr", "ssim", "nmse"]
     write_csv(df[cols], out_csv)
+
+
+def stage_costs(runs_dir: str, reference_niftis: list[str], n_masks: int, cores: int, out_csv: str,
+                out_md: str) -> None:
+    """The run's cost per stage x method (:func:`cardiomm.costs.stage_cost_table`), as CSV and markdown.
+
+    ``reference_niftis`` are ``.../recon/reference/full/<subject>/<modality>.nii.gz``: their headers give the
+    2D frames per subject.
+    """
+    from cardiomm import costs
+    from cardiomm.atomic import write_text
+
+    frames: dict[str, int] = {}
+    for f in reference_niftis:
+        sid = Path(f).parent.name
+        frames[sid] = frames.get(sid, 0) + costs.frames_in_nifti(f)
+    table = costs.stage_cost_table(costs.read_benchmarks(runs_dir), frames, n_masks)
+    write_csv(table, out_csv)
+    write_text(out_md, costs.markdown(table, cores, f"# Stage costs of this run ({runs_dir})\n"))
 
 
 def concat_tables(inputs: list[str], out_csv: str) -> None:

@@ -99,9 +99,13 @@ class Plan:
         files += [f"{fig}/segmentation_typical.png", f"{fig}/segmentation_worst.png"]
         return files
 
+    def cost_files(self) -> list[str]:
+        """The run's stage cost table (:mod:`cardiomm.costs`), machine-dependent, so outside ``tables/``."""
+        return [f"{self.res}/costs/stage_costs.csv", f"{self.res}/costs/stage_costs.md"]
+
     def final_targets(self) -> list[str]:
         return ([self.table(t) for t in TABLES] + [f"{self.res}/audit.md", f"{self.res}/provenance.json"]
-                + self.figure_files())
+                + self.figure_files() + self.cost_files())
 
 
 def export_pythonpath(basedir: str | Path) -> None:

@@ -10,6 +10,8 @@ rule image_quality:
         f"{RES}/iq/{{method}}/{{subject}}.csv",
     log:
         f"logs/{COHORT}/image_quality/{{method}}/{{subject}}.log",
+    benchmark:
+        f"benchmarks/runs/{COHORT}/image_quality/{{method}}/{{subject}}.tsv"
     params:
         modalities=PLAN.modalities,
         masks=PLAN.masks,

@@ -9,6 +9,8 @@ rule reference:
         PLAN.recon_files("reference"),
     log:
         f"logs/{COHORT}/recon/reference/{{subject}}.log",
+    benchmark:
+        f"benchmarks/runs/{COHORT}/reference/{{subject}}.tsv"
     params:
         modalities=PLAN.modalities,
     resources:

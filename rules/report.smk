@@ -34,3 +34,25 @@ rule provenance:
         "../envs/cardiomm.yaml"
     script:
         "../workflow_scripts/provenance.py"
+
+
+# What each stage of this run cost (from the benchmark: files of its jobs); runs last, since its inputs are
+# the run's other final outputs. Machine-dependent, so it lives outside tables/ (which are reproducible).
+rule stage_costs:
+    localrule: True
+    input:
+        done=[t for t in PLAN.final_targets() if t not in PLAN.cost_files()],
+        reference=[PLAN.recon("reference", "full", s.id, m) for s in PLAN.subjects for m in PLAN.modalities],
+    output:
+        csv=report(f"{RES}/costs/stage_costs.csv", category="Stage costs", caption="../docs/report/stage_costs.rst"),
+        md=f"{RES}/costs/stage_costs.md",
+    log:
+        f"logs/{COHORT}/stage_costs.log",
+    params:
+        runs=f"benchmarks/runs/{COHORT}",
+        n_masks=len(PLAN.masks),
+        cores=workflow.cores,
+    conda:
+        "../envs/cardiomm.yaml"
+    script:
+        "../workflow_scripts/stage_costs.py"

@@ -3,7 +3,7 @@
 from cardiomm import stages
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
-with stages.logged(sm.log[0], sm.config):
+with stages.logged(sm.log[0], sm.config, threads=sm.threads):
     stages.agreement(sm.input.phenotypes, sm.input.biomarkers, sm.params.comparator, sm.params.tolerances,
                      sm.params.cohort, sm.output.agreement, sm.output.audit,
                      sm.output.audit_html)

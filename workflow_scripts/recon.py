@@ -3,7 +3,7 @@
 from cardiomm import stages, workflow
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
-with stages.logged(sm.log[0], sm.config):
+with stages.logged(sm.log[0], sm.config, threads=sm.threads):
     plan = workflow.plan_from_config(sm.config)
     sid, method = sm.wildcards.subject, sm.wildcards.method
     masks, mods = sm.params.masks, sm.params.modalities
