@@ -11,6 +11,7 @@ import contextlib
 import logging
 import os
 import sys
+import time
 import traceback
 from collections.abc import Iterator
 from pathlib import Path
@@ -163,6 +164,7 @@ def reconstruct(method: str, subject: Subject, modalities: list[str], masks: lis
 
         model, _ = load_model(model_path, arch=method)
     i = 0
+    t0, total, frames = time.perf_counter(), len(masks) * len(modalities), 0
     for mk in masks:
         for mod in modalities:
             kus = cio.read_kspace(kus_files[(mod, mk)], key="kus")
@@ -181,9 +183,11 @@ def reconstruct(method: str, subject: Subject, modalities: list[str], masks: lis
 
                 meta = {**subject.meta, "modality": mod}
                 img = reconstruct_series(model, kus, mask, mk, meta)
-            log.info("%s %s %s %s done", method, subject.id, mk, mod)
             _write_recon(img, outputs[i], outputs[i + 1], subject, mod)
             i += 2
+            frames += kus.shape[0] * kus.shape[1]
+            log.info("%s %s %s %s done: %d/%d series, %d 2D frames, %.0f s elapsed", method, subject.id, mk, mod,
+                     i // 2, total, frames, time.perf_counter() - t0)
 
 
 def image_quality(subject: Subject, method: str, modalities: list[str], masks: list[str], ref_files: dict,
@@ -245,7 +249,8 @@ def segment(subject: Subject, method: str, masks: list[str], modalities: list[st
     from cardiomm.segmentation.train import load_segmenter
 
     model = load_segmenter(model_path)
-    rows = []
+    rows: list[dict] = []
+    t0 = time.perf_counter()
     for mk in masks:
         for mod in modalities:
             src = recon_files[(mod, mk)]
@@ -264,7 +269,8 @@ def segment(subject: Subject, method: str, masks: list[str], modalities: list[st
                 row.update({f"dice_{c}": d[c] for c in d})
                 row.update({f"hd95_mm_{c}": h[c] for c in h})
             rows.append(row)
-            log.info("segmented %s %s %s %s: QC %s %s", method, mk, subject.id, mod, ok, reason)
+            log.info("segmented %s %s %s %s: QC %s %s (%d/%d series, %.0f s elapsed)", method, mk, subject.id, mod,
+                     ok, reason, len(rows), len(masks) * len(modalities), time.perf_counter() - t0)
     write_csv(pd.DataFrame(rows), out_csv)
 
 

@@ -10,6 +10,8 @@ rule image_quality:
         f"{RES}/iq/{{method}}/{{subject}}.csv",
     log:
         f"logs/{COHORT}/image_quality/{{method}}/{{subject}}.log",
+    message:
+        "[compare] image quality of {wildcards.method} on {wildcards.subject}"
     benchmark:
         f"benchmarks/runs/{COHORT}/image_quality/{{method}}/{{subject}}.tsv"
     params:
@@ -46,6 +48,8 @@ rule agreement:
         audit_html=report(f"{RES}/audit.html", category="Audit", caption="../docs/report/audit.rst"),
     log:
         f"logs/{COHORT}/agreement.log",
+    message:
+        "[compare] agreement statistics and the preservation audit"
     params:
         comparator=config.get("agreement", {}).get("comparator", "reference"),
         tolerances=config.get("tolerances", {}),

@@ -28,6 +28,8 @@ if PLAN.synthetic:
             truth=str(_S.truth_path()),
         log:
             f"logs/{COHORT}/synthesize/{{subject}}.log",
+        message:
+            "[data] synthesising subject {wildcards.subject}"
         benchmark:
             f"benchmarks/runs/{COHORT}/synthesize/{{subject}}.tsv"
         params:

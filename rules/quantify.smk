@@ -18,6 +18,8 @@ for _name, _method, _masks in (("quantify_reference", "reference", ["full"]), ("
                   for mk in _masks for m in PLAN.modalities if wf.MODALITIES[m].kind == "mapping"],
         log:
             f"logs/{COHORT}/quantify/{_method}/{{subject}}.log",
+        message:
+            f"[quantify] phenotypes and biomarkers, {_method}, {{wildcards.subject}}"
         benchmark:
             f"benchmarks/runs/{COHORT}/quantify/{_method}/{{subject}}.tsv"
         params:

@@ -9,6 +9,8 @@ rule reference:
         PLAN.recon_files("reference"),
     log:
         f"logs/{COHORT}/recon/reference/{{subject}}.log",
+    message:
+        "[recon] fully sampled reference of {wildcards.subject}"
     benchmark:
         f"benchmarks/runs/{COHORT}/reference/{{subject}}.tsv"
     params:
@@ -29,6 +31,8 @@ rule recon:
         PLAN.recon_files("{method}"),
     log:
         f"logs/{COHORT}/recon/{{method}}/{{subject}}.log",
+    message:
+        "[recon] {wildcards.method} on {wildcards.subject}, every mask (progress: {log})"
     benchmark:
         f"benchmarks/runs/{COHORT}/recon/{{method}}/{{subject}}.tsv"
     params:

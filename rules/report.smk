@@ -9,6 +9,8 @@ rule figures:
         [report(f, category="Figures", caption="../docs/report/figures.rst") for f in PLAN.figure_files()],
     log:
         f"logs/{COHORT}/figures.log",
+    message:
+        "[figures] paper-style figures"
     benchmark:
         f"benchmarks/runs/{COHORT}/figures.tsv"
     params:
@@ -48,6 +50,8 @@ rule stage_costs:
         md=f"{RES}/costs/stage_costs.md",
     log:
         f"logs/{COHORT}/stage_costs.log",
+    message:
+        "[costs] stage cost table of this run"
     params:
         runs=f"benchmarks/runs/{COHORT}",
         n_masks=len(PLAN.masks),

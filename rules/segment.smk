@@ -16,6 +16,8 @@ for _name, _method, _masks in (("segment_reference", "reference", ["full"]), ("s
             table=f"{RES}/seg/{_method}/{{subject}}.csv",
         log:
             f"logs/{COHORT}/segment/{_method}/{{subject}}.log",
+        message:
+            f"[segment] {_method} reconstructions of {{wildcards.subject}}"
         benchmark:
             f"benchmarks/runs/{COHORT}/segment/{_method}/{{subject}}.tsv"
         params:

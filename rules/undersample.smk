@@ -10,6 +10,8 @@ rule undersample:
         kus=[PLAN.undersampled("{subject}", m, mk, "kus") for m in PLAN.modalities for mk in PLAN.masks],
     log:
         f"logs/{COHORT}/undersample/{{subject}}.log",
+    message:
+        "[undersample] masks and undersampled k-space of {wildcards.subject}"
     benchmark:
         f"benchmarks/runs/{COHORT}/undersample/{{subject}}.tsv"
     params:
