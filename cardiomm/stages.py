@@ -262,11 +262,10 @@ def quantify(subject: Subject, method: str, masks: list[str], modalities: list[s
     removes each image's RSS noise floor, estimated from its background air, before the mapping fits and
     applies the SNR criterion (:mod:`cardiomm.quantify.noise`); ``"none"`` fits the magnitudes as they are.
     """
-    from cardiomm.conventions import PHENOTYPES
     from cardiomm.io.nifti import load_image
+    from cardiomm.quantify.cine import cine_phenotypes
     from cardiomm.quantify.mapping import map_series, myocardial_summary, series_noise
-    from cardiomm.quantify.volumes import ventricular_phenotypes
-    from cardiomm.quantify.wall_thickness import aha_segments, wall_thickness
+    from cardiomm.quantify.wall_thickness import aha_segments
 
     qc = pd.read_csv(seg_table).set_index(["mask", "modality"])
     rows = []
@@ -277,21 +276,11 @@ def quantify(subject: Subject, method: str, masks: list[str], modalities: list[s
             labels, geom = load_image(seg_files[(mod, mk)])
             labels = labels.astype(np.uint8)
             if MODALITIES[mod].kind == "cine":
-                vals: dict[str, float] = {}
-                errors: dict[str, str] = {}
-                try:
-                    vals.update(ventricular_phenotypes(labels, geom, heart_rate_bpm=None, ed=ed))
-                except ValueError as err:
-                    errors.update({k: str(err) for k in PHENOTYPES if k != "WT"})
-                try:
-                    vals["WT"], _ = wall_thickness(labels[0], geom)
-                except ValueError as err:
-                    errors["WT"] = str(err)
-                for k in PHENOTYPES:
-                    v = float(vals.get(k, float("nan")))
-                    why = errors.get(k) or ("" if np.isfinite(v) else f"{k} not computable from the segmentation")
+                values, notes = cine_phenotypes(labels, geom, ed=ed)
+                log.info("%s %s %s cine: %s", method, mk, subject.id, "; ".join(notes))
+                for k, (v, why) in values.items():
                     reason = "; ".join(r for r in (qc_reason, why) if r)
-                    rows.append(_row(subject, method, mk, k, v, ok and np.isfinite(v), reason))
+                    rows.append(_row(subject, method, mk, k, v, ok and np.isfinite(v) and not why, reason))
                 continue
             bm = MODALITIES[mod].biomarker
             images, _ = load_image(recon_files[(mod, mk)])
