@@ -286,17 +286,19 @@ def _row(subject: Subject, method: str, mask: str, indicator: str, value: float,
 
 
 def quantify(subject: Subject, method: str, masks: list[str], modalities: list[str], recon_files: dict,
-             seg_files: dict, seg_table: str, maps_dir: str, out_csv: str, ed: str = "first") -> None:
+             seg_files: dict, seg_table: str, maps_dir: str, out_csv: str, ed: str = "first",
+             noise_floor: str = "background") -> None:
     """Phenotypes (cine) and myocardial biomarkers (mapping) for every mask of one subject x method.
 
     A case that failed segmentation QC keeps its value with ``qc_pass = False`` and the reason; a quantity
-    that cannot be computed is NaN with the reason. Nothing is dropped silently.
+    that cannot be computed is NaN with the reason. Nothing is dropped silently. ``noise_floor="background"``
+    removes each image's RSS noise floor, estimated from its background air, before the mapping fits and
+    applies the SNR criterion (:mod:`cardiomm.quantify.noise`); ``"none"`` fits the magnitudes as they are.
     """
-    from cardiomm.conventions import PHENOTYPES
     from cardiomm.io.nifti import load_image
-    from cardiomm.quantify.mapping import map_series, myocardial_summary
-    from cardiomm.quantify.volumes import ventricular_phenotypes
-    from cardiomm.quantify.wall_thickness import aha_segments, wall_thickness
+    from cardiomm.quantify.cine import cine_phenotypes
+    from cardiomm.quantify.mapping import map_series, myocardial_summary, series_noise
+    from cardiomm.quantify.wall_thickness import aha_segments
 
     qc = pd.read_csv(seg_table).set_index(["mask", "modality"])
     rows = []
@@ -307,27 +309,21 @@ def quantify(subject: Subject, method: str, masks: list[str], modalities: list[s
             labels, geom = load_image(seg_files[(mod, mk)])
             labels = labels.astype(np.uint8)
             if MODALITIES[mod].kind == "cine":
-                vals: dict[str, float] = {}
-                errors: dict[str, str] = {}
-                try:
-                    vals.update(ventricular_phenotypes(labels, geom, heart_rate_bpm=None, ed=ed))
-                except ValueError as err:
-                    errors.update({k: str(err) for k in PHENOTYPES if k != "WT"})
-                try:
-                    vals["WT"], _ = wall_thickness(labels[0], geom)
-                except ValueError as err:
-                    errors["WT"] = str(err)
-                for k in PHENOTYPES:
-                    v = float(vals.get(k, float("nan")))
-                    why = errors.get(k) or ("" if np.isfinite(v) else f"{k} not computable from the segmentation")
+                values, notes = cine_phenotypes(labels, geom, ed=ed)
+                log.info("%s %s %s cine: %s", method, mk, subject.id, "; ".join(notes))
+                for k, (v, why) in values.items():
                     reason = "; ".join(r for r in (qc_reason, why) if r)
-                    rows.append(_row(subject, method, mk, k, v, ok and np.isfinite(v), reason))
+                    rows.append(_row(subject, method, mk, k, v, ok and np.isfinite(v) and not why, reason))
                 continue
             bm = MODALITIES[mod].biomarker
             images, _ = load_image(recon_files[(mod, mk)])
             times = cio.read_timing(subject.timing_path(mod), nz=images.shape[1], nt=images.shape[0])
             body = images.mean(axis=0) > 0.05 * np.percentile(images.mean(axis=0), 99)
-            vmap, valid = map_series(images, times, bm, mask=body)
+            noise = series_noise(images) if noise_floor == "background" else None
+            if noise is not None and any(n is None for n in noise):
+                log.warning("%s %s %s %s: no background air in slice(s) %s: noise floor not removed there",
+                            method, mk, subject.id, mod, [z for z, n in enumerate(noise) if n is None])
+            vmap, valid = map_series(images, times, bm, mask=body, noise=noise)
             save_image(f"{maps_dir}/{mk}/{subject.id}/{bm}_map.nii.gz", np.nan_to_num(vmap)[None].astype(np.float32),
                        geom)
             try:

@@ -25,6 +25,7 @@ for _name, _method, _masks in (("quantify_reference", "reference", ["full"]), ("
         params:
             modalities=PLAN.modalities,
             ed=config.get("quantify", {}).get("ed", "first"),
+            noise_floor=config.get("quantify", {}).get("noise_floor", "background"),
             method=_method,
         resources:
             mem_mb=3000,

@@ -1,5 +1,5 @@
 """Agreement statistics: hand-computed Bland-Altman, ICC(A,1) against the McGraw & Wong formulas,
-degenerate cells, the preserved rule and input validation."""
+degenerate cells, the exact LoA CI, the three-valued verdict and input validation."""
 
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ from cardiomm.compare.agreement import (
     agreement_table,
     bland_altman,
     icc_a1,
-    is_preserved,
 )
+from cardiomm.compare.verdict import INCONCLUSIVE, NOT_PRESERVED, PRESERVED, loa_ci_factor, n_needed, verdict
 from cardiomm.conventions import unit
 
 
@@ -48,10 +48,11 @@ HAND = {
     "loa_high": 1.0 + 1.96 * SD,  # 4.0990321
     "bias_ci_low": 1.0 - T_975_4 * SD / math.sqrt(5),  # -0.963243
     "bias_ci_high": 1.0 + T_975_4 * SD / math.sqrt(5),  # 2.963243
-    "loa_low_ci_low": 1.0 - 1.96 * SD - T_975_4 * math.sqrt(1.5),  # SE(LoA) = sqrt(2.5 * 3/5) = sqrt(1.5)
-    "loa_low_ci_high": 1.0 - 1.96 * SD + T_975_4 * math.sqrt(1.5),
-    "loa_high_ci_low": 1.0 + 1.96 * SD - T_975_4 * math.sqrt(1.5),
-    "loa_high_ci_high": 1.0 + 1.96 * SD + T_975_4 * math.sqrt(1.5),
+    # SE(LoA) = sqrt(sd^2 (1/n + 1.96^2 / (2 (n-1)))) = sqrt(2.5 * (0.2 + 3.8416 / 8)) = sqrt(1.70050)
+    "loa_low_ci_low": 1.0 - 1.96 * SD - T_975_4 * math.sqrt(1.7005),
+    "loa_low_ci_high": 1.0 - 1.96 * SD + T_975_4 * math.sqrt(1.7005),
+    "loa_high_ci_low": 1.0 + 1.96 * SD - T_975_4 * math.sqrt(1.7005),
+    "loa_high_ci_high": 1.0 + 1.96 * SD + T_975_4 * math.sqrt(1.7005),  # 7.719606
     "mad": 7.0 / 5.0,  # (1+0+2+1+3)/5
     "cov_pct": 100.0 * SD / 11.5,  # pair means 9.5, 12, 13, 11.5, 11.5 -> 11.5
 }
@@ -68,6 +69,25 @@ def test_bland_altman_matches_hand_computation():
         assert got[key] == pytest.approx(HAND[key], abs=2e-6), key
     assert got["loa_low"] == pytest.approx(-2.0990321, abs=1e-6)
     assert got["bias_ci_high"] == pytest.approx(2.963243, abs=1e-5)
+    assert got["loa_high_ci_high"] == pytest.approx(7.719606, abs=1e-5)
+
+
+def test_loa_ci_is_the_exact_bland_altman_1999_form_not_sqrt_3_over_n():
+    import statistics
+
+    # independent path: the standard library's mean / stdev and the formula written out by hand
+    rng = np.random.default_rng(3)
+    for n in (3, 4, 7, 25):
+        d = rng.normal(2.0, 3.0, n)
+        sd = statistics.stdev(d.tolist())
+        t = stats.t.ppf(0.975, n - 1)
+        want = statistics.fmean(d.tolist()) + 1.96 * sd + t * sd * math.sqrt(1 / n + 1.96**2 / (2 * (n - 1)))
+        got = bland_altman(d, np.zeros(n))["loa_high_ci_high"]
+        assert got == pytest.approx(want, rel=1e-12)
+    # at n = 3 the old sqrt(3/n) shortcut is 12% too narrow (sqrt(1/3 + 3.8416/4) = 1.1374)
+    assert loa_ci_factor(3) / math.sqrt(3 / 3) == pytest.approx(1.1374, abs=1e-4)
+    # and the shortcut is the large-n limit with 1 + 1.96^2 / 2 = 2.92 rounded up to 3
+    assert loa_ci_factor(10**6) / math.sqrt(3 / 10**6) == pytest.approx(math.sqrt(2.9208 / 3), abs=1e-4)
 
 
 def test_agreement_table_row_matches_hand_computation():
@@ -83,21 +103,66 @@ def test_agreement_table_row_matches_hand_computation():
         assert row[key] == pytest.approx(val, abs=2e-6), key
     assert row["pearson_r"] == pytest.approx(stats.pearsonr(METHOD, REF).statistic)
     assert row["wilcoxon_p"] == pytest.approx(stats.wilcoxon(METHOD, REF).pvalue)
-    assert row["preserved"] and row["reason"] == ""
+    # the point LoA [-2.10, 4.10] lies inside +/-5 but its CI reaches 7.72 at n = 5: not decided yet
+    assert row["verdict"] == INCONCLUSIVE and not row["preserved"] and row["reason"] == ""
+    assert row["n_needed"] == _n_needed_brute_force(1.0, SD, 5.0)
 
 
-@pytest.mark.parametrize(("tol", "expected"), [(5.0, True), (4.0, False), (0.9, False), (4.1, True)])
-def test_preserved_rule(tol, expected):
-    # LoA = [-2.099, 4.099]: tolerance 4.0 fails on the upper LoA, 0.9 on the bias itself
-    assert agreement_table(_hand_table(), tolerances={"LVEDV": tol}).iloc[0]["preserved"] == expected
+@pytest.mark.parametrize(
+    ("tol", "expected"),
+    # LoA = [-2.099, 4.099], LoA CIs [-5.720, 7.720]; bias CI [-0.963, 2.963]
+    [(8.0, PRESERVED), (7.7, INCONCLUSIVE), (5.0, INCONCLUSIVE), (4.0, NOT_PRESERVED), (0.9, NOT_PRESERVED)],
+)
+def test_three_valued_verdict(tol, expected):
+    row = agreement_table(_hand_table(), tolerances={"LVEDV": tol}).iloc[0]
+    assert row["verdict"] == expected
+    assert bool(row["preserved"]) == (expected == PRESERVED)
+    assert np.isfinite(row["n_needed"]) == (expected == INCONCLUSIVE)
 
 
-def test_is_preserved_edges():
-    assert is_preserved(0.0, -1.0, 1.0, 1.0)
-    assert not is_preserved(0.0, -1.01, 0.5, 1.0)
-    assert not is_preserved(1.5, 1.2, 1.8, 2.0 - 0.3)
-    assert not is_preserved(float("nan"), -1, 1, 5)
-    assert not is_preserved(0.0, -1, 1, float("nan"))
+def _n_needed_brute_force(bias: float, sd: float, tol: float) -> int:
+    """Walk n = 3, 4, ... until both LoA CIs (t quantile, exact SE) fit inside the tolerance."""
+    n = 3
+    while True:
+        hw = stats.t.ppf(0.975, n - 1) * sd * math.sqrt(1 / n + 1.96**2 / (2 * (n - 1)))
+        if bias - 1.96 * sd - hw >= -tol and bias + 1.96 * sd + hw <= tol:
+            return n
+        n += 1
+
+
+@pytest.mark.parametrize(("bias", "sd", "tol"), [(1.0, SD, 5.0), (0.0, 1.0, 2.5), (-0.5, 2.0, 4.5), (0.2, 0.1, 1)])
+def test_n_needed_matches_brute_force(bias, sd, tol):
+    need = n_needed(bias, sd, tol)
+    assert need == _n_needed_brute_force(bias, sd, tol)
+    if need > 3:  # at need - 1 it is still inconclusive, at need preserved (same bias and SD)
+        from cardiomm.compare.verdict import loa_ci_half_width
+
+        for n, want in ((int(need) - 1, INCONCLUSIVE), (int(need), PRESERVED)):
+            hw = float(loa_ci_half_width(sd, n))
+            st = {"bias": bias, "sd": sd, "loa_low": bias - 1.96 * sd, "loa_high": bias + 1.96 * sd,
+                  "bias_ci_low": bias - 1, "bias_ci_high": bias + 1,
+                  "loa_low_ci_low": bias - 1.96 * sd - hw, "loa_high_ci_high": bias + 1.96 * sd + hw}  # fmt: skip
+            assert verdict(st, n, tol)[0] == want
+
+
+def test_n_needed_edges():
+    assert n_needed(0.0, 1.0, 1.96) == math.inf  # a point LoA on the tolerance: no n decides it
+    assert n_needed(0.0, 0.0, 1.0) == 3.0
+    assert math.isnan(n_needed(float("nan"), 1.0, 1.0))
+    # at n = 3 the CI half-width of a limit is 2.5 x the LoA half-width (t(2) = 4.303 x 1.1374 / 1.96), so an
+    # unbiased method whose LoA is half the tolerance is still inconclusive
+    d = np.array([-1.0, 0.0, 1.0])  # bias 0, sd 1
+    st = bland_altman(d, np.zeros(3))
+    assert (st["loa_high_ci_high"] - st["loa_high"]) / 1.96 == pytest.approx(2.497, abs=1e-3)
+    assert verdict(st, 3, 4.0)[0] == INCONCLUSIVE
+    assert verdict(st, 3, 1.96 + 4.9)[0] == PRESERVED
+
+
+def test_bias_ci_outside_tolerance_is_not_preserved():
+    st = {"bias": 5.0, "sd": 0.0, "loa_low": 5.0, "loa_high": 5.0, "bias_ci_low": 5.0, "bias_ci_high": 5.0,
+          "loa_low_ci_low": 5.0, "loa_high_ci_high": 5.0}  # fmt: skip
+    assert verdict(st, 5, 4.0)[0] == NOT_PRESERVED
+    assert verdict(st, 5, float("nan"))[0] == INCONCLUSIVE
 
 
 def _icc_a1_mcgraw_wong(x: np.ndarray) -> tuple[float, float, float]:
@@ -152,7 +217,7 @@ def test_fewer_than_three_pairs_gives_reason_not_exception():
     assert row["n"] == 2
     assert all(np.isnan(row[c]) for c in ("bias", "sd", "loa_low", "icc", "pearson_r", "wilcoxon_p", "cov_pct"))
     assert "n<3" in row["reason"] and "not computable" in row["reason"]
-    assert not row["preserved"]
+    assert not row["preserved"] and row["verdict"] == INCONCLUSIVE and np.isnan(row["n_needed"])
 
 
 def test_all_equal_values_icc_undefined_but_agreement_perfect():
@@ -250,7 +315,7 @@ def test_output_order_and_default_tolerances():
     assert list(tab["indicator"]) == ["LVEDV"] * 4 + ["T1"] * 4
     assert list(tab["method"][:4]) == ["zerofilled", "zerofilled", "cardiomm", "cardiomm"]
     assert list(tab["mask"][:2]) == ["Uniform8", "ktRadial24"]
-    assert tab.set_index("indicator")["tolerance"].to_dict() == {"LVEDV": 12.0, "T1": 30.0}
+    assert tab.set_index("indicator")["tolerance"].to_dict() == {"LVEDV": 12.0, "T1": 50.0}
 
 
 def test_missing_tolerance_means_not_preserved():

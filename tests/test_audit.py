@@ -8,6 +8,7 @@ import pytest
 
 from cardiomm.compare.agreement import INDICATOR_COLUMNS, agreement_table
 from cardiomm.compare.audit import audit_markdown, default_tolerances
+from cardiomm.compare.tolerances import TOLERANCES
 from cardiomm.conventions import INDICATORS, unit
 
 
@@ -16,14 +17,29 @@ def test_default_tolerances_cover_all_indicators_with_sources():
     assert set(tol) == set(INDICATORS) == set(src)
     assert all(np.isfinite(v) and v > 0 for v in tol.values())
     assert all(len(s) > 20 for s in src.values())
-    assert "Grothues" in src["LVEF"] and "Grothues" in src["RVEDV"]
-    assert "Messroghli" in src["T1"] and "Giri" in src["T2"] and "van Oorschot" in src["T1rho"]
-    assert all("approximate" in s for s in src.values())
+    # every value says what it is; where no source supports it, it says so instead of citing one
+    for ind, t in TOLERANCES.items():
+        assert t.value == tol[ind] and t.kind and t.source
+        assert "project choice" in t.kind or "coefficient of repeatability" in t.kind, ind
+    assert "Robison" in src["T1"] and "51.7 ms" in src["T1"]
+    assert "no source found" in TOLERANCES["WT"].kind
+    assert "between-subject SD" in src["T1rho"] and "not a reproducibility figure" in src["T1rho"]
     # clinically plausible magnitudes: EF in percentage points, T1 tens of ms, T2 / T1rho a few ms
-    assert 3 <= tol["LVEF"] <= 8 and 10 <= tol["T1"] <= 60 and 1 <= tol["T2"] <= 6 and 1 <= tol["T1rho"] <= 8
+    assert 3 <= tol["LVEF"] <= 8 and 10 <= tol["T1"] <= 80 and 1 <= tol["T2"] <= 6 and 1 <= tol["T1rho"] <= 8
     # fresh dicts: overriding one copy does not change the defaults
     tol["LVEF"] = 99.0
     assert default_tolerances()[0]["LVEF"] != 99.0
+
+
+def test_no_import_cycle_between_agreement_and_audit():
+    import ast
+    from pathlib import Path
+
+    import cardiomm.compare.agreement as agreement_mod
+
+    tree = ast.parse(Path(agreement_mod.__file__).read_text())
+    imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    assert "cardiomm.compare.audit" not in imported
 
 
 def _scenario() -> pd.DataFrame:
@@ -43,7 +59,7 @@ def _scenario() -> pd.DataFrame:
     add("reference", "full", "T1", ref_t1)
     add("cardiomm", "ktRadial24", "LVEF", [55.5, 60.5, 47.5, 65.5, 58.5])  # d = .5 .5 -.5 .5 .5
     add("cardiomm", "ktRadial24", "T1", [1005.0, 1015.0, 985.0, 1045.0, 995.0])
-    add("sense", "ktRadial24", "LVEF", [56.0, 61.0, 47.0, 66.0, 58.0])
+    add("sense", "ktRadial24", "LVEF", [57.0, 62.0, 46.0, 67.0, 58.0])  # d = 2 2 -2 2 0
     add("sense", "ktRadial24", "T1", [1100.0, 960.0, 1080.0, 990.0, 1070.0])  # large scatter in T1
     add("varnet", "ktRadial24", "LVEF", [55.0, 60.0, 48.0, 65.0, 58.0])
     add("varnet", "ktRadial24", "T1", [1000.0, 1020.0, np.nan, np.nan, np.nan], [True, True, False, False, False])
@@ -67,33 +83,38 @@ def test_summary_matrix_cells(report):
     assert "±5.0" in ef_row
     # CardioMM: d = .5 .5 -.5 .5 .5 -> bias 0.3, sd sqrt(0.8 / 4) = 0.447 -> LoA 0.3 -/+ 0.877
     assert "✓ 0.3 [-0.6, 1.2]" in ef_row
-    assert "— n/a" in t1_row  # VarNet T1: 2 valid pairs
+    assert "? n/a" in t1_row  # VarNet T1: 2 valid pairs
     cells = [c.strip() for c in t1_row.strip("|").split("|")]
     # columns: indicator, tolerance, SENSE, VarNet, CardioMM (methods in conventions order)
-    assert cells[2].startswith("✗") and cells[3] == "— n/a" and cells[4].startswith("✓")
+    assert cells[2].startswith("✗") and cells[3] == "? n/a" and cells[4].startswith("✓")
+    # SENSE LVEF: d = 2 2 -2 2 0: LoA [-2.71, 4.31] inside ±5 but its CI reaches 8.40 at n = 5
+    ef_cells = [c.strip() for c in ef_row.strip("|").split("|")]
+    assert ef_cells[2].startswith("? 0.8 [-2.7, 4.3] (n ≥ ")
 
 
 def test_at_a_glance_and_sentences(report):
     _, md = report
-    assert "| CardioMM | 2/2 |" in md
-    assert "| SENSE | 1/2 |" in md
+    assert "| CardioMM | 2 ✓ / 0 ✗ / 0 ? |" in md
+    assert "| SENSE | 0 ✓ / 1 ✗ / 1 ? |" in md
+    assert "| E2E-VarNet | 1 ✓ / 0 ✗ / 1 ? |" in md
     assert "**CardioMM at ktRadial24** preserves 2/2 indicators." in md
     sense = next(line for line in md.splitlines() if "**SENSE at ktRadial24**" in line)
-    assert "preserves 1/2 indicators; not preserved: T1 (bias" in sense and "tolerance ±30.0 ms" in sense
+    assert "preserves 0/2 indicators; not preserved: T1 (bias" in sense and "tolerance ±50.0 ms" in sense
+    assert "inconclusive: LVEF (bias 0.8 %" in sense and "needed)" in sense
     varnet = next(line for line in md.splitlines() if "**E2E-VarNet at ktRadial24**" in line)
-    assert "preserves 1/2" in varnet and "not computable: T1 (" in varnet and "n<3" in varnet
+    assert "preserves 1/2" in varnet and "not computable (inconclusive): T1 (" in varnet and "n<3" in varnet
 
 
 def test_non_computable_section_and_sources(report):
     _, md = report
-    section = md.split("### Non-computable cells")[1].split("## Tolerance sources")[0]
+    section = md.split("### Non-computable cells")[1].split("## Tolerances")[0]
     assert "| T1 | E2E-VarNet | ktRadial24 | 2 |" in section
     assert "3 QC-failed pairs excluded" in section
-    sources = md.split("## Tolerance sources")[1]
-    tol, src = default_tolerances()
+    sources = md.split("## Tolerances")[1]
     for ind in INDICATORS:
-        assert f"| {ind} | {unit(ind)} |" in sources
-    assert src["LVEF"].replace("|", "\\|") in sources
+        t = TOLERANCES[ind]
+        assert f"| {ind} | {unit(ind)} |" in sources and t.source.replace("|", "\\|") in sources
+        assert t.kind in sources
 
 
 def test_report_tolerances_decide_the_verdict(report):

@@ -56,8 +56,10 @@ def test_wall_thickness_from_true_labels_matches_analytic_truth(subject):
     s, truth = subject
     labels, geom = load_image(s.label_path("cine"))
     wt, segments = wall_thickness(labels[0].astype(np.uint8), geom)
-    # contour-based thickness on a 2.25 mm grid vs the analytic radial thickness: within half a pixel
-    assert abs(wt - truth["WT"]) < 0.5 * geom.dx
+    # the truth is the measurement's own definition on the analytic heart (cardiomm.phantom.truth): what is left
+    # is the voxelisation and contouring on a 2.25 mm grid, -0.05 to -0.25 mm on the default cohort (it was
+    # -0.2 to -0.7 mm, and this test allowed 1.125 mm, while the truth averaged the radial thickness per slice)
+    assert abs(wt - truth["WT"]) < 0.3
     assert len(segments) >= 12
 
 

@@ -125,29 +125,68 @@ def test_no_rv_falls_back_to_image_axes_with_a_warning() -> None:
     assert wt == pytest.approx(7.0, abs=0.5)
 
 
-def test_slices_without_rv_take_the_nearest_origin() -> None:
+def test_mid_cavity_slice_without_rv_takes_the_nearest_slice_with_one() -> None:
     geom = Geometry(1.0, 1.0, 8.0, 0.0)
     with_rv, without = ring_slice(geom, 20.0, 27.0), ring_slice(geom, 20.0, 27.0, rv=False)
-    ori = orientation(np.stack([with_rv, with_rv, without]), geom)
-    assert not ori.fallback and ori.source[2] == "nearest_slice"
-    assert ori.origin_rad[2] == ori.origin_rad[1]
+    ori = orientation(np.stack([with_rv, without, without]), geom)  # mid-cavity slice 1 has no RV
+    assert not ori.fallback and ori.septum_slice == 0 and set(ori.source) == {"mid_septum"}
+    assert np.all(ori.origin_rad == ori.origin_rad[0])  # one origin for the stack, as UK Biobank
 
 
-def test_open_ring_and_apical_cap_are_not_measured() -> None:
+def _rv_arc_slice(geom: Geometry, lo_deg: float, hi_deg: float) -> np.ndarray:
+    sl = ring_slice(geom, 20.0, 27.0, shape=(96, 96), offset=(0.0, 0.0), rv=False)
+    yy, xx = np.mgrid[0:96, 0:96]
+    y, x = (yy - 48) * geom.dy, (xx - 48) * geom.dx
+    r, th = np.hypot(x, y), np.rad2deg(np.mod(np.arctan2(-y, x), 2 * np.pi))
+    sl[(r > 27.0) & (r <= 39.0) & (th >= lo_deg) & (th <= hi_deg)] = RV_BLOOD
+    return sl
+
+
+@pytest.mark.parametrize(("lo", "hi"), [(120, 240), (150, 210), (120, 200), (100, 260)])
+def test_origin_is_the_mid_septum_of_the_mid_cavity_slice_as_uk_biobank(lo, hi) -> None:
+    """Sectors start 60 degrees before the middle of the RV contact arc, whatever the arc's width; the old rule
+    (anterior RV insertion) agrees only for a 120-degree arc."""
+    geom = Geometry(1.0, 1.0, 8.0, 0.0)
+    sl = _rv_arc_slice(geom, lo, hi)
+    ori = orientation(np.stack([sl] * 3), geom)
+    mid = (lo + hi) / 2
+    assert np.rad2deg(ori.origin_rad[1]) == pytest.approx(mid - 60.0, abs=3.0)
+    old_rule = lo  # anterior insertion
+    assert (abs(old_rule - (mid - 60.0)) < 3.0) == (hi - lo == 120)
+    seg = aha_segments(np.stack([sl] * 3), geom)
+    c, rr = 48, 23
+    at = (c - int(round(rr * np.sin(np.deg2rad(mid)))), c + int(round(rr * np.cos(np.deg2rad(mid)))))
+    assert seg[2][at] == 14  # apical septal segment centred on the mid-septum
+    assert seg[0][at] in (2, 3)  # the mid-septum is the border of antero- and inferoseptal
+
+
+def test_open_rings_are_measured_and_caps_skipped_with_a_reason() -> None:
+    """UK Biobank measures every slice with >= 10 LV blood and myocardium pixels, open ring or not."""
     geom = Geometry(1.0, 1.0, 8.0, 0.0)
     closed = ring_slice(geom, 20.0, 27.0)
     open_ring = closed.copy()
     open_ring[:40, 50:60][open_ring[:40, 50:60] == LV_MYO] = LV_BLOOD  # outflow-tract-like gap to the background
+    septal_gap = closed.copy()
+    yy, xx = np.mgrid[0:96, 0:112]
+    gap = (np.abs(yy - 48) < 4) & (xx < 56) & (septal_gap == LV_MYO)
+    septal_gap[gap] = LV_BLOOD  # blood touches the RV across the septum
+    papillary = closed.copy()
+    papillary[46:49, 62:65] = 0  # a 3x3 unlabelled hole in the blood pool
     cap = np.where(closed == LV_BLOOD, LV_MYO, closed)  # myocardium without a cavity
     assert closed_ring(closed) and not closed_ring(open_ring) and not closed_ring(cap)
-    res = wall_thickness_details(np.stack([open_ring, closed, closed, cap]), geom)
-    assert res.closed.tolist() == [False, True, True, False]
-    assert math.isnan(res.per_slice_mm[0]) and math.isnan(res.per_slice_mm[3])
-    assert res.per_slice_mm[1] == pytest.approx(7.0, abs=0.5)
-    assert all(math.isnan(res.segments_mm[s]) and res.n_points[s] == 0 for s in range(13, 17))
+    assert not closed_ring(septal_gap) and not closed_ring(papillary)
+    res = wall_thickness_details(np.stack([open_ring, septal_gap, papillary, closed, closed, cap]), geom)
+    assert res.measured.tolist() == [True, True, True, True, True, False]
+    assert res.open_ring == (0, 1, 2)
+    assert list(res.skipped) == [5] and "< 10" in res.skipped[5]
+    for z in (2, 3, 4):  # the hole does not change the thickness
+        assert res.per_slice_mm[z] == pytest.approx(7.0, abs=0.5)
+    # across a gap the epicardium follows the blood pool, so those slices read thinner (as in UK Biobank)
+    assert res.per_slice_mm[0] < res.per_slice_mm[3] and res.per_slice_mm[1] < res.per_slice_mm[3]
+    assert math.isnan(res.per_slice_mm[5])
 
 
-def test_errors_and_nan_without_closed_ring() -> None:
+def test_errors_and_nan_without_a_measurable_slice() -> None:
     geom = Geometry(1.0, 1.0, 8.0, 0.0)
     sl = ring_slice(geom, 20.0, 27.0)
     with pytest.raises(ValueError, match="shape"):
@@ -155,6 +194,6 @@ def test_errors_and_nan_without_closed_ring() -> None:
     with pytest.raises(ValueError, match="no LV myocardium"):
         wall_thickness(np.zeros((2, 10, 10), dtype=np.uint8), geom)
     cap = np.where(sl == LV_BLOOD, LV_MYO, sl)
-    with pytest.warns(UserWarning, match="closed"):
+    with pytest.warns(UserWarning, match="10 LV blood pool"):
         wt, segments = wall_thickness(np.stack([cap] * 3), geom)
     assert math.isnan(wt) and all(math.isnan(v) for v in segments.values())

@@ -9,4 +9,5 @@ with stages.logged(sm.log[0], sm.config, threads=sm.threads):
     mods = sm.params.modalities
     masks, recon, seg = plan.method_files(method, sid, mods)
     stages.quantify(plan.subject(sid), method, masks, mods, recon, seg, f"{plan.res}/seg/{method}/{sid}.csv",
-                    f"{plan.res}/quant/{method}", sm.output.table, ed=sm.params.ed)
+                    f"{plan.res}/quant/{method}", sm.output.table, ed=sm.params.ed,
+                    noise_floor=sm.params.noise_floor)

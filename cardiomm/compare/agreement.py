@@ -10,13 +10,17 @@ Statistics (d = method - comparator, n valid pairs)
 ---------------------------------------------------
 - Bland-Altman (Bland & Altman 1986; CIs from Bland & Altman 1999, Stat Methods Med Res 8:135):
   bias = mean(d), sd = SD(d) (ddof 1), LoA = bias -/+ 1.96 sd,
-  CI(bias) = bias -/+ t(0.975, n-1) sd / sqrt(n), CI(LoA) = LoA -/+ t(0.975, n-1) sd sqrt(3/n).
+  CI(bias) = bias -/+ t(0.975, n-1) sd / sqrt(n),
+  CI(LoA) = LoA -/+ t(0.975, n-1) sd sqrt(1/n + 1.96^2 / (2 (n-1))) (their section 3; not the large-n
+  shortcut sqrt(3/n), which is 12% too narrow at n = 3).
 - ICC(A,1) (McGraw & Wong 1996): two-way random effects, absolute agreement, single measurement,
   taken from :func:`pingouin.intraclass_corr` (see :func:`icc_a1` for the row chosen).
 - Pearson r (:func:`scipy.stats.pearsonr`), Wilcoxon signed-rank p (:func:`scipy.stats.wilcoxon`).
 - cov_pct = 100 sd / |mean of the pair means|; mad = mean |d|.
 
-Degenerate cells never raise: they get NaN statistics and a human-readable ``reason``.
+Each cell gets a three-valued ``verdict`` (``preserved`` / ``not preserved`` / ``inconclusive``, with the
+``n_needed`` to decide) from :mod:`cardiomm.compare.verdict`; ``preserved`` is ``verdict == "preserved"``.
+Degenerate cells never raise: they get NaN statistics, an ``inconclusive`` verdict and a human-readable ``reason``.
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ import pandas as pd
 import pingouin
 from scipy import stats
 
+from cardiomm.compare.tolerances import default_tolerances
+from cardiomm.compare.verdict import LOA_Z, PRESERVED, loa_ci_half_width, verdict
 from cardiomm.conventions import FULLY_SAMPLED, INDICATORS, METHODS, PATTERNS, REFERENCE, TRUTH, parse_mask_name, unit
 
 INDICATOR_COLUMNS = ("subject", "split", "method", "mask", "indicator", "unit", "value", "qc_pass", "qc_reason")
@@ -39,11 +45,10 @@ AGREEMENT_COLUMNS = (
     "mean_comparator", "mean_method", "bias", "sd", "loa_low", "loa_high", "bias_ci_low", "bias_ci_high",
     "loa_low_ci_low", "loa_low_ci_high", "loa_high_ci_low", "loa_high_ci_high",
     "icc", "icc_ci_low", "icc_ci_high", "pearson_r", "wilcoxon_p", "cov_pct", "mad",
-    "tolerance", "preserved", "reason",
+    "tolerance", "verdict", "n_needed", "preserved", "reason",
 )  # fmt: skip
 COMPARATORS = (REFERENCE, TRUTH)
 KNOWN_METHODS = (TRUTH, REFERENCE, *METHODS)
-LOA_Z = 1.96
 MIN_PAIRS = 3
 
 _STAT_KEYS = (
@@ -172,7 +177,7 @@ def bland_altman(method: np.ndarray, comparator: np.ndarray) -> dict[str, float]
     -------
     dict with ``bias, sd, loa_low, loa_high, bias_ci_low, bias_ci_high, loa_low_ci_low,
     loa_low_ci_high, loa_high_ci_low, loa_high_ci_high`` (same unit as the input).
-    Differences are ``method - comparator``; SE(bias) = sd/sqrt(n), SE(LoA) = sd*sqrt(3/n)
+    Differences are ``method - comparator``; SE(bias) = sd/sqrt(n), SE(LoA) = sd*sqrt(1/n + 1.96^2/(2(n-1)))
     (Bland & Altman 1999), with the t quantile on n-1 degrees of freedom.
     """
     d = np.asarray(method, dtype=float) - np.asarray(comparator, dtype=float)
@@ -181,13 +186,13 @@ def bland_altman(method: np.ndarray, comparator: np.ndarray) -> dict[str, float]
     n = d.size
     bias, sd = float(d.mean()), float(d.std(ddof=1))
     t = float(stats.t.ppf(0.975, n - 1))
-    se_bias, se_loa = sd / math.sqrt(n), sd * math.sqrt(3.0 / n)
+    hw_bias, hw_loa = t * sd / math.sqrt(n), float(loa_ci_half_width(sd, n))
     lo, hi = bias - LOA_Z * sd, bias + LOA_Z * sd
     return {
         "bias": bias, "sd": sd, "loa_low": lo, "loa_high": hi,
-        "bias_ci_low": bias - t * se_bias, "bias_ci_high": bias + t * se_bias,
-        "loa_low_ci_low": lo - t * se_loa, "loa_low_ci_high": lo + t * se_loa,
-        "loa_high_ci_low": hi - t * se_loa, "loa_high_ci_high": hi + t * se_loa,
+        "bias_ci_low": bias - hw_bias, "bias_ci_high": bias + hw_bias,
+        "loa_low_ci_low": lo - hw_loa, "loa_low_ci_high": lo + hw_loa,
+        "loa_high_ci_low": hi - hw_loa, "loa_high_ci_high": hi + hw_loa,
     }  # fmt: skip
 
 
@@ -236,17 +241,6 @@ def icc_a1(method: np.ndarray, comparator: np.ndarray) -> tuple[float, float, fl
     row = res.set_index("Type").loc["ICC(A,1)"]
     lo, hi = (float(v) for v in row["CI95"])
     return float(row["ICC"]), lo, hi
-
-
-def is_preserved(bias: float, loa_low: float, loa_high: float, tolerance: float) -> bool:
-    """True when |bias| <= tolerance and both limits of agreement lie in [-tolerance, +tolerance].
-
-    Any NaN input gives False (not computable is never "preserved").
-    """
-    vals = (bias, loa_low, loa_high, tolerance)
-    if not all(np.isfinite(v) for v in vals):
-        return False
-    return bool(abs(bias) <= tolerance and -tolerance <= loa_low and loa_high <= tolerance)
 
 
 def pair_statistics(method: np.ndarray, comparator: np.ndarray) -> tuple[dict[str, float], list[str]]:
@@ -331,16 +325,16 @@ def agreement_table(
         The comparator's own rows are never compared with themselves. With ``"reference"`` the
         ``truth`` rows are skipped too (truth is not an acceleration; its agreement with the
         reference is the row ``method="reference"`` of the ``"truth"`` table, with the sign flipped).
-    tolerances : indicator -> allowed |bias| and |LoA| in the indicator's unit; ``None`` takes
-        :func:`cardiomm.compare.audit.default_tolerances`. Indicators without a tolerance get
-        NaN tolerance and ``preserved=False``.
+    tolerances : indicator -> allowed LoA half-width in the indicator's unit; ``None`` takes
+        :func:`cardiomm.compare.tolerances.default_tolerances`. Indicators without a tolerance get
+        NaN tolerance and an ``inconclusive`` verdict.
 
     Returns
     -------
     DataFrame with columns :data:`AGREEMENT_COLUMNS`, one row per indicator x method x mask,
     sorted by indicator (conventions order), method (conventions order) and mask (pattern, R).
-    ``reason`` lists everything excluded or undefined ("" when nothing); ``preserved`` is
-    :func:`is_preserved` of bias, LoA and tolerance.
+    ``reason`` lists everything excluded or undefined ("" when nothing); ``verdict`` and ``n_needed`` come
+    from :func:`cardiomm.compare.verdict.verdict`; ``preserved`` is ``verdict == "preserved"``.
     """
     if comparator not in COMPARATORS:
         raise ValueError(f"comparator must be one of {COMPARATORS}, got {comparator!r}")
@@ -353,8 +347,6 @@ def agreement_table(
             f"df: comparator {comparator!r} rows must have mask {FULLY_SAMPLED!r}, got {sorted(comp_masks)}"
         )
     if tolerances is None:
-        from cardiomm.compare.audit import default_tolerances  # lazy: audit is the home of the literature values
-
         tolerances = default_tolerances()[0]
     tolerances = _check_tolerances(tolerances)
 
@@ -377,16 +369,17 @@ def agreement_table(
         tol = tolerances.get(ind, math.nan)
         if not np.isfinite(tol):
             reasons.append(f"no tolerance for {ind}")
-        preserved = is_preserved(st["bias"], st["loa_low"], st["loa_high"], tol)
+        verdict_, need, _ = verdict(st, len(pairs), tol)
         if not np.isfinite(st["bias"]):
-            reasons.append("not computable: preserved=False")
+            reasons.append("not computable: inconclusive")
         rows.append({
             "indicator": ind, "unit": unit(ind), "method": meth, "mask": mask, "comparator": comparator,
             "n": len(pairs), "n_qc_failed": n_failed, "n_nonfinite": n_nonfinite, "n_unpaired": n_unpaired,
             "splits": ";".join(sorted(set(pairs["split"].astype(str)))),
             "mean_comparator": float(pairs["comparator"].mean()) if len(pairs) else math.nan,
             "mean_method": float(pairs["method"].mean()) if len(pairs) else math.nan,
-            **st, "tolerance": tol, "preserved": preserved, "reason": "; ".join(reasons),
+            **st, "tolerance": tol, "verdict": verdict_, "n_needed": need, "preserved": verdict_ == PRESERVED,
+            "reason": "; ".join(reasons),
         })  # fmt: skip
     out = pd.DataFrame(rows, columns=list(AGREEMENT_COLUMNS))
     return out.astype({"n": int, "n_qc_failed": int, "n_nonfinite": int, "n_unpaired": int, "preserved": bool})

@@ -32,6 +32,7 @@ from cardiomm.compare.agreement import (  # noqa: E402
     validate_indicator_table,
 )
 from cardiomm.compare.audit import default_tolerances, method_label  # noqa: E402
+from cardiomm.compare.verdict import INCONCLUSIVE, verdict  # noqa: E402
 from cardiomm.conventions import INDICATORS, LV_BLOOD, LV_MYO, METHODS, RV_BLOOD, unit  # noqa: E402
 
 FORMATS = ("png", "pdf")
@@ -151,7 +152,10 @@ def _bland_altman_axes(ax: plt.Axes, m: np.ndarray, c: np.ndarray, tol: float, u
     span = np.nanmax(np.abs([ba["loa_low"], ba["loa_high"], tol if np.isfinite(tol) else 0, *diff]))
     ax.set_ylim(-1.25 * span - 1e-12, 1.25 * span + 1e-12)
     tol_txt = f", tol ±{tol:g}" if np.isfinite(tol) else ""
-    return f"n={m.size}, bias {ba['bias']:.3g}, LoA [{ba['loa_low']:.3g}, {ba['loa_high']:.3g}]{tol_txt}"
+    v, need, _ = verdict(ba, m.size, tol)  # same rule as the audit, so figure and table agree
+    if v == INCONCLUSIVE:
+        v += f" (n≥{int(need)})" if np.isfinite(need) else ""
+    return f"{v}: n={m.size}, bias {ba['bias']:.3g}, LoA [{ba['loa_low']:.3g}, {ba['loa_high']:.3g}]{tol_txt}"
 
 
 def _identity_axes(ax: plt.Axes, m: np.ndarray, c: np.ndarray, colour: object) -> str:

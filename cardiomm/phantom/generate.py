@@ -21,7 +21,9 @@ from cardiomm.io.cmrxrecon import write_kspace, write_timing
 from cardiomm.io.nifti import Geometry, save_image
 from cardiomm.phantom import anatomy, coils, contrasts
 from cardiomm.phantom.tissues import TISSUE_INDEX, tissue_params
+from cardiomm.phantom.truth import wall_thickness_truth
 from cardiomm.physics.fft import fft2c
+from cardiomm.quantify.phases import ed_es_frames
 
 # (centre, vendor, scanner, field strength in T). External centres have unseen field strengths and a
 # vendor absent from training, for "unseen centre" tests.
@@ -271,11 +273,13 @@ def mapping_times(spec: SubjectSpec, cfg: PhantomConfig, mod: str) -> np.ndarray
 
 def _truth_rows(spec: SubjectSpec, cfg: PhantomConfig, cine_labels: np.ndarray,
                 param_maps: dict[str, np.ndarray], map_labels: np.ndarray) -> pd.DataFrame:
-    """True 11 phenotypes (from the voxelised labels; WT analytic) and 3 biomarkers (eroded myocardium)."""
+    """True 11 phenotypes (from the voxelised labels; WT analytic, :mod:`cardiomm.phantom.truth`) and 3 biomarkers
+    (eroded myocardium). ED is frame 0 (the phantom's cycle starts at ED) and ES comes from the same rule as the
+    measurement (:func:`cardiomm.quantify.phases.ed_es_frames`)."""
     geom = Geometry(cfg.dx, cfg.dy, cfg.thickness, cfg.gap, frame_interval_s(spec.heart_rate_bpm, cfg.nt))
     lv = (cine_labels == LV_BLOOD).sum(axis=(1, 2, 3)) * geom.voxel_ml
     rv = (cine_labels == RV_BLOOD).sum(axis=(1, 2, 3)) * geom.voxel_ml
-    es = int(np.argmin(lv))
+    _, es, _ = ed_es_frames(lv, "first")
     vals = {"LVEDV": lv[0], "LVESV": lv[es], "RVEDV": rv[0], "RVESV": rv[es]}
     vals["LVSV"] = vals["LVEDV"] - vals["LVESV"]
     vals["RVSV"] = vals["RVEDV"] - vals["RVESV"]
@@ -283,16 +287,8 @@ def _truth_rows(spec: SubjectSpec, cfg: PhantomConfig, cine_labels: np.ndarray,
     vals["RVEF"] = 100 * vals["RVSV"] / vals["RVEDV"]
     vals["LVCO"] = vals["LVSV"] * spec.heart_rate_bpm / 1000.0
     vals["LVM"] = (cine_labels[0] == LV_MYO).sum() * geom.voxel_ml * 1.05
-    # analytic ED wall thickness: mean over angle of the radial thickness, slices with a cavity
-    theta = np.linspace(-np.pi, np.pi, 720, endpoint=False)
-    s0 = anatomy.lv_state(spec.heart, 0.0)
-    wts = []
-    for z in _slice_z(cfg):
-        r_endo, r_epi, _, _ = anatomy.slice_radii(spec.heart, z, 0.0)
-        if r_endo > 0 and r_epi > r_endo:
-            g = anatomy._wall_profile(spec.heart, theta, (z - s0.z_base) / s0.l_endo)
-            wts.append(((r_epi - r_endo) * g).mean())
-    vals["WT"] = float(np.mean(wts))
+    # analytic ED wall thickness, defined as the pipeline measures it (cardiomm.phantom.truth)
+    vals["WT"] = wall_thickness_truth(spec.heart, _slice_z(cfg), cine_labels[0])
     rows = [{"subject": spec.subject, "indicator": k, "unit": unit(k), "value": float(vals[k])} for k in PHENOTYPES]
     for mod in ("t1map", "t2map", "t1rhomap"):
         myo = np.stack([ndimage.binary_erosion(sl == LV_MYO) for sl in map_labels])

@@ -1,32 +1,34 @@
-"""AHA 16-segment model of the left ventricle on a short-axis stack.
+"""AHA 16-segment model of the left ventricle on a short-axis stack, as the UK Biobank pipeline defines it.
 
-Method (used by the wall thickness and the mapping biomarkers alike):
+Method (used by the wall thickness and the mapping biomarkers alike), following Bai et al. 2018 JCMR 20:65
+and their public ``ukbb_cardiac`` code (``determine_aha_coordinate_system``, ``determine_aha_part``,
+``determine_aha_segment_id``), re-implemented here:
 
-1. Parts. The slices that contain LV myocardium (slice 0 = base, last = apex) are split into three
-   contiguous groups of (nearly) equal size with ``numpy.array_split``: basal (segments 1-6), mid (7-12),
-   apical (13-16). A stack with fewer than three myocardial slices has no apical (and, with one slice, no
-   mid) part.
-2. Centre. Per slice, the LV centre is the centroid of the LV blood pool (in mm), which, unlike the centroid
-   of blood + myocardium, does not shift towards a thicker wall; slices without a cavity (apical cap) use the
-   centroid of the myocardium.
-3. Angles. Angles are measured in mm (so anisotropic pixels are handled) around the LV centre, counter-
-   clockwise as displayed with the image row axis pointing down: ``theta = atan2(-(row - rc) * dy,
-   (col - cc) * dx)``.
-4. Angular origin: the anterior RV insertion point. Per slice, the RV blood pixels within 1.5 pixels (mm
-   distance) of the LV myocardium are the septal contact; their angles form an arc (the complement of the
-   largest angular gap between them). The two ends of the arc are the insertion points; the anterior one
-   is the arc's start when going counter-clockwise, because in the standard short-axis display (viewed
-   from the apex, anterior up, RV on the image left) the AHA order anterior -> septum -> inferior ->
-   lateral runs counter-clockwise. Mirrored images would swap anterior and inferior; this is the one
-   assumption on orientation. If the RV is present but does not touch the myocardium, the septum centre is
-   taken along the direction of the RV centroid and the anterior insertion 60 degrees before it. Slices
-   without RV take the origin of the nearest slice that has one. If no slice has an RV the image axes are
-   used (anterior = up, septum = left: origin at 120 degrees) and the result is flagged
-   (``AHAOrientation.fallback``) with an :class:`AHAOrientationWarning`.
-5. Segments. Basal and mid: six 60-degree sectors counter-clockwise from the anterior insertion:
-   anteroseptal (2/8), inferoseptal (3/9), inferior (4/10), inferolateral (5/11), anterolateral (6/12),
-   anterior (1/7). Apical: four 90-degree sectors centred on the septum (origin + 60 degrees): septal (14),
-   inferior (15), lateral (16), anterior (13).
+1. Parts. The slices with at least :data:`MIN_PIXELS` LV blood pool and :data:`MIN_PIXELS` LV myocardium pixels
+   (slice 0 = base, last = apex) are split into three contiguous groups, basal (segments 1-6), mid (7-12) and
+   apical (13-16), of ``ceil(n/3)``, ``ceil(2n/3) - ceil(n/3)`` and the rest (``numpy.array_split`` gives the
+   same sizes). Myocardium-only slices (the apical cap, segment 17 in the 17-segment model) get no segment.
+2. Centre. Per slice, the LV centre is the centroid of the (largest component of the) LV blood pool, in mm.
+3. Angles. Measured in mm around the LV centre, counter-clockwise as displayed with the image row axis
+   pointing down: ``theta = atan2(-(row - rc) * dy, (col - cc) * dx)``.
+4. One angular origin for the whole stack, from the mid-cavity slice (the slice at the LV blood pool's centroid
+   along z): the septum is where the epicardial border (boundary pixels of the largest component of LV blood
+   + myocardium) meets the RV blood pool dilated by a 3x3 square, one more iteration at a time until they
+   meet; its middle (the angular midpoint of that contact arc) is the mid-septum direction. UK Biobank takes
+   the middle point of the contact list in contour order, which is the same point unless the contour starts
+   inside the arc. If the mid-cavity slice has no RV, the nearest slice with one is used; if none has, the
+   image axes (septum on the image left, 180 degrees) and the result is flagged (``AHAOrientation.fallback``)
+   with an :class:`AHAOrientationWarning`.
+5. Segments. In the standard display (viewed from the apex, anterior up, RV on the image left) AHA order
+   anterior -> septum -> inferior -> lateral runs counter-clockwise. Basal and mid: six 60-degree sectors, the
+   mid-septum direction being the border between anteroseptal (2/8) and inferoseptal (3/9): counter-clockwise
+   from ``origin = mid-septum - 60 degrees``: anteroseptal (2/8), inferoseptal (3/9), inferior (4/10),
+   inferolateral (5/11), anterolateral (6/12), anterior (1/7). Apical: four 90-degree sectors, septal (14)
+   centred on the mid-septum, then inferior (15), lateral (16), anterior (13). Mirrored images would swap
+   anterior and inferior; this is the one assumption on orientation.
+
+Before issue 18 the origin was each slice's anterior RV insertion point with fixed 60-degree sectors; the two
+agree only when the RV contact arc spans 120 degrees (``tests/test_wall_thickness.py`` measures the shift).
 """
 
 from __future__ import annotations
@@ -45,6 +47,12 @@ SEGMENTS: tuple[int, ...] = tuple(range(1, N_SEGMENTS + 1))
 PART_NONE, PART_BASAL, PART_MID, PART_APICAL = 0, 1, 2, 3
 #: Origin used when no RV is visible: standard display, septum centre at 180 degrees.
 FALLBACK_ORIGIN_RAD = np.deg2rad(120.0)
+#: Fewest LV blood pool and LV myocardium pixels for a slice to be part of the AHA model (UK Biobank: 10).
+MIN_PIXELS = 10
+#: Offset of the sector origin before the mid-septum direction.
+SEPTUM_OFFSET_RAD = np.pi / 3
+_MAX_RV_DILATIONS = 20
+_SQUARE = np.ones((3, 3), dtype=bool)
 #: Sector index (counter-clockwise from the anterior insertion) -> segment number.
 _BASAL_ORDER = np.array([2, 3, 4, 5, 6, 1])
 _APICAL_ORDER = np.array([14, 15, 16, 13])
@@ -61,12 +69,14 @@ class AHAOrientation:
 
     Attributes
     ----------
-    parts: ``(nz,)`` int, 0 no myocardium, 1 basal, 2 mid, 3 apical.
+    parts: ``(nz,)`` int, 0 not in the model, 1 basal, 2 mid, 3 apical.
     centres_mm: ``(nz, 2)`` LV centre ``(y, x)`` in mm (row * dy, col * dx), NaN where no LV blood or myocardium.
-    origin_rad: ``(nz,)`` angle of the anterior RV insertion point, radians in [0, 2 pi), NaN where no LV.
-    source: per slice, how the origin was found: ``"rv_contact"``, ``"rv_centroid"``, ``"nearest_slice"``,
+    origin_rad: ``(nz,)`` start of the anteroseptal sector (mid-septum - 60 degrees), radians in [0, 2 pi), the
+        same for every slice with an LV, NaN elsewhere.
+    source: per slice, how the origin was found: ``"mid_septum"`` (on the mid-cavity slice ``septum_slice``),
         ``"image_axes"`` or ``"none"`` (no LV).
     fallback: True if no RV was found in any slice and the image axes were used.
+    septum_slice: slice whose RV contact gave the mid-septum (-1 with the fallback).
     """
 
     parts: np.ndarray
@@ -74,6 +84,7 @@ class AHAOrientation:
     origin_rad: np.ndarray
     source: tuple[str, ...]
     fallback: bool
+    septum_slice: int = -1
 
 
 def check_labels_3d(labels: np.ndarray, name: str = "labels_ed") -> np.ndarray:
@@ -88,13 +99,21 @@ def check_labels_3d(labels: np.ndarray, name: str = "labels_ed") -> np.ndarray:
     return labels
 
 
-def slice_parts(labels_ed: np.ndarray) -> np.ndarray:
-    """Basal / mid / apical part of each slice: ``(nz,)`` int (0 for slices without LV myocardium)."""
+def model_slices(labels_ed: np.ndarray) -> np.ndarray:
+    """Slices in the AHA model: at least :data:`MIN_PIXELS` LV blood pool and LV myocardium pixels, ``(nz,)`` bool."""
     labels_ed = check_labels_3d(labels_ed)
-    has_myo = np.flatnonzero((labels_ed == LV_MYO).any(axis=(1, 2)))
+    blood = (labels_ed == LV_BLOOD).sum(axis=(1, 2))
+    myo = (labels_ed == LV_MYO).sum(axis=(1, 2))
+    return (blood >= MIN_PIXELS) & (myo >= MIN_PIXELS)
+
+
+def slice_parts(labels_ed: np.ndarray) -> np.ndarray:
+    """Basal / mid / apical part of each slice: ``(nz,)`` int (0 for slices outside the model)."""
+    labels_ed = check_labels_3d(labels_ed)
+    idx = np.flatnonzero(model_slices(labels_ed))
     parts = np.full(labels_ed.shape[0], PART_NONE, dtype=np.int8)
-    for part, idx in zip((PART_BASAL, PART_MID, PART_APICAL), np.array_split(has_myo, 3)):
-        parts[idx] = part
+    for part, sel in zip((PART_BASAL, PART_MID, PART_APICAL), np.array_split(idx, 3)):
+        parts[sel] = part
     return parts
 
 
@@ -108,28 +127,38 @@ def angles_mm(rows: np.ndarray, cols: np.ndarray, centre_mm: np.ndarray, geom: G
     return np.mod(np.arctan2(-y, x), _TWO_PI)
 
 
-def _arc_start(theta: np.ndarray) -> float:
-    """Start (counter-clockwise) of the arc covered by the angles: the angle just after the largest gap."""
-    t = np.sort(theta)
+def _arc_mid(theta: np.ndarray) -> float:
+    """Angular midpoint of the arc covered by the angles (the complement of their largest gap)."""
+    t = np.sort(np.mod(theta, _TWO_PI))
     gaps = np.diff(np.concatenate([t, t[:1] + _TWO_PI]))
-    return float(t[(int(np.argmax(gaps)) + 1) % t.size])
+    i = int(np.argmax(gaps))
+    start = t[(i + 1) % t.size]
+    span = _TWO_PI - gaps[i]
+    return float(np.mod(start + span / 2.0, _TWO_PI))
 
 
-def _slice_origin(sl: np.ndarray, centre_mm: np.ndarray, geom: Geometry) -> tuple[float, str] | None:
-    """Anterior RV insertion angle of one slice, or ``None`` if the slice has no RV."""
-    rv = sl == RV_BLOOD
+def _largest(mask: np.ndarray) -> np.ndarray:
+    lab, n = ndimage.label(mask)
+    if n <= 1:
+        return mask
+    return lab == (1 + int(np.argmax(np.bincount(lab.ravel())[1:])))
+
+
+def mid_septum_angle(sl: np.ndarray, centre_mm: np.ndarray, geom: Geometry) -> float | None:
+    """Mid-septum direction (radians) of one slice ``(ny, nx)`` around ``centre_mm``; ``None`` without an RV."""
+    rv = _largest(sl == RV_BLOOD)
     if not rv.any():
         return None
-    myo = sl == LV_MYO
-    # Distance (mm) from each pixel to the myocardium; RV pixels this close are in contact with the septum.
-    dist = ndimage.distance_transform_edt(~myo, sampling=(geom.dy, geom.dx))
-    contact = rv & (dist <= 1.5 * max(geom.dx, geom.dy))
-    if np.count_nonzero(contact) >= 3:
-        r, c = np.nonzero(contact)
-        return _arc_start(angles_mm(r, c, centre_mm, geom)), "rv_contact"
-    r, c = np.nonzero(rv)
-    septum = angles_mm(r.mean(), c.mean(), centre_mm, geom)
-    return float(np.mod(septum - np.pi / 3, _TWO_PI)), "rv_centroid"
+    epi = _largest((_largest(sl == LV_BLOOD)) | (sl == LV_MYO))
+    border = epi & ~ndimage.binary_erosion(epi)
+    grown = rv
+    for _ in range(_MAX_RV_DILATIONS):
+        grown = ndimage.binary_dilation(grown, structure=_SQUARE)
+        contact = border & grown
+        if contact.any():
+            r, c = np.nonzero(contact)
+            return _arc_mid(angles_mm(r, c, centre_mm, geom))
+    return None
 
 
 def orientation(labels_ed: np.ndarray, geom: Geometry) -> AHAOrientation:
@@ -144,35 +173,39 @@ def orientation(labels_ed: np.ndarray, geom: Geometry) -> AHAOrientation:
     nz = labels_ed.shape[0]
     parts = slice_parts(labels_ed)
     centres = np.full((nz, 2), np.nan)
+    for z in range(nz):
+        blood = _largest(labels_ed[z] == LV_BLOOD)
+        lv = blood if blood.any() else labels_ed[z] == LV_MYO
+        if lv.any():
+            r, c = np.nonzero(lv)
+            centres[z] = (r.mean() * geom.dy, c.mean() * geom.dx)
+    has_lv = ~np.isnan(centres[:, 0])
     origin = np.full(nz, np.nan)
     source = ["none"] * nz
-    for z in range(nz):
-        # The cavity centroid does not move when one wall is thicker than the other; the apical cap has none.
-        blood = labels_ed[z] == LV_BLOOD
-        lv = blood if blood.any() else labels_ed[z] == LV_MYO
-        if not lv.any():
-            continue
-        r, c = np.nonzero(lv)
-        centres[z] = (r.mean() * geom.dy, c.mean() * geom.dx)
-        found = _slice_origin(labels_ed[z], centres[z], geom)
-        if found is not None:
-            origin[z], source[z] = found
-    has_lv = ~np.isnan(centres[:, 0])
-    known = np.flatnonzero(~np.isnan(origin))
-    fallback = bool(has_lv.any() and known.size == 0)
-    for z in np.flatnonzero(has_lv & np.isnan(origin)):
-        if fallback:
-            origin[z], source[z] = FALLBACK_ORIGIN_RAD, "image_axes"
-        else:
-            nearest = known[np.argmin(np.abs(known - z))]
-            origin[z], source[z] = origin[nearest], "nearest_slice"
+    lv_z = np.nonzero(labels_ed == LV_BLOOD)[0]
+    if not lv_z.size:  # no cavity anywhere (e.g. apical caps only): the myocardium's centroid slice
+        lv_z = np.nonzero(labels_ed == LV_MYO)[0]
+    septum, septum_slice = None, -1
+    if lv_z.size:
+        z_mid = int(round(float(lv_z.mean())))
+        for z in sorted(np.flatnonzero(has_lv), key=lambda k: (abs(k - z_mid), k)):
+            septum = mid_septum_angle(labels_ed[z], centres[z], geom)
+            if septum is not None:
+                septum_slice = int(z)
+                break
+    fallback = bool(has_lv.any() and septum is None)
+    if has_lv.any():
+        value = FALLBACK_ORIGIN_RAD if fallback else float(np.mod(septum - SEPTUM_OFFSET_RAD, _TWO_PI))
+        origin[has_lv] = value
+        for z in np.flatnonzero(has_lv):
+            source[z] = "image_axes" if fallback else "mid_septum"
     if fallback:
         warnings.warn(
             "labels_ed: no RV blood pool in any slice; AHA segments use the image axes (anterior up, septum left)",
             AHAOrientationWarning,
             stacklevel=2,
         )
-    return AHAOrientation(parts, centres, origin, tuple(source), fallback)
+    return AHAOrientation(parts, centres, origin, tuple(source), fallback, septum_slice)
 
 
 def segment_of_angle(theta: np.ndarray, origin_rad: float, part: int) -> np.ndarray:

@@ -20,8 +20,15 @@ Models
 Validity
 --------
 A pixel is invalid when the fit failed (non-finite parameters, non-positive amplitude or rate, ``B <= A``
-for MOLLI) or the value is physically implausible (``PLAUSIBLE_RANGE_MS``). Invalid pixels are NaN in the
-maps, counted in the summaries, and never averaged.
+for MOLLI) or the value is physically implausible (``PLAUSIBLE_RANGE_MS``), and, when :func:`map_series` is
+given the background noise (:mod:`cardiomm.quantify.noise`), when its brightest weighted image is not
+``MIN_PEAK_Z`` background SDs above the background mean (a noise-only pixel fits some T1 too, e.g. 184 ms,
+with a small residual: goodness of fit alone cannot reject it). Invalid pixels are NaN in the maps, counted in
+the summaries, and never averaged.
+
+Noise floor: with the background noise, :func:`map_series` fits ``sqrt(max(M^2 - P, 0))`` instead of the
+magnitude ``M`` (``P`` the background's mean power), which removes the RSS noise floor that otherwise biases
+T1 low and T2 / T1rho high (:mod:`cardiomm.quantify.noise`).
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ from scipy import ndimage
 from cardiomm.conventions import BIOMARKERS, LV_MYO
 from cardiomm.io.nifti import Geometry
 from cardiomm.quantify.aha import SEGMENTS
+from cardiomm.quantify.noise import BackgroundNoise, background_noise, remove_noise_floor
 
 #: Physically plausible myocardial / blood values per biomarker (ms); outside them a pixel is invalid.
 PLAUSIBLE_RANGE_MS: dict[str, tuple[float, float]] = {"T1": (100.0, 3000.0), "T2": (5.0, 300.0), "T1rho": (5.0, 300.0)}
@@ -359,8 +367,20 @@ def fit_molli(
 # --------------------------------------------------------------------------------------------
 # A whole series and its myocardial summary
 # --------------------------------------------------------------------------------------------
+def series_noise(images: np.ndarray) -> list[BackgroundNoise | None]:
+    """Background noise of every slice of a mapping series ``(nw, nz, ny, nx)`` (``None`` where no air)."""
+    images = np.asarray(images)
+    if images.ndim != 4:
+        raise ValueError(f"images: expected a mapping series of shape (nw, nz, ny, nx), got shape {images.shape}")
+    return [background_noise(images[:, z]) for z in range(images.shape[1])]
+
+
 def map_series(
-    images: np.ndarray, times_ms: np.ndarray, biomarker: str, mask: np.ndarray | None = None
+    images: np.ndarray,
+    times_ms: np.ndarray,
+    biomarker: str,
+    mask: np.ndarray | None = None,
+    noise: list[BackgroundNoise | None] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Relaxation map of a mapping series, slice by slice with each slice's own timings.
 
@@ -371,6 +391,9 @@ def map_series(
         a ``(nw,)`` vector is used for every slice.
     biomarker: ``"T1"``, ``"T2"`` or ``"T1rho"`` (``conventions.BIOMARKERS``).
     mask: bool ``(nz, ny, nx)``; only these pixels are fitted (default: all).
+    noise: per slice, the background noise (:func:`series_noise`) or ``None``; where given, the noise floor
+        is removed before fitting and pixels below the SNR criterion are invalid. ``None`` (default): the
+        magnitudes are fitted as they are, without an SNR criterion.
 
     Returns
     -------
@@ -395,19 +418,27 @@ def map_series(
         raise ValueError(f"images: {biomarker} needs at least {MIN_IMAGES[biomarker]} weighted images, got {nw}")
     if mask is not None and np.shape(mask) != images.shape[1:]:
         raise ValueError(f"mask: expected shape {images.shape[1:]}, got {np.shape(mask)}")
+    if noise is not None and len(noise) != nz:
+        raise ValueError(f"noise: expected one entry per slice ({nz}), got {len(noise)}")
     value = np.full(images.shape[1:], np.nan)
     valid = np.zeros(images.shape[1:], dtype=bool)
     rng = PLAUSIBLE_RANGE_MS[biomarker]
     for z in range(nz):
         m = None if mask is None else np.asarray(mask[z], dtype=bool)
+        sl = np.asarray(images[:, z], dtype=np.float64)
+        snr_ok = np.ones(sl.shape[1:], dtype=bool)
+        bg = None if noise is None else noise[z]
+        if bg is not None:
+            snr_ok = sl.max(axis=0) >= bg.min_peak
+            sl = remove_noise_floor(sl, bg.power)
         if biomarker == "T1":
-            fit = fit_molli(images[:, z], times[z], m, rng)
+            fit = fit_molli(sl, times[z], m, rng)
             v = fit["T1"]
         else:
-            fit = fit_monoexp(images[:, z], times[z], m, rng)
+            fit = fit_monoexp(sl, times[z], m, rng)
             v = fit["T"]
-        valid[z] = fit["valid"]
-        value[z] = np.where(fit["valid"], v, np.nan)
+        valid[z] = fit["valid"] & snr_ok
+        value[z] = np.where(valid[z], v, np.nan)
     return value, valid
 
 

@@ -5,9 +5,12 @@ Conventions follow the UK Biobank cardiac pipeline (Bai et al., J Cardiovasc Mag
 - Volume by disc summation: the number of voxels of a label times the volume one voxel represents,
   ``Geometry.voxel_ml = dx * dy * (thickness + gap) / 1000``; each slice stands for its whole slice
   spacing, so an inter-slice gap is accounted for.
-- End-diastole (ED) is the first frame (the cine is ECG-triggered on the R wave) or, on request, the frame
-  of maximal LV blood volume. End-systole (ES) is the frame of minimal LV blood volume. The RV uses the
-  LV's ES frame, so that both ventricles are read at the same cardiac phase.
+- End-diastole (ED) and end-systole (ES) come from :mod:`cardiomm.quantify.phases` (the one place that
+  chooses them): ED the first frame or, on request, the frame of maximal LV blood volume; ES the frame of
+  minimal LV blood volume among the frames where the LV is not lost; the RV is read at the LV's ES frame.
+- Nothing implausible passes silently (:func:`ventricular_phenotypes_flagged`): a ventricle absent at ED or
+  ES gives NaN with the reason (not RVEDV = 0 mL, RVSV = -120 mL or RVEF = 100%); an LV lost in some frame
+  flags every ES-dependent value; a cine that does not seem to start at ED flags every value.
 - LV mass = ED LV myocardial volume x myocardial density (``MYOCARDIAL_DENSITY_G_PER_ML``).
 - Cardiac output = stroke volume x heart rate. When no heart rate is given it is derived from the frame
   interval under the assumption that the cine frames span exactly one cardiac cycle (retrospective
@@ -24,10 +27,16 @@ import numpy as np
 
 from cardiomm.conventions import LABELS, LV_BLOOD, LV_MYO, MYOCARDIAL_DENSITY_G_PER_ML, PHENOTYPES, RV_BLOOD
 from cardiomm.io.nifti import Geometry
+from cardiomm.quantify.phases import ED_CHOICES, LOST_FRACTION, ed_es_frames
+from cardiomm.quantify.phases import cardiac_phases as _phases
 
 #: The ten phenotypes computed here (all of ``PHENOTYPES`` except the wall thickness).
 VOLUME_PHENOTYPES: tuple[str, ...] = tuple(k for k in PHENOTYPES if k != "WT")
-ED_CHOICES = ("first", "max")
+#: Indicators read at the ES frame (directly or through ESV).
+ES_DEPENDENT: tuple[str, ...] = ("LVESV", "LVSV", "LVEF", "LVCO", "RVESV", "RVSV", "RVEF")
+_RV_ALL = ("RVEDV", "RVESV", "RVSV", "RVEF")
+_RV_ES = ("RVESV", "RVSV", "RVEF")
+assert set(ED_CHOICES) == {"first", "max"}
 
 
 def _check_labels(labels: np.ndarray, name: str = "labels") -> np.ndarray:
@@ -67,21 +76,13 @@ def volume_curve(labels: np.ndarray, geom: Geometry, label: int) -> np.ndarray:
 
 
 def cardiac_phases(lv_curve: np.ndarray, ed: str = "first") -> tuple[int, int]:
-    """Pick the ED and ES frames from an LV blood volume curve.
+    """ED and ES frames from an LV blood volume curve ``(nt,)`` (mL): :func:`cardiomm.quantify.phases.ed_es_frames`.
 
-    Parameters
-    ----------
-    lv_curve: LV blood volume per frame, shape ``(nt,)``, mL.
-    ed: ``"first"`` (ED = frame 0) or ``"max"`` (ED = frame of maximal LV volume).
-
-    Returns
-    -------
-    ``(ed_frame, es_frame)``; ES is the frame of minimal LV volume (first one on ties).
+    ``ed``: ``"first"`` (ED = frame 0) or ``"max"`` (ED = frame of maximal LV volume); ES is the frame of minimal
+    LV volume among the frames where the LV is not lost (first one on ties).
     """
-    if ed not in ED_CHOICES:
-        raise ValueError(f"ed: expected one of {ED_CHOICES}, got {ed!r}")
-    ed_frame = 0 if ed == "first" else int(np.argmax(lv_curve))
-    return ed_frame, int(np.argmin(lv_curve))
+    ed_frame, es_frame, _ = ed_es_frames(lv_curve, ed)
+    return ed_frame, es_frame
 
 
 def _heart_rate(heart_rate_bpm: float | None, geom: Geometry, nt: int) -> float:
@@ -103,10 +104,11 @@ def _ejection_fraction(sv: float, edv: float) -> float:
     return 100.0 * sv / edv if edv > 0 else float("nan")
 
 
-def ventricular_phenotypes(
+def ventricular_phenotypes_flagged(
     labels: np.ndarray, geom: Geometry, heart_rate_bpm: float | None = None, ed: str = "first"
-) -> dict[str, float]:
-    """The ten volume / function phenotypes of ``PHENOTYPES`` (all but ``WT``).
+) -> tuple[dict[str, float], dict[str, str]]:
+    """The ten volume / function phenotypes of ``PHENOTYPES`` (all but ``WT``) and, per phenotype, why it must
+    not be trusted ("" when nothing was found).
 
     Parameters
     ----------
@@ -118,8 +120,9 @@ def ventricular_phenotypes(
 
     Returns
     -------
-    ``{LVEDV, LVESV, LVSV, LVEF, LVCO, LVM, RVEDV, RVESV, RVSV, RVEF}`` in the units of ``PHENOTYPES``
-    (mL, %, L/min, g). RVEF is NaN if there is no RV blood pool at ED.
+    ``(values, flags)``: values ``{LVEDV, LVESV, LVSV, LVEF, LVCO, LVM, RVEDV, RVESV, RVSV, RVEF}`` in the units of
+    ``PHENOTYPES`` (mL, %, L/min, g); NaN where a ventricle is absent at the frame a value needs. ``flags`` has
+    the same keys; a non-empty string says why the value is NaN or unreliable (see the module docstring).
 
     Raises
     ------
@@ -129,12 +132,11 @@ def ventricular_phenotypes(
     nt = labels.shape[0]
     if nt < 2:
         raise ValueError(f"labels: a cine with {nt} frame cannot give ED and ES volumes; need nt >= 2")
-    lv = volume_curve(labels, geom, LV_BLOOD)
-    ed_frame, es_frame = cardiac_phases(lv, ed)
+    ph = _phases(labels, geom, ed)
+    lv, rv, ed_frame, es_frame = ph.lv_ml, ph.rv_ml, ph.ed_frame, ph.es_frame
     if lv[ed_frame] <= 0:
         raise ValueError(f"labels: no LV blood pool (label {LV_BLOOD}) at the ED frame {ed_frame}")
     hr = _heart_rate(heart_rate_bpm, geom, nt)
-    rv = volume_curve(labels, geom, RV_BLOOD)
     myo_ed = np.count_nonzero(labels[ed_frame] == LV_MYO) * geom.voxel_ml
 
     lvsv = lv[ed_frame] - lv[es_frame]
@@ -151,5 +153,34 @@ def ventricular_phenotypes(
         "RVSV": rvsv,
         "RVEF": _ejection_fraction(rvsv, rv[ed_frame]),
     }
+    flags: dict[str, list[str]] = {k: [] for k in VOLUME_PHENOTYPES}
+    rv_top = float(rv.max())
+    if rv_top <= 0:
+        for k in _RV_ALL:
+            out[k] = float("nan")
+            flags[k].append(f"no RV blood pool (label {RV_BLOOD}) in any frame")
+    else:
+        for frame, name, keys in ((ed_frame, "ED", _RV_ALL), (es_frame, "ES", _RV_ES)):
+            if rv[frame] < LOST_FRACTION * rv_top:
+                for k in keys:
+                    out[k] = float("nan")
+                    flags[k].append(f"RV blood pool absent at the {name} frame {frame} ({rv[frame]:.1f} mL, "
+                                    f"< {LOST_FRACTION:.0%} of its largest volume {rv_top:.1f} mL)")  # fmt: skip
+    if ph.lv_lost:
+        for k in ES_DEPENDENT:
+            flags[k].append(ph.notes[0])
+    if ph.ed_mismatch:
+        for k in VOLUME_PHENOTYPES:
+            flags[k].append(ph.notes[-1])
     # Keyed by the names in conventions.PHENOTYPES, so a renamed convention fails loudly here.
-    return {k: float(out[k]) for k in VOLUME_PHENOTYPES}
+    return {k: float(out[k]) for k in VOLUME_PHENOTYPES}, {k: "; ".join(dict.fromkeys(flags[k])) for k in flags}
+
+
+def ventricular_phenotypes(
+    labels: np.ndarray, geom: Geometry, heart_rate_bpm: float | None = None, ed: str = "first"
+) -> dict[str, float]:
+    """The values of :func:`ventricular_phenotypes_flagged` without the flags (same arguments and errors).
+
+    Use the flagged form wherever a value reaches a table: a value that is NaN here has its reason there.
+    """
+    return ventricular_phenotypes_flagged(labels, geom, heart_rate_bpm, ed)[0]

@@ -1,20 +1,24 @@
 """Myocardial wall thickness at end-diastole, globally and per AHA segment (the phenotype ``WT``).
 
-Method, per short-axis slice of the ED frame:
+Method, per short-axis slice of the ED frame (as the UK Biobank pipeline, Bai et al. 2018 JCMR 20:65 and
+``ukbb_cardiac``'s ``evaluate_wall_thickness``, re-implemented):
 
-1. Only slices with a closed myocardial ring are measured: the largest connected LV blood pool must touch
-   nothing but LV myocardium (4-neighbourhood). Basal slices cut through the outflow tract and the apical
-   cap (myocardium without a cavity) are skipped, as in the UK Biobank pipeline (Bai et al. 2018).
-2. Contours with ``skimage.measure.find_contours`` at level 0.5: the endocardium on the LV blood pool mask,
-   the epicardium on the filled LV blood + myocardium mask, each mask smoothed by a 0.7-pixel Gaussian first
-   (anti-aliasing: the staircase of a binary mask biases nearest-point distances low); points are
-   converted to mm with ``dy``, ``dx``.
-3. Thickness at each endocardial contour point = its distance to the epicardial contour (the nearest point
-   on the epicardial polyline, not just the nearest vertex).
-4. Each endocardial point is assigned to an AHA segment by its angle (:mod:`cardiomm.quantify.aha`).
-   Means are weighted by contour arc length (each vertex weighs half its two adjacent edges) so that the
-   uneven vertex spacing of marching squares does not bias them. The global value is the arc-length weighted
-   mean over all measured points of all measured slices.
+1. Every slice with at least 10 LV blood pool and 10 LV myocardium pixels is measured
+   (:func:`cardiomm.quantify.aha.model_slices`), *whether or not its myocardial ring is closed*: a basal slice
+   cut through the outflow tract, a septal gap where blood touches the RV, or an unlabelled papillary muscle
+   inside the ring is measured as it is (the epicardial contour then follows the blood pool across the gap,
+   so the thickness there is close to 0, as in UK Biobank). Such slices are reported in
+   ``WallThickness.open_ring``; slices that are not measured have their reason in ``WallThickness.skipped``.
+2. Endocardium: the largest connected LV blood pool; epicardium: the largest component of LV blood pool +
+   myocardium with holes filled. Contours with ``skimage.measure.find_contours`` at level 0.5, each mask
+   smoothed by a 0.7-pixel Gaussian first (anti-aliasing: the staircase of a binary mask biases nearest-point
+   distances low; UK Biobank smooths its contours with a spline instead); points converted to mm.
+3. Thickness at each endocardial contour point = its distance to the epicardial contour (the nearest point on
+   the epicardial polyline).
+4. Each endocardial point is assigned to an AHA segment by its angle (:mod:`cardiomm.quantify.aha`). Means are
+   weighted by contour arc length (each vertex weighs half its two adjacent edges), the continuous form of
+   UK Biobank's mean over evenly spaced contour points. The global value is the arc-length weighted mean over
+   all measured points of all measured slices, so a slice weighs by its endocardial perimeter.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from cardiomm.quantify.aha import (
     aha_segments,
     angles_mm,
     check_labels_3d,
+    model_slices,
     orientation,
     segment_of_angle,
 )
@@ -54,7 +59,10 @@ class WallThickness:
     global_mm: arc-length weighted mean thickness over all measured slices, mm (NaN if none measured).
     segments_mm: ``{1..16: mm}``, NaN for segments without a measured point.
     per_slice_mm: ``(nz,)`` mean thickness per slice, NaN where not measured.
-    closed: ``(nz,)`` bool, slices with a closed myocardial ring (the measured ones).
+    measured: ``(nz,)`` bool, slices measured.
+    closed: ``(nz,)`` bool, slices whose blood pool is fully enclosed by myocardium (:func:`closed_ring`).
+    open_ring: indices of measured slices whose ring is open (measured as UK Biobank does).
+    skipped: ``{slice: reason}`` for the slices with labels that were not measured.
     n_points: ``{1..16: number of endocardial points}``.
     orientation: the AHA orientation used (``orientation.fallback`` flags image-axis segments).
     """
@@ -62,7 +70,10 @@ class WallThickness:
     global_mm: float
     segments_mm: dict[int, float]
     per_slice_mm: np.ndarray
+    measured: np.ndarray
     closed: np.ndarray
+    open_ring: tuple[int, ...]
+    skipped: dict[int, str]
     n_points: dict[int, int]
     orientation: AHAOrientation
 
@@ -115,7 +126,7 @@ def _arc_weights(closed_poly: np.ndarray) -> np.ndarray:
 
 
 def slice_thickness(sl: np.ndarray, geom: Geometry) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Thickness along the endocardium of one closed-ring slice ``(ny, nx)``.
+    """Thickness along the endocardium of one slice ``(ny, nx)`` with an LV blood pool and myocardium.
 
     Returns
     -------
@@ -150,24 +161,33 @@ def wall_thickness_details(labels_ed: np.ndarray, geom: Geometry) -> WallThickne
         raise ValueError(f"labels_ed: no LV myocardium (label {LV_MYO}) in any slice; wall thickness is undefined")
     ori = orientation(labels_ed, geom)
     nz = labels_ed.shape[0]
-    closed = np.array([bool(ori.parts[z]) and closed_ring(labels_ed[z]) for z in range(nz)])
+    measured = model_slices(labels_ed) & (ori.parts > 0)
+    closed = np.array([closed_ring(labels_ed[z]) for z in range(nz)])
+    skipped = {}
+    for z in np.flatnonzero(~measured & np.isin(labels_ed, (LV_BLOOD, LV_MYO)).any(axis=(1, 2))):
+        nb, nm = int((labels_ed[z] == LV_BLOOD).sum()), int((labels_ed[z] == LV_MYO).sum())
+        skipped[int(z)] = f"slice {z}: {nb} LV blood pool and {nm} myocardium pixels (< 10 of either)"
     per_slice = np.full(nz, np.nan)
     all_t, all_w, all_s = [], [], []
-    for z in np.flatnonzero(closed):
+    for z in np.flatnonzero(measured):
         pts, t, w = slice_thickness(labels_ed[z], geom)
         theta = angles_mm(pts[:, 0] / geom.dy, pts[:, 1] / geom.dx, ori.centres_mm[z], geom)
         all_s.append(segment_of_angle(theta, ori.origin_rad[z], int(ori.parts[z])))
         all_t.append(t)
         all_w.append(w)
         per_slice[z] = _weighted_mean(t, w)
+    open_ring = tuple(int(z) for z in np.flatnonzero(measured & ~closed))
     if not all_t:
-        warnings.warn("labels_ed: no slice has a closed myocardial ring; wall thickness is NaN", stacklevel=2)
+        warnings.warn("labels_ed: no slice has 10 LV blood pool and myocardium pixels; wall thickness is NaN",
+                      stacklevel=2)
         nan_segments = {s: float("nan") for s in SEGMENTS}
-        return WallThickness(float("nan"), nan_segments, per_slice, closed, dict.fromkeys(SEGMENTS, 0), ori)
+        return WallThickness(float("nan"), nan_segments, per_slice, measured, closed, open_ring, skipped,
+                             dict.fromkeys(SEGMENTS, 0), ori)
     t, w, s = np.concatenate(all_t), np.concatenate(all_w), np.concatenate(all_s)
     segments = {k: _weighted_mean(t[s == k], w[s == k]) for k in SEGMENTS}
     n_points = {k: int(np.count_nonzero(s == k)) for k in SEGMENTS}
-    return WallThickness(_weighted_mean(t, w), segments, per_slice, closed, n_points, ori)
+    return WallThickness(_weighted_mean(t, w), segments, per_slice, measured, closed, open_ring, skipped,
+                         n_points, ori)
 
 
 def wall_thickness(labels_ed: np.ndarray, geom: Geometry) -> tuple[float, dict[int, float]]:
