@@ -75,5 +75,5 @@ def test_validate_accepts_integer_valued_floats_and_bools() -> None:
 
 
 def test_unknown_convention() -> None:
-    with pytest.raises(KeyError, match="mnms"):
-        convert_labels(np.zeros(3, np.uint8), "mnms", "ours")
+    with pytest.raises(KeyError, match="sunnybrook"):
+        convert_labels(np.zeros(3, np.uint8), "sunnybrook", "ours")
