@@ -137,8 +137,11 @@ class BundleSegmenter(ProbabilitySegmenter):
             f = Path(tmp) / "frame.nii.gz"
             nib.save(nib.Nifti1Image(xyz, np.diag([dx, dy, geom.spacing, 1.0])), str(f))
             data = self.preprocessing({"image": str(f)})
+            x = data["image"]
+            # a plain tensor into the network: MetaTensor's per-op bookkeeping costs ~100x the tiny convolutions
+            x = x.as_tensor() if hasattr(x, "as_tensor") else torch.as_tensor(x)
             with torch.inference_mode():
-                pred = self.inferer(data["image"][None].to(self.device), self.network)
+                pred = self.inferer(x[None].to(self.device), self.network)
             data["pred"] = pred[0]
             data = self.postprocessing(data)
         prob = torch.as_tensor(data["pred"]).float().cpu()  # (C, x, y, z)
