@@ -237,18 +237,20 @@ def concat_tables(inputs: list[str], out_csv: str) -> None:
 
 
 def segment(subject: Subject, method: str, masks: list[str], modalities: list[str], recon_files: dict,
-            seg_files: dict, model_path: str, out_csv: str) -> None:
+            seg_files: dict, model_path: str, out_csv: str, segmentation: dict | None = None) -> None:
     """Segment every reconstruction of one subject x method; QC each case; Dice/HD95 against truth if known.
 
     Mapping series get one label map per slice (softmax averaged over the weighted images).
+    ``segmentation`` is ``config["segmentation"]`` (:mod:`cardiomm.segmentation.segmenters`); absent or
+    ``kind: builtin`` without ``path`` = the checkpoint ``model_path``.
     """
     from cardiomm.io.nifti import load_image
-    from cardiomm.segmentation.infer import segment_mapping_series, segment_series
     from cardiomm.segmentation.metrics import dice_per_class, hd95_mm
     from cardiomm.segmentation.qc import qc_case
-    from cardiomm.segmentation.train import load_segmenter
+    from cardiomm.segmentation.segmenters import load_segmenter_from_config
 
-    model = load_segmenter(model_path)
+    segmenter = load_segmenter_from_config({"segmentation": segmentation, "models": {"segmentation": model_path}})
+    log.info("segmenter %s", segmenter.name)
     rows: list[dict] = []
     t0 = time.perf_counter()
     for mk in masks:
@@ -256,8 +258,7 @@ def segment(subject: Subject, method: str, masks: list[str], modalities: list[st
             src = recon_files[(mod, mk)]
             img, geom = load_image(src)
             kind = MODALITIES[mod].kind
-            seg_fn = segment_mapping_series if kind == "mapping" else segment_series
-            lab = seg_fn(model, img, source=str(src))
+            lab = segmenter.segment(img, geom, kind, source=str(src))
             save_image(seg_files[(mod, mk)], lab, geom, is_label=True)
             ok, reason = qc_case(lab, geom, kind)
             row = {"subject": subject.id, "split": subject.split, "modality": mod, "method": method, "mask": mk,

@@ -1,5 +1,9 @@
 # Segmentation: MONAI U-Net on every reconstruction (reference and every method x mask), NIfTI label maps
 # with the image's geometry, UK Biobank-style QC flags, and Dice/HD95 against the phantom's labels.
+# config segmentation.kind picks the segmenter (builtin | monai_bundle | nnunetv2; cardiomm/segmentation/segmenters.py);
+# its checkpoint or model folder is the `model` input, so a new model re-runs segmentation.
+SEGMENTATION = config.get("segmentation") or {"kind": "builtin"}
+SEG_MODEL = SEGMENTATION.get("path") or config["models"]["segmentation"]
 
 
 # One rule per method family, because the reference has one "mask" (full) and the methods have several.
@@ -10,7 +14,7 @@ for _name, _method, _masks in (("segment_reference", "reference", ["full"]), ("s
             _name
         input:
             recon=[PLAN.recon(_method, mk, "{subject}", m) for mk in _masks for m in PLAN.modalities],
-            model=config["models"]["segmentation"],
+            model=SEG_MODEL,
         output:
             seg=[PLAN.seg(_method, mk, "{subject}", m) for mk in _masks for m in PLAN.modalities],
             table=f"{RES}/seg/{_method}/{{subject}}.csv",
@@ -23,6 +27,7 @@ for _name, _method, _masks in (("segment_reference", "reference", ["full"]), ("s
         params:
             modalities=PLAN.modalities,
             method=_method,
+            segmentation=SEGMENTATION,
         resources:
             mem_mb=4000,
             runtime=30,

@@ -11,9 +11,12 @@ from hypothesis.extra.numpy import arrays
 from cardiomm.conventions import BACKGROUND, LV_BLOOD, LV_MYO, RV_BLOOD
 from cardiomm.segmentation.labels import (
     LabelError,
+    apply_mapping,
     convert_labels,
     from_acdc,
     from_cmrxrecon2023,
+    mapping_from_convention,
+    mapping_from_names,
     to_acdc,
     to_cmrxrecon2023,
     validate_labels,
@@ -75,5 +78,37 @@ def test_validate_accepts_integer_valued_floats_and_bools() -> None:
 
 
 def test_unknown_convention() -> None:
-    with pytest.raises(KeyError, match="mnms"):
-        convert_labels(np.zeros(3, np.uint8), "mnms", "ours")
+    with pytest.raises(KeyError, match="sunnybrook"):
+        convert_labels(np.zeros(3, np.uint8), "sunnybrook", "ours")
+
+
+# ------------------------------------------------------------------------------------------------ model declarations
+
+
+def test_declared_names_give_one_mapping_per_model() -> None:
+    acdc_nnunet = {0: "background", 1: "RV", 2: "MLV", 3: "LVC"}  # nnU-Net's ACDC dataset.json
+    bundle = {0: "background", 1: "lv_pool", 2: "myocardium", 3: "rv_pool"}  # ventricular_short_axis_3label
+    lut = mapping_from_names(acdc_nnunet, "dataset.json")
+    np.testing.assert_array_equal(lut, mapping_from_convention("acdc"))
+    acdc = np.array([0, 1, 2, 3, 3, 1], np.uint8)
+    np.testing.assert_array_equal(apply_mapping(acdc, lut, "x"), from_acdc(acdc))
+    np.testing.assert_array_equal(mapping_from_names(bundle, "metadata.json"), [BACKGROUND, LV_BLOOD, LV_MYO,
+                                                                                RV_BLOOD])
+    np.testing.assert_array_equal(mapping_from_convention("mnms"), [0, LV_BLOOD, LV_MYO, RV_BLOOD])
+    # a model with extra values (e.g. 4 = right atrium) must not declare them: unknown names are refused
+    with pytest.raises(LabelError, match="dataset.json.*'RA'"):
+        mapping_from_names({**acdc_nnunet, 4: "RA"}, "dataset.json")
+    with pytest.raises(LabelError, match="lack \\['rv_blood'\\]"):
+        mapping_from_names({0: "background", 1: "LV", 2: "Myo"}, "metadata.json")
+    with pytest.raises(LabelError, match="declared twice"):
+        mapping_from_names({0: "background", 1: "LV", 2: "lv_pool", 3: "Myo"}, "metadata.json")
+    with pytest.raises(LabelError, match="model output holds label values"):
+        apply_mapping(np.array([0, 4]), lut, "pred")
+
+
+@given(label_maps)
+@settings(max_examples=30, deadline=None)
+def test_mnms_and_cmrxrecon2023_are_ours(lab: np.ndarray) -> None:
+    np.testing.assert_array_equal(convert_labels(lab, "mnms", "ours"), lab)
+    np.testing.assert_array_equal(convert_labels(lab, "monai_ventricular_3label", "ours"), lab)
+    np.testing.assert_array_equal(convert_labels(convert_labels(lab, "ours", "acdc"), "acdc", "mnms"), lab)

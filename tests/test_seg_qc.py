@@ -164,3 +164,77 @@ def test_hd95_missing_slice_counts_the_diagonal() -> None:
 def test_metrics_reject_mismatched_shapes() -> None:
     with pytest.raises(ValueError, match="shape"):
         dice_per_class(np.zeros((1, 1, 8, 8), np.uint8), np.zeros((1, 1, 8, 9), np.uint8))
+
+
+# ---------------------------------------------------------------------------------------- foreign-model failures
+
+
+def cycle_cine(nt: int = 8, radii=(10, 10, 9, 8, 6, 4), cycles: int = 1, empty_base: int = 0,
+               empty_apex: int = 0) -> np.ndarray:
+    """(nt, nz, 64, 64): one (or ``cycles``) cosine cardiac cycles, ED at frame 0, optional empty end slices."""
+    frames = []
+    for t in range(nt):
+        s = 1.0 - 0.3 * (1 - math.cos(2 * math.pi * cycles * t / nt)) / 2
+        sl = [heart_slice(r_lv=r * s, r_rv=11 * s, rv=z < len(radii) - 1) for z, r in enumerate(radii)]
+        empty = [np.zeros((64, 64), np.uint8)]
+        frames.append(empty * empty_base + sl + empty * empty_apex)
+    return np.array(frames, dtype=np.uint8)
+
+
+def test_a_good_cycle_with_a_tapering_apex_passes() -> None:
+    assert qc_case(cycle_cine(), GEOM, "cine") == (True, "")
+    assert qc_case(cycle_cine(empty_apex=2), GEOM, "cine") == (True, "")  # empty slices past a tapered apex
+
+
+def test_swapped_lv_rv_labels_fail() -> None:
+    seg = cycle_cine()
+    swapped = np.array([0, RV_BLOOD, LV_MYO, LV_BLOOD], np.uint8)[seg]
+    ok, reason = qc_case(swapped, GEOM, "cine")
+    assert not ok and "swapped LV<->RV" in reason
+    ok, reason = qc_case(swapped[:1], GEOM, "mapping")
+    assert not ok and "swapped LV<->RV" in reason
+
+
+def test_empty_apex_fails() -> None:
+    seg = cycle_cine(empty_apex=1)
+    seg[:, 4:] = 0  # the model gave up on the two apical slices
+    ok, reason = qc_case(seg, GEOM, "cine")
+    assert not ok and "empty apex" in reason and "slice 4 next to slice 3" in reason
+    assert "empty base" not in reason
+
+
+def test_empty_base_fails() -> None:
+    seg = cycle_cine(empty_base=1)
+    ok, reason = qc_case(seg, GEOM, "cine")
+    assert not ok and "empty base" in reason and "slice 0 next to slice 1" in reason
+    assert "empty apex" not in reason
+    assert qc_case(seg, GEOM, "cine", QCThresholds(edge_fraction=1.01))[0]  # the threshold is what decides
+
+
+def test_myocardium_open_in_a_non_ed_frame_fails() -> None:
+    seg = cycle_cine()
+    for z in range(seg.shape[1]):
+        sl = seg[3, z]
+        sl[:, 36:][sl[:, 36:] == LV_MYO] = 0  # frame 3: the lateral half of the ring is missing
+    ok, reason = qc_case(seg, GEOM, "cine")
+    assert not ok and "does not close" in reason and "frame(s) [3]" in reason
+    assert "ED" not in reason  # ED itself is fine: the failure is found in the other frame
+
+
+def test_volume_curve_not_one_cycle_fails() -> None:
+    ok, reason = qc_case(cycle_cine(cycles=2), GEOM, "cine")
+    assert not ok and "LV blood pool volume curve is not one cardiac cycle: its harmonic 2" in reason
+    assert "RV blood pool volume curve" in reason
+    flat = np.repeat(cycle_cine()[:1], 8, axis=0)
+    ok, reason = qc_case(flat, GEOM, "cine")
+    assert not ok and "LV blood pool volume changes by only 0.0%" in reason
+    assert qc_case(flat[:4], GEOM, "cine")[0]  # too few frames to judge a cycle: not checked
+
+
+@pytest.mark.parametrize("label,name", [(RV_BLOOD, "RV blood pool"), (LV_MYO, "LV myocardium"),
+                                        (LV_BLOOD, "LV blood pool")])
+def test_structure_lost_in_one_frame_fails(label: int, name: str) -> None:
+    seg = cycle_cine()
+    seg[5][seg[5] == label] = 0
+    ok, reason = qc_case(seg, GEOM, "cine")
+    assert not ok and f"no {name} on the mid-ventricular slice" in reason and "frame(s) [5]" in reason

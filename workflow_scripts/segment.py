@@ -8,4 +8,5 @@ with stages.logged(sm.log[0], sm.config, threads=sm.threads):
     sid, method = sm.wildcards.subject, sm.wildcards.get("method", "reference")
     mods = sm.params.modalities
     masks, recon, seg = plan.method_files(method, sid, mods)
-    stages.segment(plan.subject(sid), method, masks, mods, recon, seg, sm.input.model, sm.output.table)
+    stages.segment(plan.subject(sid), method, masks, mods, recon, seg, sm.input.model, sm.output.table,
+                   segmentation=sm.params.segmentation)

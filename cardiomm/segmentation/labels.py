@@ -16,6 +16,18 @@ CMRxRecon 2023 (``SegmentROI/<subject>/<stem>_label.nii.gz``)
     statement and assume the same convention, since both come from one dataset with one annotation
     protocol. If real cine labels disagree, only :data:`CMRXRECON2023` needs to change.
 
+M&Ms (Campello et al., IEEE TMI 2021; M&Ms-2 uses the same values)
+    0 background, 1 LV blood pool, 2 LV myocardium, 3 RV blood pool: identical to ours.
+
+MONAI bundle ``ventricular_short_axis_3label`` (its ``configs/metadata.json``,
+``network_data_format.outputs.pred.channel_def``)
+    0 background, 1 ``lv_pool``, 2 ``myocardium``, 3 ``rv_pool``: identical to ours.
+
+Foreign models declare their labels by *name* (a bundle's ``channel_def``, an nnU-Net
+``dataset.json`` ``"labels"``). :func:`mapping_from_names` turns such a declaration into a value
+lookup table, so each model has exactly one declared mapping: either a convention named in the config
+(``segmentation.labels``) or the one its own metadata states (``auto``).
+
 All functions take integer-valued label arrays of any shape. They return new ``uint8`` arrays of the
 same shape and never change their input.
 """
@@ -30,7 +42,22 @@ from cardiomm.conventions import BACKGROUND, LV_BLOOD, LV_MYO, N_CLASSES, RV_BLO
 ACDC: dict[str, int] = {"background": 0, "rv_blood": 1, "lv_myo": 2, "lv_blood": 3}
 CMRXRECON2023: dict[str, int] = {"background": 0, "lv_blood": 1, "lv_myo": 2, "rv_blood": 3}
 _OURS: dict[str, int] = {"background": BACKGROUND, "lv_blood": LV_BLOOD, "lv_myo": LV_MYO, "rv_blood": RV_BLOOD}
-CONVENTIONS: dict[str, dict[str, int]] = {"ours": _OURS, "acdc": ACDC, "cmrxrecon2023": CMRXRECON2023}
+MNMS: dict[str, int] = {"background": 0, "lv_blood": 1, "lv_myo": 2, "rv_blood": 3}
+MONAI_VENTRICULAR_3LABEL: dict[str, int] = {"background": 0, "lv_blood": 1, "lv_myo": 2, "rv_blood": 3}
+CONVENTIONS: dict[str, dict[str, int]] = {"ours": _OURS, "acdc": ACDC, "cmrxrecon2023": CMRXRECON2023,
+                                          "mnms": MNMS, "monai_ventricular_3label": MONAI_VENTRICULAR_3LABEL}
+
+# Structure names used by model metadata (lower-cased, spaces/dashes -> "_") -> our structure name.
+# ACDC's nnU-Net datasets call them RV / MLV / LVC; bundles lv_pool / myocardium / rv_pool.
+_NAME_ALIASES: dict[str, str] = {
+    **{n: "background" for n in ("background", "bg", "bck", "clear_label")},
+    **{n: "lv_blood" for n in ("lv", "lv_blood", "lv_pool", "lv_blood_pool", "lvc", "lv_cavity", "lvbp",
+                               "left_ventricle", "left_ventricular_cavity", "left_ventricle_blood_pool")},
+    **{n: "lv_myo" for n in ("myo", "lv_myo", "myocardium", "mlv", "lv_myocardium", "lvm",
+                             "left_ventricular_myocardium", "left_ventricle_myocardium")},
+    **{n: "rv_blood" for n in ("rv", "rv_blood", "rv_pool", "rv_blood_pool", "rvc", "rv_cavity", "rvbp",
+                               "right_ventricle", "right_ventricular_cavity", "right_ventricle_blood_pool")},
+}
 
 
 class LabelError(ValueError):
@@ -121,3 +148,62 @@ def from_cmrxrecon2023(arr: np.ndarray, source: str = "CMRxRecon 2023 labels") -
 def to_cmrxrecon2023(arr: np.ndarray, source: str = "labels") -> np.ndarray:
     """Our labels -> CMRxRecon 2023 label values (identity remap, validated), ``uint8``."""
     return convert_labels(arr, "ours", "cmrxrecon2023", source)
+
+
+def _norm_name(name: str) -> str:
+    return "_".join(str(name).strip().lower().replace("-", " ").split())
+
+
+def mapping_from_names(value_to_name: dict[int, str], source: str) -> np.ndarray:
+    """Lookup table (model output value -> our value) from a model's own label names.
+
+    Parameters
+    ----------
+    value_to_name: model output value -> structure name, e.g. a bundle's ``channel_def``
+        ``{"0": "background", "1": "lv_pool", ...}`` or an inverted nnU-Net ``dataset.json`` ``labels``.
+        Names are matched case-insensitively against known aliases (``lv_pool``, ``LVC``, ``MLV``, ``RV``, ...).
+    source: the metadata file, for errors.
+
+    Returns
+    -------
+    ``uint8`` table of length ``max(value) + 1``; values not declared map to background.
+
+    Raises
+    ------
+    LabelError
+        naming ``source`` if a name is unknown, a structure is declared twice, or one of LV blood,
+        LV myocardium and RV blood is missing (set ``segmentation.labels`` explicitly then).
+    """
+    ours: dict[int, str] = {}
+    for v, name in value_to_name.items():
+        key = _NAME_ALIASES.get(_norm_name(name))
+        if key is None:
+            raise LabelError(f"{source}: label {v} is called {name!r}, which is not a known name for background, "
+                             f"LV blood pool, LV myocardium or RV blood pool; set segmentation.labels to one of "
+                             f"{sorted(CONVENTIONS)}")
+        if key in ours.values():
+            raise LabelError(f"{source}: structure {key!r} is declared twice ({value_to_name})")
+        ours[int(v)] = key
+    missing = sorted({"lv_blood", "lv_myo", "rv_blood"} - set(ours.values()))
+    if missing:
+        raise LabelError(f"{source}: the model's labels {value_to_name} lack {missing}")
+    lut = np.zeros(max(ours) + 1, dtype=np.uint8)
+    for v, key in ours.items():
+        lut[v] = _OURS[key]
+    return lut
+
+
+def mapping_from_convention(name: str) -> np.ndarray:
+    """Lookup table (value in convention ``name`` -> our value), ``uint8`` of length ``N_CLASSES``."""
+    if name not in CONVENTIONS:
+        raise KeyError(f"unknown label convention {name!r}; known: {sorted(CONVENTIONS)}")
+    return _lut(CONVENTIONS[name], _OURS)
+
+
+def apply_mapping(arr: np.ndarray, lut: np.ndarray, source: str) -> np.ndarray:
+    """Remap a model's integer output with ``lut``; a value outside the table is an error naming ``source``."""
+    a = np.asarray(arr)
+    if a.size and (a.min() < 0 or a.max() >= len(lut)):
+        raise LabelError(f"{source}: model output holds label values {np.unique(a)[:10].tolist()}, "
+                         f"outside its declared labels 0..{len(lut) - 1}")
+    return lut[a.astype(np.int64)]

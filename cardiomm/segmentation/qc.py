@@ -18,6 +18,26 @@ For cine, "ED" is the frame with the largest LV blood pool, and in addition ever
 LV blood pool on the mid-ventricular slice (a frame where the network lost the LV would corrupt
 ESV and EF). For mapping series every label frame is checked (normally ``nt = 1``: one shared map).
 
+Beyond Bai et al., checks aimed at the typical failures of a *foreign* model (one trained elsewhere, run on
+our images), each with its own reason:
+
+5. **LV <-> RV swapped** (a model with another label convention, or a mapping declared wrongly): on the
+   mid-ventricular slices the myocardium encloses the label called RV better than the label called LV
+   (:func:`enclosure_fraction` of each), which no heart does;
+6. **empty apex or base** (cine): the LV (blood pool or myocardium) ends abruptly, with a cross-section of
+   at least ``edge_fraction`` of its largest, next to a slice of the stack where nothing is segmented.
+   A real apex tapers; a real base ends at the valve plane (the stack's first slice, slice 0, is the
+   base in our layout), so this catches a model that gives up on the apical or basal slices. A stack
+   that extends above the valve plane may trip the base check: raise ``edge_fraction`` there;
+7. **myocardium that does not close in any frame** (cine): criterion 4 on the ED mid-ventricular slices
+   in every frame, not only at ED;
+8. **temporal volume curve that is not one cardiac cycle** (cine, ``nt >= min_frames_cycle``): the LV and
+   the RV blood-pool volume curves must change by at least ``min_volume_change`` of their maximum, and
+   their first temporal harmonic (one cycle per series) must be the largest (a two-cycle, saw-tooth or
+   flickering curve means frames were segmented inconsistently);
+9. **LV or RV lost in a frame** (cine): LV blood pool, LV myocardium and RV blood pool must all be present
+   on the mid-ventricular slice in every frame (both ventricles, every frame used for ED and ES).
+
 QC only flags: a failing case is kept and reported with its reasons, never dropped silently.
 """
 
@@ -50,6 +70,10 @@ class QCThresholds:
         pixels at ~1.8 mm, i.e. ~32 mm^2).
     min_lv_slices: minimal number of slices with LV blood pool and myocardium at ED, per kind.
     min_enclosure: minimal fraction of the LV blood pool's outer ring that is myocardium.
+    edge_fraction: an LV end slice with at least this fraction of the largest LV cross-section, next to an
+        empty slice of the stack, is an empty apex or base.
+    min_frames_cycle: cine series with fewer frames skip the volume-curve checks.
+    min_volume_change: minimal (max - min) / max of the LV and RV blood-pool volume curves (an EF of 5%).
     """
 
     lv_blood_mm2: float = 100.0
@@ -59,6 +83,9 @@ class QCThresholds:
     min_lv_slices_cine: int = 3
     min_lv_slices_mapping: int = 1
     min_enclosure: float = 0.75
+    edge_fraction: float = 0.5
+    min_frames_cycle: int = 5
+    min_volume_change: float = 0.05
 
 
 def _px(area_mm2: float, geom: Geometry) -> int:
@@ -80,24 +107,29 @@ def mid_ventricular_slices(zmin: int, zmax: int) -> np.ndarray:
     return z[n // 3: n - n // 3] if n >= 3 else z
 
 
-def enclosure_fraction(seg2d: np.ndarray) -> float:
-    """Fraction of the 4-neighbour ring just outside the LV blood pool that is LV myocardium (NaN if no LV)."""
-    lv = seg2d == LV_BLOOD
+def enclosure_fraction(seg2d: np.ndarray, label: int = LV_BLOOD) -> float:
+    """Fraction of the 4-neighbour ring just outside ``label`` (default LV blood) that is LV myocardium.
+
+    NaN if ``label`` is absent from the slice ``(ny, nx)``.
+    """
+    lv = seg2d == label
     if not lv.any():
         return math.nan
     ring = ndimage.binary_dilation(lv, structure=_FOUR) & ~lv
     return float((seg2d[ring] == LV_MYO).mean()) if ring.any() else 0.0
 
 
-def _check_frame(seg: np.ndarray, t: int, geom: Geometry, kind: str, th: QCThresholds) -> tuple[list[str], int | None]:
-    """QC criteria 1-4 on one label frame ``(nz, ny, nx)``; returns (reasons, centre slice or None)."""
+def _check_frame(seg: np.ndarray, t: int, geom: Geometry, kind: str,
+                 th: QCThresholds) -> tuple[list[str], int | None, np.ndarray]:
+    """QC criteria 1-4 on one label frame ``(nz, ny, nx)``: (reasons, centre slice or None, mid slices)."""
     reasons: list[str] = []
     pres = _px(th.presence_mm2, geom)
     lv_area = (seg == LV_BLOOD).sum(axis=(1, 2))
     myo_area = (seg == LV_MYO).sum(axis=(1, 2))
     lv_z = np.flatnonzero((lv_area >= pres) & (myo_area >= pres))
     if lv_z.size == 0:
-        return [f"frame {t}: no slice has both LV blood pool and myocardium (>= {pres} px each)"], None
+        return ([f"frame {t}: no slice has both LV blood pool and myocardium (>= {pres} px each)"], None,
+                np.array([], dtype=int))
     zmin, zmax = int(lv_z.min()), int(lv_z.max())
     missing = sorted(set(range(zmin, zmax + 1)) - set(lv_z.tolist()))
     if missing:
@@ -117,7 +149,8 @@ def _check_frame(seg: np.ndarray, t: int, geom: Geometry, kind: str, th: QCThres
             reasons.append(f"frame {t}: {name} absent on the mid-ventricular slice {zc} ({int(m.sum())} px < {pres})")
 
     min_mm2 = {LV_BLOOD: th.lv_blood_mm2, LV_MYO: th.lv_myo_mm2, RV_BLOOD: th.rv_blood_mm2}
-    for z in mid_ventricular_slices(zmin, zmax):
+    mid = mid_ventricular_slices(zmin, zmax)
+    for z in mid:
         for c, mm2 in min_mm2.items():
             n, m = int((seg[z] == c).sum()), _px(mm2, geom)
             if n < m:
@@ -126,7 +159,76 @@ def _check_frame(seg: np.ndarray, t: int, geom: Geometry, kind: str, th: QCThres
         if np.isfinite(frac) and frac < th.min_enclosure:
             reasons.append(f"frame {t} slice {z}: myocardium surrounds only {100 * frac:.0f}% of the LV blood "
                            f"pool border (< {100 * th.min_enclosure:.0f}%)")
-    return reasons, zc
+    return reasons, zc, mid
+
+
+def swapped_labels(frame: np.ndarray, mid: np.ndarray, t: int) -> list[str]:
+    """Criterion 5: the myocardium encloses the 'RV' label better than the 'LV' label on the mid slices."""
+    lv = [enclosure_fraction(frame[z], LV_BLOOD) for z in mid]
+    rv = [enclosure_fraction(frame[z], RV_BLOOD) for z in mid]
+    pairs = [(a, b) for a, b in zip(lv, rv) if np.isfinite(a) and np.isfinite(b)]
+    if not pairs:
+        return []
+    e_lv, e_rv = (float(np.mean(x)) for x in zip(*pairs))
+    if e_rv > e_lv:
+        return [f"frame {t}: labels look swapped LV<->RV: the myocardium borders {100 * e_rv:.0f}% of the RV "
+                f"label but only {100 * e_lv:.0f}% of the LV label on the mid-ventricular slices {mid.tolist()}"]
+    return []
+
+
+def empty_ends(frame: np.ndarray, t: int, geom: Geometry, th: QCThresholds) -> list[str]:
+    """Criterion 6: the LV ends abruptly at a large cross-section next to an empty slice (apex or base)."""
+    area = ((frame == LV_BLOOD) | (frame == LV_MYO)).sum(axis=(1, 2))
+    present = np.flatnonzero(area >= _px(th.presence_mm2, geom))
+    if present.size == 0:
+        return []
+    zmin, zmax, big = int(present.min()), int(present.max()), th.edge_fraction * float(area.max())
+    nz, reasons = frame.shape[0], []
+    for z_end, z_out, where in ((zmin, zmin - 1, "base"), (zmax, zmax + 1, "apex")):
+        if 0 <= z_out < nz and not frame[z_out].any() and area[z_end] >= big:
+            reasons.append(f"frame {t}: empty {where}: nothing segmented on slice {z_out} next to slice {z_end}, "
+                           f"whose LV is {100 * area[z_end] / area.max():.0f}% of its largest cross-section "
+                           f"(>= {100 * th.edge_fraction:.0f}%)")
+    return reasons
+
+
+def volume_curve(seg: np.ndarray, label: int, name: str, th: QCThresholds) -> list[str]:
+    """Criterion 8 for one blood pool: the volume curve over the frames must be one contracting cycle."""
+    v = (seg == label).sum(axis=(1, 2, 3)).astype(float)
+    if len(v) < th.min_frames_cycle or v.max() == 0:
+        return []
+    change = (v.max() - v.min()) / v.max()
+    if change < th.min_volume_change:
+        return [f"{name} volume changes by only {100 * change:.1f}% over the {len(v)} frames "
+                f"(< {100 * th.min_volume_change:.0f}%): not a contracting cardiac cycle"]
+    power = np.abs(np.fft.rfft(v - v.mean()))[1:] ** 2
+    share = power / power.sum()
+    k = int(np.argmax(power)) + 1
+    if k != 1:
+        return [f"{name} volume curve is not one cardiac cycle: its harmonic {k} (k cycles per series) holds "
+                f"{100 * share[k - 1]:.0f}% of its variation, the first (one cycle) {100 * share[0]:.0f}%"]
+    return []
+
+
+def lost_in_frames(seg: np.ndarray, zc: int, geom: Geometry, th: QCThresholds) -> list[str]:
+    """Criterion 9 (and Bai et al.'s per-frame LV check): every structure on the centre slice in every frame."""
+    pres = _px(th.presence_mm2, geom)
+    reasons = []
+    for c in (LV_BLOOD, LV_MYO, RV_BLOOD):
+        lost = np.flatnonzero((seg[:, zc] == c).sum(axis=(1, 2)) < pres)
+        if lost.size:
+            reasons.append(f"no {_NAMES[c]} on the mid-ventricular slice {zc} in frame(s) {lost.tolist()}")
+    return reasons
+
+
+def open_in_frames(seg: np.ndarray, mid: np.ndarray, ed: int, th: QCThresholds) -> list[str]:
+    """Criterion 7: criterion 4 on the ED mid-ventricular slices in every other frame."""
+    bad = sorted({t for t in range(seg.shape[0]) if t != ed for z in mid
+                  if enclosure_fraction(seg[t, z]) < th.min_enclosure})  # NaN (no LV) compares False
+    if not bad:
+        return []
+    return [f"myocardium does not close (surrounds < {100 * th.min_enclosure:.0f}% of the LV blood pool border) on "
+            f"the mid-ventricular slices {mid.tolist()} in frame(s) {bad}"]
 
 
 def qc_case(
@@ -138,8 +240,8 @@ def qc_case(
     ----------
     labels: uint8 label maps ``(nt, nz, ny, nx)`` in our convention (slice 0 = base).
     geom: the series geometry (``dx``, ``dy`` in mm scale the area thresholds).
-    kind: ``"cine"`` (checks ED, plus LV presence mid-ventricle in every frame) or ``"mapping"``
-        (checks every label frame).
+    kind: ``"cine"`` (criteria 1-6 at ED, 7-9 over the frames) or ``"mapping"`` (criteria 1-5 on
+        every label frame).
     thresholds: QC thresholds (default :class:`QCThresholds`).
 
     Returns
@@ -164,14 +266,14 @@ def qc_case(
     reasons: list[str] = []
     if kind == "cine":
         ed = int(np.argmax(lv_per_frame))
-        frame_reasons, zc = _check_frame(seg[ed], ed, geom, kind, th)
+        frame_reasons, zc, mid = _check_frame(seg[ed], ed, geom, kind, th)
+        frame_reasons += swapped_labels(seg[ed], mid, ed) + empty_ends(seg[ed], ed, geom, th)
         reasons += [f"ED {r}" for r in frame_reasons]
         if zc is not None:
-            pres = _px(th.presence_mm2, geom)
-            lost = np.flatnonzero((seg[:, zc] == LV_BLOOD).sum(axis=(1, 2)) < pres)
-            if lost.size:
-                reasons.append(f"no LV blood pool on the mid-ventricular slice {zc} in frame(s) {lost.tolist()}")
+            reasons += lost_in_frames(seg, zc, geom, th) + open_in_frames(seg, mid, ed, th)
+        reasons += volume_curve(seg, LV_BLOOD, "LV blood pool", th) + volume_curve(seg, RV_BLOOD, "RV blood pool", th)
     else:
         for t in range(seg.shape[0]):
-            reasons += _check_frame(seg[t], t, geom, kind, th)[0]
+            frame_reasons, _, mid = _check_frame(seg[t], t, geom, kind, th)
+            reasons += frame_reasons + swapped_labels(seg[t], mid, t)
     return (not reasons), "; ".join(reasons)
