@@ -292,7 +292,8 @@ def quantify(subject: Subject, method: str, masks: list[str], modalities: list[s
                 continue
             bm = MODALITIES[mod].biomarker
             images, _ = load_image(recon_files[(mod, mk)])
-            times = cio.read_timing(subject.timing_path(mod), nz=images.shape[1], nt=images.shape[0])
+            times, timing_source = subject.times(mod, nz=images.shape[1], nt=images.shape[0])
+            log.info("%s %s %s: timing from %s", subject.id, mod, mk, timing_source)
             body = images.mean(axis=0) > 0.05 * np.percentile(images.mean(axis=0), 99)
             vmap, valid = map_series(images, times, bm, mask=body)
             save_image(f"{maps_dir}/{mk}/{subject.id}/{bm}_map.nii.gz", np.nan_to_num(vmap)[None].astype(np.float32),
@@ -306,7 +307,8 @@ def quantify(subject: Subject, method: str, masks: list[str], modalities: list[s
             reason = summ.get("reason") or ""
             reason = "; ".join(r for r in (qc_reason, reason) if r)
             rows.append(_row(subject, method, mk, bm, v, ok and np.isfinite(v), reason,
-                             n_pixels=summ.get("n_pixels"), n_invalid=summ.get("n_invalid")))
+                             n_pixels=summ.get("n_pixels"), n_invalid=summ.get("n_invalid"),
+                             timing_source=timing_source))
     write_csv(pd.DataFrame(rows), out_csv)
 
 
