@@ -88,37 +88,45 @@ def synthesize(phantom_cfg: dict, subject: str, root: str) -> None:
 
 
 def undersample(subject: Subject, modalities: list[str], masks: list[str], seed: int,
-                mask_out: list[str], kus_out: list[str]) -> None:
-    """Write challenge masks and undersampled k-space for every modality x mask (outputs in that order)."""
-    from cardiomm.sampling.masks import make_mask, mask_stats
+                mask_out: list[str], kus_out: list[str], mask_source: str = "generate") -> None:
+    """Write challenge masks and undersampled k-space for every modality x mask (outputs in that order).
+
+    ``mask_source``: ``official`` uses the release's own mask file where it has one (else generates), ``generate``
+    always generates, with the release's ACS width (:mod:`cardiomm.sampling.release_masks`).
+    """
+    from cardiomm.io.releases import acs_lines
+    from cardiomm.sampling.masks import mask_stats
     from cardiomm.sampling.masks import undersample as apply_mask
+    from cardiomm.sampling.release_masks import subject_mask
 
     i = 0
     for mod in modalities:
         src = subject.kspace_path(mod)
         k = cio.read_kspace(src)
-        nt, _, _, ny, nx = k.shape
         for name in masks:
-            m = make_mask(name, nt, ny, nx, seed=seed)
-            st = mask_stats(m, name)
-            log.info("%s %s %s: achieved R %.2f (nominal %d)", subject.id, mod, name, st["achieved_R"], st["nominal_R"])
-            cio.write_mask(mask_out[i], m)
+            m, origin = subject_mask(subject, mod, name, k.shape, seed, mask_source)
+            st = mask_stats(m, name, acs_lines(subject.release))
+            log.info("%s %s %s: %s, achieved R %.2f (nominal %d)", subject.id, mod, name, origin, st["achieved_R"],
+                     st["nominal_R"])
+            cio.write_mask(mask_out[i], m, source=origin)
             cio.write_kspace(kus_out[i], apply_mask(k, m), key="kus")
             i += 1
 
 
-def mask_table(mask_files: list[str], out_csv: str) -> None:
-    """One row per mask file: nominal and achieved acceleration, sampled fraction outside the ACS."""
-    from cardiomm.conventions import parse_mask_name
+def mask_table(mask_files: list[str], out_csv: str, acs: int | None = None) -> None:
+    """One row per mask file: where it came from, nominal and achieved acceleration, sampled fraction outside the ACS
+    (``acs``: the release's ACS width; default the synthetic cohort's)."""
+    from cardiomm.conventions import ACS_LINES, parse_mask_name
     from cardiomm.sampling.masks import mask_stats
 
     rows = []
     for f in mask_files:
         p = Path(f)
         name = p.stem.rsplit("_mask_", 1)[1]
-        st = mask_stats(cio.read_mask(p), name)
+        st = mask_stats(cio.read_mask(p), name, acs or ACS_LINES)
         mn = parse_mask_name(name)
         rows.append({"subject": p.parent.name, "file": p.name, "mask": name, "pattern": mn.pattern,
+                     "source": cio.read_attr(p, "cardiomm_mask_source") or "generated", "acs": acs or ACS_LINES,
                      **{k: st[k] for k in ("nominal_R", "achieved_R", "outer_fraction", "acs_complete")}})
     write_csv(pd.DataFrame(rows), out_csv)
 
@@ -147,8 +155,10 @@ def reconstruct(method: str, subject: Subject, modalities: list[str], masks: lis
     ``mask_files``/``kus_files`` map ``(modality, mask)`` to paths; ``outputs`` are in
     :meth:`cardiomm.workflow.Plan.recon_files` order (mask-major, then modality, then .mat/.nii.gz).
     """
+    from cardiomm.io.releases import acs_lines
     from cardiomm.sampling.masks import check_mask
 
+    acs = acs_lines(subject.release)  # the release's ACS width (the synthetic cohort's for generic trees)
     model = None
     if method in ("cardiomm", "varnet"):
         from cardiomm.recon.checkpoint import load_model
@@ -159,7 +169,7 @@ def reconstruct(method: str, subject: Subject, modalities: list[str], masks: lis
         for mod in modalities:
             kus = cio.read_kspace(kus_files[(mod, mk)], key="kus")
             mask = cio.read_mask(mask_files[(mod, mk)])
-            check_mask(mask, kus.shape, mk, source=str(mask_files[(mod, mk)]))
+            check_mask(mask, kus.shape, mk, source=str(mask_files[(mod, mk)]), acs=acs)
             if method == "zerofilled":
                 from cardiomm.recon.zero_filled import zero_filled
 
@@ -167,12 +177,12 @@ def reconstruct(method: str, subject: Subject, modalities: list[str], masks: lis
             elif method == "sense":
                 from cardiomm.recon.sense import sense_recon_series
 
-                img = sense_recon_series(kus, mask, mk, **sense_params)
+                img = sense_recon_series(kus, mask, mk, **{"acs": acs, **sense_params})
             else:
                 from cardiomm.recon.infer import reconstruct_series
 
                 meta = {**subject.meta, "modality": mod}
-                img = reconstruct_series(model, kus, mask, mk, meta)
+                img = reconstruct_series(model, kus, mask, mk, meta, acs=acs)
             log.info("%s %s %s %s done", method, subject.id, mk, mod)
             _write_recon(img, outputs[i], outputs[i + 1], subject, mod)
             i += 2

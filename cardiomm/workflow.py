@@ -19,6 +19,7 @@ from pathlib import Path
 
 from cardiomm.cohort import Subject, load_cohort
 from cardiomm.conventions import FULLY_SAMPLED, MODALITIES, REFERENCE, parse_mask_name
+from cardiomm.io.releases import acs_lines  # noqa: F401 - re-exported for the rules (wf.acs_lines)
 
 TABLES = ("image_quality", "segmentation", "phenotypes", "biomarkers", "agreement", "masks")
 NEURAL = ("cardiomm", "varnet")
