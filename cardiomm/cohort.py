@@ -88,7 +88,8 @@ class Subject:
 
         Raises
         ------
-        CMRxReconFileError naming the CSV path when none of them exists or the counts do not match the images.
+        TimingMissing (naming the CSV path) when none of them exists; CMRxReconFileError / ValueError when the counts
+        do not match the images.
         """
         from cardiomm.io import cmrxrecon as cio
 
@@ -102,8 +103,8 @@ class Subject:
         if self.timing.get(mod) is not None:
             where = f"config data.timing.{mod}"
             return _timing_array(self.timing[mod], nz, nt, where), where
-        raise cio.CMRxReconFileError(path, f"timing file does not exist and the config gives none (set "
-                                           f"data.timing.{mod}, or data.timing.subjects.{self.id}.{mod}, in ms)")
+        raise TimingMissing(path, f"timing file does not exist and the config gives none (set data.timing.{mod}, "
+                                  f"or data.timing.subjects.{self.id}.{mod}, in ms)")
 
     def label_path(self, mod: str) -> Path:
         """Ground-truth label NIfTI (synthetic cohorts only)."""
@@ -124,6 +125,14 @@ class Subject:
 
     def has(self, mod: str) -> bool:
         return self.kspace_path(mod).exists()
+
+
+class TimingMissing(FileNotFoundError):
+    """A mapping series has no timing anywhere (tree or config): its biomarker is skipped with this reason."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path, self.reason = str(path), reason
 
 
 def _timing_array(vals: object, nz: int, nt: int, where: str) -> np.ndarray:
@@ -251,7 +260,7 @@ def subject_table_rows(subjects: list[Subject], modalities: list[str], skipped: 
                "evaluated": s.id in evaluated, "reason": skipped.get(s.id, "")}
         for k in ("centre", "vendor", "field_strength_T", "scanner"):
             row[k] = s.meta.get(k, "")
-            row[f"{k}_source"] = s.sources.get(k, "")
+            row[f"{k}_source"] = s.sources.get(k) or "none (unknown)"
         rows.append(row)
     return rows
 

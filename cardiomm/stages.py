@@ -269,6 +269,7 @@ def quantify(subject: Subject, method: str, masks: list[str], modalities: list[s
     A case that failed segmentation QC keeps its value with ``qc_pass = False`` and the reason; a quantity
     that cannot be computed is NaN with the reason. Nothing is dropped silently.
     """
+    from cardiomm.cohort import TimingMissing
     from cardiomm.conventions import PHENOTYPES
     from cardiomm.io.nifti import load_image
     from cardiomm.quantify.mapping import map_series, myocardial_summary
@@ -302,7 +303,16 @@ def quantify(subject: Subject, method: str, masks: list[str], modalities: list[s
                 continue
             bm = MODALITIES[mod].biomarker
             images, _ = load_image(recon_files[(mod, mk)])
-            times, timing_source = subject.times(mod, nz=images.shape[1], nt=images.shape[0])
+            try:
+                times, timing_source = subject.times(mod, nz=images.shape[1], nt=images.shape[0])
+            except TimingMissing as err:  # a release without timing and none configured: this biomarker only
+                log.warning("%s %s %s: %s skipped (its map file is all zero, the convention for no fit): %s",
+                            subject.id, mod, mk, bm, err)
+                save_image(f"{maps_dir}/{mk}/{subject.id}/{bm}_map.nii.gz",
+                           np.zeros((1, *images.shape[1:]), np.float32), geom)
+                rows.append(_row(subject, method, mk, bm, float("nan"), False, f"no timing: {err}",
+                                 timing_source="none"))
+                continue
             log.info("%s %s %s: timing from %s", subject.id, mod, mk, timing_source)
             body = images.mean(axis=0) > 0.05 * np.percentile(images.mean(axis=0), 99)
             vmap, valid = map_series(images, times, bm, mask=body)
