@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from release_trees import DEFAULTS, TREE_MASKS, phantom_source, write_release_tree
 
-from cardiomm.cohort import load_cohort
+from cardiomm.cohort import TimingMissing, load_cohort
 from cardiomm.conventions import RELEASE_ACS
 from cardiomm.io import cmrxrecon as cio
 from cardiomm.io import releases
@@ -97,7 +97,7 @@ def test_timing_from_config_where_the_release_ships_none(trees):
     assert where == "config data.timing.subjects.P001.t1map" and (times == 100).all()
     with pytest.raises(ValueError, match="does not fit the images"):
         s.times("t2map", nz=nz, nt=nt + 1)
-    with pytest.raises(cio.CMRxReconFileError, match="set data.timing.t1rhomap"):
+    with pytest.raises(TimingMissing, match="set data.timing.t1rhomap"):
         s.times("t1rhomap", nz=nz, nt=nt)
 
 
