@@ -189,20 +189,21 @@ def reconstruct(method: str, subject: Subject, modalities: list[str], masks: lis
 
 
 def image_quality(subject: Subject, method: str, modalities: list[str], masks: list[str], ref_files: dict,
-                  rec_files: dict, out_csv: str) -> None:
-    """Per-frame PSNR/SSIM/NMSE of every mask x modality against the reference; one long CSV."""
-    from cardiomm.compare.image_quality import frame_metrics
+                  rec_files: dict, out_csv: str, protocol: str = "all-frames") -> None:
+    """PSNR/SSIM/NMSE of every mask x modality against the reference under a scoring ``protocol``
+    (:func:`cardiomm.compare.image_quality.protocol_metrics`); one long CSV, every row naming its protocol."""
+    from cardiomm.compare.image_quality import protocol_metrics
 
     rows = []
     for mod in modalities:
         ref = cio.read_recon(ref_files[mod])
         for mk in masks:
             rec = cio.read_recon(rec_files[(mod, mk)])
-            for r in frame_metrics(ref, rec):
+            for r in protocol_metrics(ref, rec, protocol, MODALITIES[mod].kind):
                 rows.append({"subject": subject.id, "split": subject.split, "modality": mod, "method": method,
                              "mask": mk, **r})
     df = pd.DataFrame(rows)
-    cols = ["subject", "split", "modality", "slice", "frame", "method", "mask", "psnr", "ssim", "nmse"]
+    cols = ["subject", "split", "modality", "slice", "frame", "method", "mask", "psnr", "ssim", "nmse", "protocol"]
     write_csv(df[cols], out_csv)
 
 

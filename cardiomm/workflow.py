@@ -44,6 +44,17 @@ class Plan:
     skipped: dict | None = None  # real data: subject id -> why it is not evaluated (tables/subjects.csv)
 
     @property
+    def iq_protocol(self) -> str:
+        """Scoring protocol of the image-quality table: ``image_quality.protocol``, or with ``auto`` (the default)
+        the release's official one for real data and ``all-frames`` for the synthetic cohort."""
+        from cardiomm.io.releases import RELEASE_PROTOCOL
+
+        chosen = self.config.get("image_quality", {}).get("protocol", "auto")
+        if chosen != "auto":
+            return chosen
+        return "all-frames" if self.synthetic else RELEASE_PROTOCOL.get(self.release, "all-frames")
+
+    @property
     def res(self) -> str:
         return f"results/{self.cohort}"
 

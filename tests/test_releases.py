@@ -156,3 +156,19 @@ def test_mixed_release_tree_is_an_error(trees, tmp_path):
     (root / "MultiCoil/Cine/TrainingSet/AccFactor04").mkdir()
     with pytest.raises(releases.ReleaseError, match="several releases"):
         releases.detect(root)
+
+
+def test_image_quality_protocol_defaults(trees):
+    import yaml
+
+    from cardiomm.workflow import plan_from_config as plan_of
+
+    synthetic = yaml.safe_load(open("config/tiny.yaml"))
+    assert plan_of(synthetic).iq_protocol == "all-frames"  # the synthetic default: existing results unchanged
+    for rel, root in trees.items():
+        cfg = {"cohort": "x", "data": {"root": str(root), "synthetic": False, "defaults": DEFAULTS},
+               "eval_splits": ["test"], "modalities": ["cine"], "masks": ["Uniform4"], "methods": ["zerofilled"],
+               "models": {"segmentation": "x"}}
+        assert plan_of(cfg).iq_protocol == f"cmrxrecon{rel}"
+        cfg["image_quality"] = {"protocol": "all-frames"}
+        assert plan_of(cfg).iq_protocol == "all-frames"
