@@ -65,14 +65,27 @@ def modality(name: str) -> Modality:
 
 
 # --------------------------------------------------------------------------------------------
-# Undersampling masks: "<Pattern><R>", e.g. Uniform8, ktGaussian16, ktRadial24
+# Undersampling masks: "<Pattern><R>", e.g. Uniform8, ktGaussian16, ktRadial24; the releases' own names too
 # --------------------------------------------------------------------------------------------
+# PATTERNS are those the shipped models were trained on (their prompt vocabulary: do not extend it without
+# retraining). RELEASE_PATTERNS are the other names the CMRxRecon releases give their masks:
+#   ktUniform<R>   2024 Task 2 (ChallengeDataFormat/Format_Task2.txt of CmrxRecon/CMRxRecon2024)
+#   AccFactor<RR>  2023 (folders AccFactor04/08/10 holding <stem>_mask.mat with mask04/mask08/mask10;
+#                  ChallengeDataFormat/Format_cine.txt of CmrxRecon/CMRxRecon): equispaced lines, one mask for all
+#                  frames, the name keeps the release's two digits.
 PATTERNS = ("Uniform", "ktGaussian", "ktRadial")
+RELEASE_PATTERNS = ("ktUniform", "AccFactor")
+ALL_PATTERNS = PATTERNS + RELEASE_PATTERNS
 R_MIN, R_MAX = 2, 32
 ACS_LINES = 20
+# ACS width (central lines, or the side of the central square for ktRadial) of each release:
+#   2023: "the central 24 lines (ky) are always full sampled" (CMRxRecon Format_cine.txt / README)
+#   2024: "the central 16 lines (ny ...) or central 16*16 regions (... ktRadial)" (CMRxRecon2024 Format_Task1/2.txt)
+#   2025: "autocalibration signals (ACS, 20 lines or 20x20 regions)" (CMRxRecon2025 README, Documentation)
+RELEASE_ACS: dict[str, int] = {"2023": 24, "2024": 16, "2025": 20, "synthetic": ACS_LINES}
 PAPER_MASKS = ("Uniform8", "ktGaussian16", "ktRadial24")
 FULLY_SAMPLED = "full"  # the "mask" name used for the reference rows
-_MASK_RE = re.compile(r"^(Uniform|ktGaussian|ktRadial)(\d+)$")
+_MASK_RE = re.compile(r"^(?:(Uniform|ktUniform|ktGaussian|ktRadial)([1-9]\d*)|(AccFactor)(\d{2}))$")
 
 
 @dataclass(frozen=True)
@@ -83,18 +96,26 @@ class MaskName:
     R: int
 
     def __str__(self) -> str:
-        return f"{self.pattern}{self.R}"
+        return f"{self.pattern}{self.R:02d}" if self.pattern == "AccFactor" else f"{self.pattern}{self.R}"
+
+    @property
+    def radial(self) -> bool:
+        """True for the 2D (point-wise) pattern whose ACS is a square, False for the line patterns."""
+        return self.pattern == "ktRadial"
 
 
 def parse_mask_name(name: str) -> MaskName:
-    """Parse ``"ktGaussian16"`` into ``MaskName("ktGaussian", 16)``; raise ``ValueError`` if invalid."""
+    """Parse ``"ktGaussian16"`` into ``MaskName("ktGaussian", 16)`` (``"AccFactor04"`` into ``("AccFactor", 4)``);
+    raise ``ValueError`` if invalid."""
     m = _MASK_RE.match(name)
     if not m:
-        raise ValueError(f"invalid mask name {name!r}: expected <Pattern><R> with Pattern in {PATTERNS}")
-    R = int(m.group(2))
+        raise ValueError(f"invalid mask name {name!r}: expected <Pattern><R> with Pattern in "
+                         f"{PATTERNS + RELEASE_PATTERNS[:1]}, or AccFactor<RR> (two digits, the 2023 release)")
+    pattern, digits = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
+    R = int(digits)
     if not R_MIN <= R <= R_MAX:
         raise ValueError(f"invalid mask name {name!r}: R={R} outside [{R_MIN}, {R_MAX}]")
-    return MaskName(m.group(1), R)
+    return MaskName(pattern, R)
 
 
 # --------------------------------------------------------------------------------------------

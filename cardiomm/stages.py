@@ -97,37 +97,45 @@ def synthesize(phantom_cfg: dict, subject: str, root: str) -> None:
 
 
 def undersample(subject: Subject, modalities: list[str], masks: list[str], seed: int,
-                mask_out: list[str], kus_out: list[str]) -> None:
-    """Write challenge masks and undersampled k-space for every modality x mask (outputs in that order)."""
-    from cardiomm.sampling.masks import make_mask, mask_stats
+                mask_out: list[str], kus_out: list[str], mask_source: str = "generate") -> None:
+    """Write challenge masks and undersampled k-space for every modality x mask (outputs in that order).
+
+    ``mask_source``: ``official`` uses the release's own mask file where it has one (else generates), ``generate``
+    always generates, with the release's ACS width (:mod:`cardiomm.sampling.release_masks`).
+    """
+    from cardiomm.io.releases import acs_lines
+    from cardiomm.sampling.masks import mask_stats
     from cardiomm.sampling.masks import undersample as apply_mask
+    from cardiomm.sampling.release_masks import subject_mask
 
     i = 0
     for mod in modalities:
         src = subject.kspace_path(mod)
         k = cio.read_kspace(src)
-        nt, _, _, ny, nx = k.shape
         for name in masks:
-            m = make_mask(name, nt, ny, nx, seed=seed)
-            st = mask_stats(m, name)
-            log.info("%s %s %s: achieved R %.2f (nominal %d)", subject.id, mod, name, st["achieved_R"], st["nominal_R"])
-            cio.write_mask(mask_out[i], m)
+            m, origin = subject_mask(subject, mod, name, k.shape, seed, mask_source)
+            st = mask_stats(m, name, acs_lines(subject.release))
+            log.info("%s %s %s: %s, achieved R %.2f (nominal %d)", subject.id, mod, name, origin, st["achieved_R"],
+                     st["nominal_R"])
+            cio.write_mask(mask_out[i], m, source=origin)
             cio.write_kspace(kus_out[i], apply_mask(k, m), key="kus")
             i += 1
 
 
-def mask_table(mask_files: list[str], out_csv: str) -> None:
-    """One row per mask file: nominal and achieved acceleration, sampled fraction outside the ACS."""
-    from cardiomm.conventions import parse_mask_name
+def mask_table(mask_files: list[str], out_csv: str, acs: int | None = None) -> None:
+    """One row per mask file: where it came from, nominal and achieved acceleration, sampled fraction outside the ACS
+    (``acs``: the release's ACS width; default the synthetic cohort's)."""
+    from cardiomm.conventions import ACS_LINES, parse_mask_name
     from cardiomm.sampling.masks import mask_stats
 
     rows = []
     for f in mask_files:
         p = Path(f)
         name = p.stem.rsplit("_mask_", 1)[1]
-        st = mask_stats(cio.read_mask(p), name)
+        st = mask_stats(cio.read_mask(p), name, acs or ACS_LINES)
         mn = parse_mask_name(name)
         rows.append({"subject": p.parent.name, "file": p.name, "mask": name, "pattern": mn.pattern,
+                     "source": cio.read_attr(p, "cardiomm_mask_source") or "generated", "acs": acs or ACS_LINES,
                      **{k: st[k] for k in ("nominal_R", "achieved_R", "outer_fraction", "acs_complete")}})
     write_csv(pd.DataFrame(rows), out_csv)
 
@@ -156,8 +164,10 @@ def reconstruct(method: str, subject: Subject, modalities: list[str], masks: lis
     ``mask_files``/``kus_files`` map ``(modality, mask)`` to paths; ``outputs`` are in
     :meth:`cardiomm.workflow.Plan.recon_files` order (mask-major, then modality, then .mat/.nii.gz).
     """
+    from cardiomm.io.releases import acs_lines
     from cardiomm.sampling.masks import check_mask
 
+    acs = acs_lines(subject.release)  # the release's ACS width (the synthetic cohort's for generic trees)
     model = None
     if method in ("cardiomm", "varnet"):
         from cardiomm.recon.checkpoint import load_model
@@ -169,7 +179,7 @@ def reconstruct(method: str, subject: Subject, modalities: list[str], masks: lis
         for mod in modalities:
             kus = cio.read_kspace(kus_files[(mod, mk)], key="kus")
             mask = cio.read_mask(mask_files[(mod, mk)])
-            check_mask(mask, kus.shape, mk, source=str(mask_files[(mod, mk)]))
+            check_mask(mask, kus.shape, mk, source=str(mask_files[(mod, mk)]), acs=acs)
             if method == "zerofilled":
                 from cardiomm.recon.zero_filled import zero_filled
 
@@ -177,12 +187,12 @@ def reconstruct(method: str, subject: Subject, modalities: list[str], masks: lis
             elif method == "sense":
                 from cardiomm.recon.sense import sense_recon_series
 
-                img = sense_recon_series(kus, mask, mk, **sense_params)
+                img = sense_recon_series(kus, mask, mk, **{"acs": acs, **sense_params})
             else:
                 from cardiomm.recon.infer import reconstruct_series
 
                 meta = {**subject.meta, "modality": mod}
-                img = reconstruct_series(model, kus, mask, mk, meta)
+                img = reconstruct_series(model, kus, mask, mk, meta, acs=acs)
             _write_recon(img, outputs[i], outputs[i + 1], subject, mod)
             i += 2
             frames += kus.shape[0] * kus.shape[1]
@@ -191,20 +201,21 @@ def reconstruct(method: str, subject: Subject, modalities: list[str], masks: lis
 
 
 def image_quality(subject: Subject, method: str, modalities: list[str], masks: list[str], ref_files: dict,
-                  rec_files: dict, out_csv: str) -> None:
-    """Per-frame PSNR/SSIM/NMSE of every mask x modality against the reference; one long CSV."""
-    from cardiomm.compare.image_quality import frame_metrics
+                  rec_files: dict, out_csv: str, protocol: str = "all-frames") -> None:
+    """PSNR/SSIM/NMSE of every mask x modality against the reference under a scoring ``protocol``
+    (:func:`cardiomm.compare.image_quality.protocol_metrics`); one long CSV, every row naming its protocol."""
+    from cardiomm.compare.image_quality import protocol_metrics
 
     rows = []
     for mod in modalities:
         ref = cio.read_recon(ref_files[mod])
         for mk in masks:
             rec = cio.read_recon(rec_files[(mod, mk)])
-            for r in frame_metrics(ref, rec):
+            for r in protocol_metrics(ref, rec, protocol, MODALITIES[mod].kind):
                 rows.append({"subject": subject.id, "split": subject.split, "modality": mod, "method": method,
                              "mask": mk, **r})
     df = pd.DataFrame(rows)
-    cols = ["subject", "split", "modality", "slice", "frame", "method", "mask", "psnr", "ssim", "nmse"]
+    cols = ["subject", "split", "modality", "slice", "frame", "method", "mask", "psnr", "ssim", "nmse", "protocol"]
     write_csv(df[cols], out_csv)
 
 
@@ -296,6 +307,7 @@ def quantify(subject: Subject, method: str, masks: list[str], modalities: list[s
     removes each image's RSS noise floor, estimated from its background air, before the mapping fits and
     applies the SNR criterion (:mod:`cardiomm.quantify.noise`); ``"none"`` fits the magnitudes as they are.
     """
+    from cardiomm.cohort import TimingMissing
     from cardiomm.io.nifti import load_image
     from cardiomm.quantify.cine import cine_phenotypes
     from cardiomm.quantify.mapping import map_series, myocardial_summary, series_noise
@@ -318,7 +330,17 @@ def quantify(subject: Subject, method: str, masks: list[str], modalities: list[s
                 continue
             bm = MODALITIES[mod].biomarker
             images, _ = load_image(recon_files[(mod, mk)])
-            times = cio.read_timing(subject.timing_path(mod), nz=images.shape[1], nt=images.shape[0])
+            try:
+                times, timing_source = subject.times(mod, nz=images.shape[1], nt=images.shape[0])
+            except TimingMissing as err:  # a release without timing and none configured: this biomarker only
+                log.warning("%s %s %s: %s skipped (its map file is all zero, the convention for no fit): %s",
+                            subject.id, mod, mk, bm, err)
+                save_image(f"{maps_dir}/{mk}/{subject.id}/{bm}_map.nii.gz",
+                           np.zeros((1, *images.shape[1:]), np.float32), geom)
+                rows.append(_row(subject, method, mk, bm, float("nan"), False, f"no timing: {err}",
+                                 timing_source="none"))
+                continue
+            log.info("%s %s %s: timing from %s", subject.id, mod, mk, timing_source)
             body = images.mean(axis=0) > 0.05 * np.percentile(images.mean(axis=0), 99)
             noise = series_noise(images) if noise_floor == "background" else None
             if noise is not None and any(n is None for n in noise):
@@ -336,7 +358,8 @@ def quantify(subject: Subject, method: str, masks: list[str], modalities: list[s
             reason = summ.get("reason") or ""
             reason = "; ".join(r for r in (qc_reason, reason) if r)
             rows.append(_row(subject, method, mk, bm, v, ok and np.isfinite(v), reason,
-                             n_pixels=summ.get("n_pixels"), n_invalid=summ.get("n_invalid")))
+                             n_pixels=summ.get("n_pixels"), n_invalid=summ.get("n_invalid"),
+                             timing_source=timing_source))
     write_csv(pd.DataFrame(rows), out_csv)
 
 

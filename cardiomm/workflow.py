@@ -19,6 +19,7 @@ from pathlib import Path
 
 from cardiomm.cohort import Subject, load_cohort
 from cardiomm.conventions import FULLY_SAMPLED, MODALITIES, REFERENCE, parse_mask_name
+from cardiomm.io.releases import acs_lines  # noqa: F401 - re-exported for the rules (wf.acs_lines)
 
 TABLES = ("image_quality", "segmentation", "phenotypes", "biomarkers", "agreement", "masks")
 NEURAL = ("cardiomm", "varnet")
@@ -39,6 +40,19 @@ class Plan:
     masks: list[str]
     methods: list[str]
     config: dict
+    release: str = "generic"
+    skipped: dict | None = None  # real data: subject id -> why it is not evaluated (tables/subjects.csv)
+
+    @property
+    def iq_protocol(self) -> str:
+        """Scoring protocol of the image-quality table: ``image_quality.protocol``, or with ``auto`` (the default)
+        the release's official one for real data and ``all-frames`` for the synthetic cohort."""
+        from cardiomm.io.releases import RELEASE_PROTOCOL
+
+        chosen = self.config.get("image_quality", {}).get("protocol", "auto")
+        if chosen != "auto":
+            return chosen
+        return "all-frames" if self.synthetic else RELEASE_PROTOCOL.get(self.release, "all-frames")
 
     @property
     def res(self) -> str:
@@ -53,9 +67,14 @@ class Plan:
 
     def kspace_files(self, sid: str) -> list[str]:
         s = self.subject(sid)
-        files = [str(s.kspace_path(m)) for m in self.modalities]
-        files += [str(s.timing_path(m)) for m in self.modalities if MODALITIES[m].kind == "mapping"]
-        return files
+        return [str(s.kspace_path(m)) for m in self.modalities] + self.timing_files(sid)
+
+    def timing_files(self, sid: str) -> list[str]:
+        """Timing CSVs of a subject's mapping series; for real data only those the tree has (2024 and 2025 ship
+        none: their times come from the config, see :meth:`cardiomm.cohort.Subject.times`)."""
+        s = self.subject(sid)
+        paths = [s.timing_path(m) for m in self.modalities if MODALITIES[m].kind == "mapping"]
+        return [str(p) for p in paths if self.synthetic or p.exists()]
 
     # ---------------------------------------------------------------- per-stage outputs
     def undersampled(self, sid: str, mod: str, mask: str, what: str) -> str:
@@ -104,7 +123,8 @@ class Plan:
         return [f"{self.res}/costs/stage_costs.csv", f"{self.res}/costs/stage_costs.md"]
 
     def final_targets(self) -> list[str]:
-        return ([self.table(t) for t in TABLES] + [f"{self.res}/audit.md", f"{self.res}/provenance.json"]
+        subjects = [] if self.synthetic else [self.table("subjects")]
+        return ([self.table(t) for t in TABLES] + subjects + [f"{self.res}/audit.md", f"{self.res}/provenance.json"]
                 + self.figure_files() + self.cost_files())
 
 
@@ -137,19 +157,43 @@ def plan_from_config(config: dict, workdir: str | Path = ".") -> Plan:
         raise ConfigError(f"config data.root: {root} is not a directory")
     everyone = all_subjects(config)
     eval_subjects = [s for s in everyone if s.split in config["eval_splits"]]
+    modalities = list(config["modalities"])
+    release = everyone[0].release if everyone else "generic"
+    skipped: dict[str, str] = {}
     if not data["synthetic"]:
-        # real cohorts: a subject lacking a configured modality is skipped (named), not a late missing-input error
-        complete = [s for s in eval_subjects if all(s.has(m) for m in config["modalities"])]
-        for s in eval_subjects:
-            if s not in complete:
-                missing = [str(s.kspace_path(m)) for m in config["modalities"] if not s.has(m)]
-                print(f"cardiomm: skipping subject {s.id}: missing {', '.join(missing)}", file=sys.stderr)
-        eval_subjects = complete
+        modalities, eval_subjects, skipped = _real_selection(eval_subjects, modalities, release, root)
     if not eval_subjects:
-        raise ConfigError(f"no subjects in splits {config['eval_splits']} with all of {config['modalities']} "
+        raise ConfigError(f"no subjects in splits {config['eval_splits']} with all of {modalities} "
                           f"under {root}")
     return Plan(config["cohort"], root, bool(data["synthetic"]), eval_subjects, everyone,
-                list(config["modalities"]), masks, methods, config)
+                modalities, masks, methods, config, release, skipped)
+
+
+def _real_selection(subjects: list[Subject], modalities: list[str], release: str,
+                    root: Path) -> tuple[list[str], list[Subject], dict[str, str]]:
+    """Real data: the configured modalities that the tree has, and the subjects that have all of them.
+
+    A modality no evaluated subject has (e.g. T1rho outside the 2025 release) is dropped from the run with a
+    logged line; a subject lacking one of the remaining modalities is skipped with its reason. Nothing fails
+    because a file is absent, unless no subject is left at all.
+    """
+    present = [m for m in modalities if any(s.has(m) for s in subjects)]
+    for m in modalities:
+        if m not in present:
+            print(f"cardiomm: modality {m} dropped: no subject of release {release} under {root} has it "
+                  f"(expected e.g. {subjects[0].kspace_path(m) if subjects else '?'})", file=sys.stderr)
+    if not present:
+        raise ConfigError(f"config modalities: none of {modalities} is present under {root} (release {release})")
+    skipped: dict[str, str] = {}
+    complete = []
+    for s in subjects:
+        missing = [str(s.kspace_path(m)) for m in present if not s.has(m)]
+        if missing:
+            skipped[s.id] = f"missing {', '.join(missing)}"
+            print(f"cardiomm: skipping subject {s.id}: {skipped[s.id]}", file=sys.stderr)
+        else:
+            complete.append(s)
+    return present, complete, skipped
 
 
 def all_subjects(config: dict) -> list[Subject]:
@@ -162,4 +206,4 @@ def all_subjects(config: dict) -> list[Subject]:
 
         pcfg = PhantomConfig.from_dict(config.get("phantom", {}))
         return [subject_from_row(root, {k: str(v) for k, v in s.row(pcfg).items()}) for s in cohort_specs(pcfg)]
-    return load_cohort(root, data.get("defaults"))
+    return load_cohort(root, data.get("defaults"), data.get("release", "auto"), data.get("timing"))

@@ -42,8 +42,7 @@ def _recon_inputs(wc):
 
 
 def _timing_inputs(wc):
-    return [str(PLAN.subject(wc.subject).timing_path(m)) for m in PLAN.modalities
-            if wf.MODALITIES[m].kind == "mapping"]
+    return PLAN.timing_files(wc.subject)
 
 
 def _figure_inputs(wc):

@@ -17,6 +17,7 @@ rule image_quality:
     params:
         modalities=PLAN.modalities,
         masks=PLAN.masks,
+        protocol=PLAN.iq_protocol,  # image_quality.protocol (auto: the release's official one; synthetic all-frames)
     conda:
         "../envs/cardiomm.yaml"
     script:

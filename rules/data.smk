@@ -41,3 +41,17 @@ if PLAN.synthetic:
             "../envs/cardiomm.yaml"
         script:
             "../workflow_scripts/synthesize.py"
+
+if not PLAN.synthetic:
+
+    rule subjects_table:
+        # every discovered subject: release, metadata with its source, modalities found, evaluated or why not
+        localrule: True
+        output:
+            PLAN.table("subjects"),
+        log:
+            f"logs/{COHORT}/subjects_table.log",
+        conda:
+            "../envs/cardiomm.yaml"
+        script:
+            "../workflow_scripts/subjects_table.py"

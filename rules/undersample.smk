@@ -1,5 +1,6 @@
 # Undersampling: challenge-format masks (<stem>_mask_<Mask>.mat) and undersampled k-space (<stem>_kus_<Mask>.mat)
-# for every evaluated subject x modality x mask, deterministic in mask_seed.
+# for every evaluated subject x modality x mask: the release's own mask file where it ships one and mask_source is
+# official (the default), else generated with the release's ACS width, deterministic in mask_seed.
 
 
 rule undersample:
@@ -18,6 +19,7 @@ rule undersample:
         modalities=PLAN.modalities,
         masks=PLAN.masks,
         seed=config.get("mask_seed", 7),
+        mask_source=config.get("mask_source", "official"),
     resources:
         mem_mb=3000,
         runtime=10,
@@ -37,6 +39,7 @@ rule mask_table:
         f"logs/{COHORT}/mask_table.log",
     params:
         masks=PLAN.masks,
+        acs=wf.acs_lines(PLAN.release),
     conda:
         "../envs/cardiomm.yaml"
     script:

@@ -122,3 +122,75 @@ def test_bad_input() -> None:
         frame_metrics(np.zeros_like(ref), rec, normalize=False)
     with pytest.raises(ValueError, match="SSIM window"):
         frame_metrics(ref[..., :5, :5], rec[..., :5, :5])
+
+
+# ------------------------------------------------------------------ the releases' scoring protocols (issue 14)
+# tests/fixtures/cmrxrecon_official_scores.json holds numbers computed by running the official scoring code
+# (CmrxRecon/CMRxRecon Evaluation/Evaluation.py calmetric as Main_Score.py calls it; CMRxRecon2025-snippets
+# evaluation-2024 and evaluation-2025 Evaluation.py calmetric as Val_Score2024.py / Val_Score2025.py call it) in a
+# scratch folder outside this repository, on img4ranking arrays cut from the seeded series below (MATLAB axis
+# order, as run4Ranking.m writes them). The official code is not part of this repository.
+def _seeded_series(seed: int, shape: tuple[int, int, int, int]) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    nt, nz, ny, nx = shape
+    yy, xx = np.mgrid[:ny, :nx]
+    base = np.exp(-(((yy - ny / 2) / (ny / 4)) ** 2 + ((xx - nx / 2) / (nx / 4)) ** 2))
+    ref = (base[None, None] * (1 + 0.3 * rng.random((nt, nz, 1, 1))) + 0.05 * rng.random(shape)).astype(np.float32)
+    rec = np.abs((0.9 * ref + 0.08 * rng.standard_normal(shape)).astype(np.float32)).astype(np.float32)
+    return ref, rec
+
+
+def _official_cases():
+    import json
+    from pathlib import Path
+
+    return json.loads((Path(__file__).parent / "fixtures" / "cmrxrecon_official_scores.json").read_text())["cases"]
+
+
+@pytest.mark.parametrize("protocol", ["cmrxrecon2023", "cmrxrecon2024", "cmrxrecon2025"])
+def test_protocols_match_the_official_scoring_code(protocol):
+    from cardiomm.compare.image_quality import protocol_metrics, ranking_selection
+
+    for case in _official_cases():
+        ref, rec = _seeded_series(case["seed"], tuple(case["shape"]))
+        rows = protocol_metrics(ref, rec, protocol, case["kind"])
+        frames, slices = ranking_selection(*ref.shape[:2], case["kind"])
+        want = case[protocol]
+        assert len(rows) == len(slices) * len(frames) == np.size(want["psnr"])
+        for metric in ("psnr", "ssim", "nmse"):
+            got = np.array([r[metric] for r in rows]).reshape(len(slices), len(frames))
+            np.testing.assert_allclose(got, np.array(want[metric]), rtol=0, atol=1e-6, err_msg=f"{protocol} {metric}")
+            assert abs(got.mean() - want[f"file_{metric}"]) < 1e-6
+        assert {r["protocol"] for r in rows} == {protocol}
+
+
+def test_ranking_selection_is_run4ranking():
+    from cardiomm.compare.image_quality import ranking_selection
+
+    # MATLAB round(sz/2)-1 : round(sz/2), 1-based -> 0-based
+    assert ranking_selection(12, 5, "cine") == ([0, 1, 2], [1, 2])
+    assert ranking_selection(12, 6, "cine") == ([0, 1, 2], [1, 2])
+    assert ranking_selection(12, 7, "cine") == ([0, 1, 2], [2, 3])
+    assert ranking_selection(9, 2, "mapping") == (list(range(9)), [0, 1])
+    with pytest.raises(ValueError, match="needs 3 frames"):
+        ranking_selection(2, 5, "cine")
+
+
+def test_all_frames_protocol_is_the_previous_default():
+    from cardiomm.compare.image_quality import frame_metrics, protocol_metrics
+
+    ref, rec = _seeded_series(9, (2, 3, 24, 20))
+    a = protocol_metrics(ref, rec, "all-frames", "cine")
+    b = frame_metrics(ref, rec)
+    assert [{k: v for k, v in r.items() if k != "protocol"} for r in a] == b and a[0]["protocol"] == "all-frames"
+    with pytest.raises(ValueError, match="image_quality.protocol"):
+        protocol_metrics(ref, rec, "cmrxrecon2022", "cine")
+
+
+def test_protocols_differ_where_the_definitions_do():
+    from cardiomm.compare.image_quality import protocol_metrics
+
+    ref, rec = _seeded_series(5, (4, 5, 48, 60))
+    means = {p: np.mean([r["psnr"] for r in protocol_metrics(ref, rec, p, "cine")])
+             for p in ("all-frames", "cmrxrecon2023", "cmrxrecon2024", "cmrxrecon2025")}
+    assert len({round(v, 3) for v in means.values()}) == 4

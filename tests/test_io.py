@@ -65,7 +65,7 @@ def test_mask_and_recon_round_trip(tmp_path):
     [
         (lambda p: None, "does not exist"),
         (lambda p: p.write_bytes(b""), "empty"),
-        (lambda p: p.write_bytes(b"\x00garbage" * 100), "not a readable MATLAB v7.3"),
+        (lambda p: p.write_bytes(b"\x00garbage" * 100), "not a MATLAB .mat file: it is binary data"),
     ],
 )
 def test_bad_files_name_the_file(tmp_path, make, reason):

@@ -209,3 +209,54 @@ def test_property_random_geometry(pattern: str, ny: int, nx: int, R: int, acs: i
     assert mask_stats(m, name, acs)["acs_complete"]
     _assert_r_tolerance(m, name, pattern, R, acs)
     check_mask(m, (2, 1, 1, ny, nx), name, source="hypothesis", acs=acs)
+
+
+# ------------------------------------------------------------------ the releases' mask names (issue 14)
+def test_release_mask_names_parse_and_print_back():
+    from cardiomm.conventions import MaskName, parse_mask_name
+
+    for name, want in [("ktUniform8", MaskName("ktUniform", 8)), ("AccFactor04", MaskName("AccFactor", 4)),
+                       ("AccFactor10", MaskName("AccFactor", 10)), ("ktRadial24", MaskName("ktRadial", 24))]:
+        assert parse_mask_name(name) == want
+        assert str(want) == name
+    for bad in ("AccFactor4", "AccFactor40", "ktuniform8", "Radial8", "AccFactor01"):
+        with pytest.raises(ValueError, match="invalid mask name"):
+            parse_mask_name(bad)
+
+
+def test_schema_mask_pattern_accepts_exactly_the_grammar():
+    import json
+    import re
+    from pathlib import Path
+
+    from cardiomm.conventions import parse_mask_name
+
+    schema = json.loads((Path(__file__).parents[1] / "cardiomm/schema/config.schema.json").read_text())
+    rx = re.compile(schema["properties"]["masks"]["items"]["pattern"])
+    names = [f"{p}{r}" for p in ("Uniform", "ktUniform", "ktGaussian", "ktRadial") for r in range(0, 40)]
+    names += [f"AccFactor{r:02d}" for r in range(0, 40)] + ["AccFactor4", "ktRadial032"]
+    for n in names:
+        try:
+            parse_mask_name(n)
+            ok = True
+        except ValueError:
+            ok = False
+        assert bool(rx.match(n)) == ok, n
+
+
+@pytest.mark.parametrize("acs", [16, 20, 24])
+def test_ktuniform_interleaves_and_accfactor_is_the_uniform_comb(acs):
+    ny, nx, nt, R = 96, 40, 6, 4
+    kt = make_mask("ktUniform4", nt, ny, nx, seed=0, acs=acs)
+    region = acs_mask("ktUniform4", ny, nx, acs)
+    assert kt[:, region].all()
+    outer_rows = [set(np.flatnonzero(kt[t, :, 0] & ~region[:, 0])) for t in range(nt)]
+    phases = [{(r - t) % R for r in rows} for t, rows in enumerate(outer_rows)]
+    assert all(p == phases[0] and len(p) == 1 for p in phases)  # frame t = the frame-0 comb moved by t lines
+    assert outer_rows[0] != outer_rows[1]
+    union = set().union(*outer_rows[:R])
+    assert union == set(np.flatnonzero(~region[:, 0]))  # R consecutive frames cover every outer line
+    np.testing.assert_array_equal(make_mask("AccFactor04", nt, ny, nx, seed=3, acs=acs),
+                                  make_mask("Uniform4", nt, ny, nx, seed=3, acs=acs))
+    st = mask_stats(kt, "ktUniform4", acs)
+    assert st["nominal_R"] == 4 and st["acs_complete"]

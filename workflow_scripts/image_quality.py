@@ -9,4 +9,4 @@ with stages.logged(sm.log[0], sm.config, threads=sm.threads):
     mods, masks = sm.params.modalities, sm.params.masks
     ref = {m: plan.recon("reference", "full", sid, m, "mat") for m in mods}
     rec = {(m, mk): plan.recon(method, mk, sid, m, "mat") for m in mods for mk in masks}
-    stages.image_quality(plan.subject(sid), method, mods, masks, ref, rec, sm.output[0])
+    stages.image_quality(plan.subject(sid), method, mods, masks, ref, rec, sm.output[0], sm.params.protocol)

@@ -37,7 +37,16 @@ from scipy import stats
 
 from cardiomm.compare.tolerances import default_tolerances
 from cardiomm.compare.verdict import LOA_Z, PRESERVED, loa_ci_half_width, verdict
-from cardiomm.conventions import FULLY_SAMPLED, INDICATORS, METHODS, PATTERNS, REFERENCE, TRUTH, parse_mask_name, unit
+from cardiomm.conventions import (
+    ALL_PATTERNS,
+    FULLY_SAMPLED,
+    INDICATORS,
+    METHODS,
+    REFERENCE,
+    TRUTH,
+    parse_mask_name,
+    unit,
+)
 
 INDICATOR_COLUMNS = ("subject", "split", "method", "mask", "indicator", "unit", "value", "qc_pass", "qc_reason")
 AGREEMENT_COLUMNS = (
@@ -74,11 +83,11 @@ def _as_bool(series: pd.Series, name: str) -> pd.Series:
 
 
 def mask_sort_key(mask: str) -> tuple[int, int, str]:
-    """Sort key: ``full`` first, then pattern order of :data:`PATTERNS`, then acceleration."""
+    """Sort key: ``full`` first, then pattern order of :data:`ALL_PATTERNS`, then acceleration."""
     if mask == FULLY_SAMPLED:
         return (-1, 0, mask)
     m = parse_mask_name(mask)
-    return (PATTERNS.index(m.pattern), m.R, mask)
+    return (ALL_PATTERNS.index(m.pattern), m.R, mask)
 
 
 def validate_indicator_table(df: pd.DataFrame, name: str = "df") -> pd.DataFrame:

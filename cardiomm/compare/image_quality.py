@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from skimage.metrics import structural_similarity
+from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 NORM_PERCENTILE = 99.5
 NORM_MODES = ("each", "reference")
@@ -135,4 +135,112 @@ def frame_metrics(
                     "nmse": nmse(g, p),
                 }
             )
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------
+# The releases' official scoring protocols (selection, crop, normalisation), and ours
+# ---------------------------------------------------------------------------------------------
+# Written from the official definitions:
+#   selection + crop: run4Ranking.m (CmrxRecon/CMRxRecon and CmrxRecon/CMRxRecon2024, CMRxReconDemo/): the central
+#     2 slices (MATLAB round(sz/2)-1 : round(sz/2); every slice when sz < 3), for cine the first 3 frames, for
+#     T1/T2 mapping every weighting; the central round(sx/3) x round(sy/2) of each image (sx = readout = our nx,
+#     sy = phase encoding = our ny), stored as single. The 2025 scorer reads the same `img4ranking` files
+#     (evaluation-2025/loadFun.py of CmrxRecon/CMRxRecon2025-snippets); the 2025 release's own run4Ranking.m is not
+#     public in the sources we could read, so its selection is taken to be the 2024 one (README, real data).
+#   per-image normalisation and metrics (skimage PSNR/SSIM, NMSE):
+#     2023 Evaluation/Evaluation.py + Main_Score.py (CmrxRecon/CMRxRecon): each image divided by its own maximum;
+#          data range = max of the normalised reference (1); NMSE relative to the reference.
+#     2024 evaluation-2024/Evaluation.py + Val_Score2024.py (CMRxRecon2025-snippets): each image z-scored (population
+#          std); the scorer passes (reference, reconstruction) into calmetric(pred, gt), so the data range of PSNR
+#          and SSIM is the max of the normalised RECONSTRUCTION and NMSE is relative to the reconstruction.
+#     2025 evaluation-2025/Evaluation.py + Val_Score2025.py: each image divided by its own 99.5th percentile (left
+#          as is if that is 0), with the same argument order as 2024 (data range and NMSE from the reconstruction).
+#   A file's score is the mean over its selected images; the tables keep the per-image rows.
+#   Checked to 1e-6 against the official Python scoring code run on seeded arrays (tests/test_image_quality.py).
+PROTOCOLS = ("all-frames", "cmrxrecon2023", "cmrxrecon2024", "cmrxrecon2025")
+RANKING_FRAMES_CINE = 3
+
+
+def ranking_selection(nt: int, nz: int, kind: str) -> tuple[list[int], list[int]]:
+    """``(frames, slices)`` (0-based) that the CMRxRecon ranking scores for a ``cine`` or ``mapping`` series."""
+    if kind not in ("cine", "mapping"):
+        raise ValueError(f"ranking_selection: kind must be 'cine' or 'mapping', got {kind!r}")
+    centre = _matlab_round(nz / 2)
+    slices = list(range(nz)) if nz < 3 else [centre - 2, centre - 1]
+    if kind == "cine":
+        if nt < RANKING_FRAMES_CINE:
+            raise ValueError(f"ranking_selection: a cine series needs {RANKING_FRAMES_CINE} frames, has {nt}")
+        frames = list(range(RANKING_FRAMES_CINE))
+    else:
+        frames = list(range(nt))
+    return frames, slices
+
+
+def _zscore(img: np.ndarray) -> np.ndarray:
+    return (img - np.mean(img)) / np.std(img)
+
+
+def _by_percentile(img: np.ndarray) -> np.ndarray:
+    p = np.percentile(img, NORM_PERCENTILE)
+    return img if p == 0 else img / p
+
+
+def _official_image(protocol: str, g: np.ndarray, p: np.ndarray) -> dict:
+    """Metrics of one reference image ``g`` / reconstruction ``p`` (float32, cropped) under ``protocol``."""
+    if protocol == "cmrxrecon2023":
+        gn, pn = g / g.max(), p / p.max()
+        first, second = gn, pn  # data range and NMSE denominator from the reference
+    else:
+        norm = _zscore if protocol == "cmrxrecon2024" else _by_percentile
+        gn, pn = norm(g), norm(p)
+        first, second = pn, gn  # the official scorers' argument order: from the reconstruction
+    dr = first.max()
+    return {
+        "psnr": float(peak_signal_noise_ratio(first, second, data_range=dr)),
+        "ssim": float(structural_similarity(first, second, data_range=dr)),
+        "nmse": float(np.linalg.norm(first - second) ** 2 / np.linalg.norm(first) ** 2),
+    }
+
+
+def protocol_metrics(ref: np.ndarray, rec: np.ndarray, protocol: str, kind: str) -> list[dict]:
+    """PSNR, SSIM and NMSE per scored 2D image under a scoring protocol.
+
+    Parameters
+    ----------
+    ref, rec: real ``(nt, nz, ny, nx)`` reference and reconstruction magnitudes, same shape.
+    protocol: ``all-frames`` (every frame and slice, uncropped, each image by its own 99.5th percentile: the
+        synthetic default, :func:`frame_metrics`), or ``cmrxrecon2023`` / ``cmrxrecon2024`` / ``cmrxrecon2025``
+        (the release's selection, crop and normalisation; see the comment above :data:`PROTOCOLS`).
+    kind: ``cine`` or ``mapping`` (the ranking keeps 3 cine frames, every mapping weighting).
+
+    Returns
+    -------
+    one dict per scored image, slice-major: ``slice``, ``frame`` (indices into the full series), ``psnr`` (dB),
+    ``ssim``, ``nmse``, ``protocol``.
+    """
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"image_quality.protocol: {protocol!r} is not one of {PROTOCOLS}")
+    if protocol == "all-frames":
+        return [{**r, "protocol": protocol} for r in frame_metrics(ref, rec)]
+    ref, rec = np.asarray(ref), np.asarray(rec)
+    if ref.shape != rec.shape or ref.ndim != 4:
+        raise ValueError(f"protocol_metrics: expected equal (nt, nz, ny, nx) shapes, got {ref.shape} and {rec.shape}")
+    for label, arr in (("ref", ref), ("rec", rec)):
+        if np.iscomplexobj(arr) or not np.isfinite(arr).all():
+            raise ValueError(f"protocol_metrics: {label} must be real and finite")
+    frames, slices = ranking_selection(ref.shape[0], ref.shape[1], kind)
+    # run4Ranking stores single precision: the official numbers are computed on float32 images
+    g_all = central_crop(ref).astype(np.float32)
+    p_all = central_crop(rec).astype(np.float32)
+    if min(g_all.shape[-2:]) < SSIM_WIN:
+        raise ValueError(f"protocol_metrics: the crop {g_all.shape[-2:]} is smaller than the SSIM window")
+    rows = []
+    for z in slices:
+        for t in frames:
+            g, p = g_all[t, z], p_all[t, z]
+            if not g.any() or not p.any():
+                raise ValueError(f"protocol_metrics: slice {z} frame {t}: an all-zero image cannot be normalised "
+                                 f"under {protocol}")
+            rows.append({"slice": z, "frame": t, **_official_image(protocol, g, p), "protocol": protocol})
     return rows

@@ -20,6 +20,7 @@ Challenge variants accepted by :func:`read_kspace`: 2023 (``kspace_full``, ``ksp
 from __future__ import annotations
 
 import os
+import re
 import time
 from pathlib import Path
 
@@ -41,12 +42,64 @@ class CMRxReconFileError(ValueError):
         self.reason = reason
 
 
-def _open(path: str | os.PathLike) -> h5py.File:
-    path = Path(path)
+_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+# File signatures of things users put where a .mat is expected, to say what the file is instead
+_SIGNATURES = (
+    (b"\x1f\x8b", "a gzip file (a NIfTI .nii.gz?)"),
+    (b"PK\x03\x04", "a zip archive (the release's download not yet unpacked?)"),
+    (b"\x89PNG", "a PNG image"),
+    (b"%PDF", "a PDF document"),
+    (b"\x93NUMPY", "a NumPy .npy file"),
+)
+
+
+def describe_file(path: str | os.PathLike) -> str:
+    """What a file that should be a MAT file looks like it is, from its first bytes (for error messages)."""
+    with open(path, "rb") as fh:
+        head = fh.read(1024)
+    if head[:6] == b"MATLAB":
+        return f"a MAT file with an unreadable body (header {head[:40].decode('ascii', 'replace')!r})"
+    if head[:8] == _HDF5_SIGNATURE or head[512:520] == _HDF5_SIGNATURE:
+        return "an HDF5 file"
+    for sig, what in _SIGNATURES:
+        if head.startswith(sig):
+            return what
+    if len(head) >= 352 and head[344:348] in (b"n+1\x00", b"ni1\x00"):
+        return "an uncompressed NIfTI image"
+    try:
+        text = head.decode("utf-8")
+        if any(ord(c) < 32 and c not in "\t\r\n" for c in text):
+            raise UnicodeDecodeError("utf-8", head, 0, 1, "control characters")
+    except UnicodeDecodeError:
+        return f"binary data of unknown type (first bytes {head[:8].hex(' ')})"
+    first = text.splitlines()[0][:60] if text.strip() else ""
+    return f"a text file (first line {first!r})" if first else "a text file of blank lines"
+
+
+def _mat_version(path: Path) -> str:
+    """``"7.3"`` (HDF5, h5py), ``"5"`` (MATLAB v5/v6/v7, scipy.io) or raise naming what the file is.
+
+    MAT v5/v7 files start with a 116-byte text header, then the version ``0x0100`` and an endian indicator
+    ``IM``/``MI`` at bytes 126-127; v7.3 files are HDF5 with the same text header in a 512-byte user block
+    (MathWorks, "MAT-File Format", and h5py's userblock documentation).
+    """
     if not path.exists():
         raise CMRxReconFileError(path, "file does not exist")
     if path.stat().st_size == 0:
         raise CMRxReconFileError(path, "file is empty (0 bytes)")
+    with open(path, "rb") as fh:
+        head = fh.read(528)
+    if head[:4] == _HDF5_SIGNATURE[:4] or head[512:520] == _HDF5_SIGNATURE:
+        return "7.3"  # h5py then says whether it is a readable (not truncated) HDF5 file
+    if head.startswith(b"MATLAB 5.0 MAT-file") or (len(head) >= 128 and head[126:128] in (b"IM", b"MI")
+                                                     and head[124:126] in (b"\x00\x01", b"\x01\x00")):
+        return "5"
+    raise CMRxReconFileError(path, f"not a MATLAB .mat file: it is {describe_file(path)}")
+
+
+def _open(path: str | os.PathLike) -> h5py.File:
+    path = Path(path)
+    _mat_version(path)
     try:
         return h5py.File(path, "r")
     except OSError as err:
@@ -72,6 +125,55 @@ def _to_numpy(path: str | os.PathLike, ds: h5py.Dataset, want_complex: bool) -> 
     return np.asarray(raw)
 
 
+def _v5_variables(path: Path) -> dict[str, np.ndarray]:
+    """Every array of a MAT v5/v7 file, axes reversed to the h5py order of the v7.3 readers."""
+    import scipy.io
+
+    try:
+        raw = scipy.io.loadmat(path)
+    except Exception as err:  # scipy raises ValueError/TypeError/MatReadError for damaged files
+        raise CMRxReconFileError(path, f"MATLAB v5/v7 file cannot be read, truncated or corrupt ({err})") from None
+    # MATLAB is column-major: reversing the axes gives the (nt, nz, nc, ny, nx) order h5py shows for v7.3
+    return {k: np.ascontiguousarray(np.asarray(v).transpose()) for k, v in raw.items()
+            if not k.startswith("__") and isinstance(v, np.ndarray)}
+
+
+def read_variables(path: str | os.PathLike, keys: list[str] | None = None,
+                   want_complex: bool = False) -> dict[str, np.ndarray]:
+    """Arrays of a MAT file (v7.3 through h5py, v5/v7 through scipy.io), in h5py (reversed MATLAB) order.
+
+    ``keys``: read only these (those absent are left out; the caller decides what is required).
+    """
+    path = Path(path)
+    if _mat_version(path) == "5":
+        found = _v5_variables(path)
+        out = {}
+        for k, v in found.items():
+            if keys is not None and k not in keys:
+                continue
+            if want_complex and not np.iscomplexobj(v):
+                raise CMRxReconFileError(path, f"variable {k!r} is real-valued ({v.dtype}); k-space must be complex")
+            out[k] = v.astype(np.complex64) if np.iscomplexobj(v) else v
+        return out
+    with _open(path) as f:
+        names = [k for k in f.keys() if isinstance(f[k], h5py.Dataset) and not k.startswith("#")]
+        return {k: _to_numpy(path, f[k], want_complex) for k in names if keys is None or k in keys}
+
+
+def variable_names(path: str | os.PathLike) -> list[str]:
+    """Names of the variables of a MAT file (any version)."""
+    path = Path(path)
+    if _mat_version(path) == "5":
+        import scipy.io
+
+        try:
+            return [name for name, _, _ in scipy.io.whosmat(path)]
+        except Exception as err:
+            raise CMRxReconFileError(path, f"MATLAB v5/v7 file cannot be read ({err})") from None
+    with _open(path) as f:
+        return [k for k in f.keys() if not k.startswith("#")]
+
+
 def _check_finite(path: str | os.PathLike, key: str, arr: np.ndarray) -> None:
     if not np.isfinite(arr).all():
         n = int((~np.isfinite(arr)).sum())
@@ -91,16 +193,15 @@ def read_kspace(path: str | os.PathLike, key: str | None = None) -> np.ndarray:
     complex64 array ``(nt, nz, nc, ny, nx)``. A 4D cine/mapping file without the time axis is
     not accepted: the challenge always writes 5D for multi-coil data.
     """
-    with _open(path) as f:
-        keys = list(f.keys())
-        if key is None:
-            cands = [k for k in KSPACE_KEYS if k in f] + sorted(k for k in keys if k.startswith("kspace_sub"))
-            if not cands:
-                raise CMRxReconFileError(path, f"no k-space variable; expected one of {KSPACE_KEYS}, found {keys}")
-            key = cands[0]
-        if key not in f:
-            raise CMRxReconFileError(path, f"variable {key!r} not found; found {keys}")
-        arr = _to_numpy(path, f[key], want_complex=True)
+    keys = variable_names(path)
+    if key is None:
+        cands = [k for k in KSPACE_KEYS if k in keys] + sorted(k for k in keys if k.startswith("kspace_sub"))
+        if not cands:
+            raise CMRxReconFileError(path, f"no k-space variable; expected one of {KSPACE_KEYS}, found {keys}")
+        key = cands[0]
+    if key not in keys:
+        raise CMRxReconFileError(path, f"variable {key!r} not found; found {keys}")
+    arr = read_variables(path, [key], want_complex=True)[key]
     if arr.ndim != 5:
         raise CMRxReconFileError(
             path, f"{key!r} has {arr.ndim} axes {arr.shape}; expected 5 (MATLAB nx, ny, nc, nz, nt)"
@@ -111,12 +212,19 @@ def read_kspace(path: str | os.PathLike, key: str | None = None) -> np.ndarray:
     return arr
 
 
-def read_mask(path: str | os.PathLike, key: str = "mask") -> np.ndarray:
-    """Read a sampling mask as uint8 ``(nt, ny, nx)`` (a 2D ``(ny, nx)`` mask gets ``nt = 1``)."""
-    with _open(path) as f:
-        if key not in f:
-            raise CMRxReconFileError(path, f"variable {key!r} not found; found {list(f.keys())}")
-        arr = _to_numpy(path, f[key], want_complex=False)
+def read_mask(path: str | os.PathLike, key: str | None = None) -> np.ndarray:
+    """Read a sampling mask as uint8 ``(nt, ny, nx)`` (a 2D ``(ny, nx)`` mask gets ``nt = 1``).
+
+    ``key``: the variable; default ``mask`` (ours, 2024, 2025), or the file's only ``maskNN`` variable (2023
+    ``<stem>_mask.mat`` holds ``mask04``, ``mask08``, ``mask10``: pass the one wanted).
+    """
+    names = variable_names(path)
+    if key is None:
+        nn = [k for k in names if re.fullmatch(r"mask\d+", k)]
+        key = "mask" if "mask" in names or len(nn) != 1 else nn[0]
+    if key not in names:
+        raise CMRxReconFileError(path, f"variable {key!r} not found; found {names}")
+    arr = read_variables(path, [key])[key]
     if np.iscomplexobj(arr):
         raise CMRxReconFileError(path, "mask is complex; expected 0/1 values")
     if arr.ndim == 2:
@@ -130,10 +238,10 @@ def read_mask(path: str | os.PathLike, key: str = "mask") -> np.ndarray:
 
 def read_recon(path: str | os.PathLike, key: str = "reconimage") -> np.ndarray:
     """Read a reconstruction as float32 ``(nt, nz, ny, nx)``."""
-    with _open(path) as f:
-        if key not in f:
-            raise CMRxReconFileError(path, f"variable {key!r} not found; found {list(f.keys())}")
-        arr = _to_numpy(path, f[key], want_complex=False)
+    names = variable_names(path)
+    if key not in names:
+        raise CMRxReconFileError(path, f"variable {key!r} not found; found {names}")
+    arr = read_variables(path, [key])[key]
     if arr.ndim != 4:
         raise CMRxReconFileError(path, f"{key!r} has {arr.ndim} axes {arr.shape}; expected (nt, nz, ny, nx)")
     _check_finite(path, key, arr)
@@ -163,7 +271,8 @@ _MATLAB_CLASS = {
 }
 
 
-def write_mat(path: str | os.PathLike, variables: dict[str, np.ndarray], compress: bool = True) -> None:
+def write_mat(path: str | os.PathLike, variables: dict[str, np.ndarray], compress: bool = True,
+              attrs: dict[str, str] | None = None) -> None:
     """Atomically write arrays as a MATLAB v7.3 file, axes given in h5py (reversed MATLAB) order.
 
     Complex arrays become ``real``/``imag`` compounds, as MATLAB writes them. gzip level 1 keeps
@@ -173,7 +282,7 @@ def write_mat(path: str | os.PathLike, variables: dict[str, np.ndarray], compres
 
     with atomic_path(path) as tmp:
         with h5py.File(tmp, "w", userblock_size=_USERBLOCK) as f:
-            for k, v in stamp().items():
+            for k, v in {**stamp(), **(attrs or {})}.items():
                 f.attrs[k] = np.bytes_(v)
             for name, arr in variables.items():
                 arr = np.ascontiguousarray(arr)
@@ -209,11 +318,22 @@ def write_kspace(path: str | os.PathLike, kspace: np.ndarray, key: str = "kspace
     write_mat(path, {key: kspace.astype(np.complex64, copy=False)}, compress=key == "kus")
 
 
-def write_mask(path: str | os.PathLike, mask: np.ndarray) -> None:
-    """Write a mask ``(nt, ny, nx)`` as ``mask`` (uint8)."""
+def write_mask(path: str | os.PathLike, mask: np.ndarray, source: str | None = None) -> None:
+    """Write a mask ``(nt, ny, nx)`` as ``mask`` (uint8); ``source`` (where it came from) becomes the file
+    attribute ``cardiomm_mask_source`` that ``tables/masks.csv`` reports."""
     if mask.ndim != 3:
         raise ValueError(f"mask for {path} must be (nt, ny, nx), got shape {mask.shape}")
-    write_mat(path, {"mask": mask.astype(np.uint8)})
+    write_mat(path, {"mask": mask.astype(np.uint8)}, attrs={"cardiomm_mask_source": source} if source else None)
+
+
+def read_attr(path: str | os.PathLike, name: str) -> str | None:
+    """A text attribute of a v7.3 file we wrote (``None`` if absent or the file is v5)."""
+    path = Path(path)
+    if _mat_version(path) != "7.3":
+        return None
+    with _open(path) as f:
+        v = f.attrs.get(name)
+    return None if v is None else (v.decode() if isinstance(v, bytes) else str(v))
 
 
 def write_recon(path: str | os.PathLike, image: np.ndarray) -> None:
@@ -244,24 +364,61 @@ def write_timing(path: str | os.PathLike, times_ms: np.ndarray) -> None:
         tmp.write_text("\n".join(lines) + "\n")
 
 
-def read_timing(path: str | os.PathLike, nz: int | None = None, nt: int | None = None) -> np.ndarray:
-    """Read per-slice timings as float ``(nz, nt)`` in ms, checking counts against the images if given."""
-    path = Path(path)
-    if not path.exists():
-        raise CMRxReconFileError(path, "timing file does not exist (mapping needs per-image times)")
-    rows = [r.strip() for r in path.read_text().splitlines() if r.strip()]
+def _timing_cells(path: Path) -> list[list[str]]:
+    rows = [[c.strip() for c in r.split(",")] for r in path.read_text().splitlines() if r.strip()]
     if len(rows) < 2:
         raise CMRxReconFileError(path, "timing file has no data rows")
+    return rows
+
+
+def _numbers(path: Path, cells: list[list[str]]) -> np.ndarray:
     try:
-        vals = np.array([[float(v) for v in r.split(",")[1:]] for r in rows[1:]], dtype=float)
+        vals = np.array([[float(v) for v in r] for r in cells], dtype=float)
     except ValueError as err:
         raise CMRxReconFileError(path, f"non-numeric timing value ({err})") from None
     if vals.ndim != 2 or vals.shape[1] == 0:
         raise CMRxReconFileError(path, "timing rows have differing or zero lengths")
     if not np.isfinite(vals).all():
         raise CMRxReconFileError(path, "timing contains NaN/Inf")
+    return vals
+
+
+def read_timing(path: str | os.PathLike, nz: int | None = None, nt: int | None = None) -> np.ndarray:
+    """Read per-slice timings as float ``(nz, nt)`` in ms, checking counts against the images if given.
+
+    Two layouts are read as they are:
+
+    * ours (written by :func:`write_timing`): header ``slice, t0, t1, ...``, one row per slice;
+    * the CMRxRecon 2023 release's ``T1map.csv``/``T2map.csv`` (``ChallengeDataFormat/Format_mapping.txt`` of
+      CmrxRecon/CMRxRecon: "record the inversion time for MOLLI (ms)" / "the echo time for T2prep-SSFP"): a
+      header row, then one row per weighted image whose first cell is its label (``TI1``, ``TI2``, ...), then one
+      column per slice; the release pads the table with all-zero slice columns beyond the series' slices. Those
+      trailing all-zero columns are dropped; what remains must match ``nz`` exactly (never truncated).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise CMRxReconFileError(path, "timing file does not exist (mapping needs per-image times)")
+    cells = _timing_cells(path)
+    if cells[0][0].lower() == "slice":  # ours: rows = slices
+        vals = _numbers(path, [r[1:] for r in cells[1:]])
+    else:  # CMRxRecon 2023: rows = weightings, columns = slices (+ zero padding)
+        body = cells[1:]
+        if all(r and r[0] and not _is_number(r[0]) for r in body):
+            body = [r[1:] for r in body]
+        per_time = _numbers(path, body)
+        vals = per_time.T  # (slices incl. padding, nt)
+        used = np.flatnonzero(np.any(vals != 0, axis=1))  # an all-zero column is padding (no real TI/prep is 0 for
+        vals = vals[: used[-1] + 1] if used.size else vals  # every weighting), trailing ones are dropped
     if nz is not None and vals.shape[0] != nz:
         raise CMRxReconFileError(path, f"timing has {vals.shape[0]} slices, images have {nz}")
     if nt is not None and vals.shape[1] != nt:
         raise CMRxReconFileError(path, f"timing has {vals.shape[1]} times per slice, images have {nt}")
     return vals
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True

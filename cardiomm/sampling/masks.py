@@ -7,11 +7,13 @@ centre (DC) is at ``(ny // 2, nx // 2)``, the convention of :mod:`cardiomm.physi
 
 Patterns
 --------
-``Uniform``
+``Uniform`` (and the 2023 release's ``AccFactor<RR>``, the same comb under the release's name)
     Every R-th phase-encoding line, the same lines in every frame, plus ``acs`` central lines. The
     lattice is a single equispaced comb; its phase (offset 0..R-1 from the DC line) is the one whose count
     of lines outside the ACS band is closest to ``round(n_outer / R)`` (ties: the smallest offset, i.e.
     the comb through DC). The ``seed`` does not affect this pattern.
+``ktUniform`` (2024 Task 2)
+    The ``Uniform`` comb shifted by one line from frame to frame (frame ``t`` starts ``t mod R`` lines later).
 ``ktGaussian``
     In every frame, ``round(n_outer / R)`` lines drawn without replacement among the non-ACS lines with
     the density of the CMRxRecon 2024 generator, ``0.1 + 0.25 * exp(-(ky / (ny / 5))**2)`` (``ky``
@@ -97,10 +99,10 @@ def acs_mask(name: str, ny: int, nx: int, acs: int = ACS_LINES) -> np.ndarray:
     -------
     bool ``(ny, nx)``: ``acs`` central rows (Uniform, ktGaussian) or an ``acs x acs`` central square (ktRadial).
     """
-    pattern = parse_mask_name(name).pattern
-    _check_dims(1, ny, nx, acs, pattern)
+    mname = parse_mask_name(name)
+    _check_dims(1, ny, nx, acs, mname.pattern)
     region = np.zeros((ny, nx), dtype=bool)
-    if pattern == "ktRadial":
+    if mname.radial:
         region[_central_slice(ny, acs), _central_slice(nx, acs)] = True
     else:
         region[_central_slice(ny, acs), :] = True
@@ -117,7 +119,8 @@ def _rng(name: str, seed: int) -> np.random.Generator:
 # --------------------------------------------------------------------------------------------
 # Patterns: each returns (nt, ny, nx) bool WITHOUT the ACS region (added by make_mask)
 # --------------------------------------------------------------------------------------------
-def _uniform(nt: int, ny: int, nx: int, R: int, acs_rows: np.ndarray) -> np.ndarray:
+def _uniform(nt: int, ny: int, nx: int, R: int, acs_rows: np.ndarray, interleave: bool = False) -> np.ndarray:
+    """Equispaced comb; ``interleave`` (ktUniform) shifts it by one line per frame (k-t interleaving)."""
     rows = np.arange(ny)
     outer = ~acs_rows
     target = round(int(outer.sum()) / R)
@@ -126,8 +129,12 @@ def _uniform(nt: int, ny: int, nx: int, R: int, acs_rows: np.ndarray) -> np.ndar
         err = abs(int((((rows - ny // 2 - offset) % R == 0) & outer).sum()) - target)
         if best_err is None or err < best_err:
             best_offset, best_err = offset, err
-    lines = (rows - ny // 2 - best_offset) % R == 0
-    return np.broadcast_to(lines[None, :, None], (nt, ny, nx)).copy()
+    if not interleave:
+        lines = (rows - ny // 2 - best_offset) % R == 0
+        return np.broadcast_to(lines[None, :, None], (nt, ny, nx)).copy()
+    t = np.arange(nt)[:, None]
+    lines = (rows[None, :] - ny // 2 - best_offset - t) % R == 0
+    return np.broadcast_to(lines[:, :, None], (nt, ny, nx)).copy()
 
 
 def _kt_gaussian(nt: int, ny: int, nx: int, R: int, acs_rows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -216,7 +223,8 @@ def make_mask(name: str, nt: int, ny: int, nx: int, seed: int, acs: int = ACS_LI
 
     Parameters
     ----------
-    name: ``<Pattern><R>``, e.g. ``"Uniform8"``, ``"ktGaussian16"``, ``"ktRadial24"`` (R in 2..32).
+    name: ``<Pattern><R>``, e.g. ``"Uniform8"``, ``"ktUniform8"``, ``"ktGaussian16"``, ``"ktRadial24"``, or
+        ``"AccFactor04"`` (R in 2..32).
     nt: frames (cine) or weightings (mapping).
     ny: phase-encoding lines (rows; undersampled).
     nx: readout points (columns; fully sampled for the 1D patterns).
@@ -232,8 +240,8 @@ def make_mask(name: str, nt: int, ny: int, nx: int, seed: int, acs: int = ACS_LI
     _check_dims(nt, ny, nx, acs, mname.pattern)
     rng = _rng(str(mname), seed)
     region = acs_mask(name, ny, nx, acs)
-    if mname.pattern == "Uniform":
-        outer = _uniform(nt, ny, nx, mname.R, region[:, 0])
+    if mname.pattern in ("Uniform", "AccFactor", "ktUniform"):
+        outer = _uniform(nt, ny, nx, mname.R, region[:, 0], interleave=mname.pattern == "ktUniform")
     elif mname.pattern == "ktGaussian":
         outer = _kt_gaussian(nt, ny, nx, mname.R, region[:, 0], rng)
     else:
