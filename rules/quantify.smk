@@ -19,7 +19,7 @@ for _name, _method, _masks in (("quantify_reference", "reference", ["full"]), ("
         log:
             f"logs/{COHORT}/quantify/{_method}/{{subject}}.log",
         message:
-            f"[quantify] phenotypes and biomarkers, {_method}, {{wildcards.subject}}"
+            f"[quantify] phenotypes and biomarkers, {_method.replace('{method}', '{wildcards.method}')}, {{wildcards.subject}}"
         benchmark:
             f"benchmarks/runs/{COHORT}/quantify/{_method}/{{subject}}.tsv"
         params:
