@@ -128,6 +128,48 @@ class IFFT2(sp.linop.Linop):
         return FFT2(self.ishape)
 
 
+class Sample(sp.linop.Linop):
+    """The sampled entries of multi-coil k-space: ``(nt, nc, ny, nx)`` -> ``(K, nc)``, ``K`` = sampled points.
+
+    Equivalent to multiplying by the 0/1 mask for a least-squares fit, but the solvers' dual and residual
+    variables then live on the ``K`` sampled points only (R times fewer than the grid).
+    """
+
+    def __init__(self, ishape: tuple[int, ...], mask: np.ndarray):
+        m = np.asarray(mask) != 0
+        nt, nc, ny, nx = ishape
+        if m.shape != (nt, ny, nx):
+            raise ValueError(f"Sample: mask shape {m.shape} != (nt, ny, nx) {(nt, ny, nx)}")
+        self.mask = m
+        self.index = np.nonzero(m)
+        super().__init__((int(m.sum()), nc), tuple(ishape))
+
+    def _apply(self, input: np.ndarray) -> np.ndarray:
+        t, y, x = self.index
+        return input[t, :, y, x]
+
+    def _adjoint_linop(self) -> sp.linop.Linop:
+        return Scatter(self.ishape, self.mask)
+
+
+class Scatter(sp.linop.Linop):
+    """Adjoint of :class:`Sample`: put ``(K, nc)`` values back on the zero-filled grid ``(nt, nc, ny, nx)``."""
+
+    def __init__(self, oshape: tuple[int, ...], mask: np.ndarray):
+        self.mask = np.asarray(mask) != 0
+        self.index = np.nonzero(self.mask)
+        super().__init__(tuple(oshape), (int(self.mask.sum()), oshape[1]))
+
+    def _apply(self, input: np.ndarray) -> np.ndarray:
+        out = np.zeros(self.oshape, dtype=input.dtype)
+        t, y, x = self.index
+        out[t, :, y, x] = input
+        return out
+
+    def _adjoint_linop(self) -> sp.linop.Linop:
+        return Sample(self.oshape, self.mask)
+
+
 def centring_modulation(ny: int, nx: int) -> tuple[np.ndarray, float]:
     """``(mod, sign)`` with ``fftshift(fft2(ifftshift(v))) = sign * mod * fft2(mod * v)`` for even ``ny``, ``nx``.
 
@@ -149,12 +191,13 @@ def kt_sense_op(maps: np.ndarray, mask: np.ndarray, centred: bool = True) -> sp.
     mask: ``(nt, ny, nx)`` sampling mask (0/1).
     centred: ``True``: SigPy's centred orthonormal FFT (the convention of :mod:`cardiomm.physics.fft`).
         ``False``: the fast form for the solvers (even ``ny``, ``nx``): uncentred :class:`FFT2` with the maps
-        multiplied by :func:`centring_modulation`'s ``mod``; it fits data multiplied by ``sign * mod``
-        (:func:`modulate_data`) with the same residual norm, hence the same solution ``x``.
+        multiplied by :func:`centring_modulation`'s ``mod``, and the mask as :class:`Sample`; it fits
+        ``Sample(modulate_data(y))`` (:func:`modulate_data`) with the same residual norm, hence the same ``x``.
 
     Returns
     -------
-    Linop from images ``(nt, ny, nx)`` to k-space ``(nt, nc, ny, nx)``: coil weighting, 2D FFT, the frame's mask.
+    Linop from images ``(nt, ny, nx)`` to k-space: ``(nt, nc, ny, nx)`` (centred: coil weighting, 2D FFT, the frame's
+    mask) or the ``(K, nc)`` sampled values (fast form).
     """
     maps = np.asarray(maps, dtype=np.complex64)
     m = (np.asarray(mask) != 0).astype(np.float32)
@@ -163,12 +206,13 @@ def kt_sense_op(maps: np.ndarray, mask: np.ndarray, centred: bool = True) -> sp.
     nt, (nc, ny, nx) = m.shape[0], maps.shape
     if centred:
         F = sp.linop.FFT((nt, nc, ny, nx), axes=(-2, -1), center=True)
+        P = sp.linop.Multiply((nt, nc, ny, nx), m[:, None])
     else:
         maps = maps * centring_modulation(ny, nx)[0]
         F = FFT2((nt, nc, ny, nx))
+        P = Sample((nt, nc, ny, nx), m)
     R = sp.linop.Reshape((nt, 1, ny, nx), (nt, ny, nx))
     S = sp.linop.Multiply((nt, 1, ny, nx), maps[None])
-    P = sp.linop.Multiply((nt, nc, ny, nx), m[:, None])
     return P * F * S * R
 
 
@@ -202,10 +246,11 @@ def data_scale(A: sp.linop.Linop, y: np.ndarray) -> float:
 
 def _problem(y: np.ndarray, maps: np.ndarray, mask: np.ndarray) -> tuple[sp.linop.Linop, np.ndarray, float]:
     """``(A, y / s, s)``: the fast operator and data (even grids; centred ones otherwise), scaled by ``s``."""
-    y = np.asarray(y) * (np.asarray(mask) != 0)[:, None]
+    m = np.asarray(mask) != 0
+    y = np.asarray(y) * m[:, None]
     fast = y.shape[-2] % 2 == 0 and y.shape[-1] % 2 == 0
-    A = kt_sense_op(maps, mask, centred=not fast)
-    y = modulate_data(y) if fast else y.astype(np.complex64)
+    A = kt_sense_op(maps, m, centred=not fast)
+    y = Sample(y.shape, m)(modulate_data(y)) if fast else y.astype(np.complex64)
     s = data_scale(A, y)
     return A, (y / np.float32(s)).astype(np.complex64), s
 
