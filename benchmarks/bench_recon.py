@@ -29,6 +29,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from cardiomm.conventions import METHODS  # noqa: E402
 from cardiomm.io.cmrxrecon import read_kspace, read_mask  # noqa: E402
 from cardiomm.recon.checkpoint import load_model  # noqa: E402
 from cardiomm.recon.infer import reconstruct_series  # noqa: E402
@@ -49,7 +50,7 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
 
 #: row order of the methods in the tables: classical first, then the peer, then CardioMM
-METHOD_ORDER = {"zerofilled": 0, "sense": 1, "varnet": 2, "cardiomm": 3}
+METHOD_ORDER = {m: i for i, m in enumerate(METHODS)}
 
 
 def quality_table(iq: pd.DataFrame) -> str:

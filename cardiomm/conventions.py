@@ -123,7 +123,8 @@ def parse_mask_name(name: str) -> MaskName:
 # --------------------------------------------------------------------------------------------
 REFERENCE = "reference"
 TRUTH = "truth"
-METHODS = ("zerofilled", "sense", "varnet", "cardiomm")
+METHODS = ("zerofilled", "sense", "cs", "kttv", "varnet", "cardiomm")
+CLASSICAL = ("sense", "cs", "kttv")  # iterative SigPy/BART baselines on ESPIRiT maps (cardiomm.recon.cs)
 
 # --------------------------------------------------------------------------------------------
 # Clinical indicators: name -> unit

@@ -21,7 +21,7 @@ import pandas as pd
 
 from cardiomm.atomic import write_csv
 from cardiomm.cohort import Subject, write_subjects_csv
-from cardiomm.conventions import MODALITIES
+from cardiomm.conventions import CLASSICAL, MODALITIES
 from cardiomm.io import cmrxrecon as cio
 from cardiomm.io.nifti import save_image
 
@@ -158,11 +158,13 @@ def reference(subject: Subject, modalities: list[str], outputs: list[str]) -> No
 
 
 def reconstruct(method: str, subject: Subject, modalities: list[str], masks: list[str], mask_files: dict,
-                kus_files: dict, outputs: list[str], sense_params: dict, model_path: str | None) -> None:
+                kus_files: dict, outputs: list[str], sense_params: dict, model_path: str | None,
+                classical_params: dict | None = None) -> None:
     """Reconstruct every mask x modality of one subject with ``method``.
 
     ``mask_files``/``kus_files`` map ``(modality, mask)`` to paths; ``outputs`` are in
     :meth:`cardiomm.workflow.Plan.recon_files` order (mask-major, then modality, then .mat/.nii.gz).
+    ``classical_params``: the config blocks ``cs:``/``kttv:`` (and ``sense:``) by method name.
     """
     from cardiomm.io.releases import acs_lines
     from cardiomm.sampling.masks import check_mask
@@ -184,10 +186,17 @@ def reconstruct(method: str, subject: Subject, modalities: list[str], masks: lis
                 from cardiomm.recon.zero_filled import zero_filled
 
                 img = zero_filled(kus)
-            elif method == "sense":
+            elif method == "sense" and (sense_params or {}).get("engine", "sigpy") == "sigpy":
                 from cardiomm.recon.sense import sense_recon_series
 
-                img = sense_recon_series(kus, mask, mk, **{"acs": acs, **sense_params})
+                img = sense_recon_series(kus, mask, mk,
+                                         **{"acs": acs, **{k: v for k, v in sense_params.items() if k != "engine"}})
+            elif method in CLASSICAL:  # cs, kttv (SigPy or BART), and SENSE through BART
+                from cardiomm.recon.cs import CSParams, cs_recon_series
+
+                cfg = sense_params if method == "sense" else (classical_params or {}).get(method, {})
+                img = cs_recon_series(method, kus, mask, mk, CSParams.from_dict(method, cfg), MODALITIES[mod].kind,
+                                      acs=acs)
             else:
                 from cardiomm.recon.infer import reconstruct_series
 

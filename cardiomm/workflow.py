@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cardiomm.cohort import Subject, load_cohort
-from cardiomm.conventions import FULLY_SAMPLED, MODALITIES, REFERENCE, parse_mask_name
+from cardiomm.conventions import CLASSICAL, FULLY_SAMPLED, METHODS, MODALITIES, REFERENCE, parse_mask_name  # noqa: F401 (CLASSICAL, METHODS: for the rules)
 from cardiomm.io.releases import acs_lines  # noqa: F401 - re-exported for the rules (wf.acs_lines)
 
 TABLES = ("image_quality", "segmentation", "phenotypes", "biomarkers", "agreement", "masks")

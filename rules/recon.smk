@@ -39,6 +39,7 @@ rule recon:
         modalities=PLAN.modalities,
         masks=PLAN.masks,
         sense=config.get("sense", {}),
+        classical={m: config.get(m, {}) for m in wf.CLASSICAL},
         models=config["models"],
     threads: 1
     resources:

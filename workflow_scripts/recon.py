@@ -10,4 +10,5 @@ with stages.logged(sm.log[0], sm.config, threads=sm.threads):
     mask_files = {(m, mk): plan.undersampled(sid, m, mk, "mask") for m in mods for mk in masks}
     kus_files = {(m, mk): plan.undersampled(sid, m, mk, "kus") for m in mods for mk in masks}
     stages.reconstruct(method, plan.subject(sid), mods, masks, mask_files, kus_files, list(sm.output),
-                       sm.params.sense, sm.params.models.get(method))
+                       sm.params.sense, sm.params.models.get(method),
+                       classical_params=sm.params.classical)

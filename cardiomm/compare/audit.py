@@ -26,6 +26,8 @@ METHOD_LABELS: dict[str, str] = {
     REFERENCE: "Reference",
     "zerofilled": "Zero-filled",
     "sense": "SENSE",
+    "cs": "CS (l1-wavelet)",
+    "kttv": "k-t TV",
     "varnet": "E2E-VarNet",
     "cardiomm": "CardioMM",
 }

@@ -1,0 +1,358 @@
+"""Compressed sensing and k-t reconstruction as the field runs them, on SigPy's operators and solvers.
+
+Two regularised SENSE problems, solved per slice with the ESPIRiT maps of :func:`cardiomm.recon.sense.espirit_maps`
+(the same function, hence the same maps, as the SENSE baseline; one calibration per slice, shared by all its
+frames), the same masks and ACS, and evaluated against the same RSS reference:
+
+``cs`` (spatial compressed sensing, Lustig et al. 2007), every frame on its own::
+
+    min_x 1/2 || P_t F S x_t - y_t ||_2^2 + lamda || W x_t ||_1          (W: Daubechies-4 wavelet over (y, x))
+
+solved with SigPy's accelerated proximal gradient (FISTA; :class:`sigpy.app.LinearLeastSquares`,
+``solver="GradientMethod"``). The frames of a slice are stacked into one separable problem, which gives the same
+iterates as :class:`sigpy.mri.app.L1WaveletRecon` frame by frame (the test checks it), only vectorised.
+
+``kttv`` (k-t reconstruction with temporal total variation, e.g. Feng et al. 2014's k-t SPARSE-SENSE family and
+BART ``pics -R T:1024``), all frames of a slice jointly::
+
+    min_X 1/2 sum_t || P_t F S x_t - y_t ||_2^2 + lamda || D_t X ||_1     (D_t: finite difference along frames)
+
+solved with SigPy's primal-dual hybrid gradient (:class:`sigpy.app.LinearLeastSquares`,
+``solver="PrimalDualHybridGradient"``). For cine the difference is circular (the cardiac cycle is periodic);
+for a mapping series (weightings ordered by inversion/echo/spin-lock time) it is not.
+
+Scaling: the maps have unit RSS, the FFT is orthonormal and the mask is 0/1, so the forward operator ``A`` has
+norm <= 1 (step sizes are set from that bound, no power iteration) and ``|x|`` is on the RSS reference's scale
+(see :mod:`cardiomm.recon.sense`). The l1 terms are not scale-invariant, so the data of each slice are divided by
+the 99th percentile of the magnitude of ``A^H y`` (the coil-combined zero-filled image) before solving, and the
+result is multiplied back: ``lamda`` is relative to an image of unit magnitude, whatever the scanner's units
+(BART's ``pics`` scales its data in the same spirit). Arithmetic is complex64 throughout.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.fft
+import sigpy as sp
+
+from cardiomm.conventions import ACS_LINES
+from cardiomm.recon.sense import MIN_CALIB_WIDTH, _check_finite, espirit_maps, sense_frame
+from cardiomm.sampling.masks import acs_mask, check_mask
+
+# method -> one-line description (the methods of this module; SENSE is in cardiomm.recon.sense)
+CS_METHODS = {"cs": "l1-wavelet SENSE (spatial compressed sensing)", "kttv": "temporal-TV SENSE (k-t)"}
+WAVELET = "db4"
+SCALE_PERCENTILE = 99.0
+PDHG_TAU = 2.0
+
+
+@dataclass(frozen=True)
+class CSParams:
+    """Parameters of one regularised reconstruction (config blocks ``cs:`` / ``kttv:``).
+
+    lamda: l1 weight relative to a unit-magnitude image (see the module docstring); for ``kttv`` of a mapping
+        series ``lamda_mapping`` is used instead when given (cine and weighting series differ in temporal
+        redundancy, so the tuning chooses them separately).
+    max_iter: solver iterations per slice.
+    engine: ``sigpy`` (default) or ``bart`` (:mod:`cardiomm.recon.bart`, needs the ``bart`` binary).
+    """
+
+    lamda: float
+    max_iter: int
+    lamda_mapping: float | None = None
+    engine: str = "sigpy"
+
+    @classmethod
+    def from_dict(cls, method: str, cfg: dict | None) -> CSParams:
+        cfg = dict(cfg or {})
+        defaults = DEFAULTS[method]
+        unknown = set(cfg) - {"lamda", "max_iter", "lamda_mapping", "engine"}
+        if unknown:
+            raise ValueError(f"config {method}: unknown keys {sorted(unknown)}")
+        p = cls(
+            lamda=float(cfg.get("lamda", defaults.lamda)),
+            max_iter=int(cfg.get("max_iter", defaults.max_iter)),
+            lamda_mapping=(None if cfg.get("lamda_mapping") is None else float(cfg["lamda_mapping"])),
+            engine=str(cfg.get("engine", "sigpy")),
+        )
+        if p.lamda < 0 or (p.lamda_mapping is not None and p.lamda_mapping < 0):
+            raise ValueError(f"config {method}.lamda: must be >= 0, got {p.lamda} / {p.lamda_mapping}")
+        if p.max_iter < 1:
+            raise ValueError(f"config {method}.max_iter: must be >= 1, got {p.max_iter}")
+        if p.engine not in ("sigpy", "bart"):
+            raise ValueError(f"config {method}.engine: must be 'sigpy' or 'bart', got {p.engine!r}")
+        return p
+
+    def lamda_for(self, kind: str) -> float:
+        """The weight for a series of ``kind`` ``"cine"`` or ``"mapping"``."""
+        return self.lamda_mapping if kind == "mapping" and self.lamda_mapping is not None else self.lamda
+
+
+# the schema's defaults (cardiomm/schema/config.schema.json); sense's are sense_recon_series's
+DEFAULTS = {"sense": CSParams(lamda=0.01, max_iter=30), "cs": CSParams(lamda=0.005, max_iter=30),
+            "kttv": CSParams(lamda=0.02, max_iter=40)}
+
+
+# ---------------------------------------------------------------------------------------------- operators
+
+
+class FFT2(sp.linop.Linop):
+    """Orthonormal, *uncentred* 2D FFT over the last two axes with :mod:`scipy.fft` (complex64 stays complex64).
+
+    SigPy's own :class:`sigpy.linop.FFT` calls :mod:`numpy.fft` and shifts twice per call; this one is about twice
+    as fast on the CPU. The centring is moved into the maps and the data instead (:func:`centring_modulation`).
+    """
+
+    def __init__(self, shape: tuple[int, ...]):
+        super().__init__(tuple(shape), tuple(shape))
+
+    def _apply(self, input: np.ndarray) -> np.ndarray:
+        return scipy.fft.fft2(input, norm="ortho", workers=1)
+
+    def _adjoint_linop(self) -> sp.linop.Linop:
+        return IFFT2(self.ishape)
+
+
+class IFFT2(sp.linop.Linop):
+    """Adjoint (= inverse) of :class:`FFT2`."""
+
+    def __init__(self, shape: tuple[int, ...]):
+        super().__init__(tuple(shape), tuple(shape))
+
+    def _apply(self, input: np.ndarray) -> np.ndarray:
+        return scipy.fft.ifft2(input, norm="ortho", workers=1)
+
+    def _adjoint_linop(self) -> sp.linop.Linop:
+        return FFT2(self.ishape)
+
+
+class Sample(sp.linop.Linop):
+    """The sampled entries of multi-coil k-space: ``(nt, nc, ny, nx)`` -> ``(K, nc)``, ``K`` = sampled points.
+
+    Equivalent to multiplying by the 0/1 mask for a least-squares fit, but the solvers' dual and residual
+    variables then live on the ``K`` sampled points only (R times fewer than the grid).
+    """
+
+    def __init__(self, ishape: tuple[int, ...], mask: np.ndarray):
+        m = np.asarray(mask) != 0
+        nt, nc, ny, nx = ishape
+        if m.shape != (nt, ny, nx):
+            raise ValueError(f"Sample: mask shape {m.shape} != (nt, ny, nx) {(nt, ny, nx)}")
+        self.mask = m
+        self.index = np.nonzero(m)
+        super().__init__((int(m.sum()), nc), tuple(ishape))
+
+    def _apply(self, input: np.ndarray) -> np.ndarray:
+        t, y, x = self.index
+        return input[t, :, y, x]
+
+    def _adjoint_linop(self) -> sp.linop.Linop:
+        return Scatter(self.ishape, self.mask)
+
+
+class Scatter(sp.linop.Linop):
+    """Adjoint of :class:`Sample`: put ``(K, nc)`` values back on the zero-filled grid ``(nt, nc, ny, nx)``."""
+
+    def __init__(self, oshape: tuple[int, ...], mask: np.ndarray):
+        self.mask = np.asarray(mask) != 0
+        self.index = np.nonzero(self.mask)
+        super().__init__(tuple(oshape), (int(self.mask.sum()), oshape[1]))
+
+    def _apply(self, input: np.ndarray) -> np.ndarray:
+        out = np.zeros(self.oshape, dtype=input.dtype)
+        t, y, x = self.index
+        out[t, :, y, x] = input
+        return out
+
+    def _adjoint_linop(self) -> sp.linop.Linop:
+        return Sample(self.oshape, self.mask)
+
+
+def centring_modulation(ny: int, nx: int) -> tuple[np.ndarray, float]:
+    """``(mod, sign)`` with ``fftshift(fft2(ifftshift(v))) = sign * mod * fft2(mod * v)`` for even ``ny``, ``nx``.
+
+    ``mod = (-1)^(i + j)`` (float32 ``(ny, nx)``) and ``sign = (-1)^(ny/2 + nx/2)``: a half-grid shift in one domain
+    is a checkerboard modulation in the other.
+    """
+    if ny % 2 or nx % 2:
+        raise ValueError(f"centring_modulation: needs even ny, nx, got {(ny, nx)}")
+    mod = ((-1.0) ** np.add.outer(np.arange(ny), np.arange(nx))).astype(np.float32)
+    return mod, float((-1) ** (ny // 2 + nx // 2))
+
+
+def kt_sense_op(maps: np.ndarray, mask: np.ndarray, centred: bool = True) -> sp.linop.Linop:
+    """The multi-frame SENSE operator ``A = P F S`` of one slice as a SigPy linop.
+
+    Parameters
+    ----------
+    maps: complex ``(nc, ny, nx)`` sensitivity maps (shared by all frames).
+    mask: ``(nt, ny, nx)`` sampling mask (0/1).
+    centred: ``True``: SigPy's centred orthonormal FFT (the convention of :mod:`cardiomm.physics.fft`).
+        ``False``: the fast form for the solvers (even ``ny``, ``nx``): uncentred :class:`FFT2` with the maps
+        multiplied by :func:`centring_modulation`'s ``mod``, and the mask as :class:`Sample`; it fits
+        ``Sample(modulate_data(y))`` (:func:`modulate_data`) with the same residual norm, hence the same ``x``.
+
+    Returns
+    -------
+    Linop from images ``(nt, ny, nx)`` to k-space: ``(nt, nc, ny, nx)`` (centred: coil weighting, 2D FFT, the frame's
+    mask) or the ``(K, nc)`` sampled values (fast form).
+    """
+    maps = np.asarray(maps, dtype=np.complex64)
+    m = (np.asarray(mask) != 0).astype(np.float32)
+    if maps.ndim != 3 or m.ndim != 3 or m.shape[1:] != maps.shape[1:]:
+        raise ValueError(f"kt_sense_op: maps (nc, ny, nx) {maps.shape} and mask (nt, ny, nx) {m.shape} disagree")
+    nt, (nc, ny, nx) = m.shape[0], maps.shape
+    if centred:
+        F = sp.linop.FFT((nt, nc, ny, nx), axes=(-2, -1), center=True)
+        P = sp.linop.Multiply((nt, nc, ny, nx), m[:, None])
+    else:
+        maps = maps * centring_modulation(ny, nx)[0]
+        F = FFT2((nt, nc, ny, nx))
+        P = Sample((nt, nc, ny, nx), m)
+    R = sp.linop.Reshape((nt, 1, ny, nx), (nt, ny, nx))
+    S = sp.linop.Multiply((nt, 1, ny, nx), maps[None])
+    return P * F * S * R
+
+
+def modulate_data(y: np.ndarray) -> np.ndarray:
+    """Centred k-space ``(..., ny, nx)`` -> the data :func:`kt_sense_op` ``(centred=False)`` fits (complex64)."""
+    mod, sign = centring_modulation(*y.shape[-2:])
+    return (np.asarray(y) * (sign * mod)).astype(np.complex64)
+
+
+def temporal_difference(ishape: tuple[int, ...], periodic: bool) -> sp.linop.Linop:
+    """Finite difference along axis 0: ``x_t - x_{t-1}``, circular if ``periodic``, else the ``nt - 1`` inner ones.
+
+    Output shape ``(1, nt, ...)`` (periodic) or ``(1, nt - 1, ...)``; norm <= 2.
+    """
+    G = sp.linop.FiniteDifference(tuple(ishape), axes=(0,))
+    if periodic:
+        return G
+    return sp.linop.Slice(G.oshape, (slice(None), slice(1, None))) * G
+
+
+def data_scale(A: sp.linop.Linop, y: np.ndarray) -> float:
+    """The 99th percentile of ``|A^H y|``: the unit of ``lamda`` (see the module docstring)."""
+    s = float(np.percentile(np.abs(A.H(y)), SCALE_PERCENTILE))
+    if not np.isfinite(s) or s <= 0:
+        raise ValueError("the undersampled k-space of a slice is empty (zero-filled image is 0): nothing to solve")
+    return s
+
+
+# ---------------------------------------------------------------------------------------------- solvers
+
+
+def _problem(y: np.ndarray, maps: np.ndarray, mask: np.ndarray) -> tuple[sp.linop.Linop, np.ndarray, float]:
+    """``(A, y / s, s)``: the fast operator and data (even grids; centred ones otherwise), scaled by ``s``."""
+    m = np.asarray(mask) != 0
+    y = np.asarray(y) * m[:, None]
+    fast = y.shape[-2] % 2 == 0 and y.shape[-1] % 2 == 0
+    A = kt_sense_op(maps, m, centred=not fast)
+    y = Sample(y.shape, m)(modulate_data(y)) if fast else y.astype(np.complex64)
+    s = data_scale(A, y)
+    return A, (y / np.float32(s)).astype(np.complex64), s
+
+
+def cs_slice(y: np.ndarray, maps: np.ndarray, mask: np.ndarray, lamda: float, max_iter: int) -> np.ndarray:
+    """l1-wavelet SENSE of every frame of one slice (FISTA, SigPy).
+
+    Parameters
+    ----------
+    y: complex ``(nt, nc, ny, nx)`` undersampled k-space of the slice.
+    maps: complex ``(nc, ny, nx)`` maps; mask: ``(nt, ny, nx)``.
+    lamda: l1 weight relative to a unit-magnitude image; max_iter: FISTA iterations.
+
+    Returns
+    -------
+    complex64 ``(nt, ny, nx)`` images on the RSS reference's scale.
+    """
+    A, y, s = _problem(y, maps, mask)
+    W = sp.linop.Wavelet(A.ishape, axes=(-2, -1), wave_name=WAVELET)
+    proxg = sp.prox.UnitaryTransform(sp.prox.L1Reg(W.oshape, lamda), W)
+    # ||A|| <= 1, so the step 1 is admissible and no power iteration is needed
+    x = sp.app.LinearLeastSquares(A, y, x=A.H(y), proxg=proxg, solver="GradientMethod", alpha=1.0,
+                                  max_iter=max_iter, show_pbar=False).run()
+    return (np.asarray(x) * np.float32(s)).astype(np.complex64)
+
+
+def kttv_slice(y: np.ndarray, maps: np.ndarray, mask: np.ndarray, lamda: float, max_iter: int,
+               periodic: bool = True) -> np.ndarray:
+    """Temporal-TV SENSE of all frames of one slice jointly (primal-dual hybrid gradient, SigPy).
+
+    Parameters
+    ----------
+    y: complex ``(nt, nc, ny, nx)`` undersampled k-space; maps: ``(nc, ny, nx)``; mask: ``(nt, ny, nx)``.
+    lamda: l1 weight of the temporal differences, relative to a unit-magnitude image.
+    max_iter: PDHG iterations. periodic: circular difference (cine) or not (mapping series).
+
+    Returns
+    -------
+    complex64 ``(nt, ny, nx)`` images on the RSS reference's scale.
+    """
+    A, y, s = _problem(y, maps, mask)
+    G = temporal_difference(A.ishape, periodic)
+    # PDHG on K = [A; G] needs tau * sigma * ||K||^2 <= 1, and ||K||^2 <= ||A||^2 + ||G||^2 <= 1 + 4.
+    # tau = 2 (large primal steps) reached in 60 iterations what tau = 0.2 had not reached in 100 (measured on a
+    # ktRadial24 cine slice), so the balance is PDHG_TAU with sigma = 1 / (5 tau).
+    x = sp.app.LinearLeastSquares(A, y, x=A.H(y), proxg=sp.prox.L1Reg(G.oshape, lamda), G=G,
+                                  solver="PrimalDualHybridGradient", tau=PDHG_TAU, sigma=1.0 / (5.0 * PDHG_TAU),
+                                  max_iter=max_iter, show_pbar=False).run()
+    return (np.asarray(x) * np.float32(s)).astype(np.complex64)
+
+
+def cs_recon_series(
+    method: str,
+    kus: np.ndarray,
+    mask: np.ndarray,
+    mask_name: str,
+    params: CSParams,
+    kind: str = "cine",
+    acs: int = ACS_LINES,
+) -> np.ndarray:
+    """``cs``, ``kttv`` (or ``sense``) reconstruction of a whole series, one ESPIRiT calibration per slice.
+
+    Parameters
+    ----------
+    method: ``"cs"``, ``"kttv"`` or ``"sense"`` (SigPy: :func:`cardiomm.recon.sense.sense_frame` frame by frame,
+        as :func:`cardiomm.recon.sense.sense_recon_series`; this entry exists for the BART engine).
+    kus: complex ``(nt, nz, nc, ny, nx)`` undersampled k-space (zero where not sampled).
+    mask: ``(nt, ny, nx)`` (or ``(1, ny, nx)``) mask; mask_name: e.g. ``"ktRadial24"`` (gives the ACS geometry).
+    params: :class:`CSParams`; kind: ``"cine"`` or ``"mapping"`` (temporal difference circular or not, and which
+        ``lamda``); acs: ACS width of the mask.
+
+    Returns
+    -------
+    float32 ``(nt, nz, ny, nx)`` magnitude on the scale of the RSS reference.
+    """
+    if method not in DEFAULTS:
+        raise ValueError(f"cs_recon_series: unknown method {method!r}; known: {sorted(DEFAULTS)}")
+    if kind not in ("cine", "mapping"):
+        raise ValueError(f"cs_recon_series: kind must be 'cine' or 'mapping', got {kind!r}")
+    k = np.asarray(kus)
+    if k.ndim != 5 or not np.iscomplexobj(k):
+        raise ValueError(f"cs_recon_series: kus must be complex (nt, nz, nc, ny, nx), got {k.dtype} {k.shape}")
+    _check_finite(k, "cs_recon_series: kus")
+    if acs < MIN_CALIB_WIDTH:
+        raise ValueError(f"cs_recon_series: acs={acs}, ESPIRiT needs at least {MIN_CALIB_WIDTH} fully sampled")
+    check_mask(mask, k.shape, mask_name, source="cs_recon_series: mask", acs=acs)
+    m = np.broadcast_to(np.asarray(mask) != 0, (k.shape[0], *k.shape[-2:]))
+    region = acs_mask(mask_name, k.shape[-2], k.shape[-1], acs)
+    lamda = params.lamda_for(kind)
+    if params.engine == "bart":
+        from cardiomm.recon.bart import bart_recon_series
+
+        return bart_recon_series(method, k, m, region, lamda, params.max_iter, periodic=kind == "cine", acs=acs)
+    nt, nz = k.shape[:2]
+    out = np.zeros((nt, nz, *k.shape[-2:]), dtype=np.float32)
+    for z in range(nz):
+        maps = espirit_maps(k[:, z], m, region, calib_width=acs)
+        if method == "sense":
+            x = np.stack([sense_frame(k[t, z], maps, m[t], lamda=lamda, max_iter=params.max_iter) for t in range(nt)])
+        elif method == "kttv":
+            x = kttv_slice(k[:, z], maps, m, lamda, params.max_iter, periodic=kind == "cine")
+        else:
+            x = cs_slice(k[:, z], maps, m, lamda, params.max_iter)
+        out[:, z] = np.abs(x)
+    return out
