@@ -206,16 +206,13 @@ def load_model(path: str | os.PathLike, arch: str | None = None) -> tuple[nn.Mod
 # ---------------------------------------------------------------------------------------------
 
 
-class _AttributeDict(dict):
-    """Stand-in for Lightning's ``AttributeDict`` (a ``dict`` subclass holding ``hyper_parameters``)."""
-
-
 #: the only non-builtin types a published Lightning checkpoint may make ``torch.load`` rebuild
 LIGHTNING_SAFE_GLOBALS: list = [
-    (_AttributeDict, "pytorch_lightning.utilities.parsing.AttributeDict"),
-    (_AttributeDict, "lightning.fabric.utilities.data.AttributeDict"),
-    (_AttributeDict, "lightning_fabric.utilities.data.AttributeDict"),
-    (_AttributeDict, "lightning.pytorch.utilities.parsing.AttributeDict"),
+    # Lightning's AttributeDict (a dict subclass holding ``hyper_parameters``) is rebuilt as a plain dict
+    (dict, "pytorch_lightning.utilities.parsing.AttributeDict"),
+    (dict, "lightning.fabric.utilities.data.AttributeDict"),
+    (dict, "lightning_fabric.utilities.data.AttributeDict"),
+    (dict, "lightning.pytorch.utilities.parsing.AttributeDict"),
     argparse.Namespace,
     pathlib.PosixPath,
     (pathlib.PosixPath, "pathlib._local.PosixPath"),

@@ -60,7 +60,7 @@ __all__ = ["PromptMR", "PromptMRConfig", "PAPER_CONFIG", "acs_kind_for"]
 
 @dataclass
 class PromptMRConfig:
-    """Hyper-parameters, named as the official ``PromptMrModule`` arguments (defaults: ``configs/model/pmr-plus.yaml``)."""
+    """Hyper-parameters, named as the official ``PromptMrModule`` arguments (defaults: ``pmr-plus.yaml``)."""
 
     num_cascades: int = 12
     num_adj_slices: int = 5
