@@ -17,9 +17,12 @@ layout (``config.json``, ``model.safetensors`` or ``pytorch_model.bin``, ``vocab
 
 from __future__ import annotations
 
+import importlib
+import json
 import math
 import os
 import re
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -27,8 +30,8 @@ import torch
 
 from cardiomm.conventions import parse_mask_name
 
-__all__ = ["ClipTextEncoder", "ClipFolderError", "metadata_sentence", "official_mask_type", "undersampling_sentence",
-           "sentences_for"]
+__all__ = ["ClipTextEncoder", "ClipFolderError", "import_transformers", "metadata_sentence", "official_mask_type",
+           "undersampling_sentence", "sentences_for"]
 
 #: the project's modality names -> the official modality words
 MODALITY_WORDS = {"cine": "cine", "t1map": "T1 mapping", "t2map": "T2 mapping", "t1rhomap": "T1 rho mapping"}
@@ -47,6 +50,29 @@ _LAYOUT_HELP = ("put the Hugging Face 'openai/clip-vit-base-patch16' snapshot th
                 "special_tokens_map.json (e.g. `huggingface-cli download openai/clip-vit-base-patch16 --local-dir "
                 "<folder>` on a machine with network access), and name the folder in the config key "
                 "recon.published.clip_dir")
+
+
+def import_transformers():  # noqa: ANN201 - the transformers module
+    """``transformers``, made importable when an installed ``torchvision`` is broken.
+
+    CLIP's text tower needs no torchvision, but ``transformers`` imports it for image processing whenever it is
+    installed; a torchvision built for another torch (``import torchvision`` raising
+    ``RuntimeError: operator torchvision::nms does not exist``) would then break the text model too. In that
+    case torchvision is marked absent (``sys.modules["torchvision"] = None``) before ``transformers`` looks.
+    """
+    if sys.modules.get("torchvision", False) is not None:
+        try:
+            importlib.import_module("torchvision")
+        except ModuleNotFoundError:
+            pass
+        except Exception:  # noqa: BLE001 - a broken build raises RuntimeError, a second try other errors
+            for name in [m for m in sys.modules if m == "torchvision" or m.startswith("torchvision.")]:
+                del sys.modules[name]
+            sys.modules["torchvision"] = None  # type: ignore[assignment]
+    try:
+        return importlib.import_module("transformers")
+    except ImportError as err:  # pragma: no cover - transformers is pinned in requirements.txt
+        raise ImportError("the official CardioMM's text encoder needs `transformers` (requirements.txt)") from err
 
 
 class ClipFolderError(FileNotFoundError):
@@ -131,32 +157,37 @@ class ClipTextEncoder:
 
     ``encode(["sentence", ...])`` returns ``(n, projection_dim)`` float32 text features, as the official
     ``LanguageModel_NoAutoTokenizer`` (``get_text_features``; tokenised with padding, truncation at 512 tokens
-    as the official transform asks, which CLIP's tokenizer caps at its 77 positions).
+    as the official transform asks; here capped at the model's 77 positions).
     """
 
     def __init__(self, folder: str | os.PathLike | None, key: str = "recon.published.clip_dir") -> None:
         path = check_clip_folder(folder, key)
+        tf = import_transformers()
         try:
-            from transformers import CLIPTextModelWithProjection, CLIPTokenizer
-        except ImportError as err:  # pragma: no cover - transformers is pinned in requirements.txt
-            raise ImportError("the official CardioMM needs `transformers` (requirements.txt)") from err
-        try:
-            self.tokenizer = CLIPTokenizer.from_pretrained(str(path), local_files_only=True)
-            self.model = CLIPTextModelWithProjection.from_pretrained(str(path), local_files_only=True)
-        except (OSError, ValueError, KeyError) as err:
+            self.tokenizer = tf.CLIPTokenizer.from_pretrained(str(path), local_files_only=True)
+            kwargs: dict = {"local_files_only": True}
+            if json.loads((path / "config.json").read_text()).get("model_type") == "clip":
+                # a full CLIPModel snapshot: the text tower's projection width is the model's projection_dim
+                full = tf.CLIPConfig.from_pretrained(str(path), local_files_only=True)
+                text_cfg = full.text_config
+                text_cfg.projection_dim = full.projection_dim
+                kwargs["config"] = text_cfg
+            self.model = tf.CLIPTextModelWithProjection.from_pretrained(str(path), **kwargs)
+        except (OSError, ValueError, KeyError, RuntimeError) as err:
             raise ClipFolderError(f"{key} = {str(path)!r} could not be read as a CLIP model ({type(err).__name__}: "
                                   f"{err}); " + _LAYOUT_HELP) from None
         self.model.eval()
         for p in self.model.parameters():
             p.requires_grad_(False)
         self.dim = int(self.model.config.projection_dim)
+        self.max_length = int(min(self.tokenizer.model_max_length, self.model.config.max_position_embeddings))
         self._cache: dict[str, torch.Tensor] = {}
 
     def encode(self, texts: list[str]) -> torch.Tensor:
         """``(len(texts), dim)`` float32; identical sentences are encoded once."""
         todo = [t for t in dict.fromkeys(texts) if t not in self._cache]
         for t in todo:  # one at a time, as the official batch of one (no padding interaction)
-            tok = self.tokenizer([t], padding=True, max_length=self.tokenizer.model_max_length, truncation=True,
+            tok = self.tokenizer([t], padding=True, max_length=self.max_length, truncation=True,
                                  return_tensors="pt")
             with torch.no_grad():
                 self._cache[t] = self.model(**tok).text_embeds[0].float()
