@@ -102,7 +102,9 @@ def parse_mask_name(name: str) -> MaskName:
 # --------------------------------------------------------------------------------------------
 REFERENCE = "reference"
 TRUTH = "truth"
-METHODS = ("zerofilled", "sense", "varnet", "cardiomm")
+METHODS = ("zerofilled", "sense", "varnet", "cardiomm", "cardiomm_official", "promptmr")
+#: published architectures run with third-party weights (cardiomm.recon.checkpoint.load_published); opt-in
+PUBLISHED_METHODS = ("cardiomm_official", "promptmr")
 
 # --------------------------------------------------------------------------------------------
 # Clinical indicators: name -> unit

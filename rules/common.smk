@@ -17,7 +17,7 @@ USED_MODELS = {m: config["models"][m] for m in config["models"] if m in PLAN.met
 wildcard_constraints:
     cohort=r"[A-Za-z0-9_.-]+",
     subject=r"[A-Za-z0-9_.-]+",
-    method=r"zerofilled|sense|varnet|cardiomm",
+    method=r"zerofilled|sense|varnet|cardiomm|cardiomm_official|promptmr",
     modality=r"cine|t1map|t2map|t1rhomap",
     model=r"cardiomm|varnet",
 

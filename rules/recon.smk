@@ -34,6 +34,7 @@ rule recon:
         masks=PLAN.masks,
         sense=config.get("sense", {}),
         models=config["models"],
+        published=config.get("published", {}),
     threads: 1
     resources:
         mem_mb=6000,

@@ -10,4 +10,4 @@ with stages.logged(sm.log[0], sm.config):
     mask_files = {(m, mk): plan.undersampled(sid, m, mk, "mask") for m in mods for mk in masks}
     kus_files = {(m, mk): plan.undersampled(sid, m, mk, "kus") for m in mods for mk in masks}
     stages.reconstruct(method, plan.subject(sid), mods, masks, mask_files, kus_files, list(sm.output),
-                       sm.params.sense, sm.params.models.get(method))
+                       sm.params.sense, sm.params.models.get(method), sm.params.published)

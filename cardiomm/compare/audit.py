@@ -23,7 +23,9 @@ METHOD_LABELS: dict[str, str] = {
     "zerofilled": "Zero-filled",
     "sense": "SENSE",
     "varnet": "E2E-VarNet",
-    "cardiomm": "CardioMM",
+    "cardiomm": "CardioMM-style (ours)",
+    "cardiomm_official": "CardioMM (official arch.)",
+    "promptmr": "PromptMR+",
 }
 _METHOD_ORDER = (TRUTH, REFERENCE, *METHODS)
 
@@ -78,7 +80,7 @@ def default_tolerances() -> tuple[dict[str, float], dict[str, str]]:
 
 
 def method_label(method: str) -> str:
-    """Display name of a method (``"cardiomm"`` -> ``"CardioMM"``)."""
+    """Display name of a method (``"cardiomm"``, our variant -> ``"CardioMM-style (ours)"``)."""
     return METHOD_LABELS.get(method, method)
 
 
