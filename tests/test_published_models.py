@@ -214,3 +214,60 @@ def test_own_format_round_trip_and_dispatch(tmp_path):
 def test_fixtures_are_small():
     for f in FIX.glob("*"):
         assert f.stat().st_size < 1_000_000, f
+
+
+# ------------------------------------------------------------------------------------------------
+# Series reconstruction in the pipeline
+# ------------------------------------------------------------------------------------------------
+
+
+def test_adjacent_frames_follow_promptmr_dataset_rule():
+    from cardiomm.recon.infer_published import adjacent_frames
+
+    assert adjacent_frames(0, 12, 5) == [10, 11, 0, 1, 2]
+    assert adjacent_frames(11, 12, 3) == [10, 11, 0]
+    assert adjacent_frames(1, 3, 5) == [0, 0, 1, 2, 2]  # fewer frames than the window: ends replicated
+    assert adjacent_frames(0, 1, 5) == [0] * 5
+
+
+def test_series_reconstruction_matches_direct_calls():
+    """Every frame of the series equals the network applied to its adjacent frames with the phase-encoding
+    axis last (built here independently with NumPy)."""
+    from cardiomm.recon.infer_published import reconstruct_series_published
+
+    io = _io("promptmr", "plus_kt2d")
+    model, _ = load_published(FIX / "promptmr_plus_kt2d.ckpt", "promptmr")
+    rng = np.random.default_rng(0)
+    nt, nz, nc, ny, nx = 4, 1, 2, 20, 24  # project layout (ny, nx); the network sees (nx=24, ny=20)
+    kus = (rng.standard_normal((nt, nz, nc, ny, nx)) + 1j * rng.standard_normal((nt, nz, nc, ny, nx))).astype(
+        np.complex64)
+    mask = np.zeros((nt, ny, nx), dtype=np.uint8)
+    for t in range(nt):
+        mask[t, t::3] = 1  # lines along ny, shifted per frame
+        mask[t, ny // 2 - 3: ny // 2 + 3] = 1
+    kus = kus * mask[:, None, None]
+    out = reconstruct_series_published(model, kus, mask, "ktGaussian4", {"modality": "cine"})
+    assert out.shape == (nt, nz, ny, nx) and np.isfinite(out).all()
+    for t in (0, 3):
+        idx = [(t + d) % nt for d in (-1, 0, 1)]
+        k = torch.from_numpy(kus[idx, 0].transpose(0, 1, 3, 2).reshape(3 * nc, nx, ny).copy())[None]
+        m = torch.from_numpy(np.repeat(mask[idx].transpose(0, 2, 1)[:, None], nc, 1).reshape(3 * nc, nx, ny) > 0)[None]
+        with torch.no_grad():
+            ref = model(k, m, 20, "lines")[0].numpy().T
+        np.testing.assert_allclose(out[t, 0], ref, rtol=1e-5, atol=1e-6 * np.abs(ref).max())
+    assert io["config"]["num_adj_slices"] == 3
+
+
+def test_workflow_knows_the_published_methods():
+    from cardiomm import workflow as wf
+    from cardiomm.compare.audit import method_label
+    from cardiomm.conventions import METHODS, PUBLISHED_METHODS
+
+    assert set(PUBLISHED_METHODS) <= set(METHODS) and set(PUBLISHED_METHODS) <= set(wf.NEURAL)
+    assert method_label("cardiomm") == "CardioMM-style (ours)" and method_label("promptmr") == "PromptMR+"
+    cfg = {"models": {"cardiomm_official": "w.ckpt", "segmentation": "s.pt"}}
+    with pytest.raises(wf.ConfigError, match="published.clip_dir is missing"):
+        wf._check_models(cfg, ["cardiomm_official"])
+    wf._check_models({**cfg, "published": {"clip_dir": "clip"}}, ["cardiomm_official"])
+    with pytest.raises(wf.ConfigError, match="models.promptmr is missing"):
+        wf._check_models(cfg, ["promptmr"])

@@ -79,9 +79,16 @@ def _tiny_clip_folder(path):
     return model, tok
 
 
-def test_clip_text_encoder_loads_the_local_folder(tmp_path):
-    model, tok = _tiny_clip_folder(tmp_path / "clip")
-    enc = ClipTextEncoder(tmp_path / "clip")
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("clipdir") / "clip-vit-base-patch16"
+    model, tok = _tiny_clip_folder(folder)
+    return folder, model, tok
+
+
+def test_clip_text_encoder_loads_the_local_folder(clip):
+    folder, model, tok = clip
+    enc = ClipTextEncoder(folder)
     texts = list(sentences_for({"modality": "cine", "view": "sax", "vendor": "Siemens", "scanner": "Vida",
                                 "field_strength_T": 3.0}, "ktGaussian8"))
     got = enc.encode(texts + texts[:1])
@@ -106,3 +113,36 @@ def test_missing_or_wrong_clip_folder_says_what_to_put_where(tmp_path):
     with pytest.raises(ClipFolderError, match=r"lacks \['vocab.json', 'merges.txt', 'model.safetensors or "
                                               r"pytorch_model.bin'\]"):
         ClipTextEncoder(tmp_path / "half")
+
+
+def test_official_cardiomm_series_with_clip_prompts(clip):
+    """The pipeline path: sentences -> CLIP folder -> heads -> network, equal to a direct call."""
+    import numpy as np
+
+    from cardiomm.recon.infer_published import reconstruct_series_published
+    from cardiomm.recon.networks.cardiomm_official import CardioMMOfficial, CardioMMOfficialConfig
+
+    folder = clip[0]
+    cfg = CardioMMOfficialConfig(num_cascades=1, num_adj_slices=3, n_feat0=4, feature_dim=(6, 8, 12),
+                                 prompt_dim=(2, 4, 4), sens_n_feat0=4, sens_feature_dim=(4, 6, 8),
+                                 sens_prompt_dim=(2, 2, 4), len_prompt=(2, 2, 2), prompt_size=(8, 4, 2),
+                                 n_enc_cab=(1, 1, 1), n_dec_cab=(1, 1, 1), n_skip_cab=(1, 1, 1), n_bottleneck_cab=1,
+                                 llm_model_dim=24, llm_embd_dim=8)
+    torch.manual_seed(0)
+    net = CardioMMOfficial(cfg).eval()
+    rng = np.random.default_rng(1)
+    nt, nc, ny, nx = 3, 2, 16, 24
+    kus = (rng.standard_normal((nt, 1, nc, ny, nx)) + 1j * rng.standard_normal((nt, 1, nc, ny, nx))).astype("complex64")
+    mask = np.zeros((nt, ny, nx), dtype=np.uint8)
+    mask[:, ::2] = 1
+    meta = {"modality": "cine", "view": "sax", "vendor": "Siemens", "scanner": "Vida", "field_strength_T": 3.0}
+    out = reconstruct_series_published(net, kus * mask[:, None, None], mask, "Uniform4", meta, folder)
+    assert out.shape == (nt, 1, ny, nx) and np.isfinite(out).all()
+    texts = ClipTextEncoder(folder).encode(list(sentences_for(meta, "Uniform4")))
+    k = torch.from_numpy((kus * mask[:, None, None])[[0, 1, 2], 0].transpose(0, 1, 3, 2).reshape(3 * nc, nx, ny))[None]
+    m = torch.from_numpy(np.repeat(mask.transpose(0, 2, 1)[:, None], nc, 1).reshape(3 * nc, nx, ny) > 0)[None]
+    with torch.no_grad():
+        ref = net(k, m, 20, False, texts[0:1], texts[1:2])[0].numpy().T
+    np.testing.assert_allclose(out[1, 0], ref, rtol=1e-5, atol=1e-6 * np.abs(ref).max())
+    with pytest.raises(ClipFolderError, match="clip_dir is not set"):
+        reconstruct_series_published(net, kus, mask, "Uniform4", meta, None)
