@@ -271,3 +271,14 @@ def test_workflow_knows_the_published_methods():
     wf._check_models({**cfg, "published": {"clip_dir": "clip"}}, ["cardiomm_official"])
     with pytest.raises(wf.ConfigError, match="models.promptmr is missing"):
         wf._check_models(cfg, ["promptmr"])
+
+
+def test_paper_configuration_size():
+    """The published training configuration (10 cascades, one frame, CLIP 512 -> 256) has the official
+    model's 63.4 M trainable parameters, 1.56 M of them in the text-conditioned sensitivity network."""
+    from cardiomm.recon.networks.blocks import count_parameters
+    from cardiomm.recon.networks.cardiomm_official import PAPER_CONFIG
+
+    model = CardioMMOfficial(PAPER_CONFIG)
+    assert count_parameters(model) == 63_440_716
+    assert count_parameters(model.metausunetlight.sens_net) == 1_557_098

@@ -8,7 +8,8 @@ complex tensors and the project's FFT (:mod:`cardiomm.physics.fft`, injected as 
 ``lm_head_meta.*`` and ``lm_head_us.*`` (text heads). Equivalence with the official code is tested on
 fixtures recorded from it (``tests/test_published_models.py``).
 
-Structure (paper configuration: 10-12 cascades, 5 adjacent frames):
+Structure (published training: 10 cascades, one frame (``num_adj_slices=1``); the network also takes an odd
+number of adjacent frames, 5 by the class defaults):
 
 * text: two sentences (metadata, undersampling; :mod:`cardiomm.recon.text_prompts`) encoded by a frozen CLIP
   ViT-B/16 text tower (512-d, outside this module) and projected by ``LMHead`` (``Linear(512, 256)``, then
@@ -67,7 +68,8 @@ def _ints(v: object) -> tuple[int, ...]:
 
 @dataclass
 class CardioMMOfficialConfig:
-    """Hyper-parameters, named as the official ``CardioMM_Module`` arguments (defaults: the official defaults).
+    """Hyper-parameters, named as the official ``CardioMM_Module`` arguments (defaults: the defaults of the
+    official ``CardioMM_SEM``/``CardioMM_Module`` classes; the published training uses :data:`PAPER_CONFIG`).
 
     ``llm_model_dim`` is the text encoder's output width (512 for CLIP ViT-B/16), ``llm_embd_dim`` the
     projected width fed to the network.
@@ -113,8 +115,9 @@ class CardioMMOfficialConfig:
         return {f.name for f in fields(cls)}
 
 
-#: the configuration of the published CardioMM weights (10 cascades; README of the official repository)
-PAPER_CONFIG = CardioMMOfficialConfig(num_cascades=10)
+#: the published training configuration (``trainscript_CMRxReconAll.sh``: 10 cascades; ``train_CardioMM.py``:
+#: ``num_adj_slices=1``, CLIP 512 -> 256): 63,440,716 trainable parameters
+PAPER_CONFIG = CardioMMOfficialConfig(num_cascades=10, num_adj_slices=1)
 
 
 def official_square_acs(mask_type: str) -> bool:
