@@ -33,7 +33,7 @@ from cardiomm.recon.networks.promptmr import PromptMR, PromptMRConfig, acs_kind_
 
 FIX = Path(__file__).parent / "fixtures"
 CMM = ["uniform1d", "kt2d", "random1d_inferred"]
-PMR = ["plus_uniform1d", "plus_kt2d", "plain_inferred"]
+PMR = ["plus_uniform1d", "plus_kt2d", "plain_inferred", "v2_uniform1d", "v2_kt2d"]
 TOL = 1e-5
 
 

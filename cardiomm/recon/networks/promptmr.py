@@ -22,6 +22,11 @@ Structure:
 
 * output: RSS magnitude of the centre frame.
 
+``model_version`` selects the forward of ``models/promptmr.py`` (k-space cascades, DC in k-space) or of
+``models/promptmr_v2.py`` (image-domain cascades with ``A^H A`` data consistency; the Lightning module's
+default ``model_version``, so read from a released checkpoint's ``hyper_parameters``); both have the same
+state-dict keys, so a plain state dict needs ``model_version`` in the model config to be run correctly.
+
 The official ACS extractor reads the mask type from ``mask_type[0]`` (a batch of strings); here it is an
 explicit argument ``acs_kind`` (``"lines"`` for ``uniform``/``kt_uniform``/``kt_random``, ``"square"`` for
 ``kt_radial``). Its square ACS starts at ``H // 2 - n // 2``, which differs from CardioMM's
@@ -83,6 +88,9 @@ class PromptMRConfig:
     n_buffer: int = 4
     n_history: int = 11
     use_sens_adj: bool = True
+    #: ``"promptmr"`` (``models/promptmr.py``: k-space cascades) or ``"promptmr_v2"`` (``models/promptmr_v2.py``,
+    #: the official Lightning module's default: image-domain cascades); same state-dict keys, different forward
+    model_version: str = "promptmr_v2"
 
     def __post_init__(self) -> None:
         for name in ("feature_dim", "prompt_dim", "sens_feature_dim", "sens_prompt_dim", "len_prompt",
@@ -95,6 +103,9 @@ class PromptMRConfig:
             raise ValueError(f"PromptMRConfig.num_adj_slices must be odd, got {self.num_adj_slices}")
         if self.adaptive_input and self.n_buffer < 3:
             raise ValueError(f"PromptMRConfig.n_buffer must be >= 3 with adaptive_input, got {self.n_buffer}")
+        if self.model_version not in ("promptmr", "promptmr_v2"):
+            raise ValueError(f"PromptMRConfig.model_version must be 'promptmr' or 'promptmr_v2', got "
+                             f"{self.model_version!r}")
         if self.num_cascades < 1 or self.n_history < 0:
             raise ValueError("PromptMRConfig: num_cascades must be >= 1 and n_history >= 0")
 
@@ -359,6 +370,11 @@ class PromptMR(nn.Module):
         zero = torch.zeros((), dtype=kspace.dtype, device=kspace.device)
         k0 = torch.where(mask, kspace, zero)
         smaps = self.sens_net(k0, mask, int(acs_lines), acs_kind)
+        C = N // c.num_adj_slices
+        centre = slice((c.num_adj_slices // 2) * C, (c.num_adj_slices // 2 + 1) * C)
+        if c.model_version == "promptmr_v2":
+            img = self._forward_v2(k0, mask, smaps)
+            return rss(img[:, c.num_adj_slices // 2: c.num_adj_slices // 2 + 1] * smaps[:, centre], dim=1)
         first = self.cascades[0]
         img_zf = first.reduce(k0, smaps)
         buffer = torch.cat([img_zf] * c.buffer, dim=1) if c.buffer else None
@@ -368,6 +384,22 @@ class PromptMR(nn.Module):
             if c.buffer and i < c.num_cascades - 1:
                 ffx = first.reduce(torch.where(mask, k, zero), smaps)
                 buffer = torch.cat([ffx] + [latent] * (c.buffer - 3) + [img_zf, ffx - img_zf], dim=1)
-        C = N // c.num_adj_slices
-        centre = k[:, (c.num_adj_slices // 2) * C: (c.num_adj_slices // 2 + 1) * C]
-        return rss(self._ifft(centre), dim=1)
+        return rss(self._ifft(k[:, centre]), dim=1)
+
+    def _forward_v2(self, k0: torch.Tensor, mask: torch.Tensor, smaps: torch.Tensor) -> torch.Tensor:
+        """Image-domain cascades (``promptmr_v2``): ``x - w (A^H A x - x0) - net(x)``; returns ``(B, F, H, W)``."""
+        c = self.config
+        first = self.cascades[0]
+        zero = torch.zeros((), dtype=k0.dtype, device=k0.device)
+        C = k0.shape[1] // c.num_adj_slices
+        img_zf = first.reduce(k0, smaps)
+        img, latent, history = img_zf, img_zf, None
+        for cascade in self.cascades:
+            k = cascade._fft(img.repeat_interleave(C, dim=1) * smaps)
+            ffx = cascade.reduce(torch.where(mask, k, zero), smaps)
+            buffer = (torch.cat([ffx, latent, img_zf] + [ffx - img_zf] * (c.buffer - 3), dim=1) if c.buffer
+                      else None)
+            term, new_latent, history = cascade.model(img, history, buffer)
+            latent = new_latent if new_latent is not None else latent
+            img = img - (ffx - img_zf) * cascade.dc_weight - term
+        return img
