@@ -123,8 +123,10 @@ def parse_mask_name(name: str) -> MaskName:
 # --------------------------------------------------------------------------------------------
 REFERENCE = "reference"
 TRUTH = "truth"
-METHODS = ("zerofilled", "sense", "cs", "kttv", "varnet", "cardiomm")
+METHODS = ("zerofilled", "sense", "cs", "kttv", "varnet", "cardiomm", "cardiomm_official", "promptmr")
 CLASSICAL = ("sense", "cs", "kttv")  # iterative SigPy/BART baselines on ESPIRiT maps (cardiomm.recon.cs)
+#: published architectures run with third-party weights (cardiomm.recon.checkpoint.load_published); opt-in
+PUBLISHED_METHODS = ("cardiomm_official", "promptmr")
 
 # --------------------------------------------------------------------------------------------
 # Clinical indicators: name -> unit

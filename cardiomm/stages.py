@@ -21,7 +21,7 @@ import pandas as pd
 
 from cardiomm.atomic import write_csv
 from cardiomm.cohort import Subject, write_subjects_csv
-from cardiomm.conventions import CLASSICAL, MODALITIES
+from cardiomm.conventions import CLASSICAL, MODALITIES, PUBLISHED_METHODS
 from cardiomm.io import cmrxrecon as cio
 from cardiomm.io.nifti import save_image
 
@@ -159,22 +159,28 @@ def reference(subject: Subject, modalities: list[str], outputs: list[str]) -> No
 
 def reconstruct(method: str, subject: Subject, modalities: list[str], masks: list[str], mask_files: dict,
                 kus_files: dict, outputs: list[str], sense_params: dict, model_path: str | None,
-                classical_params: dict | None = None) -> None:
+                classical_params: dict | None = None, published: dict | None = None) -> None:
     """Reconstruct every mask x modality of one subject with ``method``.
 
     ``mask_files``/``kus_files`` map ``(modality, mask)`` to paths; ``outputs`` are in
     :meth:`cardiomm.workflow.Plan.recon_files` order (mask-major, then modality, then .mat/.nii.gz).
     ``classical_params``: the config blocks ``cs:``/``kttv:`` (and ``sense:``) by method name.
+    ``published``: the config's ``published`` section (CLIP folder, model configs of the published methods).
     """
     from cardiomm.io.releases import acs_lines
     from cardiomm.sampling.masks import check_mask
 
     acs = acs_lines(subject.release)  # the release's ACS width (the synthetic cohort's for generic trees)
     model = None
+    pub = dict(published or {})
     if method in ("cardiomm", "varnet"):
         from cardiomm.recon.checkpoint import load_model
 
         model, _ = load_model(model_path, arch=method)
+    elif method in PUBLISHED_METHODS:
+        from cardiomm.recon.checkpoint import load_any
+
+        model, _ = load_any(model_path, method, (pub.get(method) or {}).get("model_config"))
     i = 0
     t0, total, frames = time.perf_counter(), len(masks) * len(modalities), 0
     for mk in masks:
@@ -197,6 +203,11 @@ def reconstruct(method: str, subject: Subject, modalities: list[str], masks: lis
                 cfg = sense_params if method == "sense" else (classical_params or {}).get(method, {})
                 img = cs_recon_series(method, kus, mask, mk, CSParams.from_dict(method, cfg), MODALITIES[mod].kind,
                                       acs=acs)
+            elif method in PUBLISHED_METHODS:
+                from cardiomm.recon.infer_published import reconstruct_series_published
+
+                img = reconstruct_series_published(model, kus, mask, mk, {**subject.meta, "modality": mod},
+                                                   pub.get("clip_dir"), (pub.get(method) or {}).get("batch_size", 1))
             else:
                 from cardiomm.recon.infer import reconstruct_series
 

@@ -22,7 +22,7 @@ from cardiomm.conventions import CLASSICAL, FULLY_SAMPLED, METHODS, MODALITIES, 
 from cardiomm.io.releases import acs_lines  # noqa: F401 - re-exported for the rules (wf.acs_lines)
 
 TABLES = ("image_quality", "segmentation", "phenotypes", "biomarkers", "agreement", "masks")
-NEURAL = ("cardiomm", "varnet")
+NEURAL = ("cardiomm", "varnet", "cardiomm_official", "promptmr")
 
 
 class ConfigError(ValueError):
@@ -138,6 +138,10 @@ def _check_models(config: dict, methods: list[str]) -> None:
     for name in [m for m in methods if m in NEURAL] + ["segmentation"]:
         if not config.get("models", {}).get(name):
             raise ConfigError(f"config models.{name} is missing (needed for method {name!r})")
+    if "cardiomm_official" in methods and not (config.get("published") or {}).get("clip_dir"):
+        raise ConfigError("config published.clip_dir is missing (needed for method 'cardiomm_official'): a local "
+                          "folder with the Hugging Face openai/clip-vit-base-patch16 files; see README "
+                          "'Published models'")
 
 
 def plan_from_config(config: dict, workdir: str | Path = ".") -> Plan:

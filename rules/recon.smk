@@ -41,6 +41,7 @@ rule recon:
         sense=config.get("sense", {}),
         classical={m: config.get(m, {}) for m in wf.CLASSICAL},
         models=config["models"],
+        published=config.get("published", {}),
     threads: 1
     resources:
         mem_mb=6000,

@@ -77,7 +77,8 @@ def test_summary_matrix_cells(report):
     agr, md = report
     assert md.startswith("# Clinical-indicator preservation audit: unit-test cohort")
     header = next(line for line in md.splitlines() if line.startswith("| indicator (unit)"))
-    assert "SENSE ktRadial24" in header and "E2E-VarNet ktRadial24" in header and "CardioMM ktRadial24" in header
+    assert "SENSE ktRadial24" in header and "E2E-VarNet ktRadial24" in header
+    assert "CardioMM-style (ours) ktRadial24" in header
     ef_row = next(line for line in md.splitlines() if line.startswith("| LVEF (%)"))
     t1_row = next(line for line in md.splitlines() if line.startswith("| T1 (ms)"))
     assert "±5.0" in ef_row
@@ -94,10 +95,10 @@ def test_summary_matrix_cells(report):
 
 def test_at_a_glance_and_sentences(report):
     _, md = report
-    assert "| CardioMM | 2 ✓ / 0 ✗ / 0 ? |" in md
+    assert "| CardioMM-style (ours) | 2 ✓ / 0 ✗ / 0 ? |" in md
     assert "| SENSE | 0 ✓ / 1 ✗ / 1 ? |" in md
     assert "| E2E-VarNet | 1 ✓ / 0 ✗ / 1 ? |" in md
-    assert "**CardioMM at ktRadial24** preserves 2/2 indicators." in md
+    assert "**CardioMM-style (ours) at ktRadial24** preserves 2/2 indicators." in md
     sense = next(line for line in md.splitlines() if "**SENSE at ktRadial24**" in line)
     assert "preserves 0/2 indicators; not preserved: T1 (bias" in sense and "tolerance ±50.0 ms" in sense
     assert "inconclusive: LVEF (bias 0.8 %" in sense and "needed)" in sense
@@ -124,7 +125,7 @@ def test_report_tolerances_decide_the_verdict(report):
     md = audit_markdown(agr, tight, src, cohort="c")
     ef_row = next(line for line in md.splitlines() if line.startswith("| LVEF (%)"))
     assert "✗ 0.3 [-0.6, 1.2]" in ef_row and "±1.0" in ef_row
-    assert "**CardioMM at ktRadial24** preserves 1/2 indicators; not preserved: LVEF" in md
+    assert "**CardioMM-style (ours) at ktRadial24** preserves 1/2 indicators; not preserved: LVEF" in md
 
 
 def test_two_comparators_give_two_sections():

@@ -11,4 +11,4 @@ with stages.logged(sm.log[0], sm.config, threads=sm.threads):
     kus_files = {(m, mk): plan.undersampled(sid, m, mk, "kus") for m in mods for mk in masks}
     stages.reconstruct(method, plan.subject(sid), mods, masks, mask_files, kus_files, list(sm.output),
                        sm.params.sense, sm.params.models.get(method),
-                       classical_params=sm.params.classical)
+                       classical_params=sm.params.classical, published=sm.params.published)

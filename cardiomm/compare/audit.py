@@ -29,14 +29,16 @@ METHOD_LABELS: dict[str, str] = {
     "cs": "CS (l1-wavelet)",
     "kttv": "k-t TV",
     "varnet": "E2E-VarNet",
-    "cardiomm": "CardioMM",
+    "cardiomm": "CardioMM-style (ours)",
+    "cardiomm_official": "CardioMM (official arch.)",
+    "promptmr": "PromptMR+",
 }
 _METHOD_ORDER = (TRUTH, REFERENCE, *METHODS)
 _MARK = {PRESERVED: "✓", NOT_PRESERVED: "✗", INCONCLUSIVE: "?"}
 
 
 def method_label(method: str) -> str:
-    """Display name of a method (``"cardiomm"`` -> ``"CardioMM"``)."""
+    """Display name of a method (``"cardiomm"``, our variant -> ``"CardioMM-style (ours)"``)."""
     return METHOD_LABELS.get(method, method)
 
 

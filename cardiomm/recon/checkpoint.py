@@ -13,12 +13,24 @@ A checkpoint is a ``torch.save`` dict (loadable with ``weights_only=True``)::
 
 Files are written atomically (temporary name + rename). :func:`load_model` raises :class:`CheckpointError`
 naming the file when it is missing, truncated/corrupt, of another architecture, or does not fit.
+
+Third-party checkpoints of the published architectures (``cardiomm_official``: the official CardioMM
+Lightning ``.ckpt``; ``promptmr``: the released PromptMR+ ``.ckpt``; or a plain state dict of either) are read
+by :func:`load_published`: ``torch.load(weights_only=True)`` with an explicit allow-list of the few Python
+types such Lightning files hold (:data:`LIGHTNING_SAFE_GLOBALS`), never a general unpickle; the state is
+checked key by key against the architecture and loaded with ``strict=True``. :func:`load_any` dispatches
+between the two formats.
 """
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import os
+import pathlib
+import pickle
+import re
+from collections.abc import Mapping
 from dataclasses import fields
 from pathlib import Path
 
@@ -29,17 +41,22 @@ from torch import nn
 from cardiomm.atomic import atomic_path
 from cardiomm.recon.networks.blocks import count_parameters
 from cardiomm.recon.networks.cardiomm import CardioMM, CardioMMConfig
+from cardiomm.recon.networks.cardiomm_official import CardioMMOfficial, CardioMMOfficialConfig
+from cardiomm.recon.networks.promptmr import PromptMR, PromptMRConfig
 from cardiomm.recon.networks.varnet import VarNet, VarNetConfig
 
 FORMAT_VERSION = 1
 ARCHS: dict[str, tuple[type[nn.Module], type]] = {
     "cardiomm": (CardioMM, CardioMMConfig),
     "varnet": (VarNet, VarNetConfig),
+    "cardiomm_official": (CardioMMOfficial, CardioMMOfficialConfig),
+    "promptmr": (PromptMR, PromptMRConfig),
 }
 _REQUIRED = ("format_version", "arch", "model_config", "state_dict", "state_sha256")
 
-__all__ = ["ARCHS", "CheckpointError", "build_model", "count_parameters", "load_model", "make_config",
-           "save_checkpoint", "state_sha256"]
+__all__ = ["ARCHS", "CheckpointError", "LIGHTNING_SAFE_GLOBALS", "PUBLISHED", "build_model", "count_parameters",
+           "load_any", "load_model", "load_published", "make_config", "read_weights_only", "save_checkpoint",
+           "state_sha256"]
 
 
 class CheckpointError(RuntimeError):
@@ -182,3 +199,197 @@ def load_model(path: str | os.PathLike, arch: str | None = None) -> tuple[nn.Mod
     model.eval()
     meta = {k: v for k, v in ckpt.items() if k != "state_dict"}
     return model, meta
+
+
+# ---------------------------------------------------------------------------------------------
+# Third-party checkpoints of the published architectures
+# ---------------------------------------------------------------------------------------------
+
+
+#: the only non-builtin types a published Lightning checkpoint may make ``torch.load`` rebuild
+LIGHTNING_SAFE_GLOBALS: list = [
+    # Lightning's AttributeDict (a dict subclass holding ``hyper_parameters``) is rebuilt as a plain dict
+    (dict, "pytorch_lightning.utilities.parsing.AttributeDict"),
+    (dict, "lightning.fabric.utilities.data.AttributeDict"),
+    (dict, "lightning_fabric.utilities.data.AttributeDict"),
+    (dict, "lightning.pytorch.utilities.parsing.AttributeDict"),
+    argparse.Namespace,
+    pathlib.PosixPath,
+    (pathlib.PosixPath, "pathlib._local.PosixPath"),
+    pathlib.WindowsPath,
+    (pathlib.WindowsPath, "pathlib._local.WindowsPath"),
+]
+
+
+def _allowed_names() -> list[str]:
+    return sorted({g[1] if isinstance(g, tuple) else f"{g.__module__}.{g.__qualname__}"
+                   for g in LIGHTNING_SAFE_GLOBALS})
+
+
+def read_weights_only(path: str | os.PathLike) -> object:
+    """``torch.load(path, weights_only=True)`` with :data:`LIGHTNING_SAFE_GLOBALS`; refusals name the type.
+
+    Raises
+    ------
+    CheckpointError: missing/empty/corrupt file, or a pickle that needs a type outside the allow-list.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(path, "checkpoint file does not exist")
+    if path.stat().st_size == 0:
+        raise CheckpointError(path, "checkpoint file is empty (0 bytes)")
+    try:
+        with torch.serialization.safe_globals(LIGHTNING_SAFE_GLOBALS):
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        found = re.search(r"GLOBAL ([\w.]+)", str(err))
+        if found:
+            raise CheckpointError(path, f"refused: unpickling it needs the Python type {found.group(1)}, which is "
+                                        f"not on the allow-list {_allowed_names()} (a general unpickle, "
+                                        "weights_only=False, is never done). In an environment you trust, save "
+                                        "its state dict alone: torch.save(torch.load(f, weights_only=False)"
+                                        "['state_dict'], 'plain.pt')") from None
+        raise CheckpointError(path, f"cannot be read, truncated or corrupt (UnpicklingError: {err})") from None
+    except Exception as err:  # noqa: BLE001 - zip/EOF/runtime errors of a damaged file
+        raise CheckpointError(path, f"cannot be read, truncated or corrupt ({type(err).__name__}: {err})") from None
+
+
+#: per published architecture: the key prefix of the network in the official Lightning module (stripped or
+#: kept), the prefixes of the official module's non-network state (reported, not loaded), and the bare
+#: network prefixes that identify a plain state dict of the network alone
+PUBLISHED: dict[str, dict] = {
+    "cardiomm_official": {
+        "lightning_prefix": "",  # the port keeps the official module layout: metausunetlight./lm_head_*.
+        "network_prefixes": ("metausunetlight.", "lm_head_meta.", "lm_head_us."),
+        "bare_prefixes": ("sens_net.", "cascades."),
+        "bare_to": "metausunetlight.",
+        "not_network": {"language_model_no.": "the frozen text encoder (loaded from the CLIP folder instead)",
+                        "loss.": "the SSIM loss window buffer"},
+    },
+    "promptmr": {
+        "lightning_prefix": "promptmr.",
+        "network_prefixes": ("sens_net.", "cascades."),
+        "bare_prefixes": ("sens_net.", "cascades."),
+        "bare_to": "",
+        "not_network": {"loss.": "the SSIM loss window buffer"},
+    },
+}
+
+
+def _first(keys: list[str], n: int = 5) -> str:
+    return ", ".join(keys[:n]) + (f" (and {len(keys) - n} more)" if len(keys) > n else "")
+
+
+def _guess_arch(keys: list[str]) -> str | None:
+    for arch, spec in PUBLISHED.items():
+        lp = spec["lightning_prefix"]
+        if lp and any(k.startswith(lp) for k in keys):
+            return arch
+    if any(k.startswith("metausunetlight.") for k in keys):
+        return "cardiomm_official"
+    return None
+
+
+def _published_state(path: Path, obj: object, arch: str) -> tuple[dict[str, torch.Tensor], dict, dict]:
+    """``(network state with the port's key layout, hyper-parameters, ignored {prefix: count})``."""
+    spec = PUBLISHED[arch]
+    hparams: dict = {}
+    if isinstance(obj, Mapping) and isinstance(obj.get("state_dict"), Mapping):
+        hp = obj.get("hyper_parameters") or {}
+        hparams = dict(vars(hp)) if isinstance(hp, argparse.Namespace) else dict(hp)
+        state = dict(obj["state_dict"])
+    elif isinstance(obj, Mapping) and obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
+        state = dict(obj)
+    else:
+        have = sorted(obj)[:8] if isinstance(obj, Mapping) else type(obj).__name__
+        raise CheckpointError(path, f"neither a Lightning checkpoint (with 'state_dict') nor a plain state dict "
+                                    f"of tensors; has {have}")
+    bad = [k for k, v in state.items() if not isinstance(v, torch.Tensor)]
+    if bad:
+        raise CheckpointError(path, f"state dict entries that are not tensors: {_first(bad)}")
+    ignored: dict[str, int] = {}
+    for prefix in spec["not_network"]:
+        drop = [k for k in state if k.startswith(prefix)]
+        if drop:
+            ignored[prefix] = len(drop)
+            for k in drop:
+                del state[k]
+    lp = spec["lightning_prefix"]
+    if lp and any(k.startswith(lp) for k in state):
+        state = {k[len(lp):] if k.startswith(lp) else k: v for k, v in state.items()}
+    elif spec["bare_to"] and not any(k.startswith(spec["network_prefixes"]) for k in state) \
+            and any(k.startswith(spec["bare_prefixes"]) for k in state):
+        state = {spec["bare_to"] + k: v for k, v in state.items()}
+    return state, hparams, ignored
+
+
+def check_state_fits(path: str | os.PathLike, model: nn.Module, state: Mapping[str, torch.Tensor],
+                     arch: str) -> None:
+    """Raise :class:`CheckpointError` naming the first missing, unexpected and mis-shaped keys, if any."""
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    shapes = [f"{k} {tuple(state[k].shape)} (the {arch} config needs {tuple(v.shape)})"
+              for k, v in expected.items() if k in state and tuple(state[k].shape) != tuple(v.shape)]
+    if not (missing or unexpected or shapes):
+        return
+    parts = []
+    if missing:
+        parts.append(f"{len(missing)} missing keys: {_first(missing)}")
+    if unexpected:
+        parts.append(f"{len(unexpected)} unexpected keys: {_first(unexpected)}")
+    if shapes:
+        parts.append(f"{len(shapes)} shape mismatches: {_first(shapes, 3)}")
+    other = _guess_arch(list(state))
+    hint = (f"; it looks like a {other!r} checkpoint" if other and other != arch else
+            "; pass the model config it was trained with (recon.published.<method>.model_config)")
+    raise CheckpointError(path, f"does not fit the {arch!r} architecture: " + "; ".join(parts) + hint)
+
+
+def load_published(path: str | os.PathLike, arch: str, model_config: Mapping | None = None
+                   ) -> tuple[nn.Module, dict]:
+    """Load a third-party checkpoint of a published architecture into its port (CPU, eval mode).
+
+    Parameters
+    ----------
+    path: the official Lightning ``.ckpt`` or a plain state dict (``.pt``/``.pth``/``.ckpt``).
+    arch: ``"cardiomm_official"`` or ``"promptmr"``.
+    model_config: config fields overriding those found in the file's ``hyper_parameters`` (a plain state
+        dict has none: then this is the whole config, on top of the official defaults).
+
+    Returns
+    -------
+    ``(model, meta)``; ``meta`` holds ``arch``, ``model_config``, ``source: "published"``, and
+    ``ignored_keys`` ``{prefix: count}`` for the official module's state that is not the network
+    (e.g. the frozen text encoder), so that nothing is dropped silently.
+    """
+    path = Path(path)
+    if arch not in PUBLISHED:
+        raise ValueError(f"load_published: {arch!r} is not a published architecture; known: {sorted(PUBLISHED)}")
+    obj = read_weights_only(path)
+    if isinstance(obj, Mapping) and "arch" in obj and "state_sha256" in obj:
+        if obj["arch"] != arch:
+            raise CheckpointError(path, f"holds a {obj['arch']!r} network (cardiomm format), not {arch!r}")
+        return load_model(path, arch)
+    state, hparams, ignored = _published_state(path, obj, arch)
+    cls = ARCHS[arch][1]
+    names = {f.name for f in fields(cls)}
+    cfg = {k: v for k, v in hparams.items() if k in names}
+    cfg.update(dict(model_config or {}))
+    try:
+        model = build_model(arch, cfg)
+    except (TypeError, ValueError) as err:
+        raise CheckpointError(path, f"model config does not fit {arch!r}: {err}") from None
+    check_state_fits(path, model, state, arch)
+    model.load_state_dict(state, strict=True)
+    model.eval()
+    meta = {"arch": arch, "model_config": model.config.to_dict(), "source": "published",
+            "ignored_keys": ignored, "n_parameters": count_parameters(model)}
+    return model, meta
+
+
+def load_any(path: str | os.PathLike, arch: str, model_config: Mapping | None = None) -> tuple[nn.Module, dict]:
+    """A cardiomm-format checkpoint via :func:`load_model`; for published architectures also their files."""
+    if arch in PUBLISHED:
+        return load_published(path, arch, model_config)
+    return load_model(path, arch)
