@@ -63,3 +63,18 @@ def test_frames_in_nifti(tmp_path):
     f = tmp_path / "x.nii.gz"
     save_image(f, np.ones((5, 3, 8, 6), np.float32), Geometry(1.0, 1.0, 8.0, 2.0, 0.05))
     assert costs.frames_in_nifti(f) == 15
+
+
+def test_tqdm_goes_to_the_log(caplog):
+    import logging
+
+    from tqdm import tqdm
+
+    from cardiomm.progress import tqdm_to_log
+
+    with caplog.at_level(logging.INFO, logger="cardiomm"):
+        for _ in tqdm(range(3), desc="epoch 1/1", **tqdm_to_log(mininterval=0.0)):
+            pass
+    lines = [r.getMessage() for r in caplog.records if r.name == "cardiomm"]
+    assert any("epoch 1/1" in m and "3/3" in m for m in lines), lines
+    assert all("\r" not in m and "\n" not in m for m in lines)

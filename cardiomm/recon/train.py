@@ -31,6 +31,7 @@ from tqdm import tqdm
 from cardiomm.atomic import atomic_path, write_csv
 from cardiomm.conventions import ACS_LINES, PATTERNS
 from cardiomm.device import autocast, get_device
+from cardiomm.progress import tqdm_to_log
 from cardiomm.recon.checkpoint import build_model, count_parameters, save_checkpoint
 from cardiomm.recon.data import FrameDataset, GroupedBatchSampler, MaskFn
 from cardiomm.recon.prompts import drop_tokens
@@ -295,7 +296,7 @@ def train_model(
         losses: list[float] = []
         t0 = time.perf_counter()
         bar = tqdm(total=n_steps, desc=f"{kind} epoch {epoch + 1}/{cfg.epochs}", disable=not progress,
-                   mininterval=5.0, leave=False)
+                   **tqdm_to_log(mininterval=20.0, leave=False))
         for i, batch in enumerate(train_loader):
             if i >= n_steps:
                 break

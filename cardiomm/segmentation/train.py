@@ -33,6 +33,7 @@ from tqdm import tqdm
 
 from cardiomm.atomic import atomic_path, write_csv
 from cardiomm.device import get_device
+from cardiomm.progress import tqdm_to_log
 from cardiomm.segmentation.data import AugmentConfig, SegPair, as_pair, padded_size, training_pairs
 from cardiomm.segmentation.metrics import CLASS_NAMES, dice_stack, hd95_stack
 from cardiomm.segmentation.network import ARCH, build_segmenter, config_dict, net_config
@@ -342,8 +343,8 @@ def train_segmenter(
         loader = DataLoader(train_ds, batch_size=cfg.batch_size, shuffle=True, generator=gen, num_workers=0)
         model.train()
         losses = []
-        bar = tqdm(loader, total=n_steps, desc=f"segmenter epoch {epoch + 1}/{cfg.epochs}", leave=False,
-                   mininterval=5.0)
+        bar = tqdm(loader, total=n_steps, desc=f"segmenter epoch {epoch + 1}/{cfg.epochs}",
+                   **tqdm_to_log(mininterval=20.0, leave=False))
         for step, b in enumerate(bar):
             if step >= n_steps:
                 break
