@@ -56,6 +56,8 @@ def cine_phenotypes(
         out["WT"] = (float("nan"), str(err))
     else:
         why = [str(w.message) for w in caught] if not np.isfinite(wt.global_mm) else []
+        if not np.isfinite(wt.global_mm) and not why:
+            why.append("WT not computable from the segmentation")
         if ph.ed_mismatch:
             why.append(ph.notes[-1])
         out["WT"] = (wt.global_mm, "; ".join(why))
