@@ -125,6 +125,11 @@ def test_bundle_resampling_to_a_pixel_size_and_back(bundle: Path) -> None:
     prob = coarse.volume_probabilities(img[0], GEOM, "x")
     assert prob.shape == (4, *img.shape[1:])  # back on our grid
     np.testing.assert_allclose(prob.sum(0), 1.0, atol=1e-4)
+    # wider than the bundle's 256x256 window (a CMRxRecon readout with oversampling is 512): tiled, then stitched
+    wide = np.tile(img[0, :1], (1, 1, 6))  # (1, 40, 312)
+    prob = load_segmenter_from_config(_bundle_cfg(bundle)).volume_probabilities(wide, GEOM, "wide")
+    assert prob.shape == (4, 1, 40, 312)
+    np.testing.assert_allclose(prob.sum(0), 1.0, atol=1e-4)
 
 
 def test_bundle_mapping_series_one_label_frame(bundle: Path) -> None:
