@@ -74,6 +74,22 @@ def reference_bundle_labels(root: Path, volume: np.ndarray) -> np.ndarray:
     return np.stack(out).astype(np.uint8)
 
 
+def test_schema_defaults_are_the_segmenter_defaults() -> None:
+    import dataclasses
+    import json
+
+    from cardiomm.segmentation.segmenters import KINDS, LABEL_CHOICES, SegmenterConfig
+
+    props = json.loads((REPO / "cardiomm" / "schema" / "config.schema.json").read_text())["properties"]["segmentation"]
+    assert tuple(props["properties"]["kind"]["enum"]) == KINDS
+    assert tuple(props["properties"]["labels"]["enum"]) == LABEL_CHOICES
+    for f in dataclasses.fields(SegmenterConfig):
+        default = props["properties"][f.name]["default"]
+        assert (tuple(default) if isinstance(default, list) else default) == f.default, f.name
+    cfg = SegmenterConfig.from_config({"models": {"segmentation": "w.pt"}})  # no segmentation key: builtin
+    assert (cfg.kind, cfg.path) == ("builtin", "w.pt")
+
+
 # ------------------------------------------------------------------------------------------------ MONAI bundle
 
 
@@ -108,6 +124,11 @@ def test_bundle_resampling_to_a_pixel_size_and_back(bundle: Path) -> None:
     coarse = load_segmenter_from_config(_bundle_cfg(bundle, spacing_mm=3.0))
     prob = coarse.volume_probabilities(img[0], GEOM, "x")
     assert prob.shape == (4, *img.shape[1:])  # back on our grid
+    np.testing.assert_allclose(prob.sum(0), 1.0, atol=1e-4)
+    # wider than the bundle's 256x256 window (a CMRxRecon readout with oversampling is 512): tiled, then stitched
+    wide = np.tile(img[0, :1], (1, 1, 6))  # (1, 40, 312)
+    prob = load_segmenter_from_config(_bundle_cfg(bundle)).volume_probabilities(wide, GEOM, "wide")
+    assert prob.shape == (4, 1, 40, 312)
     np.testing.assert_allclose(prob.sum(0), 1.0, atol=1e-4)
 
 
@@ -167,6 +188,31 @@ def test_snakemake_uses_the_bundle_folder_as_the_model_input(bundle: Path, tmp_p
     inputs = [ln for ln in proc.stdout.splitlines() if ln.strip().startswith("input:") and "/recon/" in ln]
     assert inputs and all(ln.rstrip().endswith(str(bundle)) for ln in inputs)  # every segment job: the folder
     assert not any("segmentation.pt" in ln for ln in inputs)
+
+
+@pytest.mark.slow
+def test_workflow_segments_one_subject_with_the_bundle(bundle: Path, tmp_path: Path) -> None:
+    """A real Snakemake run (synthesize -> reference -> segment_reference) of one tiny subject with the bundle."""
+    import yaml
+
+    cfg = yaml.safe_load((REPO / "config" / "tiny.yaml").read_text())
+    cfg["models"] = {k: str(REPO / v) for k, v in cfg["models"].items()}
+    cfg["segmentation"] = {"kind": "monai_bundle", "path": str(bundle)}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
+    target = "results/tiny/seg/reference/P001.csv"
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory",
+                           str(tmp_path), "--configfile", str(tmp_path / "config.yaml"), "--cores", "2", target],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    table = pd.read_csv(tmp_path / target)
+    assert sorted(table["modality"]) == sorted(cfg["modalities"]) and (table["mask"] == "full").all()
+    assert table["qc_reason"].fillna("").str.len().gt(0).all()  # random weights: every case flagged, with reasons
+    assert {"dice_lv_blood", "hd95_mm_rv_blood"} <= set(table.columns)  # scored against the phantom's labels
+    log = (tmp_path / "logs" / "tiny" / "segment" / "reference" / "P001.log").read_text()
+    assert f"monai_bundle:{bundle}" in log
+    cine, _ = load_image(tmp_path / "results/tiny/seg/reference/full/P001/cine_seg.nii.gz")
+    ref, _ = load_image(tmp_path / "results/tiny/recon/reference/full/P001/cine.nii.gz")
+    assert cine.shape == ref.shape
 
 
 # ------------------------------------------------------------------------------------------------ nnU-Net v2

@@ -24,7 +24,6 @@ the bundle and its probabilities back (bilinear) to our grid; ``None`` keeps nat
 
 from __future__ import annotations
 
-import json
 import tempfile
 from pathlib import Path
 
@@ -152,8 +151,3 @@ class BundleSegmenter(ProbabilitySegmenter):
         prob = resize_inplane(prob, (ny, nx))
         return prob.permute(1, 0, 2, 3).numpy()
 
-
-def read_metadata(root: str | Path) -> dict:
-    """The bundle's ``configs/metadata.json`` as a dict (for reports)."""
-    f = _config_file(Path(root), "metadata")
-    return json.loads(f.read_text()) if f.suffix == ".json" else {}
