@@ -1,6 +1,6 @@
 """A cohort on disk: where each subject's files are, its scan metadata and geometry.
 
-Layout (CMRxRecon 2024 style; the synthetic generator writes exactly this)::
+Layout ``generic`` (CMRxRecon 2024 style; the synthetic generator writes exactly this)::
 
     <root>/subjects.csv                                         one row per subject (see SUBJECT_COLUMNS)
     <root>/MultiCoil/Cine/TrainingSet/FullSample/<subject>/cine_sax.mat
@@ -93,10 +93,10 @@ class Subject:
         """
         from cardiomm.io import cmrxrecon as cio
 
-        own = self.timing.get("subjects", {}).get(self.id, {})
-        for where, vals in ((f"config data.timing.subjects.{self.id}.{mod}", own.get(mod)),):
-            if vals is not None:
-                return _timing_array(vals, nz, nt, where), where
+        own = (self.timing.get("subjects") or {}).get(self.id, {}).get(mod)
+        if own is not None:
+            where = f"config data.timing.subjects.{self.id}.{mod}"
+            return _timing_array(own, nz, nt, where), where
         path = self.timing_path(mod)
         if path.exists():
             return cio.read_timing(path, nz=nz, nt=nt), str(path)

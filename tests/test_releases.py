@@ -55,6 +55,8 @@ def test_vendor_folder_names_parse():
     assert releases.parse_vendor_folder("Siemens_30T_CIMA.X") == {"vendor": "Siemens", "field_strength_T": 3.0,
                                                                  "scanner": "CIMA.X"}
     assert releases.parse_vendor_folder("GE_15T") == {"vendor": "GE", "field_strength_T": 1.5}
+    assert releases.parse_vendor_folder("UIH_50T_umr890")["field_strength_T"] == 5.0
+    assert releases.parse_vendor_folder("Siemens_055T_FreeMax")["field_strength_T"] == 0.55
     assert releases.parse_vendor_folder("weird folder") == {}
     assert releases.safe_id(("Center001", "A B", "P001")) == "Center001_A-B_P001"
 

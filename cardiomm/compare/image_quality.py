@@ -152,12 +152,13 @@ def frame_metrics(
 #     2023 Evaluation/Evaluation.py + Main_Score.py (CmrxRecon/CMRxRecon): each image divided by its own maximum;
 #          data range = max of the normalised reference (1); NMSE relative to the reference.
 #     2024 evaluation-2024/Evaluation.py + Val_Score2024.py (CMRxRecon2025-snippets): each image z-scored (population
-#          std); the scorer passes (reference, reconstruction) into calmetric(pred, gt), so the data range of PSNR
-#          and SSIM is the max of the normalised RECONSTRUCTION and NMSE is relative to the reconstruction.
+#          std, + 1e-8); the scorer passes (reference, reconstruction) into calmetric(pred, gt), so the data range
+#          of PSNR and SSIM is the max of the normalised RECONSTRUCTION and NMSE is relative to the reconstruction.
 #     2025 evaluation-2025/Evaluation.py + Val_Score2025.py: each image divided by its own 99.5th percentile (left
 #          as is if that is 0), with the same argument order as 2024 (data range and NMSE from the reconstruction).
 #   A file's score is the mean over its selected images; the tables keep the per-image rows.
-#   Checked to 1e-6 against the official Python scoring code run on seeded arrays (tests/test_image_quality.py).
+#   Checked to 1e-6 (bit-identical in practice) against the official Python scoring code run on seeded arrays
+#   (tests/test_image_quality.py).
 PROTOCOLS = ("all-frames", "cmrxrecon2023", "cmrxrecon2024", "cmrxrecon2025")
 RANKING_FRAMES_CINE = 3
 
@@ -178,7 +179,8 @@ def ranking_selection(nt: int, nz: int, kind: str) -> tuple[list[int], list[int]
 
 
 def _zscore(img: np.ndarray) -> np.ndarray:
-    return (img - np.mean(img)) / np.std(img)
+    # normalize_std of evaluation-2024/Evaluation.py (CMRxRecon2025-snippets, newest snapshot): std + 1e-8
+    return (img - np.mean(img)) / (np.std(img) + 1e-8)
 
 
 def _by_percentile(img: np.ndarray) -> np.ndarray:
@@ -188,6 +190,9 @@ def _by_percentile(img: np.ndarray) -> np.ndarray:
 
 def _official_image(protocol: str, g: np.ndarray, p: np.ndarray) -> dict:
     """Metrics of one reference image ``g`` / reconstruction ``p`` (float32, cropped) under ``protocol``."""
+    # the official scorers see each image as MATLAB's (sx, sy) = our (nx, ny): the transposed view (same memory)
+    # makes the float32 reductions and SSIM filters run in their order, so the numbers agree to rounding
+    g, p = g.T, p.T
     if protocol == "cmrxrecon2023":
         gn, pn = g / g.max(), p / p.max()
         first, second = gn, pn  # data range and NMSE denominator from the reference

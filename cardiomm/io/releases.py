@@ -28,7 +28,8 @@ listing of the training tree)::
     MultiCoil/<family>/TrainingSet/Mask_TaskAll/<Center>/<Vendor>_<BB>T_<Scanner>/P001/<stem>_mask_<Name>.mat
     MultiCoil/T1rho/TrainingSet/FullSample/<Center>/<...>/P001/T1rho.mat
 
-  ``<BB>T`` is the field strength in tenths of a tesla (``15T`` 1.5 T, ``30T`` 3.0 T, ``50T`` 5.0 T); vendors seen
+  ``<BB>T`` is the field strength with the decimal point after the first digit (``15T`` 1.5 T, ``30T`` 3.0 T,
+  ``50T`` 5.0 T; read the same way, ``055T`` would be 0.55 T, an assumption: no such folder is listed); vendors seen
   in the listings: UIH, Siemens, GE, Philips; scanners e.g. ``umr780``, ``CIMA.X``, ``Vida``, ``Prisma``.
   20 ACS lines (20 x 20 for ktRadial). The content of ``<stem>_info.csv`` is not documented publicly: not read.
 
@@ -131,7 +132,8 @@ def parse_vendor_folder(name: str) -> dict:
     m = _VENDOR_FOLDER.match(name)
     if not m:
         return {}
-    out: dict[str, object] = {"vendor": m["vendor"], "field_strength_T": int(m["b0"]) / 10.0}
+    digits = m["b0"]  # the tag keeps one digit after the point: 15 -> 1.5, 30 -> 3.0; 055 -> 0.55, 7 -> 7
+    out: dict[str, object] = {"vendor": m["vendor"], "field_strength_T": int(digits) / 10 ** (len(digits) - 1)}
     if m["scanner"]:
         out["scanner"] = m["scanner"]
     return out
