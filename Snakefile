@@ -21,6 +21,7 @@ include: "rules/quantify.smk"
 include: "rules/compare.smk"
 include: "rules/report.smk"
 include: "rules/train.smk"
+include: "rules/tune.smk"
 
 
 rule all:

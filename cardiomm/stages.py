@@ -620,3 +620,44 @@ def provenance_manifest(config: dict, models: dict[str, str], out_json: str) -> 
     from cardiomm.provenance import manifest
 
     write_text(out_json, json.dumps(manifest(config, models), indent=2, default=str) + "\n")
+
+
+# ------------------------------------------------------------------------------------------------ tuning
+
+
+def tune_classical(subjects: list[Subject], modalities: list[str], masks: list[str], mask_files: dict,
+                   kus_files: dict, ref_files: dict, tune_cfg: dict, classical_params: dict, command: str,
+                   out_table: str, out_summary: str, out_plot_stem: str, out_md: str) -> None:
+    """Grid search of the ``cs``/``kttv`` weights on validation subjects (:mod:`cardiomm.recon.tune`).
+
+    ``mask_files``/``kus_files`` map ``(subject, modality, mask)`` to paths, ``ref_files`` ``(subject, modality)``
+    to the reference ``.mat``; ``tune_cfg`` is the config block ``tune_classical:``.
+    """
+    from cardiomm.atomic import write_text
+    from cardiomm.recon.cs import CSParams
+    from cardiomm.recon.tune import Case, central_slices, choose, config_lines, grid_search, plot
+
+    bad = [s.id for s in subjects if s.split != "val"]
+    if bad:
+        raise ValueError(f"tune_classical: only validation subjects may be used for tuning, got {bad}")
+    params = {m: CSParams.from_dict(m, classical_params.get(m, {})) for m in ("cs", "kttv")}
+    cases = []
+    for s in subjects:
+        for mod in modalities:
+            ref = cio.read_recon(ref_files[(s.id, mod)])
+            for mk in masks:
+                kus = cio.read_kspace(kus_files[(s.id, mod, mk)], key="kus")
+                mask = cio.read_mask(mask_files[(s.id, mod, mk)])
+                for z in central_slices(kus.shape[1], int(tune_cfg["slices"])):
+                    cases.append(Case(s.id, mod, mk, z, kus[:, z : z + 1], mask, ref[:, z : z + 1]))
+    log.info("tuning on %d validation slices: %s", len(cases), ", ".join(s.id for s in subjects))
+    table = grid_search(cases, tune_cfg["grid"], params)
+    summary = choose(table)
+    write_csv(table, out_table)
+    write_csv(summary, out_summary)
+    plot(summary, out_plot_stem)
+    lines = ["# Classical baselines: weights from the validation split", "",
+             f"subjects: {', '.join(s.id for s in subjects)}; modalities: {', '.join(modalities)}; masks: "
+             f"{', '.join(masks)}; {len(cases)} slices", "", "```yaml", config_lines(summary, params, command).rstrip(),
+             "```", "", summary.to_markdown(index=False, floatfmt=".4g")]
+    write_text(out_md, "\n".join(lines) + "\n")

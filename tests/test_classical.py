@@ -110,7 +110,7 @@ def test_cs_slice_equals_sigpy_l1waveletrecon_frame_by_frame(kspace: np.ndarray)
     y = undersample(kspace, mask)[:, 0]
     maps = espirit_maps(y, mask, acs_mask("Uniform4", N, N))
     lamda, iters = 0.01, 15
-    got = cs_slice(y, maps, mask, lamda, iters)
+    got = cs_slice(y, maps, mask, lamda, iters, penalise_approximation=True)
     A = kt_sense_op(maps, mask)
     s = float(np.percentile(np.abs(A.H(y)), 99))
     for t in (0, 5):
@@ -194,3 +194,17 @@ def test_bad_input_and_params(kspace: np.ndarray) -> None:
     with pytest.raises(ValueError, match="config cs.max_iter"):
         CSParams.from_dict("cs", {"max_iter": 0})
     assert CSParams.from_dict("cs", None) == CSParams(lamda=0.005, max_iter=30)
+
+
+def test_detail_weights_spare_only_the_approximation_band() -> None:
+    from cardiomm.recon.cs import detail_weights
+
+    shape = (2, 64, 48)
+    w = detail_weights(shape, 0.5)
+    W = sp.linop.Wavelet(shape, axes=(-2, -1), wave_name="db4")
+    assert w.shape == tuple(W.oshape) and set(np.unique(w)) == {0.0, 0.5}
+    # the zero-weight band is where a constant image's energy lives (the low-pass approximation; the rest is the
+    # zero-padded border's edge)
+    c = np.abs(W(np.ones(shape, np.complex64))) ** 2
+    assert c[w == 0].sum() > 0.9 * c.sum()
+    assert (w == 0).mean() < 0.1  # a small band: 7.6 % of the coefficients of a 64 x 48 image

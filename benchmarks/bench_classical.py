@@ -1,0 +1,153 @@
+"""Classical baselines side by side: SENSE, CS (l1-wavelet) and k-t TV, SigPy and BART, same frames.
+
+One slice of one synthetic subject (default: test subject P032, cine, mid slice, all frames, the default
+cohort's size 10 coils x 112 x 128), every mask of the config, the config's parameters (``sense:``, ``cs:``,
+``kttv:``). For each method and engine: PSNR/SSIM against the fully sampled RSS reference (the workflow's
+metric, :func:`cardiomm.compare.image_quality.frame_metrics`), CPU seconds per frame (this process plus its
+children, i.e. the ``bart`` processes; ESPIRiT included, since each method calibrates its slice), wall seconds
+per frame, and the ratio of CPU time to SENSE's of the same engine.
+
+Usage::
+
+    OMP_NUM_THREADS=1 python benchmarks/bench_classical.py [--subject P032] [--modality cine] [--no-bart]
+
+The subject is synthesised into a temporary folder (about 15 s). Writes ``benchmarks/results/classical.md``
+and ``classical.json`` (machine, command, date, numbers, speed goal met or not).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import resource
+import shlex
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+import sigpy  # noqa: E402
+
+from cardiomm.atomic import write_text  # noqa: E402
+from cardiomm.compare.image_quality import frame_metrics  # noqa: E402
+from cardiomm.conventions import MODALITIES  # noqa: E402
+from cardiomm.io.cmrxrecon import read_kspace  # noqa: E402
+from cardiomm.phantom.generate import PhantomConfig, spec_by_id, write_subject  # noqa: E402
+from cardiomm.recon.bart import bart_available  # noqa: E402
+from cardiomm.recon.cs import CSParams, cs_recon_series  # noqa: E402
+from cardiomm.recon.zero_filled import zero_filled  # noqa: E402
+from cardiomm.sampling.masks import make_mask, undersample  # noqa: E402
+
+OUT = REPO / "benchmarks" / "results"
+GOAL_KTTV_S_PER_SLICE = 2.0  # CPU seconds, one core, whole default-size cine slice (12 frames), ESPIRiT included
+
+
+def _cpu() -> float:
+    s, c = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return s.ru_utime + s.ru_stime + c.ru_utime + c.ru_stime
+
+
+def _quality(ref: np.ndarray, rec: np.ndarray) -> tuple[float, float]:
+    rows = frame_metrics(ref, rec)
+    return float(np.mean([r["psnr"] for r in rows])), float(np.mean([r["ssim"] for r in rows]))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--config", type=Path, default=REPO / "config.yaml")
+    ap.add_argument("--subject", default="P032")
+    ap.add_argument("--modality", default="cine", choices=sorted(MODALITIES))
+    ap.add_argument("--slice", type=int, default=None, help="slice index (default: the middle one)")
+    ap.add_argument("--no-bart", action="store_true", help="SigPy only, even where bart is on PATH")
+    ap.add_argument("--out", type=Path, default=OUT)
+    args = ap.parse_args()
+
+    cfg = yaml.safe_load(args.config.read_text())
+    pcfg = PhantomConfig.from_dict(cfg["phantom"])
+    with tempfile.TemporaryDirectory(prefix="bench_classical_") as tmp:
+        spec = spec_by_id(pcfg, args.subject)
+        write_subject(spec, pcfg, tmp)
+        from cardiomm.cohort import Subject
+
+        k_all = read_kspace(Subject(args.subject, Path(tmp), spec.split).kspace_path(args.modality))
+    z = k_all.shape[1] // 2 if args.slice is None else args.slice
+    k = np.ascontiguousarray(k_all[:, z : z + 1])
+    nt, _, nc, ny, nx = k.shape
+    ref = zero_filled(k)
+    kind = MODALITIES[args.modality].kind
+    engines = ["sigpy"] + (["bart"] if bart_available() and not args.no_bart else [])
+    params = {m: CSParams.from_dict(m, cfg.get(m, {})) for m in ("sense", "cs", "kttv")}
+    rows = []
+    for mk in cfg["masks"]:
+        mask = make_mask(mk, nt, ny, nx, seed=cfg.get("mask_seed", 7))
+        kus = undersample(k, mask)
+        psnr, ssim = _quality(ref, zero_filled(kus))
+        rows.append({"mask": mk, "method": "zerofilled", "engine": "-", "psnr": psnr, "ssim": ssim,
+                     "cpu_s_per_frame": float("nan"), "wall_s_per_frame": float("nan")})
+        for eng in engines:
+            for meth, p in params.items():
+                p = CSParams(p.lamda, p.max_iter, p.lamda_mapping, eng)
+                c0, w0 = _cpu(), time.perf_counter()
+                rec = cs_recon_series(meth, kus, mask, mk, p, kind=kind)
+                cpu, wall = _cpu() - c0, time.perf_counter() - w0
+                psnr, ssim = _quality(ref, rec)
+                rows.append({"mask": mk, "method": meth, "engine": eng, "psnr": psnr, "ssim": ssim,
+                             "cpu_s_per_frame": cpu / nt, "wall_s_per_frame": wall / nt,
+                             "lamda": p.lamda_for(kind), "max_iter": p.max_iter})
+                print(f"[bench] {mk} {meth} {eng}: {psnr:.2f} dB {ssim:.3f}  cpu {cpu:.2f} s  wall {wall:.2f} s",
+                      flush=True)
+    for r in rows:
+        sense = next((s for s in rows if s["mask"] == r["mask"] and s["method"] == "sense"
+                      and s["engine"] == r["engine"]), None)
+        r["cpu_vs_sense"] = r["cpu_s_per_frame"] / sense["cpu_s_per_frame"] if sense else float("nan")
+    kttv = [r for r in rows if r["method"] == "kttv" and r["engine"] == "sigpy"]
+    worst_slice = max(r["cpu_s_per_frame"] for r in kttv) * nt
+    met = worst_slice <= GOAL_KTTV_S_PER_SLICE
+
+    env = " ".join(f"{v}={os.environ.get(v, 'unset')}" for v in ("OMP_NUM_THREADS",))
+    cmd = f"{env} python {shlex.join(['benchmarks/bench_classical.py', *sys.argv[1:]])}"
+    lines = [
+        "# Classical baselines: SigPy and BART side by side",
+        "",
+        f"- date (UTC): {datetime.datetime.now(datetime.UTC).strftime('%Y-%m-%d %H:%M:%S')}",
+        f"- command: `{cmd}`",
+        f"- machine: {platform.platform()}, os.cpu_count()={os.cpu_count()}, load average at the end "
+        f"{' '.join(f'{v:.2f}' for v in os.getloadavg())} (shared machine: other jobs were running)",
+        f"- software: python {platform.python_version()}, numpy {np.__version__}, sigpy {sigpy.__version__}, "
+        f"bart: {bart_available() or 'not on PATH'}",
+        f"- data: synthetic subject {args.subject} ({spec.split}), {args.modality}, slice {z}, {nt} frames, "
+        f"{nc} coils, {ny} x {nx}; masks with mask_seed {cfg.get('mask_seed', 7)}; reference = RSS of the fully "
+        "sampled k-space; PSNR/SSIM per frame (CMRxRecon 99.5th-percentile normalisation), mean over frames",
+        "- parameters: " + "; ".join(f"{m}: lamda={p.lamda_for(kind)}, max_iter={p.max_iter}"
+                                      for m, p in params.items()),
+        "- CPU s/frame: process + child (bart) CPU time of the whole slice, ESPIRiT calibration included, / frames",
+        "",
+        "| mask | method | engine | PSNR (dB) | SSIM | CPU s/frame | wall s/frame | CPU vs SENSE (same engine) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in rows:
+        lines.append(f"| {r['mask']} | {r['method']} | {r['engine']} | {r['psnr']:.2f} | {r['ssim']:.3f} | "
+                     f"{r['cpu_s_per_frame']:.3f} | {r['wall_s_per_frame']:.3f} | {r['cpu_vs_sense']:.2f} |")
+    lines += [
+        "",
+        f"Speed goal (kttv, SigPy, one whole {nt}-frame slice <= {GOAL_KTTV_S_PER_SLICE:.0f} CPU s, ESPIRiT "
+        f"included): worst mask {worst_slice:.2f} s -> **{'met' if met else 'NOT met'}**.",
+    ]
+    args.out.mkdir(parents=True, exist_ok=True)
+    write_text(args.out / "classical.md", "\n".join(lines) + "\n")
+    write_text(args.out / "classical.json", json.dumps({"command": cmd, "rows": rows, "kttv_worst_cpu_s_per_slice":
+                                                        worst_slice, "goal_met": met}, indent=2) + "\n")
+    print(f"[bench] wrote {args.out / 'classical.md'}")
+
+
+if __name__ == "__main__":
+    main()

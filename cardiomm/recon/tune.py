@@ -1,0 +1,126 @@
+"""Regularisation weights of the classical methods, chosen by a grid search on validation subjects.
+
+For each validation case (subject x modality x mask x slice) the ESPIRiT maps are calibrated once and shared by
+every method and weight; each ``(method, lamda)`` of the grid reconstructs the slice and is scored with the
+workflow's image-quality metric (PSNR per frame against the fully sampled RSS reference, CMRxRecon
+normalisation, :func:`cardiomm.compare.image_quality.frame_metrics`). The chosen weight of a method and series
+kind (``cine`` or ``mapping``) maximises the mean PSNR over that kind's cases (every mask pooled: the config holds
+one weight per method and kind). Test and external subjects are never used: the caller passes only ``val``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from cardiomm.compare.image_quality import frame_metrics
+from cardiomm.conventions import MODALITIES
+from cardiomm.recon.cs import CSParams, cs_slice, kttv_slice
+from cardiomm.recon.sense import espirit_maps
+from cardiomm.sampling.masks import acs_mask, check_mask
+
+TUNED = ("cs", "kttv")
+
+
+@dataclass(frozen=True)
+class Case:
+    """One validation slice.
+
+    ``kus`` complex ``(nt, 1, nc, ny, nx)``, ``mask`` ``(nt, ny, nx)``, ``ref`` ``(nt, 1, ny, nx)``.
+    """
+
+    subject: str
+    modality: str
+    mask_name: str
+    slice: int
+    kus: np.ndarray
+    mask: np.ndarray
+    ref: np.ndarray
+
+
+def central_slices(nz: int, n: int) -> list[int]:
+    """``n`` slice indices spread around the middle of ``nz`` slices (the middle one first)."""
+    n = max(1, min(n, nz))
+    order = sorted(range(nz), key=lambda z: (abs(z - nz // 2), z))
+    return sorted(order[:n])
+
+
+def grid_search(cases: list[Case], grid: dict[str, list[float]], params: dict[str, CSParams]) -> pd.DataFrame:
+    """PSNR/SSIM of every case x method x weight.
+
+    Parameters
+    ----------
+    cases: validation slices; grid: method (``cs``/``kttv``) -> weights to try; params: the methods' other
+        parameters (``max_iter``).
+
+    Returns
+    -------
+    long table: subject, modality, kind, mask, slice, method, lamda, psnr, ssim (means over frames).
+    """
+    rows = []
+    for c in cases:
+        check_mask(c.mask, c.kus.shape, c.mask_name, source=f"tune: {c.subject} {c.modality} {c.mask_name}")
+        m = np.broadcast_to(np.asarray(c.mask) != 0, (c.kus.shape[0], *c.kus.shape[-2:]))
+        y = c.kus[:, 0]
+        maps = espirit_maps(y, m, acs_mask(c.mask_name, *y.shape[-2:]))
+        kind = MODALITIES[c.modality].kind
+        for method, lamdas in grid.items():
+            if method not in TUNED:
+                raise ValueError(f"config tune_classical.grid: unknown method {method!r}; tunable: {list(TUNED)}")
+            for lam in lamdas:
+                if method == "kttv":
+                    x = kttv_slice(y, maps, m, float(lam), params[method].max_iter, periodic=kind == "cine")
+                else:
+                    x = cs_slice(y, maps, m, float(lam), params[method].max_iter)
+                fm = frame_metrics(c.ref, np.abs(x)[:, None])
+                rows.append({"subject": c.subject, "modality": c.modality, "kind": kind, "mask": c.mask_name,
+                             "slice": c.slice, "method": method, "lamda": float(lam),
+                             "psnr": float(np.mean([r["psnr"] for r in fm])),
+                             "ssim": float(np.mean([r["ssim"] for r in fm]))})
+    return pd.DataFrame(rows)
+
+
+def choose(table: pd.DataFrame) -> pd.DataFrame:
+    """Per method and kind: mean PSNR/SSIM of each weight and the chosen one (``chosen`` = max mean PSNR)."""
+    if table.empty:
+        raise ValueError("tune: no validation cases (no val subjects, modalities or masks selected)")
+    g = table.groupby(["method", "kind", "lamda"], as_index=False).agg(
+        psnr=("psnr", "mean"), ssim=("ssim", "mean"), cases=("psnr", "size"))
+    best = g.loc[g.groupby(["method", "kind"])["psnr"].idxmax(), ["method", "kind", "lamda"]]
+    g["chosen"] = False
+    for _, b in best.iterrows():
+        g.loc[(g["method"] == b["method"]) & (g["kind"] == b["kind"]) & (g["lamda"] == b["lamda"]), "chosen"] = True
+    return g
+
+
+def config_lines(summary: pd.DataFrame, params: dict[str, CSParams], command: str) -> str:
+    """The ``cs:``/``kttv:`` config lines that the choice implies (for the tuning report)."""
+    out = [f"# chosen by `{command}` (mean validation PSNR; see the table)"]
+    for method in sorted(set(summary["method"])):
+        ch = summary[(summary["method"] == method) & summary["chosen"]].set_index("kind")["lamda"]
+        lam = ch.get("cine", params[method].lamda)
+        lam_map = ch.get("mapping")
+        extra = f", lamda_mapping: {lam_map:g}" if lam_map is not None else ""
+        out.append(f"{method}: {{lamda: {lam:g}{extra}, max_iter: {params[method].max_iter}}}")
+    return "\n".join(out) + "\n"
+
+
+def plot(summary: pd.DataFrame, out_stem: str) -> list:
+    """Mean validation PSNR against ``lamda`` (log axis), one line per method x kind, the choice circled."""
+    from cardiomm.figures.plots import plt, save_figure
+
+    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    for (method, kind), g in summary.groupby(["method", "kind"]):
+        g = g.sort_values("lamda")
+        (line,) = ax.plot(g["lamda"], g["psnr"], marker="o", label=f"{method} ({kind})")
+        ch = g[g["chosen"]]
+        ax.scatter(ch["lamda"], ch["psnr"], s=160, facecolors="none", edgecolors=line.get_color(), linewidths=2)
+    ax.set_xscale("log")
+    ax.set_xlabel("lamda (relative to a unit-magnitude image)")
+    ax.set_ylabel("mean validation PSNR (dB)")
+    ax.set_title("Classical baselines: regularisation weight (val split)")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    return save_figure(fig, out_stem)
