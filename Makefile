@@ -22,6 +22,12 @@ $(STAMP): requirements.txt pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
+# nnU-Net v2 (optional segmenter) for the tests that exercise it; --no-deps: see requirements-nnunet.txt
+NNUNET_STAMP := $(VENV)/.installed-nnunet
+$(NNUNET_STAMP): requirements-nnunet.txt $(STAMP)
+	$(BIN)/python -m pip install --quiet --no-deps -r requirements-nnunet.txt
+	touch $(NNUNET_STAMP)
+
 install: $(STAMP)
 
 run: $(STAMP)
@@ -39,7 +45,7 @@ run: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES) --report results/$(COHORT)/report.html $(SMK_ARGS)
 	@echo "done: results/$(COHORT)/tables/, figures/, audit.md, report.html"
 
-test: $(STAMP)
+test: $(STAMP) $(NNUNET_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 

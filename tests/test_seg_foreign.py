@@ -30,7 +30,7 @@ from seg_model_folders import BUNDLE_CHANNELS, write_bundle, write_nnunet_folder
 REPO = Path(__file__).resolve().parents[1]
 GEOM = Geometry(dx=1.5, dy=1.5, thickness=8.0, gap=2.0, dt=0.04)
 HAVE_NNUNET = importlib.util.find_spec("nnunetv2") is not None
-NO_NNUNET = "nnunetv2 not installed (optional): pip install -c requirements.txt -r requirements-nnunet.txt"
+NO_NNUNET = "nnunetv2 not installed (optional): pip install --no-deps -r requirements-nnunet.txt"
 
 
 def synthetic_series(nt: int = 2, nz: int = 3, ny: int = 40, nx: int = 52, seed: int = 0) -> np.ndarray:

@@ -15,7 +15,7 @@ model-specific:
 
 Input layout: a frame ``(nz, ny, nx)`` with spacing ``(slice spacing, dy, dx)``, which is what nnU-Net's
 default ``SimpleITKIO`` reads from our own NIfTI files (``(x, y, z)`` on disk, ``(z, y, x)`` in memory).
-nnU-Net v2 is an optional dependency (``pip install -e .[nnunet]``, see README); importing this module
+nnU-Net v2 is an optional dependency (``pip install --no-deps -r requirements-nnunet.txt``, see README); importing this module
 without it raises an ``ImportError`` that says how to install it.
 """
 
@@ -33,7 +33,7 @@ from cardiomm.device import get_device
 from cardiomm.io.nifti import Geometry
 from cardiomm.segmentation.segmenters import ProbabilitySegmenter, SegmenterConfigError, declared_mapping
 
-NNUNET_INSTALL = "pip install -c requirements.txt -r requirements-nnunet.txt   (or: pip install -e .[nnunet])"
+NNUNET_INSTALL = "pip install --no-deps -r requirements-nnunet.txt"
 
 
 class NnUNetModelError(SegmenterConfigError):
