@@ -15,8 +15,8 @@ model-specific:
 
 Input layout: a frame ``(nz, ny, nx)`` with spacing ``(slice spacing, dy, dx)``, which is what nnU-Net's
 default ``SimpleITKIO`` reads from our own NIfTI files (``(x, y, z)`` on disk, ``(z, y, x)`` in memory).
-nnU-Net v2 is an optional dependency (``pip install --no-deps -r requirements-nnunet.txt``, see README); importing this module
-without it raises an ``ImportError`` that says how to install it.
+nnU-Net v2 is an optional dependency (``pip install --no-deps -r requirements-nnunet.txt``, see README);
+importing this module without it raises an ``ImportError`` that says how to install it.
 """
 
 from __future__ import annotations
