@@ -68,6 +68,7 @@ def main() -> None:
     ap.add_argument("--modality", default="cine", choices=sorted(MODALITIES))
     ap.add_argument("--slice", type=int, default=None, help="slice index (default: the middle one)")
     ap.add_argument("--no-bart", action="store_true", help="SigPy only, even where bart is on PATH")
+    ap.add_argument("--no-cardiomm", action="store_true", help="skip the shipped CardioMM (the headline's network)")
     ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args()
 
@@ -86,6 +87,11 @@ def main() -> None:
     kind = MODALITIES[args.modality].kind
     engines = ["sigpy"] + (["bart"] if bart_available() and not args.no_bart else [])
     params = {m: CSParams.from_dict(m, cfg.get(m, {})) for m in ("sense", "cs", "kttv")}
+    model = None
+    if not args.no_cardiomm:
+        from cardiomm.recon.checkpoint import load_model
+
+        model, _ = load_model(str(REPO / cfg["models"]["cardiomm"]), arch="cardiomm")
     rows = []
     for mk in cfg["masks"]:
         mask = make_mask(mk, nt, ny, nx, seed=cfg.get("mask_seed", 7))
@@ -105,9 +111,20 @@ def main() -> None:
                              "lamda": p.lamda_for(kind), "max_iter": p.max_iter})
                 print(f"[bench] {mk} {meth} {eng}: {psnr:.2f} dB {ssim:.3f}  cpu {cpu:.2f} s  wall {wall:.2f} s",
                       flush=True)
+        if model is not None:
+            from cardiomm.recon.infer import reconstruct_series
+
+            c0, w0 = _cpu(), time.perf_counter()
+            rec = reconstruct_series(model, kus, mask, mk, {**spec.row(pcfg), "modality": args.modality})
+            cpu, wall = _cpu() - c0, time.perf_counter() - w0
+            psnr, ssim = _quality(ref, rec)
+            rows.append({"mask": mk, "method": "cardiomm", "engine": "torch (shipped weights)", "psnr": psnr,
+                         "ssim": ssim, "cpu_s_per_frame": cpu / nt, "wall_s_per_frame": wall / nt})
+            print(f"[bench] {mk} cardiomm: {psnr:.2f} dB {ssim:.3f}", flush=True)
     for r in rows:
+        eng = r["engine"] if r["engine"] in ("sigpy", "bart") else "sigpy"
         sense = next((s for s in rows if s["mask"] == r["mask"] and s["method"] == "sense"
-                      and s["engine"] == r["engine"]), None)
+                      and s["engine"] == eng), None)
         r["cpu_vs_sense"] = r["cpu_s_per_frame"] / sense["cpu_s_per_frame"] if sense else float("nan")
     kttv = [r for r in rows if r["method"] == "kttv" and r["engine"] == "sigpy"]
     worst_slice = max(r["cpu_s_per_frame"] for r in kttv) * nt
@@ -131,7 +148,8 @@ def main() -> None:
                                       for m, p in params.items()),
         "- CPU s/frame: process + child (bart) CPU time of the whole slice, ESPIRiT calibration included, / frames",
         "",
-        "| mask | method | engine | PSNR (dB) | SSIM | CPU s/frame | wall s/frame | CPU vs SENSE (same engine) |",
+        "| mask | method | engine | PSNR (dB) | SSIM | CPU s/frame | wall s/frame | CPU vs SENSE (same engine; "
+        "CardioMM: vs SigPy's) |",
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in rows:
