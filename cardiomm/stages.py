@@ -268,7 +268,8 @@ def concat_tables(inputs: list[str], out_csv: str) -> None:
 
 
 def segment(subject: Subject, method: str, masks: list[str], modalities: list[str], recon_files: dict,
-            seg_files: dict, model_path: str, out_csv: str, segmentation: dict | None = None) -> None:
+            seg_files: dict, model_path: str, out_csv: str, segmentation: dict | None = None,
+            ed: str = "first") -> None:
     """Segment every reconstruction of one subject x method; QC each case; Dice/HD95 against truth if known.
 
     Mapping series get one label map per slice (softmax averaged over the weighted images).
@@ -291,7 +292,7 @@ def segment(subject: Subject, method: str, masks: list[str], modalities: list[st
             kind = MODALITIES[mod].kind
             lab = segmenter.segment(img, geom, kind, source=str(src))
             save_image(seg_files[(mod, mk)], lab, geom, is_label=True)
-            ok, reason = qc_case(lab, geom, kind)
+            ok, reason = qc_case(lab, geom, kind, ed=ed)
             row = {"subject": subject.id, "split": subject.split, "modality": mod, "method": method, "mask": mk,
                    "qc_pass": bool(ok), "qc_reason": reason}
             gt_path = subject.label_path(mod)

@@ -28,6 +28,7 @@ for _name, _method, _masks in (("segment_reference", "reference", ["full"]), ("s
             modalities=PLAN.modalities,
             method=_method,
             segmentation=SEGMENTATION,
+            ed=config.get("quantify", {}).get("ed", "first"),
         resources:
             mem_mb=4000,
             runtime=30,

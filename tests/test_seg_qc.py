@@ -238,3 +238,15 @@ def test_structure_lost_in_one_frame_fails(label: int, name: str) -> None:
     seg[5][seg[5] == label] = 0
     ok, reason = qc_case(seg, GEOM, "cine")
     assert not ok and f"no {name} on the mid-ventricular slice" in reason and "frame(s) [5]" in reason
+
+
+def test_qc_checks_the_ed_frame_that_quantification_uses() -> None:
+    # good_cine: frame 1 has the largest LV, frame 0 a smaller one. Open the ring in frame 0 only.
+    seg = good_cine()
+    for z in range(seg.shape[1]):
+        sl = seg[0, z]
+        sl[:, 36:][sl[:, 36:] == LV_MYO] = 0
+    ok_first, why_first = qc_case(seg, GEOM, "cine", ed="first")  # ED = frame 0, as `quantify: {ed: first}`
+    ok_max, why_max = qc_case(seg, GEOM, "cine", ed="max")  # ED = frame 1, the largest LV
+    assert not ok_first and why_first.startswith("ED frame 0")
+    assert not ok_max and "ED frame 0" not in why_max and "frame(s) [0]" in why_max

@@ -9,4 +9,4 @@ with stages.logged(sm.log[0], sm.config, threads=sm.threads):
     mods = sm.params.modalities
     masks, recon, seg = plan.method_files(method, sid, mods)
     stages.segment(plan.subject(sid), method, masks, mods, recon, seg, sm.input.model, sm.output.table,
-                   segmentation=sm.params.segmentation)
+                   segmentation=sm.params.segmentation, ed=sm.params.ed)

@@ -232,7 +232,7 @@ def open_in_frames(seg: np.ndarray, mid: np.ndarray, ed: int, th: QCThresholds) 
 
 
 def qc_case(
-    labels: np.ndarray, geom: Geometry, kind: str, thresholds: QCThresholds | None = None
+    labels: np.ndarray, geom: Geometry, kind: str, thresholds: QCThresholds | None = None, ed: str = "max"
 ) -> tuple[bool, str]:
     """Quality-control one segmented series.
 
@@ -243,6 +243,9 @@ def qc_case(
     kind: ``"cine"`` (criteria 1-6 at ED, 7-9 over the frames) or ``"mapping"`` (criteria 1-5 on
         every label frame).
     thresholds: QC thresholds (default :class:`QCThresholds`).
+    ed: how the ED frame is chosen (``"first"`` or ``"max"``), the quantification's rule: the frame comes from
+        :func:`cardiomm.quantify.phases.cardiac_phases`, the one place that chooses ED, so QC checks the frame
+        the phenotypes are read at. The workflow passes the config's ``quantify.ed``.
 
     Returns
     -------
@@ -265,12 +268,14 @@ def qc_case(
         return False, "no LV blood pool segmented in any frame (empty segmentation)"
     reasons: list[str] = []
     if kind == "cine":
-        ed = int(np.argmax(lv_per_frame))
-        frame_reasons, zc, mid = _check_frame(seg[ed], ed, geom, kind, th)
-        frame_reasons += swapped_labels(seg[ed], mid, ed) + empty_ends(seg[ed], ed, geom, th)
+        from cardiomm.quantify.phases import cardiac_phases
+
+        ed_frame = cardiac_phases(seg, geom, ed).ed_frame
+        frame_reasons, zc, mid = _check_frame(seg[ed_frame], ed_frame, geom, kind, th)
+        frame_reasons += swapped_labels(seg[ed_frame], mid, ed_frame) + empty_ends(seg[ed_frame], ed_frame, geom, th)
         reasons += [f"ED {r}" for r in frame_reasons]
         if zc is not None:
-            reasons += lost_in_frames(seg, zc, geom, th) + open_in_frames(seg, mid, ed, th)
+            reasons += lost_in_frames(seg, zc, geom, th) + open_in_frames(seg, mid, ed_frame, th)
         reasons += volume_curve(seg, LV_BLOOD, "LV blood pool", th) + volume_curve(seg, RV_BLOOD, "RV blood pool", th)
     else:
         for t in range(seg.shape[0]):
