@@ -21,7 +21,7 @@ for _name, _method, _masks in (("segment_reference", "reference", ["full"]), ("s
         log:
             f"logs/{COHORT}/segment/{_method}/{{subject}}.log",
         message:
-            f"[segment] {_method.replace('{method}', '{wildcards.method}')} reconstructions of {{wildcards.subject}}"
+            f"[segment] {_method.replace('{method}', '{wildcards.method}')} reconstructions of {{wildcards.subject}}, segmenter {{input.model}}"
         benchmark:
             f"benchmarks/runs/{COHORT}/segment/{_method}/{{subject}}.tsv"
         params:

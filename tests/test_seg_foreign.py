@@ -185,8 +185,9 @@ def test_snakemake_uses_the_bundle_folder_as_the_model_input(bundle: Path, tmp_p
                            "--cores", "1", "segmentation_table"],
                           capture_output=True, text=True, cwd=tmp_path, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    inputs = [ln for ln in proc.stdout.splitlines() if ln.strip().startswith("input:") and "/recon/" in ln]
-    assert inputs and all(ln.rstrip().endswith(str(bundle)) for ln in inputs)  # every segment job: the folder
+    # each segment job's message names its model input (rules/segment.smk)
+    inputs = [ln for ln in proc.stdout.splitlines() if "[segment]" in ln]
+    assert inputs and all(ln.rstrip().endswith(f"segmenter {bundle}") for ln in inputs)  # every job: the folder
     assert not any("segmentation.pt" in ln for ln in inputs)
 
 
