@@ -72,3 +72,19 @@ def _training_data(wc):
         files += [str(s.kspace_path(m)) for m in TRAIN_CFG.get("modalities", PLAN.modalities)]
         files += [str(s.label_path(m)) for m in TRAIN_CFG.get("modalities", PLAN.modalities)]
     return files
+
+
+# ---------------------------------------------------------------- tuning of the classical baselines (rules/tune.smk)
+
+_TUNE = config["tune_classical"]  # filled with the schema's defaults by validate()
+_TUNE_SUBJECTS = [s for s in PLAN.everyone if s.split == "val"][: _TUNE["subjects"]]
+_TUNE_MODS = _TUNE.get("modalities") or PLAN.modalities
+
+
+def _tune_files(what):
+    return {(s.id, m, mk): PLAN.undersampled(s.id, m, mk, what) for s in _TUNE_SUBJECTS for m in _TUNE_MODS
+            for mk in PLAN.masks}
+
+
+def _tune_refs():
+    return {(s.id, m): PLAN.recon("reference", "full", s.id, m, "mat") for s in _TUNE_SUBJECTS for m in _TUNE_MODS}

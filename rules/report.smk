@@ -55,7 +55,8 @@ rule stage_costs:
     params:
         runs=f"benchmarks/runs/{COHORT}",
         n_masks=len(PLAN.masks),
-        cores=workflow.cores,
+        # evaluated when the job runs: `snakemake --unlock` and dry runs without --cores have no core count
+        cores=lambda wc: workflow.cores,
     conda:
         "../envs/cardiomm.yaml"
     script:
