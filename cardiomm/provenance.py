@@ -50,6 +50,21 @@ def file_sha256(path: str | Path) -> str:
     return h.hexdigest()
 
 
+def path_sha256(path: str | Path) -> str:
+    """SHA-256 of a checkpoint file, or of a model folder (MONAI bundle, nnU-Net results folder).
+
+    A folder's hash covers every file below it: the sorted ``relative/path\0sha256\n`` lines of its files, so
+    it changes when any file is added, removed, renamed or changed.
+    """
+    p = Path(path)
+    if not p.is_dir():
+        return file_sha256(p)
+    h = hashlib.sha256()
+    for f in sorted(q for q in p.rglob("*") if q.is_file()):
+        h.update(f"{f.relative_to(p).as_posix()}\0{file_sha256(f)}\n".encode())
+    return h.hexdigest()
+
+
 def cpu_name() -> str:
     """The CPU model from /proc/cpuinfo (benchmark headers), else what ``platform`` knows."""
     try:
@@ -89,6 +104,6 @@ def manifest(config: dict, models: dict[str, str]) -> dict:
     ckpts = {}
     for name, path in models.items():
         p = Path(path)
-        ckpts[name] = {"path": str(path), "sha256": file_sha256(p) if p.exists() else "missing"}
+        ckpts[name] = {"path": str(path), "sha256": path_sha256(p) if p.exists() else "missing"}
     return {"cardiomm_version": code_version(), "config_sha256": config_hash(config), "software": software_versions(),
             "checkpoints": ckpts, "config": config}

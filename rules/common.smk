@@ -12,6 +12,9 @@ ROOT = PLAN.root
 RES = f"results/{COHORT}"
 # checkpoints this run uses: the neural methods it runs and the segmenter
 USED_MODELS = {m: config["models"][m] for m in config["models"] if m in PLAN.methods or m == "segmentation"}
+# a foreign segmenter (MONAI bundle / nnU-Net folder, `segmentation.path`) is what the run uses: record that
+if (config.get("segmentation") or {}).get("path"):
+    USED_MODELS["segmentation"] = config["segmentation"]["path"]
 
 
 wildcard_constraints:

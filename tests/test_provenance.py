@@ -46,3 +46,20 @@ def test_manifest_lists_software_and_checkpoint_hashes(tmp_path):
     assert m["checkpoints"]["gone"]["sha256"] == "missing"
     assert m["software"]["torch"] != "not installed"
     assert m["cardiomm_version"].startswith("0.")
+
+
+def test_model_folder_hash_covers_every_file(tmp_path):
+    from cardiomm.provenance import file_sha256, path_sha256
+
+    d = tmp_path / "bundle"
+    (d / "configs").mkdir(parents=True)
+    (d / "configs" / "inference.json").write_text("{}")
+    (d / "model.pt").write_bytes(b"weights")
+    h = path_sha256(d)
+    assert path_sha256(d) == h and len(h) == 64
+    assert path_sha256(d / "model.pt") == file_sha256(d / "model.pt")
+    (d / "model.pt").write_bytes(b"weightz")
+    h2 = path_sha256(d)
+    assert h2 != h
+    (d / "model.pt").rename(d / "other.pt")
+    assert path_sha256(d) != h2  # a rename changes it too
