@@ -49,8 +49,6 @@ rule agreement:
         audit_html=report(f"{RES}/audit.html", category="Audit", caption="../docs/report/audit.rst"),
     log:
         f"logs/{COHORT}/agreement.log",
-    message:
-        "[compare] agreement statistics and the preservation audit"
     params:
         comparator=config.get("agreement", {}).get("comparator", "reference"),
         tolerances=config.get("tolerances", {}),

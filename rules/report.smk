@@ -50,13 +50,9 @@ rule stage_costs:
         md=f"{RES}/costs/stage_costs.md",
     log:
         f"logs/{COHORT}/stage_costs.log",
-    message:
-        "[costs] stage cost table of this run"
     params:
         runs=f"benchmarks/runs/{COHORT}",
         n_masks=len(PLAN.masks),
-        # evaluated when the job runs: `snakemake --unlock` and dry runs without --cores have no core count
-        cores=lambda wc: workflow.cores,
     conda:
         "../envs/cardiomm.yaml"
     script:

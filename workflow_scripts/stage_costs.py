@@ -1,8 +1,10 @@
 """rule stage_costs: per stage x method seconds per job / subject / 2D frame and peak RSS of this run."""
 
+import os
+
 from cardiomm import stages
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
 with stages.logged(sm.log[0], sm.config, threads=sm.threads):
-    stages.stage_costs(sm.params.runs, list(sm.input.reference), sm.params.n_masks, sm.params.cores,
+    stages.stage_costs(sm.params.runs, list(sm.input.reference), sm.params.n_masks, os.cpu_count() or 1,
                        sm.output.csv, sm.output.md)
