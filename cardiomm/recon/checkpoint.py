@@ -140,13 +140,19 @@ def save_checkpoint(
     return digest
 
 
-def read_checkpoint(path: str | os.PathLike) -> dict:
-    """The raw checkpoint dict, validated for presence of the required keys and the state digest."""
+def _existing_file(path: str | os.PathLike) -> Path:
+    """``path`` as a Path; :class:`CheckpointError` if it does not exist or is empty."""
     path = Path(path)
     if not path.exists():
         raise CheckpointError(path, "checkpoint file does not exist")
     if path.stat().st_size == 0:
         raise CheckpointError(path, "checkpoint file is empty (0 bytes)")
+    return path
+
+
+def read_checkpoint(path: str | os.PathLike) -> dict:
+    """The raw checkpoint dict, validated for presence of the required keys and the state digest."""
+    path = _existing_file(path)
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # torch raises RuntimeError/UnpicklingError/EOFError/zip errors on corruption
@@ -233,11 +239,7 @@ def read_weights_only(path: str | os.PathLike) -> object:
     ------
     CheckpointError: missing/empty/corrupt file, or a pickle that needs a type outside the allow-list.
     """
-    path = Path(path)
-    if not path.exists():
-        raise CheckpointError(path, "checkpoint file does not exist")
-    if path.stat().st_size == 0:
-        raise CheckpointError(path, "checkpoint file is empty (0 bytes)")
+    path = _existing_file(path)
     try:
         with torch.serialization.safe_globals(LIGHTNING_SAFE_GLOBALS):
             return torch.load(path, map_location="cpu", weights_only=True)
