@@ -1,7 +1,9 @@
 # cardiomm: raw multi-coil CMR k-space -> undersampling -> reconstruction -> segmentation -> quantification
 # -> agreement audit. Rules are thin: each calls one function of the `cardiomm` package (cardiomm/stages.py).
 
-from snakemake.utils import min_version, validate
+from snakemake.utils import min_version
+
+from cardiomm.config import validate_config
 
 min_version("9.0")
 
@@ -9,7 +11,9 @@ min_version("9.0")
 configfile: "config.yaml"
 
 
-validate(config, "cardiomm/schema/config.schema.json")
+# cardiomm/schema/config.schema.json: fills every default in; an unknown or misspelt key, a wrong type or value
+# stops the run here with one line naming the key (and, for an unknown key, the allowed ones)
+validate_config(config)
 
 
 include: "rules/common.smk"

@@ -18,15 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cardiomm.cohort import Subject, load_cohort
+from cardiomm.config import ConfigError, validate_config
 from cardiomm.conventions import CLASSICAL, FULLY_SAMPLED, METHODS, MODALITIES, REFERENCE, parse_mask_name  # noqa: F401 (CLASSICAL, METHODS: for the rules)
 from cardiomm.io.releases import acs_lines  # noqa: F401 - re-exported for the rules (wf.acs_lines)
 
 TABLES = ("image_quality", "segmentation", "phenotypes", "biomarkers", "agreement", "masks")
 NEURAL = ("cardiomm", "varnet", "cardiomm_official", "promptmr")
-
-
-class ConfigError(ValueError):
-    """The configuration is inconsistent in a way the JSON schema cannot express."""
 
 
 @dataclass
@@ -49,7 +46,7 @@ class Plan:
         the release's official one for real data and ``all-frames`` for the synthetic cohort."""
         from cardiomm.io.releases import RELEASE_PROTOCOL
 
-        chosen = self.config.get("image_quality", {}).get("protocol", "auto")
+        chosen = self.config["image_quality"]["protocol"]
         if chosen != "auto":
             return chosen
         return "all-frames" if self.synthetic else RELEASE_PROTOCOL.get(self.release, "all-frames")
@@ -145,7 +142,9 @@ def _check_models(config: dict, methods: list[str]) -> None:
 
 
 def plan_from_config(config: dict, workdir: str | Path = ".") -> Plan:
-    """Check the config beyond the schema and build the :class:`Plan` (raises :class:`ConfigError`)."""
+    """Check the config (schema first: its defaults are filled in, in place) and build the :class:`Plan`
+    (raises :class:`ConfigError`)."""
+    validate_config(config)
     workdir = Path(workdir)
     masks = list(config["masks"])
     for m in masks:
@@ -202,12 +201,13 @@ def _real_selection(subjects: list[Subject], modalities: list[str], release: str
 
 def all_subjects(config: dict) -> list[Subject]:
     """Every subject of the configured cohort (all splits), for training rules."""
+    validate_config(config)
     data = config["data"]
     root = Path(data["root"])
     if data["synthetic"]:
         from cardiomm.cohort import subject_from_row
         from cardiomm.phantom.generate import PhantomConfig, cohort_specs
 
-        pcfg = PhantomConfig.from_dict(config.get("phantom", {}))
+        pcfg = PhantomConfig.from_dict(config["phantom"])
         return [subject_from_row(root, {k: str(v) for k, v in s.row(pcfg).items()}) for s in cohort_specs(pcfg)]
-    return load_cohort(root, data.get("defaults"), data.get("release", "auto"), data.get("timing"))
+    return load_cohort(root, data["defaults"], data["release"], data["timing"])

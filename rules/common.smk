@@ -13,7 +13,7 @@ RES = f"results/{COHORT}"
 # checkpoints this run uses: the neural methods it runs and the segmenter
 USED_MODELS = {m: config["models"][m] for m in config["models"] if m in PLAN.methods or m == "segmentation"}
 # a foreign segmenter (MONAI bundle / nnU-Net folder, `segmentation.path`) is what the run uses: record that
-if (config.get("segmentation") or {}).get("path"):
+if config["segmentation"]["path"]:
     USED_MODELS["segmentation"] = config["segmentation"]["path"]
 
 
@@ -65,23 +65,24 @@ def _figure_inputs(wc):
     return files
 
 
-TRAIN_CFG = config.get("train", {})
+TRAIN_CFG = config["train"]  # the schema fills train.{modalities,cardiomm,varnet,segmentation}
+TRAIN_MODALITIES = TRAIN_CFG["modalities"] or PLAN.modalities
 _TRAIN_SUBJECTS = [s for s in PLAN.everyone if s.split in ("train", "val")]
 
 
 def _training_data(wc):
     files = []
     for s in _TRAIN_SUBJECTS:
-        files += [str(s.kspace_path(m)) for m in TRAIN_CFG.get("modalities", PLAN.modalities)]
-        files += [str(s.label_path(m)) for m in TRAIN_CFG.get("modalities", PLAN.modalities)]
+        files += [str(s.kspace_path(m)) for m in TRAIN_MODALITIES]
+        files += [str(s.label_path(m)) for m in TRAIN_MODALITIES]
     return files
 
 
 # ---------------------------------------------------------------- tuning of the classical baselines (rules/tune.smk)
 
-_TUNE = config["tune_classical"]  # filled with the schema's defaults by validate()
+_TUNE = config["tune_classical"]  # filled with the schema's defaults by validate_config()
 _TUNE_SUBJECTS = [s for s in PLAN.everyone if s.split == "val"][: _TUNE["subjects"]]
-_TUNE_MODS = _TUNE.get("modalities") or PLAN.modalities
+_TUNE_MODS = _TUNE["modalities"] or PLAN.modalities
 
 
 def _tune_files(what):

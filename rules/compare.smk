@@ -50,8 +50,8 @@ rule agreement:
     log:
         f"logs/{COHORT}/agreement.log",
     params:
-        comparator=config.get("agreement", {}).get("comparator", "reference"),
-        tolerances=config.get("tolerances", {}),
+        comparator=config["agreement"]["comparator"],
+        tolerances=config["tolerances"],
         cohort=COHORT,
     conda:
         "../envs/cardiomm.yaml"

@@ -14,7 +14,7 @@ if PLAN.synthetic:
         log:
             f"logs/{COHORT}/cohort_table.log",
         params:
-            phantom=config.get("phantom", {}),
+            phantom=config["phantom"],
         conda:
             "../envs/cardiomm.yaml"
         script:
@@ -33,7 +33,7 @@ if PLAN.synthetic:
         benchmark:
             f"benchmarks/runs/{COHORT}/synthesize/{{subject}}.tsv"
         params:
-            phantom=config.get("phantom", {}),
+            phantom=config["phantom"],
         resources:
             mem_mb=4000,
             runtime=20,

@@ -24,8 +24,8 @@ for _name, _method, _masks in (("quantify_reference", "reference", ["full"]), ("
             f"benchmarks/runs/{COHORT}/quantify/{_method}/{{subject}}.tsv"
         params:
             modalities=PLAN.modalities,
-            ed=config.get("quantify", {}).get("ed", "first"),
-            noise_floor=config.get("quantify", {}).get("noise_floor", "background"),
+            ed=config["quantify"]["ed"],
+            noise_floor=config["quantify"]["noise_floor"],
             method=_method,
         resources:
             mem_mb=3000,

@@ -38,10 +38,10 @@ rule recon:
     params:
         modalities=PLAN.modalities,
         masks=PLAN.masks,
-        sense=config.get("sense", {}),
-        classical={m: config.get(m, {}) for m in wf.CLASSICAL},
+        sense=config["sense"],
+        classical={m: config[m] for m in wf.CLASSICAL},
         models=config["models"],
-        published=config.get("published", {}),
+        published=config["published"],
     threads: 1
     resources:
         mem_mb=6000,

@@ -14,8 +14,8 @@ rule figures:
     benchmark:
         f"benchmarks/runs/{COHORT}/figures.tsv"
     params:
-        comparator=config.get("agreement", {}).get("comparator", "reference"),
-        tolerances=config.get("tolerances", {}),
+        comparator=config["agreement"]["comparator"],
+        tolerances=config["tolerances"],
     conda:
         "../envs/cardiomm.yaml"
     script:

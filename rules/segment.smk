@@ -2,8 +2,8 @@
 # with the image's geometry, UK Biobank-style QC flags, and Dice/HD95 against the phantom's labels.
 # config segmentation.kind picks the segmenter (builtin | monai_bundle | nnunetv2; cardiomm/segmentation/segmenters.py);
 # its checkpoint or model folder is the `model` input, so a new model re-runs segmentation.
-SEGMENTATION = config.get("segmentation") or {"kind": "builtin"}
-SEG_MODEL = SEGMENTATION.get("path") or config["models"]["segmentation"]
+SEGMENTATION = config["segmentation"]  # the schema's defaults: kind builtin, path null (= models.segmentation)
+SEG_MODEL = SEGMENTATION["path"] or config["models"]["segmentation"]
 
 
 # One rule per method family, because the reference has one "mask" (full) and the methods have several.
@@ -28,7 +28,7 @@ for _name, _method, _masks in (("segment_reference", "reference", ["full"]), ("s
             modalities=PLAN.modalities,
             method=_method,
             segmentation=SEGMENTATION,
-            ed=config.get("quantify", {}).get("ed", "first"),
+            ed=config["quantify"]["ed"],
         resources:
             mem_mb=4000,
             runtime=30,

@@ -13,8 +13,8 @@ rule train_recon:
     benchmark:
         "benchmarks/runs/training/{model}.tsv"
     params:
-        cfg=lambda wc: TRAIN_CFG.get(wc.model, {}),
-        modalities=TRAIN_CFG.get("modalities", PLAN.modalities),
+        cfg=lambda wc: TRAIN_CFG[wc.model],
+        modalities=TRAIN_MODALITIES,
         log_dir="results/training/{model}_logs",
     threads: 8  # capped by --cores on a laptop
     resources:
@@ -38,8 +38,8 @@ rule train_segmentation:
     benchmark:
         "benchmarks/runs/training/segmentation.tsv"
     params:
-        cfg=TRAIN_CFG.get("segmentation", {}),
-        modalities=TRAIN_CFG.get("modalities", PLAN.modalities),
+        cfg=TRAIN_CFG["segmentation"],
+        modalities=TRAIN_MODALITIES,
         log_dir="results/training/segmentation_logs",
     threads: 8  # capped by --cores on a laptop
     resources:

@@ -20,7 +20,7 @@ rule tune_classical:
         modalities=_TUNE_MODS,
         masks=PLAN.masks,
         tune=_TUNE,
-        classical={m: config.get(m, {}) for m in wf.CLASSICAL},
+        classical={m: config[m] for m in wf.CLASSICAL},
     threads: 1
     resources:
         mem_mb=4000,

@@ -18,8 +18,8 @@ rule undersample:
     params:
         modalities=PLAN.modalities,
         masks=PLAN.masks,
-        seed=config.get("mask_seed", 7),
-        mask_source=config.get("mask_source", "official"),
+        seed=config["mask_seed"],
+        mask_source=config["mask_source"],
     resources:
         mem_mb=3000,
         runtime=10,
