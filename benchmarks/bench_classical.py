@@ -39,6 +39,7 @@ import sigpy  # noqa: E402
 
 from cardiomm.atomic import write_text  # noqa: E402
 from cardiomm.compare.image_quality import frame_metrics  # noqa: E402
+from cardiomm.config import validate_config  # noqa: E402
 from cardiomm.conventions import MODALITIES  # noqa: E402
 from cardiomm.io.cmrxrecon import read_kspace  # noqa: E402
 from cardiomm.phantom.generate import PhantomConfig, spec_by_id, write_subject  # noqa: E402
@@ -72,7 +73,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args()
 
-    cfg = yaml.safe_load(args.config.read_text())
+    cfg = validate_config(yaml.safe_load(args.config.read_text()))  # with the schema's defaults
     pcfg = PhantomConfig.from_dict(cfg["phantom"])
     with tempfile.TemporaryDirectory(prefix="bench_classical_") as tmp:
         spec = spec_by_id(pcfg, args.subject)
@@ -86,7 +87,7 @@ def main() -> None:
     ref = zero_filled(k)
     kind = MODALITIES[args.modality].kind
     engines = ["sigpy"] + (["bart"] if bart_available() and not args.no_bart else [])
-    params = {m: CSParams.from_dict(m, cfg.get(m, {})) for m in ("sense", "cs", "kttv")}
+    params = {m: CSParams.from_dict(m, cfg[m]) for m in ("sense", "cs", "kttv")}
     model = None
     if not args.no_cardiomm:
         from cardiomm.recon.checkpoint import load_model
@@ -94,7 +95,7 @@ def main() -> None:
         model, _ = load_model(str(REPO / cfg["models"]["cardiomm"]), arch="cardiomm")
     rows = []
     for mk in cfg["masks"]:
-        mask = make_mask(mk, nt, ny, nx, seed=cfg.get("mask_seed", 7))
+        mask = make_mask(mk, nt, ny, nx, seed=cfg["mask_seed"])
         kus = undersample(k, mask)
         psnr, ssim = _quality(ref, zero_filled(kus))
         rows.append({"mask": mk, "method": "zerofilled", "engine": "-", "psnr": psnr, "ssim": ssim,
@@ -142,7 +143,7 @@ def main() -> None:
         f"- software: python {platform.python_version()}, numpy {np.__version__}, sigpy {sigpy.__version__}, "
         f"bart: {bart_available() or 'not on PATH'}",
         f"- data: synthetic subject {args.subject} ({spec.split}), {args.modality}, slice {z}, {nt} frames, "
-        f"{nc} coils, {ny} x {nx}; masks with mask_seed {cfg.get('mask_seed', 7)}; reference = RSS of the fully "
+        f"{nc} coils, {ny} x {nx}; masks with mask_seed {cfg['mask_seed']}; reference = RSS of the fully "
         "sampled k-space; PSNR/SSIM per frame (CMRxRecon 99.5th-percentile normalisation), mean over frames",
         "- parameters: " + "; ".join(f"{m}: lamda={p.lamda_for(kind)}, max_iter={p.max_iter}"
                                       for m, p in params.items()),

@@ -107,7 +107,8 @@ def main() -> None:
     zero_filled(sub)
     timings["zerofilled"] = (time.perf_counter() - t) / n2d
     t = time.perf_counter()
-    sense_recon_series(sub, msub, args.mask, **cfg.get("sense", {}))
+    # plan_from_config filled the schema's defaults into cfg; engine picks SigPy/BART, not a solver argument
+    sense_recon_series(sub, msub, args.mask, **{k: v for k, v in cfg["sense"].items() if k != "engine"})
     timings["sense (ESPIRiT per slice + CG-SENSE)"] = (time.perf_counter() - t) / n2d
     for arch in ("varnet", "cardiomm"):
         model, _ = load_model(REPO / cfg["models"][arch], arch=arch)

@@ -97,7 +97,7 @@ class CSParams:
         return self.lamda_mapping if kind == "mapping" and self.lamda_mapping is not None else self.lamda
 
 
-# the schema's defaults (cardiomm/schema/config.schema.json); sense's are sense_recon_series's
+# the schema's defaults (cardiomm/schema/config.schema.json; tests/test_config_schema.py keeps them equal)
 DEFAULTS = {"sense": CSParams(lamda=0.01, max_iter=30), "cs": CSParams(lamda=0.005, max_iter=30),
             "kttv": CSParams(lamda=0.02, max_iter=40)}
 
