@@ -24,9 +24,9 @@ from torch.utils.data import Dataset, Sampler
 
 from cardiomm.conventions import ACS_LINES, MODALITIES, PATTERNS, modality, parse_mask_name
 from cardiomm.io.cmrxrecon import KSPACE_KEYS, read_kspace
+from cardiomm.physics.coilmaps import acs_smaps, zero_filled_image
 from cardiomm.physics.coils import rss
 from cardiomm.physics.fft import ifft2c
-from cardiomm.recon.networks.cardiomm import acs_smaps, zero_filled_image
 from cardiomm.recon.prompts import encode_scan, encode_undersampling
 
 NORM_QUANTILE = 0.99

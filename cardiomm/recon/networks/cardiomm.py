@@ -9,7 +9,7 @@ Written from the paper's description, not from its code. One model serves all mo
    prompt-conditioned U-Net (squeeze-excitation blocks), expands the update back with the maps, and applies
    a learnable soft data consistency at sampled locations::
 
-       x   = S^H F^-1 k                         (reduce . ifft2c)
+       x   = S^H F^-1 k                         (SenseOp(S).H, cardiomm.physics.sense)
        k  <- k + F S dx,   dx = UNet_i(x, context; scan, us)
        k  <- k - w_i M (k - k0),   w_i = sigmoid(theta_i) in (0, 1)
 
@@ -22,8 +22,9 @@ Written from the paper's description, not from its code. One model serves all mo
 4. **Optional temporal context** (``temporal_context = k``): the zero-filled coil-combined images of ``k``
    neighbouring frames on each side enter every refinement U-Net as extra channels.
 
-The physics (FFT, coil expand/reduce, RSS normalisation) comes from :mod:`cardiomm.physics`; nothing here
-defines its own transform.
+The physics (the SENSE operator :class:`cardiomm.physics.sense.SenseOp`, the ACS coil maps of
+:mod:`cardiomm.physics.coilmaps`, RSS normalisation) comes from :mod:`cardiomm.physics`; nothing here defines
+its own transform.
 """
 
 from __future__ import annotations
@@ -33,8 +34,9 @@ from dataclasses import asdict, dataclass, field
 import torch
 from torch import nn
 
-from cardiomm.physics.coils import expand, normalize_smaps, reduce
-from cardiomm.physics.fft import fft2c, ifft2c
+from cardiomm.physics.coilmaps import acs_coil_images, acs_smaps, calibration_region, zero_filled_image
+from cardiomm.physics.coils import normalize_smaps
+from cardiomm.physics.sense import SenseOp
 from cardiomm.recon.networks.blocks import PromptUNet
 from cardiomm.recon.prompts import PromptConfig, PromptEncoder
 
@@ -92,31 +94,6 @@ class CardioMMConfig:
 #: close to the public CardioMM training setup (10 cascades, 48 features, 3 levels)
 PAPER_CONFIG = CardioMMConfig(cascades=10, features=48, levels=3, sens_features=16, sens_levels=3,
                               scan_dim=64, us_dim=32, token_dim=16, n_components=8, prompt_channels=16)
-
-
-# ---------------------------------------------------------------------------------------------
-# Zero-filled coil combination with ACS maps (also used by the data pipeline for temporal context)
-# ---------------------------------------------------------------------------------------------
-
-
-def acs_smaps(kspace: torch.Tensor, acs: torch.Tensor) -> torch.Tensor:
-    """Low-resolution sensitivity maps from the ACS region: ``normalize_smaps(ifft2c(k * acs))``.
-
-    Parameters
-    ----------
-    kspace: complex ``(..., C, H, W)`` (undersampled) k-space.
-    acs: bool/float ``(..., 1, H, W)`` or ``(H, W)`` ACS region.
-
-    Returns
-    -------
-    complex ``(..., C, H, W)`` maps with unit RSS; scale-free (independent of the k-space scale).
-    """
-    return normalize_smaps(ifft2c(kspace * acs.to(kspace.real.dtype)))
-
-
-def zero_filled_image(kspace: torch.Tensor, smaps: torch.Tensor) -> torch.Tensor:
-    """Coil-combined zero-filled image ``S^H F^-1 k``: complex ``(..., C, H, W)`` -> ``(..., H, W)``."""
-    return reduce(ifft2c(kspace), smaps)
 
 
 def _check(name: str, t: torch.Tensor, shape: tuple, complex_: bool | None = None) -> None:
@@ -192,7 +169,7 @@ class CardioMM(nn.Module):
         -------
         complex ``(B, C, H, W)`` with ``sum_c |S_c|^2 = 1``.
         """
-        coil = ifft2c(k0 * acs.to(k0.real.dtype))
+        coil = acs_coil_images(k0, acs)
         B, C, H, W = coil.shape
         # one scale per sample for all coils: the relative coil magnitudes are the information
         scale = coil.abs().pow(2).mean(dim=(1, 2, 3), keepdim=True).sqrt() + _EPS
@@ -246,9 +223,7 @@ class CardioMM(nn.Module):
         kspace = kspace.to(torch.complex64)
         sampled = mask > 0
         k0 = torch.where(sampled, kspace, torch.zeros_like(kspace))
-        acs = acs.bool() & sampled
-        # a frame whose ACS region was not sampled: calibrate on everything sampled (aliased, but not zero)
-        acs = torch.where(acs.flatten(1).any(1)[:, None, None, None], acs, sampled)
+        acs = calibration_region(acs, sampled)
         if smaps is None:
             smaps = self.estimate_smaps(k0, acs)
         else:
@@ -264,12 +239,14 @@ class CardioMM(nn.Module):
         scan = us = None
         if self.prompts is not None:
             scan, us = self.prompts(scan_tokens, us_tokens, us_cont)
+        op = SenseOp(smaps, sampled)  # the data-consistency operator A = M F S
+        coil = op.unmasked()  # F S: coil transforms of the predicted (full) k-space
         k = k0
         for i in range(self.config.cascades):
-            x = reduce(ifft2c(k), smaps)
-            k = k + fft2c(expand(self._refine(i, x, context, scan, us), smaps))
-            k = self._dc(i, k, k0, sampled)
-        return {"image": reduce(ifft2c(k), smaps), "kspace": k, "smaps": smaps}
+            x = coil.H(k)
+            k = k + coil(self._refine(i, x, context, scan, us))
+            k = self._dc(i, k, k0, op.mask)
+        return {"image": coil.H(k), "kspace": k, "smaps": smaps}
 
     def forward(
         self,

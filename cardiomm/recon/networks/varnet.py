@@ -38,8 +38,9 @@ from monai.apps.reconstruction.networks.nets.utils import (
 from monai.apps.reconstruction.networks.nets.varnet import VariationalNetworkModel
 from torch import nn
 
-from cardiomm.physics.coils import normalize_smaps, reduce
-from cardiomm.physics.fft import ifft2c
+from cardiomm.physics.coilmaps import acs_coil_images, calibration_region
+from cardiomm.physics.coils import normalize_smaps
+from cardiomm.physics.sense import SenseOp
 from cardiomm.recon.networks.blocks import count_parameters
 
 
@@ -100,7 +101,7 @@ class VarNet(nn.Module):
 
     def estimate_smaps(self, k0: torch.Tensor, acs: torch.Tensor) -> torch.Tensor:
         """Sensitivity maps (complex ``(B, C, H, W)``, unit RSS) from the ACS region via MONAI's ComplexUnet."""
-        x = torch.view_as_real(ifft2c(k0 * acs.to(k0.real.dtype)))  # (B, C, H, W, 2)
+        x = torch.view_as_real(acs_coil_images(k0, acs))  # (B, C, H, W, 2)
         x, b = reshape_channel_to_batch_dim(x)  # (B*C, 1, H, W, 2)
         x = self.net.coil_sensitivity_model.conv_net(x).float()
         x = reshape_batch_channel_to_channel_dim(x, b).contiguous()
@@ -126,8 +127,7 @@ class VarNet(nn.Module):
         sampled = mask > 0
         k0 = torch.where(sampled, kspace.to(torch.complex64), torch.zeros((), dtype=torch.complex64,
                                                                           device=kspace.device))
-        acs = acs.bool() & sampled
-        acs = torch.where(acs.flatten(1).any(1)[:, None, None, None], acs, sampled)  # no ACS: all sampled points
+        acs = calibration_region(acs, sampled)
         smaps = self.estimate_smaps(k0, acs)
         k0r = torch.view_as_real(k0)  # (B, C, H, W, 2)
         smr = torch.view_as_real(smaps)
@@ -135,7 +135,7 @@ class VarNet(nn.Module):
         k = k0r.clone()
         for cascade in self.net.cascades:
             k = cascade(k, k0r, m, smr).float()
-        return reduce(ifft2c(torch.view_as_complex(k.contiguous())), smaps)
+        return SenseOp(smaps).H(torch.view_as_complex(k.contiguous()))
 
 
 def varnet_config_matching(n_params: int, cascades: int = 5, sens_features: int = 4) -> VarNetConfig:
