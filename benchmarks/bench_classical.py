@@ -112,10 +112,12 @@ def main() -> None:
                 print(f"[bench] {mk} {meth} {eng}: {psnr:.2f} dB {ssim:.3f}  cpu {cpu:.2f} s  wall {wall:.2f} s",
                       flush=True)
         if model is not None:
+            from cardiomm.acquisition import Acquisition
             from cardiomm.recon.infer import reconstruct_series
 
             c0, w0 = _cpu(), time.perf_counter()
-            rec = reconstruct_series(model, kus, mask, mk, {**spec.row(pcfg), "modality": args.modality})
+            acq = Acquisition.from_arrays(kus, mask, mk, meta={**spec.row(pcfg), "modality": args.modality})
+            rec = reconstruct_series(model, acq)
             cpu, wall = _cpu() - c0, time.perf_counter() - w0
             psnr, ssim = _quality(ref, rec)
             rows.append({"mask": mk, "method": "cardiomm", "engine": "torch (shipped weights)", "psnr": psnr,

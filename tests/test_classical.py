@@ -8,6 +8,7 @@ import sigpy as sp
 import sigpy.mri.app as mr_app
 import torch
 
+from cardiomm.acquisition import Acquisition
 from cardiomm.physics.fft import fft2c
 from cardiomm.recon.cs import (
     FFT2,
@@ -145,7 +146,7 @@ def test_kttv_beats_sense_and_zero_filled_on_kt_undersampling(kspace, kt_undersa
     kus, mask = kt_undersampled
     ref = zero_filled(kspace)
     zf = _psnr(ref, zero_filled(kus))
-    sense = _psnr(ref, sense_recon_series(kus, mask, "ktGaussian8", acs=16))
+    sense = _psnr(ref, sense_recon_series(Acquisition.from_arrays(kus, mask, "ktGaussian8", 16)))
     kttv = _psnr(ref, cs_recon_series("kttv", kus, mask, "ktGaussian8", CSParams(lamda=0.01, max_iter=60), acs=16))
     # a varying k-t pattern samples different lines in each frame: exploiting time must win by a margin
     # (measured: zero-filled 24.3, SENSE 27.8, kttv 45.5 dB)
@@ -156,7 +157,7 @@ def test_cs_beats_sense_on_a_piecewise_constant_phantom(kspace: np.ndarray) -> N
     k = kspace[:2]
     mask = make_mask("Uniform6", 2, N, N, seed=3, acs=16)
     kus, ref = undersample(k, mask), zero_filled(k)
-    sense = _psnr(ref, sense_recon_series(kus, mask, "Uniform6", acs=16))
+    sense = _psnr(ref, sense_recon_series(Acquisition.from_arrays(kus, mask, "Uniform6", 16)))
     cs = _psnr(ref, cs_recon_series("cs", kus, mask, "Uniform6", CSParams(lamda=3e-4, max_iter=60), acs=16))
     assert cs > sense + 1.5, (sense, cs)  # measured: 29.1 vs 31.6 dB
 

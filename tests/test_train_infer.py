@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 import torch
 
+from cardiomm.acquisition import Acquisition
 from cardiomm.cohort import SUBJECT_COLUMNS, load_cohort, write_subjects_csv
 from cardiomm.io.cmrxrecon import write_kspace
 from cardiomm.physics.coils import rss
@@ -23,8 +24,8 @@ from cardiomm.recon.data import (
     normalisation_scale,
     prepare_frame,
 )
-from cardiomm.recon.infer import acs_from_mask, reconstruct_series
-from cardiomm.sampling.masks import make_mask
+from cardiomm.recon.infer import reconstruct_series
+from cardiomm.sampling.masks import acs_from_mask, make_mask
 
 NC, NY, NX = 4, 32, 32
 TINY_CARDIOMM = dict(cascades=2, features=4, levels=2, sens_features=4, sens_levels=1, scan_dim=8, us_dim=8,
@@ -273,9 +274,9 @@ def test_reconstruct_series_undoes_normalisation(kind: str, cfg: dict, mod: str,
     mask = make_mask(name, nt, NY, NX, seed=0, acs=8)
     kus = kfull * mask[:, None, None]
     meta = dict(META, modality=mod, field_strength_T=0.55, vendor="Bruker")  # unseen metadata is fine
-    out = reconstruct_series(model, kus, mask, name, meta, batch_size=3, acs=8)
+    out = reconstruct_series(model, Acquisition.from_arrays(kus, mask, name, 8, meta), batch_size=3)
     assert out.shape == (nt, 2, NY, NX) and out.dtype == np.float32 and np.isfinite(out).all()
-    out2 = reconstruct_series(model, 2 * kus, mask, name, meta, batch_size=5, acs=8)
+    out2 = reconstruct_series(model, Acquisition.from_arrays(2 * kus, mask, name, 8, meta), batch_size=5)
     np.testing.assert_allclose(out2, 2 * out, rtol=1e-4, atol=1e-6 * out.max())
     # output in the units of the fully sampled RSS (same order of magnitude even untrained)
     ref = rss(ifft2c(torch.from_numpy(kfull))).numpy()
@@ -286,12 +287,13 @@ def test_reconstruct_series_rejects_bad_input() -> None:
     model = build_model("varnet", TINY_VARNET)
     kus = _series(2, 1, 0)
     mask = make_mask("Uniform4", 2, NY, NX, seed=0, acs=8)
-    with pytest.raises(ValueError, match="kus"):
-        reconstruct_series(model, np.abs(kus), mask, "Uniform4", META)
-    with pytest.raises(ValueError, match="mask"):
-        reconstruct_series(model, kus, mask[:, :-1], "Uniform4", META)
+    # the acquisition is validated once, where it is built, naming its source
+    with pytest.raises(ValueError, match="kus.mat: k-space must be complex"):
+        Acquisition.from_arrays(np.abs(kus), mask, "Uniform4", meta=META, source="kus.mat")
+    with pytest.raises(ValueError, match="mask.mat: mask"):
+        Acquisition.from_arrays(kus, mask[:, :-1], "Uniform4", meta=META, source="kus.mat", mask_source="mask.mat")
     with pytest.raises(KeyError, match="modality"):
-        reconstruct_series(model, kus, mask, "Uniform4", {"vendor": "GE"})
+        reconstruct_series(model, Acquisition.from_arrays(kus, mask, "Uniform4", 8, meta={"vendor": "GE"}))
 
 
 def test_acs_from_mask_finds_the_calibration_block() -> None:
