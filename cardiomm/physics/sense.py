@@ -8,6 +8,8 @@ generic adjoint test of ``tests/test_physics.py``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 
 from cardiomm.physics.coils import expand, reduce
@@ -100,6 +102,10 @@ class _Normal:
     @property
     def H(self) -> _Normal:  # noqa: N802
         return self
+
+
+#: how networks receive the operator: a constructor ``op(maps, mask)`` (``SenseOp`` itself by default)
+OperatorFactory = Callable[[torch.Tensor, "torch.Tensor | None"], SenseOp]
 
 
 def sense_forward(x: torch.Tensor, smaps: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

@@ -17,6 +17,7 @@ from cardiomm.conventions import modality
 from cardiomm.device import autocast, get_device
 from cardiomm.recon.data import prepare_frame
 from cardiomm.recon.prompts import encode_mask_name, encode_scan
+from cardiomm.recon.sample import collate_samples
 
 
 def reconstruct_series(model: nn.Module, acq: Acquisition, batch_size: int = 8) -> np.ndarray:
@@ -64,12 +65,12 @@ def reconstruct_series(model: nn.Module, acq: Acquisition, batch_size: int = 8) 
                 if z not in slices:
                     slices[z] = torch.from_numpy(np.ascontiguousarray(kus[:, z])).to(torch.complex64)
                 frames.append(prepare_frame(slices[z], mask_t, t, acs_t, kctx, kind))
-            b = {k: torch.stack([f[k] for f in frames]).to(device) for k in frames[0]}
             n = len(frames)
+            b = collate_samples(frames).replace(scan_tokens=scan.expand(n, -1), us_tokens=us.expand(n, -1),
+                                                us_cont=cont.expand(n, -1)).to(device)
             with autocast(device):
-                img = model(b["kspace"], b["mask"], b["acs"], scan.expand(n, -1).to(device),
-                            us.expand(n, -1).to(device), cont.expand(n, -1).to(device), b.get("context"))
-            mag = (img.abs().float() * b["scale"].float()[:, None, None]).cpu().numpy()
+                img = model(b)
+            mag = (img.abs().float() * b.scale.float()[:, None, None]).cpu().numpy()
             for (t, z), m in zip(chunk, mag):
                 out[t, z] = m
     return out

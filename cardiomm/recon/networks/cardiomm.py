@@ -36,9 +36,10 @@ from torch import nn
 
 from cardiomm.physics.coilmaps import acs_coil_images, acs_smaps, calibration_region, zero_filled_image
 from cardiomm.physics.coils import normalize_smaps
-from cardiomm.physics.sense import SenseOp
+from cardiomm.physics.sense import OperatorFactory, SenseOp
 from cardiomm.recon.networks.blocks import PromptUNet
 from cardiomm.recon.prompts import PromptConfig, PromptEncoder
+from cardiomm.recon.sample import FrameSample
 
 _EPS = 1e-12
 
@@ -106,18 +107,19 @@ def _check(name: str, t: torch.Tensor, shape: tuple, complex_: bool | None = Non
 class CardioMM(nn.Module):
     """The CardioMM reconstruction network (see module docstring).
 
-    ``forward(kspace, mask, acs, scan_tokens, us_tokens, us_cont, context=None, smaps=None)``
+    ``forward(sample, op=SenseOp, smaps=None)``
 
     Parameters
     ----------
-    kspace: complex ``(B, C, H, W)`` undersampled multi-coil k-space (values outside the mask are ignored),
-        H = phase encoding (ny), W = readout (nx), DC at ``(H // 2, W // 2)``.
-    mask: float ``(B, 1, H, W)``, 1 = sampled.
-    acs: bool ``(B, 1, H, W)`` auto-calibration region (only its sampled points are used).
-    scan_tokens: long ``(B, 5)`` from :func:`cardiomm.recon.prompts.encode_scan`.
-    us_tokens: long ``(B, 2)``; us_cont: float ``(B, 1)`` = log2(R) (:func:`encode_undersampling`).
-    context: complex ``(B, 2k, H, W)`` zero-filled coil-combined neighbouring frames
+    sample: a batched :class:`~cardiomm.recon.sample.FrameSample`: ``kspace`` complex ``(B, C, H, W)``
+        undersampled multi-coil k-space (values outside the mask are ignored), H = phase encoding (ny),
+        W = readout (nx), DC at ``(H // 2, W // 2)``; ``mask`` float ``(B, 1, H, W)``, 1 = sampled; ``acs`` bool
+        ``(B, 1, H, W)`` auto-calibration region (only its sampled points are used); ``scan_tokens`` long
+        ``(B, 5)``, ``us_tokens`` long ``(B, 2)``, ``us_cont`` float ``(B, 1)`` = log2(R) (needed when
+        ``use_prompts``); ``context`` complex ``(B, 2k, H, W)`` zero-filled coil-combined neighbouring frames
         (``t-k .. t-1, t+1 .. t+k``) when ``temporal_context = k > 0``; ``None`` replicates the centre frame.
+    op: the data-consistency operator's constructor ``op(maps, mask)`` (default
+        :class:`cardiomm.physics.sense.SenseOp`), built from the estimated maps and the sampled points.
     smaps: optional complex ``(B, C, H, W)`` maps overriding the learned estimate (tests, external maps).
 
     Returns
@@ -200,26 +202,15 @@ class CardioMM(nn.Module):
 
     # ------------------------------------------------------------------ forward
 
-    def forward_all(
-        self,
-        kspace: torch.Tensor,
-        mask: torch.Tensor,
-        acs: torch.Tensor,
-        scan_tokens: torch.Tensor,
-        us_tokens: torch.Tensor,
-        us_cont: torch.Tensor,
-        context: torch.Tensor | None = None,
-        smaps: torch.Tensor | None = None,
-    ) -> dict[str, torch.Tensor]:
+    def forward_all(self, sample: FrameSample, op: OperatorFactory = SenseOp,
+                    smaps: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Like :meth:`forward` but returns ``{"image" (B, H, W), "kspace" (B, C, H, W), "smaps" (B, C, H, W)}``,
         ``kspace`` being the final multi-coil k-space prediction."""
+        kspace, mask, acs, context = sample.kspace, sample.mask, sample.acs, sample.context
         _check("kspace", kspace, (None, None, None, None), complex_=True)
         B, C, H, W = kspace.shape
         _check("mask", mask, (B, 1, H, W))
         _check("acs", acs, (B, 1, H, W))
-        _check("scan_tokens", scan_tokens, (B, None))
-        _check("us_tokens", us_tokens, (B, 2))
-        _check("us_cont", us_cont, (B, 1))
         kspace = kspace.to(torch.complex64)
         sampled = mask > 0
         k0 = torch.where(sampled, kspace, torch.zeros_like(kspace))
@@ -238,26 +229,22 @@ class CardioMM(nn.Module):
             context = None
         scan = us = None
         if self.prompts is not None:
-            scan, us = self.prompts(scan_tokens, us_tokens, us_cont)
-        op = SenseOp(smaps, sampled)  # the data-consistency operator A = M F S
-        coil = op.unmasked()  # F S: coil transforms of the predicted (full) k-space
+            for name, t, shape in (("scan_tokens", sample.scan_tokens, (B, None)),
+                                   ("us_tokens", sample.us_tokens, (B, 2)), ("us_cont", sample.us_cont, (B, 1))):
+                if t is None:
+                    raise ValueError(f"CardioMM.forward: the sample has no {name} (a prompted model needs them)")
+                _check(name, t, shape)
+            scan, us = self.prompts(sample.scan_tokens, sample.us_tokens, sample.us_cont)
+        A = op(smaps, sampled)  # the data-consistency operator A = M F S
+        coil = A.unmasked()  # F S: coil transforms of the predicted (full) k-space
         k = k0
         for i in range(self.config.cascades):
             x = coil.H(k)
             k = k + coil(self._refine(i, x, context, scan, us))
-            k = self._dc(i, k, k0, op.mask)
+            k = self._dc(i, k, k0, A.mask)
         return {"image": coil.H(k), "kspace": k, "smaps": smaps}
 
-    def forward(
-        self,
-        kspace: torch.Tensor,
-        mask: torch.Tensor,
-        acs: torch.Tensor,
-        scan_tokens: torch.Tensor,
-        us_tokens: torch.Tensor,
-        us_cont: torch.Tensor,
-        context: torch.Tensor | None = None,
-        smaps: torch.Tensor | None = None,
-    ) -> torch.Tensor:
+    def forward(self, sample: FrameSample, op: OperatorFactory = SenseOp,
+                smaps: torch.Tensor | None = None) -> torch.Tensor:
         """Complex coil-combined image ``(B, H, W)``; see the class docstring for shapes."""
-        return self.forward_all(kspace, mask, acs, scan_tokens, us_tokens, us_cont, context, smaps)["image"]
+        return self.forward_all(sample, op, smaps)["image"]

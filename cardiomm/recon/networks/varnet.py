@@ -40,8 +40,9 @@ from torch import nn
 
 from cardiomm.physics.coilmaps import acs_coil_images, calibration_region
 from cardiomm.physics.coils import normalize_smaps
-from cardiomm.physics.sense import SenseOp
+from cardiomm.physics.sense import OperatorFactory, SenseOp
 from cardiomm.recon.networks.blocks import count_parameters
+from cardiomm.recon.sample import FrameSample
 
 
 def unet_features(base: int) -> tuple[int, int, int, int, int, int]:
@@ -84,9 +85,7 @@ PAPER_VARNET = VarNetConfig(cascades=12, features=18, sens_features=8)
 class VarNet(nn.Module):
     """MONAI E2E-VarNet with CardioMM's call signature.
 
-    ``forward(kspace (B, C, H, W) complex, mask (B, 1, H, W) float, acs (B, 1, H, W) bool, scan_tokens,
-    us_tokens, us_cont, context=None) -> (B, H, W) complex``; the prompt and context arguments are accepted
-    and ignored.
+    ``forward(sample, op=SenseOp) -> (B, H, W) complex``: reads the sample's k-space, mask and ACS only.
     """
 
     arch = "varnet"
@@ -107,16 +106,18 @@ class VarNet(nn.Module):
         x = reshape_batch_channel_to_channel_dim(x, b).contiguous()
         return normalize_smaps(torch.view_as_complex(x))
 
-    def forward(
-        self,
-        kspace: torch.Tensor,
-        mask: torch.Tensor,
-        acs: torch.Tensor,
-        scan_tokens: torch.Tensor | None = None,
-        us_tokens: torch.Tensor | None = None,
-        us_cont: torch.Tensor | None = None,
-        context: torch.Tensor | None = None,
-    ) -> torch.Tensor:
+    def forward(self, sample: FrameSample, op: OperatorFactory = SenseOp) -> torch.Tensor:
+        """Complex coil-combined image ``(B, H, W)`` of a batched sample.
+
+        Parameters
+        ----------
+        sample: :class:`~cardiomm.recon.sample.FrameSample` whose ``kspace`` (complex ``(B, C, H, W)``), ``mask``
+            (float ``(B, 1, H, W)``) and ``acs`` (bool ``(B, 1, H, W)``) are read; E2E-VarNet has no prompt or
+            temporal input, so the sample's other fields are not read.
+        op: the data-consistency operator's constructor ``op(maps, mask)`` (default
+            :class:`cardiomm.physics.sense.SenseOp`).
+        """
+        kspace, mask, acs = sample.kspace, sample.mask, sample.acs
         if kspace.ndim != 4 or not kspace.is_complex():
             raise ValueError(f"VarNet.forward: kspace must be complex (B, C, H, W), got {kspace.dtype} "
                              f"{tuple(kspace.shape)}")
@@ -127,15 +128,17 @@ class VarNet(nn.Module):
         sampled = mask > 0
         k0 = torch.where(sampled, kspace.to(torch.complex64), torch.zeros((), dtype=torch.complex64,
                                                                           device=kspace.device))
-        acs = calibration_region(acs, sampled)
-        smaps = self.estimate_smaps(k0, acs)
-        k0r = torch.view_as_real(k0)  # (B, C, H, W, 2)
-        smr = torch.view_as_real(smaps)
-        m = sampled.unsqueeze(-1)  # (B, 1, H, W, 1) bool, broadcast by VarNetBlock.soft_dc
-        k = k0r.clone()
-        for cascade in self.net.cascades:
-            k = cascade(k, k0r, m, smr).float()
-        return SenseOp(smaps).H(torch.view_as_complex(k.contiguous()))
+        smaps = self.estimate_smaps(k0, calibration_region(acs, sampled))
+        A = op(smaps, sampled)  # the data-consistency operator A = M F S
+        coil = A.unmasked()  # F S
+        k = k0
+        # each MONAI VarNetBlock's learned pieces (refinement U-Net, DC weight), applied with the injected operator:
+        # k <- k - w M (k - k0) - F S UNet(S^H F^-1 k), the block's own update
+        for blk in self.net.cascades:
+            dx = blk.model(torch.view_as_real(coil.H(k)).unsqueeze(1)).float()  # (B, 1, H, W, 2)
+            dc = torch.where(A.mask, k - k0, torch.zeros((), dtype=k.dtype, device=k.device)) * blk.dc_weight
+            k = k - dc - coil(torch.view_as_complex(dx.squeeze(1).contiguous()))
+        return coil.H(k)
 
 
 def varnet_config_matching(n_params: int, cascades: int = 5, sens_features: int = 4) -> VarNetConfig:
