@@ -37,6 +37,7 @@ sys.path.insert(0, str(REPO))
 
 import sigpy  # noqa: E402
 
+from cardiomm.acquisition import Acquisition  # noqa: E402
 from cardiomm.atomic import write_text  # noqa: E402
 from cardiomm.compare.image_quality import frame_metrics  # noqa: E402
 from cardiomm.conventions import MODALITIES  # noqa: E402
@@ -103,7 +104,7 @@ def main() -> None:
             for meth, p in params.items():
                 p = CSParams(p.lamda, p.max_iter, p.lamda_mapping, eng)
                 c0, w0 = _cpu(), time.perf_counter()
-                rec = cs_recon_series(meth, kus, mask, mk, p, kind=kind)
+                rec = cs_recon_series(meth, Acquisition.from_arrays(kus, mask, mk), p, kind=kind)
                 cpu, wall = _cpu() - c0, time.perf_counter() - w0
                 psnr, ssim = _quality(ref, rec)
                 rows.append({"mask": mk, "method": meth, "engine": eng, "psnr": psnr, "ssim": ssim,
@@ -112,7 +113,6 @@ def main() -> None:
                 print(f"[bench] {mk} {meth} {eng}: {psnr:.2f} dB {ssim:.3f}  cpu {cpu:.2f} s  wall {wall:.2f} s",
                       flush=True)
         if model is not None:
-            from cardiomm.acquisition import Acquisition
             from cardiomm.recon.infer import reconstruct_series
 
             c0, w0 = _cpu(), time.perf_counter()

@@ -200,8 +200,7 @@ def reconstruct(method: str, subject: Subject, modalities: list[str], masks: lis
                 from cardiomm.recon.cs import CSParams, cs_recon_series
 
                 cfg = sense_params if method == "sense" else (classical_params or {}).get(method, {})
-                img = cs_recon_series(method, kus, mask, mk, CSParams.from_dict(method, cfg), MODALITIES[mod].kind,
-                                      acs=acs)
+                img = cs_recon_series(method, acq, CSParams.from_dict(method, cfg), MODALITIES[mod].kind)
             elif method in PUBLISHED_METHODS:
                 from cardiomm.recon.infer_published import reconstruct_series_published
 
