@@ -19,8 +19,12 @@ spatial axis shared by the whole batch (``CoilSensitivityModel.get_fully_sampled
 2. the output is the complex coil-combined image ``S^H F^-1 k`` (like CardioMM) instead of MONAI's RSS
    magnitude, so both networks share the loss, the inference code and the checkpoint format.
 
-MONAI's blocks use MONAI's centred orthonormal FFT, which is the same transform as
-:func:`cardiomm.physics.fft.fft2c` (checked in ``tests/test_varnet.py``).
+The physics is injected: each cascade applies its block's learned pieces (``.model``, the refinement
+``ComplexUnet``, and ``.dc_weight``) with the data-consistency operator ``op(maps, mask)``
+(:class:`cardiomm.physics.sense.SenseOp` by default) instead of MONAI's own FFT and coil products; the
+update is ``VarNetBlock.forward``'s, and ``tests/test_varnet.py`` checks the two agree. The parameter names
+(hence the shipped checkpoint) are MONAI's. MONAI's centred orthonormal FFT is the same transform as
+:func:`cardiomm.physics.fft.fft2c` (also checked there).
 """
 
 from __future__ import annotations
