@@ -25,6 +25,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from cardiomm.acquisition import Acquisition  # noqa: E402
 from cardiomm.compare.image_quality import frame_metrics  # noqa: E402
 from cardiomm.io.cmrxrecon import read_kspace, read_mask, read_recon  # noqa: E402
 from cardiomm.recon.checkpoint import load_model  # noqa: E402
@@ -62,7 +63,8 @@ def main() -> None:
             for mk in cfg["masks"]:
                 kus = read_kspace(res / "undersampled" / s.id / f"cine_sax_kus_{mk}.mat", key="kus")
                 mask = read_mask(res / "undersampled" / s.id / f"cine_sax_mask_{mk}.mat")
-                img = reconstruct_series(model, kus, mask, mk, {**s.meta, "modality": "cine"})
+                acq = Acquisition.from_arrays(kus, mask, mk, meta={**s.meta, "modality": "cine"})
+                img = reconstruct_series(model, acq)
                 for r in frame_metrics(ref, img):
                     rows.append({"temporal_context": k, "subject": s.id, "mask": mk, **r})
     df = pd.DataFrame(rows)

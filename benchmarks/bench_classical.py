@@ -37,6 +37,7 @@ sys.path.insert(0, str(REPO))
 
 import sigpy  # noqa: E402
 
+from cardiomm.acquisition import Acquisition  # noqa: E402
 from cardiomm.atomic import write_text  # noqa: E402
 from cardiomm.compare.image_quality import frame_metrics  # noqa: E402
 from cardiomm.config import validate_config  # noqa: E402
@@ -104,7 +105,7 @@ def main() -> None:
             for meth, p in params.items():
                 p = CSParams(p.lamda, p.max_iter, p.lamda_mapping, eng)
                 c0, w0 = _cpu(), time.perf_counter()
-                rec = cs_recon_series(meth, kus, mask, mk, p, kind=kind)
+                rec = cs_recon_series(meth, Acquisition.from_arrays(kus, mask, mk), p, kind=kind)
                 cpu, wall = _cpu() - c0, time.perf_counter() - w0
                 psnr, ssim = _quality(ref, rec)
                 rows.append({"mask": mk, "method": meth, "engine": eng, "psnr": psnr, "ssim": ssim,
@@ -116,7 +117,8 @@ def main() -> None:
             from cardiomm.recon.infer import reconstruct_series
 
             c0, w0 = _cpu(), time.perf_counter()
-            rec = reconstruct_series(model, kus, mask, mk, {**spec.row(pcfg), "modality": args.modality})
+            acq = Acquisition.from_arrays(kus, mask, mk, meta={**spec.row(pcfg), "modality": args.modality})
+            rec = reconstruct_series(model, acq)
             cpu, wall = _cpu() - c0, time.perf_counter() - w0
             psnr, ssim = _quality(ref, rec)
             rows.append({"mask": mk, "method": "cardiomm", "engine": "torch (shipped weights)", "psnr": psnr,

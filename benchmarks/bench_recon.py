@@ -29,6 +29,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from cardiomm.acquisition import Acquisition  # noqa: E402
 from cardiomm.conventions import METHODS  # noqa: E402
 from cardiomm.io.cmrxrecon import read_kspace, read_mask  # noqa: E402
 from cardiomm.recon.checkpoint import load_model  # noqa: E402
@@ -39,12 +40,13 @@ from cardiomm.workflow import plan_from_config  # noqa: E402
 
 MEM_CHILD = r"""
 import resource, sys, numpy as np
+from cardiomm.acquisition import Acquisition
 from cardiomm.io.cmrxrecon import read_kspace, read_mask
 from cardiomm.recon.checkpoint import load_model
 from cardiomm.recon.infer import reconstruct_series
 model, _ = load_model(sys.argv[1], arch="cardiomm")
 kus = read_kspace(sys.argv[2], key="kus"); mask = read_mask(sys.argv[3])
-reconstruct_series(model, kus, mask, sys.argv[4], {"modality": "cine"})
+reconstruct_series(model, Acquisition.from_arrays(kus, mask, sys.argv[4], meta={"modality": "cine"}))
 print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 """
 
@@ -108,13 +110,14 @@ def main() -> None:
     timings["zerofilled"] = (time.perf_counter() - t) / n2d
     t = time.perf_counter()
     # plan_from_config filled the schema's defaults into cfg; engine picks SigPy/BART, not a solver argument
-    sense_recon_series(sub, msub, args.mask, **{k: v for k, v in cfg["sense"].items() if k != "engine"})
+    sense_recon_series(Acquisition.from_arrays(sub, msub, args.mask),
+                       **{k: v for k, v in cfg["sense"].items() if k != "engine"})
     timings["sense (ESPIRiT per slice + CG-SENSE)"] = (time.perf_counter() - t) / n2d
     for arch in ("varnet", "cardiomm"):
         model, _ = load_model(REPO / cfg["models"][arch], arch=arch)
-        reconstruct_series(model, sub[:1, :1], msub[:1], args.mask, meta)  # warm-up
+        reconstruct_series(model, Acquisition.from_arrays(sub[:1, :1], msub[:1], args.mask, meta=meta))  # warm-up
         t = time.perf_counter()
-        reconstruct_series(model, sub, msub, args.mask, meta)
+        reconstruct_series(model, Acquisition.from_arrays(sub, msub, args.mask, meta=meta))
         timings[arch] = (time.perf_counter() - t) / n2d
     mem = subprocess.run([sys.executable, "-c", MEM_CHILD, str(REPO / cfg["models"]["cardiomm"]), str(kus_p),
                           str(mask_p), args.mask], capture_output=True, text=True, check=True)

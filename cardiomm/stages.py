@@ -167,8 +167,8 @@ def reconstruct(method: str, subject: Subject, modalities: list[str], masks: lis
     ``classical_params``: the config blocks ``cs:``/``kttv:`` (and ``sense:``) by method name.
     ``published``: the config's ``published`` section (CLIP folder, model configs of the published methods).
     """
+    from cardiomm.acquisition import load_undersampled
     from cardiomm.io.releases import acs_lines
-    from cardiomm.sampling.masks import check_mask
 
     acs = acs_lines(subject.release)  # the release's ACS width (the synthetic cohort's for generic trees)
     model = None
@@ -185,9 +185,9 @@ def reconstruct(method: str, subject: Subject, modalities: list[str], masks: lis
     t0, total, frames = time.perf_counter(), len(masks) * len(modalities), 0
     for mk in masks:
         for mod in modalities:
-            kus = cio.read_kspace(kus_files[(mod, mk)], key="kus")
-            mask = cio.read_mask(mask_files[(mod, mk)])
-            check_mask(mask, kus.shape, mk, source=str(mask_files[(mod, mk)]), acs=acs)
+            acq = load_undersampled(kus_files[(mod, mk)], mask_files[(mod, mk)], mk, acs,
+                                    {**subject.meta, "modality": mod})  # validated once, here
+            kus, mask = acq.kspace, acq.mask
             if method == "zerofilled":
                 from cardiomm.recon.zero_filled import zero_filled
 
@@ -195,14 +195,12 @@ def reconstruct(method: str, subject: Subject, modalities: list[str], masks: lis
             elif method == "sense" and (sense_params or {}).get("engine", "sigpy") == "sigpy":
                 from cardiomm.recon.sense import sense_recon_series
 
-                img = sense_recon_series(kus, mask, mk,
-                                         **{"acs": acs, **{k: v for k, v in sense_params.items() if k != "engine"}})
+                img = sense_recon_series(acq, **{k: v for k, v in sense_params.items() if k != "engine"})
             elif method in CLASSICAL:  # cs, kttv (SigPy or BART), and SENSE through BART
                 from cardiomm.recon.cs import CSParams, cs_recon_series
 
                 cfg = sense_params if method == "sense" else (classical_params or {}).get(method, {})
-                img = cs_recon_series(method, kus, mask, mk, CSParams.from_dict(method, cfg), MODALITIES[mod].kind,
-                                      acs=acs)
+                img = cs_recon_series(method, acq, CSParams.from_dict(method, cfg), MODALITIES[mod].kind)
             elif method in PUBLISHED_METHODS:
                 from cardiomm.recon.infer_published import reconstruct_series_published
 
@@ -211,8 +209,7 @@ def reconstruct(method: str, subject: Subject, modalities: list[str], masks: lis
             else:
                 from cardiomm.recon.infer import reconstruct_series
 
-                meta = {**subject.meta, "modality": mod}
-                img = reconstruct_series(model, kus, mask, mk, meta, acs=acs)
+                img = reconstruct_series(model, acq)
             _write_recon(img, outputs[i], outputs[i + 1], subject, mod)
             i += 2
             frames += kus.shape[0] * kus.shape[1]

@@ -13,6 +13,7 @@ import torch
 import yaml
 
 from cardiomm import stages
+from cardiomm.acquisition import Acquisition
 from cardiomm.cohort import Subject, subject_from_row
 from cardiomm.io import cmrxrecon as cio
 from cardiomm.io.nifti import Geometry
@@ -106,7 +107,7 @@ def test_sense_rejects_too_small_acs(real_root):
     c = k.shape[3] // 2
     mask[:, c - 2:c + 2] = 1
     with pytest.raises(ValueError, match="ESPIRiT needs at least 8"):
-        sense_recon_series(k * mask[:, None, None], mask, "Uniform4", acs=4)
+        sense_recon_series(Acquisition.from_arrays(k * mask[:, None, None], mask, "Uniform4", 4))
 
 
 # ------------------------------------------------------------------------------------------ mapping timing

@@ -7,6 +7,7 @@ import subprocess
 import numpy as np
 import pytest
 
+from cardiomm.acquisition import Acquisition
 from cardiomm.io.cfl import read_cfl, read_hdr, write_cfl
 from cardiomm.recon.bart import bart_available, bart_slice, from_bart_image, to_bart
 from cardiomm.recon.cs import CSParams, cs_recon_series
@@ -122,7 +123,8 @@ def test_bart_engine_and_sigpy_engine_both_work_and_roughly_agree(phantom_case, 
     zf = _psnr(ref, zero_filled(kus))
     out = {}
     for eng in ("sigpy", "bart"):
-        rec = cs_recon_series(method, kus, mask, "ktGaussian8", CSParams(lamda, 40, engine=eng), acs=16)
+        acq = Acquisition.from_arrays(kus, mask, "ktGaussian8", 16)
+        rec = cs_recon_series(method, acq, CSParams(lamda, 40, engine=eng))
         out[eng] = _psnr(ref, rec)
     assert min(out.values()) > zf + 2.0, (zf, out)  # measured: zf 24.2, SENSE 27.8 (SigPy) / 27.1 (BART)
     assert abs(out["sigpy"] - out["bart"]) < 6.0, out

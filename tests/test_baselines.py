@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from cardiomm.acquisition import Acquisition
 from cardiomm.physics.coils import rss
 from cardiomm.physics.fft import fft2c
 from cardiomm.recon.sense import espirit_maps, sense_recon_series
@@ -120,7 +121,8 @@ def test_espirit_averages_frames(kspace: np.ndarray) -> None:
 def test_sense_recovers_phantom_at_uniform4(kspace: np.ndarray, reference: np.ndarray) -> None:
     mask = make_mask("Uniform4", 1, N, N, seed=0)
     # noiseless data: exact recovery is expected with (almost) no regularisation and a converged CG
-    rec = sense_recon_series(undersample(kspace, mask), mask, "Uniform4", lamda=1e-4, max_iter=100)
+    acq = Acquisition.from_arrays(undersample(kspace, mask), mask, "Uniform4")
+    rec = sense_recon_series(acq, lamda=1e-4, max_iter=100)
     assert rec.shape == reference.shape and rec.dtype == np.float32
     assert _nmse(reference, rec) < 1e-3
     # same intensity scale as the RSS reference (least-squares gain ~ 1)
@@ -132,7 +134,7 @@ def test_sense_recovers_phantom_at_uniform4(kspace: np.ndarray, reference: np.nd
 def test_sense_beats_zero_filled(kspace: np.ndarray, reference: np.ndarray, name: str) -> None:
     mask = make_mask(name, 1, N, N, seed=0)
     kus = undersample(kspace, mask)
-    sense = sense_recon_series(kus, mask, name)  # default lamda / max_iter
+    sense = sense_recon_series(Acquisition.from_arrays(kus, mask, name))  # default lamda / max_iter
     zf = zero_filled(kus)
     assert _psnr(reference, sense) > _psnr(reference, zf) + 2.0
 
@@ -144,7 +146,8 @@ def test_sense_series_shapes_and_broadcast_mask() -> None:
     k = fft2c(img).numpy().astype(np.complex64)
     k = np.stack([np.stack([k, 0.5 * k]), np.stack([k, 0.5 * k])])  # (nt, nz, nc, ny, nx)
     mask = make_mask("Uniform2", 1, n, n, seed=0, acs=16)
-    rec = sense_recon_series(undersample(k, mask), mask, "Uniform2", acs=16, lamda=1e-4, max_iter=50)
+    acq = Acquisition.from_arrays(undersample(k, mask), mask, "Uniform2", 16)
+    rec = sense_recon_series(acq, lamda=1e-4, max_iter=50)
     assert rec.shape == (2, 2, n, n)
     ref = zero_filled(k)
     assert _nmse(ref[:, 1], rec[:, 1]) < 1e-2
@@ -158,18 +161,18 @@ def test_sense_rejects_bad_input(kspace: np.ndarray) -> None:
     bad = kus.copy()
     bad[0, 0, 1, 3, 3] = np.nan
     with pytest.raises(ValueError, match="NaN/Inf"):
-        sense_recon_series(bad, mask, "Uniform4")
+        sense_recon_series(Acquisition.from_arrays(bad, mask, "Uniform4"))
     small = make_mask("Uniform4", 1, N, N, seed=0, acs=6)
     with pytest.raises(ValueError, match="ESPIRiT needs at least 8"):
-        sense_recon_series(undersample(kspace, small), small, "Uniform4", acs=6)
+        sense_recon_series(Acquisition.from_arrays(undersample(kspace, small), small, "Uniform4", 6))
     holed = mask.copy()
     holed[0, N // 2 + 1, :] = 0
     with pytest.raises(ValueError, match="ACS region"):
-        sense_recon_series(undersample(kspace, holed), holed, "Uniform4")
+        sense_recon_series(Acquisition.from_arrays(undersample(kspace, holed), holed, "Uniform4"))
     with pytest.raises(ValueError, match="does not match"):
-        sense_recon_series(kus, mask[:, :-1], "Uniform4")
+        sense_recon_series(Acquisition.from_arrays(kus, mask[:, :-1], "Uniform4"))
     with pytest.raises(ValueError, match="complex"):
-        sense_recon_series(np.abs(kus), mask, "Uniform4")
+        sense_recon_series(Acquisition.from_arrays(np.abs(kus), mask, "Uniform4"))
     # a calibration region narrower than 8 points cannot be used by ESPIRiT
     with pytest.raises(ValueError, match="calibration region"):
         espirit_maps(kus[:, 0], mask, acs_mask("Uniform4", N, N, acs=6))

@@ -15,6 +15,7 @@ from cardiomm.recon import prompts
 from cardiomm.recon.data import prepare_frame
 from cardiomm.recon.networks.cardiomm import CardioMM, CardioMMConfig
 from cardiomm.recon.prompts import UNKNOWN, PromptConfig, PromptEncoder, encode_mask_name, encode_scan
+from cardiomm.recon.sample import FrameSample, collate_samples
 from cardiomm.sampling.masks import acs_mask, make_mask
 
 TINY = dict(cascades=2, features=4, levels=2, sens_features=4, sens_levels=1, scan_dim=8, us_dim=8, token_dim=4,
@@ -40,22 +41,19 @@ def _phantom(nt: int = NT, nc: int = NC, ny: int = NY, nx: int = NX, seed: int =
     return k + 0.01 * torch.randn(k.shape, generator=g, dtype=torch.complex64)
 
 
-def _batch(name: str, mod: str = "cine", k: int = 0, nc: int = NC, seed: int = 0) -> dict[str, torch.Tensor]:
+def _batch(name: str, mod: str = "cine", k: int = 0, nc: int = NC, seed: int = 0) -> FrameSample:
     kfull = _phantom(nc=nc, seed=seed)
     mask = torch.from_numpy(make_mask(name, NT, NY, NX, seed=seed, acs=ACS))
     acs = torch.from_numpy(acs_mask(name, NY, NX, acs=ACS))
     frames = [prepare_frame(kfull, mask, t, acs, k, MODALITIES[mod].kind, kfull[t]) for t in (0, 1)]
-    b = {key: torch.stack([f[key] for f in frames]) for key in frames[0]}
     toks, cont = prompts.encode_mask_name(name)
-    b["scan_tokens"] = torch.tensor([encode_scan(META, mod)] * 2)
-    b["us_tokens"] = torch.tensor([toks] * 2)
-    b["us_cont"] = torch.tensor([[cont]] * 2, dtype=torch.float32)
-    return b
+    return collate_samples(frames).replace(scan_tokens=torch.tensor([encode_scan(META, mod)] * 2),
+                                           us_tokens=torch.tensor([toks] * 2),
+                                           us_cont=torch.tensor([[cont]] * 2, dtype=torch.float32))
 
 
-def _run(model: CardioMM, b: dict, **kw) -> torch.Tensor:
-    return model(b["kspace"], b["mask"], b["acs"], b["scan_tokens"], b["us_tokens"], b["us_cont"],
-                 b.get("context"), **kw)
+def _run(model: CardioMM, b: FrameSample, **kw) -> torch.Tensor:
+    return model(b, **kw)
 
 
 @pytest.fixture(scope="module")
@@ -77,16 +75,15 @@ def test_output_shape_every_modality_and_pattern(model: CardioMM, mod: str) -> N
 def test_hard_dc_keeps_measured_multicoil_kspace_exactly(model: CardioMM) -> None:
     b = _batch("ktGaussian8")
     with torch.no_grad():
-        soft = model.forward_all(b["kspace"], b["mask"], b["acs"], b["scan_tokens"], b["us_tokens"], b["us_cont"])
+        soft = model.forward_all(b)
         model.set_hard_dc(True)
         try:
-            hard = model.forward_all(b["kspace"], b["mask"], b["acs"], b["scan_tokens"], b["us_tokens"],
-                                     b["us_cont"])
+            hard = model.forward_all(b)
         finally:
             model.set_hard_dc(False)
-    sampled = (b["mask"] > 0).expand_as(b["kspace"])
-    assert torch.equal(hard["kspace"][sampled], b["kspace"][sampled])
-    assert not torch.equal(soft["kspace"][sampled], b["kspace"][sampled])  # soft DC blends
+    sampled = (b.mask > 0).expand_as(b.kspace)
+    assert torch.equal(hard["kspace"][sampled], b.kspace[sampled])
+    assert not torch.equal(soft["kspace"][sampled], b.kspace[sampled])  # soft DC blends
     # the returned image is the SENSE combination of that k-space with the estimated maps
     torch.testing.assert_close(hard["image"], reduce(ifft2c(hard["kspace"]), hard["smaps"]))
     # the maps have unit RSS
@@ -99,13 +96,13 @@ def test_hard_dc_output_image_matches_measurement_single_coil() -> None:
     torch.manual_seed(1)
     net = CardioMM(CardioMMConfig(**TINY)).eval()
     b = _batch("Uniform4", nc=1)
-    sampled = (b["mask"] > 0).expand_as(b["kspace"])
+    sampled = (b.mask > 0).expand_as(b.kspace)
     for hard in (True, False):
         net.set_hard_dc(hard)
         with torch.no_grad():
-            r = net.forward_all(b["kspace"], b["mask"], b["acs"], b["scan_tokens"], b["us_tokens"], b["us_cont"])
+            r = net.forward_all(b)
         k_out = fft2c(expand(r["image"], r["smaps"]))
-        err = (k_out[sampled] - b["kspace"][sampled]).abs().max() / b["kspace"].abs().max()
+        err = (k_out[sampled] - b.kspace[sampled]).abs().max() / b.kspace.abs().max()
         assert (err < 1e-5) if hard else (err > 1e-3)
 
 
@@ -126,8 +123,8 @@ def test_unknown_metadata_is_accepted() -> None:
     assert encode_scan({}, "brain_flair") == [UNKNOWN] * 5  # nothing known at all
     net = CardioMM(CardioMMConfig(**TINY)).eval()
     b = _batch("ktRadial24")
-    b["scan_tokens"] = torch.tensor([toks, encode_scan({"field_strength_T": float("nan")}, "t1map")])
-    b["us_tokens"], b["us_cont"] = torch.tensor([[UNKNOWN, UNKNOWN]] * 2), torch.tensor([[math.log2(10)]] * 2)
+    b = b.replace(scan_tokens=torch.tensor([toks, encode_scan({"field_strength_T": float("nan")}, "t1map")]),
+                  us_tokens=torch.tensor([[UNKNOWN, UNKNOWN]] * 2), us_cont=torch.tensor([[math.log2(10)]] * 2))
     with torch.no_grad():
         out = _run(net, b)
     assert out.shape == (2, NY, NX) and torch.isfinite(torch.view_as_real(out)).all()
@@ -183,8 +180,8 @@ def test_prompts_condition_the_output() -> None:
     b = _batch("Uniform8")
     with torch.no_grad():
         ref = _run(net, b)
-        b2 = dict(b, scan_tokens=torch.zeros_like(b["scan_tokens"]))
-        b3 = dict(b, us_tokens=torch.tensor([[3, 6]] * 2), us_cont=torch.tensor([[math.log2(24)]] * 2))
+        b2 = b.replace(scan_tokens=torch.zeros_like(b.scan_tokens))
+        b3 = b.replace(us_tokens=torch.tensor([[3, 6]] * 2), us_cont=torch.tensor([[math.log2(24)]] * 2))
         assert not torch.allclose(_run(net, b2), ref)
         assert not torch.allclose(_run(net, b3), ref)
     off = CardioMM(CardioMMConfig(**TINY, use_prompts=False)).eval()
@@ -201,31 +198,33 @@ def test_temporal_context_ablation() -> None:
     first_conv = TINY["features"] * 8 * 9 * TINY["cascades"]  # 4k = 8 extra input channels per cascade
     assert n1 - n0 == first_conv + TINY["features"] * 8 * TINY["cascades"]  # 3x3 conv + 1x1 skip
     b = _batch("ktGaussian8", "cine", k=2)
-    assert b["context"].shape == (2, 4, NY, NX) and b["context"].is_complex()
+    assert b.context.shape == (2, 4, NY, NX) and b.context.is_complex()
     with torch.no_grad():
         out = _run(ctx, b)
-        rep = _run(ctx, dict(b, context=None))  # None = centre frame replicated
-        other = _run(ctx, dict(b, context=torch.zeros_like(b["context"])))  # the neighbours are used
+        rep = _run(ctx, b.replace(context=None))  # None = centre frame replicated
+        other = _run(ctx, b.replace(context=torch.zeros_like(b.context)))  # the neighbours are used
     assert out.shape == rep.shape == (2, NY, NX)
     assert not torch.allclose(out, other)
     with pytest.raises(ValueError, match="context"):
-        _run(ctx, dict(b, context=b["context"][:, :2]))
+        _run(ctx, b.replace(context=b.context[:, :2]))
 
 
 def test_missing_acs_falls_back_to_sampled_points(model: CardioMM) -> None:
     b = _batch("Uniform4")
     with torch.no_grad():
-        out = _run(model, dict(b, acs=torch.zeros_like(b["acs"])))
-    assert torch.isfinite(torch.view_as_real(out)).all() and out.abs().mean() > 0.1 * b["kspace"].abs().mean()
+        out = _run(model, b.replace(acs=torch.zeros_like(b.acs)))
+    assert torch.isfinite(torch.view_as_real(out)).all() and out.abs().mean() > 0.1 * b.kspace.abs().mean()
 
 
 def test_bad_inputs_raise_clear_errors(model: CardioMM) -> None:
     b = _batch("Uniform8")
     with pytest.raises(ValueError, match="kspace must be complex"):
-        model(b["kspace"].real, b["mask"], b["acs"], b["scan_tokens"], b["us_tokens"], b["us_cont"])
+        model(b.replace(kspace=b.kspace.real))
     with pytest.raises(ValueError, match="mask"):
-        model(b["kspace"], b["mask"][:, :, :-1], b["acs"], b["scan_tokens"], b["us_tokens"], b["us_cont"])
+        model(b.replace(mask=b.mask[:, :, :-1]))
     with pytest.raises(ValueError, match="us_tokens"):
-        model(b["kspace"], b["mask"], b["acs"], b["scan_tokens"], b["us_tokens"][:, :1], b["us_cont"])
+        model(b.replace(us_tokens=b.us_tokens[:, :1]))
+    with pytest.raises(ValueError, match="no scan_tokens"):
+        model(b.replace(scan_tokens=None))
     with pytest.raises(ValueError, match="cascades"):
         CardioMMConfig(cascades=0)

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from cardiomm.physics.coils import expand, normalize_smaps, reduce, rss
 from cardiomm.physics.fft import fft2c, ifft2c
-from cardiomm.physics.sense import sense_adjoint, sense_forward, sense_normal
+from cardiomm.physics.sense import SenseOp, sense_adjoint, sense_forward, sense_normal
 
 Op = Callable[[torch.Tensor], torch.Tensor]
 
@@ -68,7 +68,43 @@ def _operators(ny: int, nx: int, nc: int = 4, batch: tuple[int, ...] = (2,)):
         ("reduce", lambda y: reduce(y, smaps), lambda x: expand(x, smaps), coil, img),
         ("sense", lambda x: sense_forward(x, smaps, mask), lambda y: sense_adjoint(y, smaps, mask), img, coil),
         ("sense_normal", lambda x: sense_normal(x, smaps, mask), lambda x: sense_normal(x, smaps, mask), img, img),
+        *_object_operators(smaps, mask),
     ]
+
+
+def _object_operators(smaps: torch.Tensor, mask: torch.Tensor):
+    """(name, A, A.H, ishape, oshape) for the operator objects (SenseOp, its adjoint, normal, unmasked form)."""
+    op = SenseOp(smaps, mask)
+    return [(name, A, A.H, A.ishape, A.oshape)
+            for name, A in (("SenseOp", op), ("SenseOp.H", op.H), ("SenseOp.N", op.N),
+                            ("SenseOp.unmasked", op.unmasked()), ("SenseOp(no mask).N", op.unmasked().N))]
+
+
+@pytest.mark.parametrize("which", ["SenseOp", "SenseOp.H", "SenseOp.N", "SenseOp.unmasked", "SenseOp(no mask).N"])
+@pytest.mark.parametrize("ny, nx, batch", [(16, 16, (2,)), (15, 17, ()), (12, 9, (2, 3))])
+def test_generic_operator_properties(which: str, ny: int, nx: int, batch: tuple[int, ...]) -> None:
+    """One generic check for every operator object: adjoint identity, linearity, ``N == H . A``, ``H.H == A``."""
+    smaps, mask = _problem(ny, nx, 3, batch)
+    name, A, AH, xs, ys = next(o for o in _object_operators(smaps, mask) if o[0] == which)
+    assert_adjoint(A, AH, tuple(xs), tuple(ys))
+    assert_linear(A, tuple(xs))
+    x = crandn(tuple(xs), torch.Generator().manual_seed(9))
+    if hasattr(A, "N"):  # operators that expose a normal: it is the adjoint after the forward
+        torch.testing.assert_close(A.N(x), AH(A(x)), rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(AH.H(x), A(x), rtol=0, atol=0)
+
+
+def test_sense_op_is_the_function_form_and_checks_shapes() -> None:
+    smaps, mask = _problem(10, 12, nc=3)
+    x = crandn((2, 10, 12), torch.Generator().manual_seed(6))
+    op = SenseOp(smaps, mask)
+    torch.testing.assert_close(op(x), sense_forward(x, smaps, mask), rtol=0, atol=0)
+    torch.testing.assert_close(op.N(x), op.H(op(x)), rtol=0, atol=0)
+    assert op.ishape == (2, 10, 12) and op.oshape == (2, 3, 10, 12)
+    with pytest.raises(ValueError, match="complex"):
+        SenseOp(smaps.real, mask)
+    with pytest.raises(ValueError, match="mask"):
+        SenseOp(smaps, mask[..., :-1])
 
 
 @pytest.mark.parametrize("ny, nx", [(16, 16), (15, 17), (12, 9)])

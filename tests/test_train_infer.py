@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 import torch
 
+from cardiomm.acquisition import Acquisition
 from cardiomm.cohort import SUBJECT_COLUMNS, load_cohort, write_subjects_csv
 from cardiomm.io.cmrxrecon import write_kspace
 from cardiomm.physics.coils import rss
@@ -23,8 +24,9 @@ from cardiomm.recon.data import (
     normalisation_scale,
     prepare_frame,
 )
-from cardiomm.recon.infer import acs_from_mask, reconstruct_series
-from cardiomm.sampling.masks import make_mask
+from cardiomm.recon.infer import reconstruct_series
+from cardiomm.recon.sample import FrameSample
+from cardiomm.sampling.masks import acs_from_mask, make_mask
 
 NC, NY, NX = 4, 32, 32
 TINY_CARDIOMM = dict(cascades=2, features=4, levels=2, sens_features=4, sens_levels=1, scan_dim=8, us_dim=8,
@@ -98,12 +100,12 @@ def test_prepare_frame_normalises_by_the_zero_filled_scale() -> None:
     acs[12:20] = True
     f = prepare_frame(kfull, mask, 2, acs, temporal_context=1, kind="cine", kfull=kfull[2])
     m = mask[2] > 0
-    assert torch.equal(f["kspace"][:, ~m], torch.zeros_like(f["kspace"][:, ~m]))  # zero outside the mask
+    assert torch.equal(f.kspace[:, ~m], torch.zeros_like(f.kspace[:, ~m]))  # zero outside the mask
     kus = kfull[2] * m
-    torch.testing.assert_close(f["scale"], normalisation_scale(kus))
-    torch.testing.assert_close(f["kspace"] * f["scale"], kus)
-    torch.testing.assert_close(f["target"] * f["scale"], rss(ifft2c(kfull[2])))
-    assert f["context"].shape == (2, NY, NX) and f["acs"].shape == (1, NY, NX) and f["mask"].shape == (1, NY, NX)
+    torch.testing.assert_close(f.scale, normalisation_scale(kus))
+    torch.testing.assert_close(f.kspace * f.scale, kus)
+    torch.testing.assert_close(f.target * f.scale, rss(ifft2c(kfull[2])))
+    assert f.context.shape == (2, NY, NX) and f.acs.shape == (1, NY, NX) and f.mask.shape == (1, NY, NX)
 
 
 def test_dataset_masks_are_seeded_per_epoch(cohort: list) -> None:
@@ -111,16 +113,16 @@ def test_dataset_masks_are_seeded_per_epoch(cohort: list) -> None:
                       max_frames_per_subject=5)
     assert len(ds) == 2 * 5 + 2 * 3  # cine capped at 5 frames, t1map has 3
     a = ds[3]
-    assert a["kspace"].shape == (NC, NY, NX) and a["target"].shape == (NY, NX)
-    assert a["scan_tokens"].shape == (5,) and a["us_tokens"].shape == (2,) and a["us_cont"].shape == (1,)
-    assert torch.equal(ds[3]["mask"], a["mask"])  # reproducible
+    assert a.kspace.shape == (NC, NY, NX) and a.target.shape == (NY, NX)
+    assert a.scan_tokens.shape == (5,) and a.us_tokens.shape == (2,) and a.us_cont.shape == (1,)
+    assert torch.equal(ds[3].mask, a.mask)  # reproducible
     masks = []
     for e in range(4):
         ds.set_epoch(e)
-        masks.append(torch.stack([ds[i]["mask"] for i in range(len(ds))]))
+        masks.append(torch.stack([ds[i].mask for i in range(len(ds))]))
     assert any(not torch.equal(masks[0], m) for m in masks[1:])  # a new draw per epoch
     ds.set_epoch(0)
-    assert torch.equal(torch.stack([ds[i]["mask"] for i in range(len(ds))]), masks[0])
+    assert torch.equal(torch.stack([ds[i].mask for i in range(len(ds))]), masks[0])
     # the batch sampler never mixes files and covers every frame once per epoch
     sampler = GroupedBatchSampler(ds, batch_size=2, seed=0)
     batches = list(sampler)
@@ -133,13 +135,14 @@ def test_dataset_masks_are_seeded_per_epoch(cohort: list) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-def _inputs(b: int = 2) -> tuple[torch.Tensor, ...]:
+def _inputs(b: int = 2) -> FrameSample:
     k = torch.from_numpy(_series(1, b, 0)[0])
     mask = torch.from_numpy(make_mask("Uniform4", 1, NY, NX, seed=0, acs=8)).float().expand(b, 1, NY, NX)
     acs = torch.zeros(b, 1, NY, NX, dtype=torch.bool)
     acs[..., 12:20, :] = True
-    return (k * mask, mask, acs, torch.ones(b, 5, dtype=torch.long), torch.ones(b, 2, dtype=torch.long),
-            torch.full((b, 1), 2.0))
+    return FrameSample(kspace=k * mask, mask=mask, acs=acs, scale=torch.ones(b),
+                       scan_tokens=torch.ones(b, 5, dtype=torch.long), us_tokens=torch.ones(b, 2, dtype=torch.long),
+                       us_cont=torch.full((b, 1), 2.0))
 
 
 @pytest.mark.parametrize(("kind", "cfg"), [("cardiomm", TINY_CARDIOMM), ("varnet", TINY_VARNET)])
@@ -153,7 +156,7 @@ def test_checkpoint_round_trip(tmp_path: Path, kind: str, cfg: dict) -> None:
     assert not loaded.training
     x = _inputs()
     with torch.no_grad():
-        assert torch.equal(model(*x), loaded(*x))
+        assert torch.equal(model(x), loaded(x))
 
 
 def test_checkpoint_errors_name_the_file(tmp_path: Path) -> None:
@@ -273,9 +276,9 @@ def test_reconstruct_series_undoes_normalisation(kind: str, cfg: dict, mod: str,
     mask = make_mask(name, nt, NY, NX, seed=0, acs=8)
     kus = kfull * mask[:, None, None]
     meta = dict(META, modality=mod, field_strength_T=0.55, vendor="Bruker")  # unseen metadata is fine
-    out = reconstruct_series(model, kus, mask, name, meta, batch_size=3, acs=8)
+    out = reconstruct_series(model, Acquisition.from_arrays(kus, mask, name, 8, meta), batch_size=3)
     assert out.shape == (nt, 2, NY, NX) and out.dtype == np.float32 and np.isfinite(out).all()
-    out2 = reconstruct_series(model, 2 * kus, mask, name, meta, batch_size=5, acs=8)
+    out2 = reconstruct_series(model, Acquisition.from_arrays(2 * kus, mask, name, 8, meta), batch_size=5)
     np.testing.assert_allclose(out2, 2 * out, rtol=1e-4, atol=1e-6 * out.max())
     # output in the units of the fully sampled RSS (same order of magnitude even untrained)
     ref = rss(ifft2c(torch.from_numpy(kfull))).numpy()
@@ -286,12 +289,13 @@ def test_reconstruct_series_rejects_bad_input() -> None:
     model = build_model("varnet", TINY_VARNET)
     kus = _series(2, 1, 0)
     mask = make_mask("Uniform4", 2, NY, NX, seed=0, acs=8)
-    with pytest.raises(ValueError, match="kus"):
-        reconstruct_series(model, np.abs(kus), mask, "Uniform4", META)
-    with pytest.raises(ValueError, match="mask"):
-        reconstruct_series(model, kus, mask[:, :-1], "Uniform4", META)
+    # the acquisition is validated once, where it is built, naming its source
+    with pytest.raises(ValueError, match="kus.mat: k-space must be complex"):
+        Acquisition.from_arrays(np.abs(kus), mask, "Uniform4", meta=META, source="kus.mat")
+    with pytest.raises(ValueError, match="mask.mat: mask"):
+        Acquisition.from_arrays(kus, mask[:, :-1], "Uniform4", meta=META, source="kus.mat", mask_source="mask.mat")
     with pytest.raises(KeyError, match="modality"):
-        reconstruct_series(model, kus, mask, "Uniform4", {"vendor": "GE"})
+        reconstruct_series(model, Acquisition.from_arrays(kus, mask, "Uniform4", 8, meta={"vendor": "GE"}))
 
 
 def test_acs_from_mask_finds_the_calibration_block() -> None:

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import inspect
+
 import pytest
 import torch
 from monai.networks.blocks.fft_utils_t import fftn_centered_t, ifftn_centered_t
 
 from cardiomm.physics.fft import fft2c, ifft2c
+from cardiomm.physics.sense import SenseOp
 from cardiomm.recon.networks.blocks import count_parameters
 from cardiomm.recon.networks.cardiomm import CardioMM, CardioMMConfig
 from cardiomm.recon.networks.varnet import VarNet, VarNetConfig, unet_features, varnet_config_matching
+from cardiomm.recon.sample import FrameSample
 from cardiomm.sampling.masks import acs_mask, make_mask
 
 TINY = VarNetConfig(cascades=2, features=4, sens_features=2)
@@ -38,29 +42,52 @@ def _inputs(names: list[str], nc: int = 3, ny: int = 28, nx: int = 36) -> tuple[
     return k * mask, mask, acs
 
 
-def test_varnet_wrapper_shapes_and_ignores_prompts() -> None:
+def _sample(k: torch.Tensor, mask: torch.Tensor, acs: torch.Tensor) -> FrameSample:
+    return FrameSample(kspace=k, mask=mask, acs=acs, scale=torch.ones(k.shape[0]))
+
+
+def test_varnet_wrapper_shapes_and_reads_only_kspace_mask_acs() -> None:
     torch.manual_seed(0)
     net = VarNet(TINY).eval()
     k, mask, acs = _inputs(["Uniform8", "ktRadial16", "ktGaussian4"])
     with torch.no_grad():
-        out = net(k, mask, acs, torch.zeros(3, 5, dtype=torch.long), torch.zeros(3, 2, dtype=torch.long),
-                  torch.zeros(3, 1))
-        out2 = net(k, mask, acs, torch.ones(3, 5, dtype=torch.long), torch.ones(3, 2, dtype=torch.long),
-                   torch.ones(3, 1), context=torch.zeros(3, 2, 28, 36, dtype=torch.complex64))
+        out = net(_sample(k, mask, acs))
+        # E2E-VarNet has no prompt or temporal input: a sample carrying them gives the same image
+        out2 = net(_sample(k, mask, acs).replace(scan_tokens=torch.ones(3, 5, dtype=torch.long),
+                                                 us_tokens=torch.ones(3, 2, dtype=torch.long),
+                                                 us_cont=torch.ones(3, 1),
+                                                 context=torch.zeros(3, 2, 28, 36, dtype=torch.complex64)))
     assert out.shape == (3, 28, 36) and out.dtype == torch.complex64
     assert torch.isfinite(torch.view_as_real(out)).all()
     torch.testing.assert_close(out, out2)
+    assert list(inspect.signature(VarNet.forward).parameters) == ["self", "sample", "op"]
     # values outside the mask are ignored, like CardioMM
     with torch.no_grad():
-        out3 = net(k + (1 - mask) * 5.0, mask, acs, None, None, None)
+        out3 = net(_sample(k + (1 - mask) * 5.0, mask, acs))
     torch.testing.assert_close(out3, out)
+
+
+def test_varnet_cascades_equal_monai_blocks() -> None:
+    """The injected SenseOp reproduces MONAI's own VarNetBlock.forward, cascade by cascade."""
+    torch.manual_seed(0)
+    net = VarNet(TINY).eval()
+    k, mask, acs = _inputs(["Uniform8", "ktRadial16"])
+    sampled = mask > 0
+    with torch.no_grad():
+        smaps = net.estimate_smaps(k, acs & sampled)
+        k0r, smr, m = torch.view_as_real(k), torch.view_as_real(smaps), sampled.unsqueeze(-1)
+        kr = k0r.clone()
+        for blk in net.net.cascades:
+            kr = blk(kr, k0r, m, smr).float()
+        want = SenseOp(smaps).H(torch.view_as_complex(kr.contiguous()))
+        torch.testing.assert_close(net(_sample(k, mask, acs)), want, rtol=1e-5, atol=1e-6)
 
 
 def test_varnet_trains() -> None:
     torch.manual_seed(0)
     net = VarNet(TINY)
     k, mask, acs = _inputs(["Uniform4", "ktRadial8"])
-    out = net(k, mask, acs)
+    out = net(_sample(k, mask, acs))
     out.abs().mean().backward()
     grads = [p.grad for p in net.parameters() if p.grad is not None]
     assert len(grads) == len(list(net.parameters()))
@@ -71,9 +98,9 @@ def test_varnet_bad_inputs() -> None:
     net = VarNet(TINY)
     k, mask, acs = _inputs(["Uniform4"])
     with pytest.raises(ValueError, match="kspace must be complex"):
-        net(k.real, mask, acs)
+        net(_sample(k.real, mask, acs))
     with pytest.raises(ValueError, match="acs"):
-        net(k, mask, acs[..., :-1])
+        net(_sample(k, mask, acs[..., :-1]))
     with pytest.raises(ValueError, match="temporal_context"):
         VarNetConfig(temporal_context=1)
 

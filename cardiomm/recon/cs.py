@@ -44,9 +44,8 @@ import pywt
 import scipy.fft
 import sigpy as sp
 
-from cardiomm.conventions import ACS_LINES
-from cardiomm.recon.sense import MIN_CALIB_WIDTH, _check_finite, espirit_maps, sense_frame
-from cardiomm.sampling.masks import acs_mask, check_mask
+from cardiomm.acquisition import Acquisition
+from cardiomm.recon.sense import MIN_CALIB_WIDTH, _espirit, sense_frame
 
 # method -> one-line description (the methods of this module; SENSE is in cardiomm.recon.sense)
 CS_METHODS = {"cs": "l1-wavelet SENSE (spatial compressed sensing)", "kttv": "temporal-TV SENSE (k-t)"}
@@ -325,25 +324,17 @@ def kttv_slice(y: np.ndarray, maps: np.ndarray, mask: np.ndarray, lamda: float, 
     return (np.asarray(x) * np.float32(s)).astype(np.complex64)
 
 
-def cs_recon_series(
-    method: str,
-    kus: np.ndarray,
-    mask: np.ndarray,
-    mask_name: str,
-    params: CSParams,
-    kind: str = "cine",
-    acs: int = ACS_LINES,
-) -> np.ndarray:
+def cs_recon_series(method: str, acq: Acquisition, params: CSParams, kind: str = "cine") -> np.ndarray:
     """``cs``, ``kttv`` (or ``sense``) reconstruction of a whole series, one ESPIRiT calibration per slice.
 
     Parameters
     ----------
     method: ``"cs"``, ``"kttv"`` or ``"sense"`` (SigPy: :func:`cardiomm.recon.sense.sense_frame` frame by frame,
         as :func:`cardiomm.recon.sense.sense_recon_series`; this entry exists for the BART engine).
-    kus: complex ``(nt, nz, nc, ny, nx)`` undersampled k-space (zero where not sampled).
-    mask: ``(nt, ny, nx)`` (or ``(1, ny, nx)``) mask; mask_name: e.g. ``"ktRadial24"`` (gives the ACS geometry).
+    acq: the validated acquisition (:class:`cardiomm.acquisition.Acquisition`): k-space ``(nt, nz, nc, ny, nx)``,
+        mask, ACS region and width.
     params: :class:`CSParams`; kind: ``"cine"`` or ``"mapping"`` (temporal difference circular or not, and which
-        ``lamda``); acs: ACS width of the mask.
+        ``lamda``).
 
     Returns
     -------
@@ -353,15 +344,10 @@ def cs_recon_series(
         raise ValueError(f"cs_recon_series: unknown method {method!r}; known: {sorted(DEFAULTS)}")
     if kind not in ("cine", "mapping"):
         raise ValueError(f"cs_recon_series: kind must be 'cine' or 'mapping', got {kind!r}")
-    k = np.asarray(kus)
-    if k.ndim != 5 or not np.iscomplexobj(k):
-        raise ValueError(f"cs_recon_series: kus must be complex (nt, nz, nc, ny, nx), got {k.dtype} {k.shape}")
-    _check_finite(k, "cs_recon_series: kus")
+    k, m, region, acs = acq.kspace, acq.mask != 0, acq.acs, acq.acs_width
     if acs < MIN_CALIB_WIDTH:
-        raise ValueError(f"cs_recon_series: acs={acs}, ESPIRiT needs at least {MIN_CALIB_WIDTH} fully sampled")
-    check_mask(mask, k.shape, mask_name, source="cs_recon_series: mask", acs=acs)
-    m = np.broadcast_to(np.asarray(mask) != 0, (k.shape[0], *k.shape[-2:]))
-    region = acs_mask(mask_name, k.shape[-2], k.shape[-1], acs)
+        raise ValueError(f"cs_recon_series: {acq.source}: acs={acs}, ESPIRiT needs at least {MIN_CALIB_WIDTH} "
+                         "fully sampled")
     lamda = params.lamda_for(kind)
     if params.engine == "bart":
         from cardiomm.recon.bart import bart_recon_series
@@ -370,7 +356,7 @@ def cs_recon_series(
     nt, nz = k.shape[:2]
     out = np.zeros((nt, nz, *k.shape[-2:]), dtype=np.float32)
     for z in range(nz):
-        maps = espirit_maps(k[:, z], m, region, calib_width=acs)
+        maps = _espirit(k[:, z], region, calib_width=acs)
         if method == "sense":
             x = np.stack([sense_frame(k[t, z], maps, m[t], lamda=lamda, max_iter=params.max_iter) for t in range(nt)])
         elif method == "kttv":

@@ -24,10 +24,11 @@ from torch.utils.data import Dataset, Sampler
 
 from cardiomm.conventions import ACS_LINES, MODALITIES, PATTERNS, modality, parse_mask_name
 from cardiomm.io.cmrxrecon import KSPACE_KEYS, read_kspace
+from cardiomm.physics.coilmaps import acs_smaps, zero_filled_image
 from cardiomm.physics.coils import rss
 from cardiomm.physics.fft import ifft2c
-from cardiomm.recon.networks.cardiomm import acs_smaps, zero_filled_image
 from cardiomm.recon.prompts import encode_scan, encode_undersampling
+from cardiomm.recon.sample import FrameSample
 
 NORM_QUANTILE = 0.99
 MaskFn = Callable[..., np.ndarray]
@@ -74,8 +75,8 @@ def prepare_frame(
     temporal_context: int = 0,
     kind: str = "cine",
     kfull: torch.Tensor | None = None,
-) -> dict[str, torch.Tensor]:
-    """Network inputs of frame ``t`` of one slice.
+) -> FrameSample:
+    """Network inputs of frame ``t`` of one slice (without prompt tokens: the caller adds them).
 
     Parameters
     ----------
@@ -89,28 +90,24 @@ def prepare_frame(
 
     Returns
     -------
-    dict with ``kspace`` complex64 ``(C, H, W)`` (normalised, zero outside the mask), ``mask`` float32
-    ``(1, H, W)``, ``acs`` bool ``(1, H, W)``, ``scale`` float32 ``()``, ``context`` complex64 ``(2k, H, W)`` if
-    ``temporal_context > 0``, ``target`` float32 ``(H, W)`` if ``kfull`` is given.
+    :class:`~cardiomm.recon.sample.FrameSample` with ``kspace`` complex64 ``(C, H, W)`` (normalised, zero outside
+    the mask), ``mask`` float32 ``(1, H, W)``, ``acs`` bool ``(1, H, W)``, ``scale`` float32 ``()``, ``context``
+    complex64 ``(2k, H, W)`` if ``temporal_context > 0``, ``target`` float32 ``(H, W)`` if ``kfull`` is given.
     """
     m = mask[t] > 0
     k_t = torch.where(m, kus[t], torch.zeros((), dtype=kus.dtype))
     scale = normalisation_scale(k_t)
     acs_t = acs.bool() & m
-    out = {
-        "kspace": (k_t / scale).to(torch.complex64),
-        "mask": m.float()[None],
-        "acs": acs_t[None],
-        "scale": scale.float(),
-    }
+    context = target = None
     if temporal_context > 0:
         idx = context_indices(t, kus.shape[0], temporal_context, kind)
         smaps = acs_smaps(k_t, acs_t[None])
         kn = torch.where(mask[idx, None] > 0, kus[idx], torch.zeros((), dtype=kus.dtype))
-        out["context"] = (zero_filled_image(kn, smaps[None]) / scale).to(torch.complex64)
+        context = (zero_filled_image(kn, smaps[None]) / scale).to(torch.complex64)
     if kfull is not None:
-        out["target"] = (rss(ifft2c(kfull)) / scale).float()
-    return out
+        target = (rss(ifft2c(kfull)) / scale).float()
+    return FrameSample(kspace=(k_t / scale).to(torch.complex64), mask=m.float()[None], acs=acs_t[None],
+                       scale=scale.float(), context=context, target=target)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -247,7 +244,7 @@ class FrameDataset(Dataset):
         mask = make_mask(name, nt, ny, nx, seed=int(rng.integers(2**31 - 1)), acs=self.acs_lines)
         return name, mask, acs_mask(name, ny, nx, acs=self.acs_lines)
 
-    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+    def __getitem__(self, index: int) -> FrameSample:
         ref = self.frames[index]
         subj = self.subjects[ref.subject]
         k = self._kspace((ref.subject, ref.modality))
@@ -260,10 +257,9 @@ class FrameDataset(Dataset):
         )
         mname = parse_mask_name(name)
         us_tokens, us_cont = encode_undersampling(mname.pattern, mname.R)
-        sample["scan_tokens"] = torch.tensor(encode_scan(subj.meta, ref.modality), dtype=torch.long)
-        sample["us_tokens"] = torch.tensor(us_tokens, dtype=torch.long)
-        sample["us_cont"] = torch.tensor([us_cont], dtype=torch.float32)
-        return sample
+        return sample.replace(scan_tokens=torch.tensor(encode_scan(subj.meta, ref.modality), dtype=torch.long),
+                              us_tokens=torch.tensor(us_tokens, dtype=torch.long),
+                              us_cont=torch.tensor([us_cont], dtype=torch.float32))
 
 
 class GroupedBatchSampler(Sampler[list[int]]):

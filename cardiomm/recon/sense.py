@@ -23,9 +23,9 @@ import numpy as np
 import sigpy.mri.app as mr_app
 import torch
 
-from cardiomm.conventions import ACS_LINES
+from cardiomm.acquisition import Acquisition
 from cardiomm.physics.coils import normalize_smaps
-from cardiomm.sampling.masks import acs_mask, check_mask
+from cardiomm.sampling.masks import central_square_width
 
 MIN_CALIB_WIDTH = 8  # ESPIRiT's 6x6 kernel needs a calibration region wider than the kernel
 
@@ -33,18 +33,6 @@ MIN_CALIB_WIDTH = 8  # ESPIRiT's 6x6 kernel needs a calibration region wider tha
 def _check_finite(arr: np.ndarray, what: str) -> None:
     if not np.isfinite(arr).all():
         raise ValueError(f"{what} contains {int((~np.isfinite(arr)).sum())} NaN/Inf values")
-
-
-def _central_square_width(region: np.ndarray) -> int:
-    """Side of the largest square centred on DC ``(ny // 2, nx // 2)`` (sigpy's crop convention) inside ``region``."""
-    ny, nx = region.shape
-    best = 0
-    for w in range(1, min(ny, nx) + 1):
-        ys, xs = ny // 2 - w // 2, nx // 2 - w // 2
-        if not region[ys : ys + w, xs : xs + w].all():
-            break
-        best = w
-    return best
 
 
 def espirit_maps(
@@ -84,7 +72,14 @@ def espirit_maps(
     _check_finite(k, "espirit_maps: kspace_slice")
     if not m[:, region].all():
         raise ValueError("espirit_maps: the ACS region is not sampled in every frame")
-    width = min(int(calib_width), _central_square_width(region))
+    return _espirit(k, region, calib_width, thresh, crop)
+
+
+def _espirit(k: np.ndarray, region: np.ndarray, calib_width: int, thresh: float = 0.02,
+             crop: float = 0.95) -> np.ndarray:
+    """:func:`espirit_maps` on inputs already checked (``k`` complex ``(nt, nc, ny, nx)``, ``region`` bool
+    ``(ny, nx)`` sampled in every frame)."""
+    width = min(int(calib_width), central_square_width(region))
     if width < MIN_CALIB_WIDTH:
         raise ValueError(
             f"espirit_maps: ESPIRiT needs a fully sampled central calibration region of at least "
@@ -121,44 +116,30 @@ def sense_frame(
     return np.asarray(x).astype(np.complex64)
 
 
-def sense_recon_series(
-    kus: np.ndarray,
-    mask: np.ndarray,
-    mask_name: str,
-    lamda: float = 0.01,
-    max_iter: int = 30,
-    acs: int = ACS_LINES,
-) -> np.ndarray:
+def sense_recon_series(acq: Acquisition, lamda: float = 0.01, max_iter: int = 30) -> np.ndarray:
     """CG-SENSE reconstruction of a whole series with per-slice ESPIRiT maps.
 
     Parameters
     ----------
-    kus: complex ``(nt, nz, nc, ny, nx)`` undersampled k-space (zero where not sampled).
-    mask: ``(nt, ny, nx)`` (or ``(1, ny, nx)``) mask that produced ``kus``.
-    mask_name: the mask's name, e.g. ``"Uniform8"`` (gives the ACS geometry).
+    acq: the validated acquisition (:class:`cardiomm.acquisition.Acquisition`): k-space
+        ``(nt, nz, nc, ny, nx)``, its mask and ACS region (calibration square up to ``acq.acs_width``).
     lamda: Tikhonov weight (relative to an operator of norm <= 1, independent of the data scale).
     max_iter: conjugate-gradient iterations per frame.
-    acs: ACS width of the mask (central lines, or the side of the central square for ktRadial).
 
     Returns
     -------
     float32 ``(nt, nz, ny, nx)`` magnitude, on the scale of the RSS reference.
     """
-    k = np.asarray(kus)
-    if k.ndim != 5 or not np.iscomplexobj(k):
-        raise ValueError(f"sense_recon_series: kus must be complex (nt, nz, nc, ny, nx), got {k.dtype} {k.shape}")
-    _check_finite(k, "sense_recon_series: kus")
+    k, m, acs = acq.kspace, acq.mask != 0, acq.acs_width
     if acs < MIN_CALIB_WIDTH:
         raise ValueError(
-            f"sense_recon_series: acs={acs} central lines, ESPIRiT needs at least {MIN_CALIB_WIDTH} fully sampled"
+            f"sense_recon_series: {acq.source}: acs={acs} central lines, ESPIRiT needs at least {MIN_CALIB_WIDTH} "
+            "fully sampled"
         )
-    check_mask(mask, k.shape, mask_name, source="sense_recon_series: mask", acs=acs)
-    m = np.broadcast_to(np.asarray(mask) != 0, (k.shape[0], *k.shape[-2:]))
-    region = acs_mask(mask_name, k.shape[-2], k.shape[-1], acs)
     nt, nz = k.shape[:2]
     out = np.zeros((nt, nz, *k.shape[-2:]), dtype=np.float32)
     for z in range(nz):
-        maps = espirit_maps(k[:, z], m, region, calib_width=acs)
+        maps = _espirit(k[:, z], acq.acs, calib_width=acs)
         for t in range(nt):
             out[t, z] = np.abs(sense_frame(k[t, z], maps, m[t], lamda=lamda, max_iter=max_iter))
     return out

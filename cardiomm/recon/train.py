@@ -35,6 +35,7 @@ from cardiomm.progress import tqdm_to_log
 from cardiomm.recon.checkpoint import build_model, count_parameters, save_checkpoint
 from cardiomm.recon.data import FrameDataset, GroupedBatchSampler, MaskFn
 from cardiomm.recon.prompts import drop_tokens
+from cardiomm.recon.sample import FrameSample, collate_samples
 
 
 @dataclass
@@ -156,13 +157,11 @@ def nmse(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 # ---------------------------------------------------------------------------------------------
 
 
-def run_batch(model: nn.Module, batch: dict[str, torch.Tensor], device: torch.device) -> torch.Tensor:
-    """Forward one collated batch (keys of :func:`cardiomm.recon.data.prepare_frame` + prompt tokens);
+def run_batch(model: nn.Module, batch: FrameSample, device: torch.device) -> torch.Tensor:
+    """Forward one collated :class:`~cardiomm.recon.sample.FrameSample` (:func:`collate_samples`);
     returns the magnitude image ``(B, H, W)`` float32 in normalised units."""
-    b = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
     with autocast(device):
-        out = model(b["kspace"], b["mask"], b["acs"], b["scan_tokens"], b["us_tokens"], b["us_cont"],
-                    b.get("context"))
+        out = model(batch.to(device, non_blocking=True))
     return out.abs().float()
 
 
@@ -173,7 +172,7 @@ def evaluate(model: nn.Module, loader: DataLoader, device: torch.device, cfg: Tr
     with torch.inference_mode():
         for batch in loader:
             pred = run_batch(model, batch, device)
-            tgt = batch["target"].to(device)
+            tgt = batch.target.to(device)
             vals["loss"].append(float(recon_loss(pred, tgt, cfg.ssim_weight, cfg.l1_weight)) * len(pred))
             vals["ssim"] += ssim(pred, tgt).tolist()
             vals["psnr"] += psnr(pred, tgt).tolist()
@@ -218,7 +217,7 @@ def _val_loader(subjects, modalities, cfg: TrainConfig, temporal_context: int,  
                       cache_files=cfg.cache_files, acs_lines=cfg.acs_lines, mask_fns=mask_fns)
     # evenly spread frames, in dataset order so files are read one after the other
     idx = np.unique(np.linspace(0, len(ds) - 1, min(cfg.val_frames, len(ds))).round().astype(int)).tolist()
-    return DataLoader(Subset(ds, idx), batch_size=1, shuffle=False, num_workers=0)
+    return DataLoader(Subset(ds, idx), batch_size=1, shuffle=False, num_workers=0, collate_fn=collate_samples)
 
 
 def train_model(
@@ -265,7 +264,7 @@ def train_model(
                             seed=cfg.seed, temporal_context=kctx, cache_files=cfg.cache_files,
                             acs_lines=cfg.acs_lines, mask_fns=mask_fns)
     sampler = GroupedBatchSampler(train_ds, cfg.batch_size, seed=cfg.seed)
-    train_loader = DataLoader(train_ds, batch_sampler=sampler, num_workers=0)
+    train_loader = DataLoader(train_ds, batch_sampler=sampler, num_workers=0, collate_fn=collate_samples)
     val_loader = _val_loader(val_subjects, modalities, cfg, kctx, mask_fns)
 
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -300,10 +299,10 @@ def train_model(
         for i, batch in enumerate(train_loader):
             if i >= n_steps:
                 break
-            batch["scan_tokens"] = drop_tokens(batch["scan_tokens"], cfg.token_dropout, gen)
-            batch["us_tokens"] = drop_tokens(batch["us_tokens"], cfg.token_dropout, gen)
+            batch = batch.replace(scan_tokens=drop_tokens(batch.scan_tokens, cfg.token_dropout, gen),
+                                  us_tokens=drop_tokens(batch.us_tokens, cfg.token_dropout, gen))
             pred = run_batch(model, batch, device)
-            loss = recon_loss(pred, batch["target"].to(device), cfg.ssim_weight, cfg.l1_weight)
+            loss = recon_loss(pred, batch.target.to(device), cfg.ssim_weight, cfg.l1_weight)
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"non-finite training loss at epoch {epoch + 1} step {i + 1}")
             opt.zero_grad(set_to_none=True)
@@ -373,17 +372,16 @@ def measure_step_seconds(kind: str, model_cfg: dict | None = None, nc: int = 10,
     model = build_model(kind, model_cfg).to(device)
     kctx = int(getattr(model.config, "temporal_context", 0))
 
-    def batch(b: int) -> dict[str, torch.Tensor]:
+    def batch(b: int) -> FrameSample:
         mask = (torch.rand(b, 1, ny, nx) < 0.15).float()
         acs = torch.zeros(b, 1, ny, nx, dtype=torch.bool)
         acs[..., ny // 2 - ACS_LINES // 2: ny // 2 + ACS_LINES // 2, :] = True
         mask[acs] = 1.0
-        out = {"kspace": torch.randn(b, nc, ny, nx, dtype=torch.complex64) * mask, "mask": mask, "acs": acs,
-               "scan_tokens": torch.ones(b, 5, dtype=torch.long), "us_tokens": torch.ones(b, 2, dtype=torch.long),
-               "us_cont": torch.full((b, 1), 3.0), "target": torch.rand(b, ny, nx)}
-        if kctx:
-            out["context"] = torch.randn(b, 2 * kctx, ny, nx, dtype=torch.complex64)
-        return out
+        return FrameSample(kspace=torch.randn(b, nc, ny, nx, dtype=torch.complex64) * mask, mask=mask, acs=acs,
+                           scale=torch.ones(b), scan_tokens=torch.ones(b, 5, dtype=torch.long),
+                           us_tokens=torch.ones(b, 2, dtype=torch.long), us_cont=torch.full((b, 1), 3.0),
+                           target=torch.rand(b, ny, nx),
+                           context=torch.randn(b, 2 * kctx, ny, nx, dtype=torch.complex64) if kctx else None)
 
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
     b = batch(batch_size)
@@ -391,7 +389,7 @@ def measure_step_seconds(kind: str, model_cfg: dict | None = None, nc: int = 10,
     model.train()
     for _ in range(steps):
         t = time.perf_counter()
-        loss = recon_loss(run_batch(model, b, device), b["target"].to(device), 1.0, 0.1)
+        loss = recon_loss(run_batch(model, b, device), b.target.to(device), 1.0, 0.1)
         opt.zero_grad()
         loss.backward()
         opt.step()

@@ -109,6 +109,74 @@ def acs_mask(name: str, ny: int, nx: int, acs: int = ACS_LINES) -> np.ndarray:
     return region
 
 
+def acs_from_mask(mask: np.ndarray, acs: int = ACS_LINES) -> np.ndarray:
+    """ACS region of an arbitrary mask, for masks whose name does not say it.
+
+    Parameters
+    ----------
+    mask: ``(nt, ny, nx)``, non-zero = sampled.
+    acs: the largest ACS width to look for.
+
+    Returns
+    -------
+    bool ``(ny, nx)``: the central block of whole phase-encoding lines sampled in every frame (line masks);
+    if the central line is not whole, the largest centred square sampled in every frame (radial-like masks);
+    at most ``acs`` lines/pixels wide, grown symmetrically around ``(ny // 2, nx // 2)``.
+    """
+    always = np.all(np.asarray(mask) > 0, axis=0)  # (ny, nx)
+    ny, nx = always.shape
+    cy = ny // 2
+    region = np.zeros((ny, nx), dtype=bool)
+
+    def grow(ok) -> int:  # noqa: ANN001 - callable(width) -> bool
+        w = 0
+        while w < acs and ok(w + 1):
+            w += 1
+        return w
+
+    full_rows = always.all(axis=1)
+    w = grow(lambda v: 0 <= cy - v // 2 and cy - v // 2 + v <= ny and full_rows[_central_slice(ny, v)].all())
+    if w:
+        region[_central_slice(ny, w)] = True
+        return region
+    w = grow(lambda v: v <= min(ny, nx) and always[_central_slice(ny, v), _central_slice(nx, v)].all())
+    region[_central_slice(ny, w), _central_slice(nx, w)] = True
+    return region
+
+
+def acs_region(name: str, mask: np.ndarray, acs: int = ACS_LINES) -> np.ndarray:
+    """The one ACS rule: the pattern's region (:func:`acs_mask`) for a named pattern, else measured on the mask.
+
+    Parameters
+    ----------
+    name: mask name; a name :func:`cardiomm.conventions.parse_mask_name` does not know (or an ``acs`` that
+        does not fit the grid) falls back to :func:`acs_from_mask`.
+    mask: ``(nt, ny, nx)``, non-zero = sampled.
+    acs: ACS width (the release's, :func:`cardiomm.io.releases.acs_lines`).
+
+    Returns
+    -------
+    bool ``(ny, nx)``.
+    """
+    ny, nx = np.shape(mask)[-2:]
+    try:
+        return acs_mask(name, ny, nx, acs=acs)
+    except ValueError:  # custom mask name: measure it
+        return acs_from_mask(np.asarray(mask).reshape(-1, ny, nx), acs)
+
+
+def central_square_width(region: np.ndarray) -> int:
+    """Side of the largest square centred on DC ``(ny // 2, nx // 2)`` (sigpy's crop convention) inside ``region``
+    (bool ``(ny, nx)``): the ESPIRiT calibration width an ACS region allows."""
+    ny, nx = region.shape
+    best = 0
+    for w in range(1, min(ny, nx) + 1):
+        if not region[_central_slice(ny, w), _central_slice(nx, w)].all():
+            break
+        best = w
+    return best
+
+
 def _rng(name: str, seed: int) -> np.random.Generator:
     if not isinstance(seed, int | np.integer) or seed < 0:
         raise ValueError(f"make_mask: seed must be a non-negative integer, got {seed!r}")

@@ -9,7 +9,7 @@ Written from the paper's description, not from its code. One model serves all mo
    prompt-conditioned U-Net (squeeze-excitation blocks), expands the update back with the maps, and applies
    a learnable soft data consistency at sampled locations::
 
-       x   = S^H F^-1 k                         (reduce . ifft2c)
+       x   = S^H F^-1 k                         (SenseOp(S).H, cardiomm.physics.sense)
        k  <- k + F S dx,   dx = UNet_i(x, context; scan, us)
        k  <- k - w_i M (k - k0),   w_i = sigmoid(theta_i) in (0, 1)
 
@@ -22,8 +22,9 @@ Written from the paper's description, not from its code. One model serves all mo
 4. **Optional temporal context** (``temporal_context = k``): the zero-filled coil-combined images of ``k``
    neighbouring frames on each side enter every refinement U-Net as extra channels.
 
-The physics (FFT, coil expand/reduce, RSS normalisation) comes from :mod:`cardiomm.physics`; nothing here
-defines its own transform.
+The physics (the SENSE operator :class:`cardiomm.physics.sense.SenseOp`, the ACS coil maps of
+:mod:`cardiomm.physics.coilmaps`, RSS normalisation) comes from :mod:`cardiomm.physics`; nothing here defines
+its own transform.
 """
 
 from __future__ import annotations
@@ -33,10 +34,12 @@ from dataclasses import asdict, dataclass, field
 import torch
 from torch import nn
 
-from cardiomm.physics.coils import expand, normalize_smaps, reduce
-from cardiomm.physics.fft import fft2c, ifft2c
+from cardiomm.physics.coilmaps import acs_coil_images, acs_smaps, calibration_region, zero_filled_image
+from cardiomm.physics.coils import normalize_smaps
+from cardiomm.physics.sense import OperatorFactory, SenseOp
 from cardiomm.recon.networks.blocks import PromptUNet
 from cardiomm.recon.prompts import PromptConfig, PromptEncoder
+from cardiomm.recon.sample import FrameSample
 
 _EPS = 1e-12
 
@@ -94,31 +97,6 @@ PAPER_CONFIG = CardioMMConfig(cascades=10, features=48, levels=3, sens_features=
                               scan_dim=64, us_dim=32, token_dim=16, n_components=8, prompt_channels=16)
 
 
-# ---------------------------------------------------------------------------------------------
-# Zero-filled coil combination with ACS maps (also used by the data pipeline for temporal context)
-# ---------------------------------------------------------------------------------------------
-
-
-def acs_smaps(kspace: torch.Tensor, acs: torch.Tensor) -> torch.Tensor:
-    """Low-resolution sensitivity maps from the ACS region: ``normalize_smaps(ifft2c(k * acs))``.
-
-    Parameters
-    ----------
-    kspace: complex ``(..., C, H, W)`` (undersampled) k-space.
-    acs: bool/float ``(..., 1, H, W)`` or ``(H, W)`` ACS region.
-
-    Returns
-    -------
-    complex ``(..., C, H, W)`` maps with unit RSS; scale-free (independent of the k-space scale).
-    """
-    return normalize_smaps(ifft2c(kspace * acs.to(kspace.real.dtype)))
-
-
-def zero_filled_image(kspace: torch.Tensor, smaps: torch.Tensor) -> torch.Tensor:
-    """Coil-combined zero-filled image ``S^H F^-1 k``: complex ``(..., C, H, W)`` -> ``(..., H, W)``."""
-    return reduce(ifft2c(kspace), smaps)
-
-
 def _check(name: str, t: torch.Tensor, shape: tuple, complex_: bool | None = None) -> None:
     if t.ndim != len(shape) or any(s is not None and a != s for a, s in zip(t.shape, shape)):
         raise ValueError(f"CardioMM.forward: {name} must have shape {shape} (None = any), got {tuple(t.shape)}")
@@ -129,18 +107,19 @@ def _check(name: str, t: torch.Tensor, shape: tuple, complex_: bool | None = Non
 class CardioMM(nn.Module):
     """The CardioMM reconstruction network (see module docstring).
 
-    ``forward(kspace, mask, acs, scan_tokens, us_tokens, us_cont, context=None, smaps=None)``
+    ``forward(sample, op=SenseOp, smaps=None)``
 
     Parameters
     ----------
-    kspace: complex ``(B, C, H, W)`` undersampled multi-coil k-space (values outside the mask are ignored),
-        H = phase encoding (ny), W = readout (nx), DC at ``(H // 2, W // 2)``.
-    mask: float ``(B, 1, H, W)``, 1 = sampled.
-    acs: bool ``(B, 1, H, W)`` auto-calibration region (only its sampled points are used).
-    scan_tokens: long ``(B, 5)`` from :func:`cardiomm.recon.prompts.encode_scan`.
-    us_tokens: long ``(B, 2)``; us_cont: float ``(B, 1)`` = log2(R) (:func:`encode_undersampling`).
-    context: complex ``(B, 2k, H, W)`` zero-filled coil-combined neighbouring frames
+    sample: a batched :class:`~cardiomm.recon.sample.FrameSample`: ``kspace`` complex ``(B, C, H, W)``
+        undersampled multi-coil k-space (values outside the mask are ignored), H = phase encoding (ny),
+        W = readout (nx), DC at ``(H // 2, W // 2)``; ``mask`` float ``(B, 1, H, W)``, 1 = sampled; ``acs`` bool
+        ``(B, 1, H, W)`` auto-calibration region (only its sampled points are used); ``scan_tokens`` long
+        ``(B, 5)``, ``us_tokens`` long ``(B, 2)``, ``us_cont`` float ``(B, 1)`` = log2(R) (needed when
+        ``use_prompts``); ``context`` complex ``(B, 2k, H, W)`` zero-filled coil-combined neighbouring frames
         (``t-k .. t-1, t+1 .. t+k``) when ``temporal_context = k > 0``; ``None`` replicates the centre frame.
+    op: the data-consistency operator's constructor ``op(maps, mask)`` (default
+        :class:`cardiomm.physics.sense.SenseOp`), built from the estimated maps and the sampled points.
     smaps: optional complex ``(B, C, H, W)`` maps overriding the learned estimate (tests, external maps).
 
     Returns
@@ -192,7 +171,7 @@ class CardioMM(nn.Module):
         -------
         complex ``(B, C, H, W)`` with ``sum_c |S_c|^2 = 1``.
         """
-        coil = ifft2c(k0 * acs.to(k0.real.dtype))
+        coil = acs_coil_images(k0, acs)
         B, C, H, W = coil.shape
         # one scale per sample for all coils: the relative coil magnitudes are the information
         scale = coil.abs().pow(2).mean(dim=(1, 2, 3), keepdim=True).sqrt() + _EPS
@@ -223,32 +202,19 @@ class CardioMM(nn.Module):
 
     # ------------------------------------------------------------------ forward
 
-    def forward_all(
-        self,
-        kspace: torch.Tensor,
-        mask: torch.Tensor,
-        acs: torch.Tensor,
-        scan_tokens: torch.Tensor,
-        us_tokens: torch.Tensor,
-        us_cont: torch.Tensor,
-        context: torch.Tensor | None = None,
-        smaps: torch.Tensor | None = None,
-    ) -> dict[str, torch.Tensor]:
+    def forward_all(self, sample: FrameSample, op: OperatorFactory = SenseOp,
+                    smaps: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Like :meth:`forward` but returns ``{"image" (B, H, W), "kspace" (B, C, H, W), "smaps" (B, C, H, W)}``,
         ``kspace`` being the final multi-coil k-space prediction."""
+        kspace, mask, acs, context = sample.kspace, sample.mask, sample.acs, sample.context
         _check("kspace", kspace, (None, None, None, None), complex_=True)
         B, C, H, W = kspace.shape
         _check("mask", mask, (B, 1, H, W))
         _check("acs", acs, (B, 1, H, W))
-        _check("scan_tokens", scan_tokens, (B, None))
-        _check("us_tokens", us_tokens, (B, 2))
-        _check("us_cont", us_cont, (B, 1))
         kspace = kspace.to(torch.complex64)
         sampled = mask > 0
         k0 = torch.where(sampled, kspace, torch.zeros_like(kspace))
-        acs = acs.bool() & sampled
-        # a frame whose ACS region was not sampled: calibrate on everything sampled (aliased, but not zero)
-        acs = torch.where(acs.flatten(1).any(1)[:, None, None, None], acs, sampled)
+        acs = calibration_region(acs, sampled)
         if smaps is None:
             smaps = self.estimate_smaps(k0, acs)
         else:
@@ -263,24 +229,22 @@ class CardioMM(nn.Module):
             context = None
         scan = us = None
         if self.prompts is not None:
-            scan, us = self.prompts(scan_tokens, us_tokens, us_cont)
+            for name, t, shape in (("scan_tokens", sample.scan_tokens, (B, None)),
+                                   ("us_tokens", sample.us_tokens, (B, 2)), ("us_cont", sample.us_cont, (B, 1))):
+                if t is None:
+                    raise ValueError(f"CardioMM.forward: the sample has no {name} (a prompted model needs them)")
+                _check(name, t, shape)
+            scan, us = self.prompts(sample.scan_tokens, sample.us_tokens, sample.us_cont)
+        A = op(smaps, sampled)  # the data-consistency operator A = M F S
+        coil = A.unmasked()  # F S: coil transforms of the predicted (full) k-space
         k = k0
         for i in range(self.config.cascades):
-            x = reduce(ifft2c(k), smaps)
-            k = k + fft2c(expand(self._refine(i, x, context, scan, us), smaps))
-            k = self._dc(i, k, k0, sampled)
-        return {"image": reduce(ifft2c(k), smaps), "kspace": k, "smaps": smaps}
+            x = coil.H(k)
+            k = k + coil(self._refine(i, x, context, scan, us))
+            k = self._dc(i, k, k0, A.mask)
+        return {"image": coil.H(k), "kspace": k, "smaps": smaps}
 
-    def forward(
-        self,
-        kspace: torch.Tensor,
-        mask: torch.Tensor,
-        acs: torch.Tensor,
-        scan_tokens: torch.Tensor,
-        us_tokens: torch.Tensor,
-        us_cont: torch.Tensor,
-        context: torch.Tensor | None = None,
-        smaps: torch.Tensor | None = None,
-    ) -> torch.Tensor:
+    def forward(self, sample: FrameSample, op: OperatorFactory = SenseOp,
+                smaps: torch.Tensor | None = None) -> torch.Tensor:
         """Complex coil-combined image ``(B, H, W)``; see the class docstring for shapes."""
-        return self.forward_all(kspace, mask, acs, scan_tokens, us_tokens, us_cont, context, smaps)["image"]
+        return self.forward_all(sample, op, smaps)["image"]

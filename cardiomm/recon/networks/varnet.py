@@ -19,8 +19,12 @@ spatial axis shared by the whole batch (``CoilSensitivityModel.get_fully_sampled
 2. the output is the complex coil-combined image ``S^H F^-1 k`` (like CardioMM) instead of MONAI's RSS
    magnitude, so both networks share the loss, the inference code and the checkpoint format.
 
-MONAI's blocks use MONAI's centred orthonormal FFT, which is the same transform as
-:func:`cardiomm.physics.fft.fft2c` (checked in ``tests/test_varnet.py``).
+The physics is injected: each cascade applies its block's learned pieces (``.model``, the refinement
+``ComplexUnet``, and ``.dc_weight``) with the data-consistency operator ``op(maps, mask)``
+(:class:`cardiomm.physics.sense.SenseOp` by default) instead of MONAI's own FFT and coil products; the
+update is ``VarNetBlock.forward``'s, and ``tests/test_varnet.py`` checks the two agree. The parameter names
+(hence the shipped checkpoint) are MONAI's. MONAI's centred orthonormal FFT is the same transform as
+:func:`cardiomm.physics.fft.fft2c` (also checked there).
 """
 
 from __future__ import annotations
@@ -38,9 +42,11 @@ from monai.apps.reconstruction.networks.nets.utils import (
 from monai.apps.reconstruction.networks.nets.varnet import VariationalNetworkModel
 from torch import nn
 
-from cardiomm.physics.coils import normalize_smaps, reduce
-from cardiomm.physics.fft import ifft2c
+from cardiomm.physics.coilmaps import acs_coil_images, calibration_region
+from cardiomm.physics.coils import normalize_smaps
+from cardiomm.physics.sense import OperatorFactory, SenseOp
 from cardiomm.recon.networks.blocks import count_parameters
+from cardiomm.recon.sample import FrameSample
 
 
 def unet_features(base: int) -> tuple[int, int, int, int, int, int]:
@@ -83,9 +89,7 @@ PAPER_VARNET = VarNetConfig(cascades=12, features=18, sens_features=8)
 class VarNet(nn.Module):
     """MONAI E2E-VarNet with CardioMM's call signature.
 
-    ``forward(kspace (B, C, H, W) complex, mask (B, 1, H, W) float, acs (B, 1, H, W) bool, scan_tokens,
-    us_tokens, us_cont, context=None) -> (B, H, W) complex``; the prompt and context arguments are accepted
-    and ignored.
+    ``forward(sample, op=SenseOp) -> (B, H, W) complex``: reads the sample's k-space, mask and ACS only.
     """
 
     arch = "varnet"
@@ -100,22 +104,24 @@ class VarNet(nn.Module):
 
     def estimate_smaps(self, k0: torch.Tensor, acs: torch.Tensor) -> torch.Tensor:
         """Sensitivity maps (complex ``(B, C, H, W)``, unit RSS) from the ACS region via MONAI's ComplexUnet."""
-        x = torch.view_as_real(ifft2c(k0 * acs.to(k0.real.dtype)))  # (B, C, H, W, 2)
+        x = torch.view_as_real(acs_coil_images(k0, acs))  # (B, C, H, W, 2)
         x, b = reshape_channel_to_batch_dim(x)  # (B*C, 1, H, W, 2)
         x = self.net.coil_sensitivity_model.conv_net(x).float()
         x = reshape_batch_channel_to_channel_dim(x, b).contiguous()
         return normalize_smaps(torch.view_as_complex(x))
 
-    def forward(
-        self,
-        kspace: torch.Tensor,
-        mask: torch.Tensor,
-        acs: torch.Tensor,
-        scan_tokens: torch.Tensor | None = None,
-        us_tokens: torch.Tensor | None = None,
-        us_cont: torch.Tensor | None = None,
-        context: torch.Tensor | None = None,
-    ) -> torch.Tensor:
+    def forward(self, sample: FrameSample, op: OperatorFactory = SenseOp) -> torch.Tensor:
+        """Complex coil-combined image ``(B, H, W)`` of a batched sample.
+
+        Parameters
+        ----------
+        sample: :class:`~cardiomm.recon.sample.FrameSample` whose ``kspace`` (complex ``(B, C, H, W)``), ``mask``
+            (float ``(B, 1, H, W)``) and ``acs`` (bool ``(B, 1, H, W)``) are read; E2E-VarNet has no prompt or
+            temporal input, so the sample's other fields are not read.
+        op: the data-consistency operator's constructor ``op(maps, mask)`` (default
+            :class:`cardiomm.physics.sense.SenseOp`).
+        """
+        kspace, mask, acs = sample.kspace, sample.mask, sample.acs
         if kspace.ndim != 4 or not kspace.is_complex():
             raise ValueError(f"VarNet.forward: kspace must be complex (B, C, H, W), got {kspace.dtype} "
                              f"{tuple(kspace.shape)}")
@@ -126,16 +132,17 @@ class VarNet(nn.Module):
         sampled = mask > 0
         k0 = torch.where(sampled, kspace.to(torch.complex64), torch.zeros((), dtype=torch.complex64,
                                                                           device=kspace.device))
-        acs = acs.bool() & sampled
-        acs = torch.where(acs.flatten(1).any(1)[:, None, None, None], acs, sampled)  # no ACS: all sampled points
-        smaps = self.estimate_smaps(k0, acs)
-        k0r = torch.view_as_real(k0)  # (B, C, H, W, 2)
-        smr = torch.view_as_real(smaps)
-        m = sampled.unsqueeze(-1)  # (B, 1, H, W, 1) bool, broadcast by VarNetBlock.soft_dc
-        k = k0r.clone()
-        for cascade in self.net.cascades:
-            k = cascade(k, k0r, m, smr).float()
-        return reduce(ifft2c(torch.view_as_complex(k.contiguous())), smaps)
+        smaps = self.estimate_smaps(k0, calibration_region(acs, sampled))
+        A = op(smaps, sampled)  # the data-consistency operator A = M F S
+        coil = A.unmasked()  # F S
+        k = k0
+        # each MONAI VarNetBlock's learned pieces (refinement U-Net, DC weight), applied with the injected operator:
+        # k <- k - w M (k - k0) - F S UNet(S^H F^-1 k), the block's own update
+        for blk in self.net.cascades:
+            dx = blk.model(torch.view_as_real(coil.H(k)).unsqueeze(1)).float()  # (B, 1, H, W, 2)
+            dc = torch.where(A.mask, k - k0, torch.zeros((), dtype=k.dtype, device=k.device)) * blk.dc_weight
+            k = k - dc - coil(torch.view_as_complex(dx.squeeze(1).contiguous()))
+        return coil.H(k)
 
 
 def varnet_config_matching(n_params: int, cascades: int = 5, sens_features: int = 4) -> VarNetConfig:

@@ -1,0 +1,66 @@
+"""The typed network input: one frame (or a batch of frames) as the reconstruction networks receive it.
+
+Built by :func:`cardiomm.recon.data.prepare_frame` (training and inference alike) and batched by
+:func:`collate_samples`; the networks (:mod:`cardiomm.recon.networks`) take a :class:`FrameSample` and the
+data-consistency operator (:class:`cardiomm.physics.sense.SenseOp`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, fields, replace
+
+import torch
+
+
+@dataclass(frozen=True)
+class FrameSample:
+    """Network inputs of one frame; after :func:`collate_samples` every field gains a leading batch axis ``B``.
+
+    Attributes
+    ----------
+    kspace: complex64 ``(C, H, W)`` normalised undersampled k-space (zero outside the mask), H = phase encoding.
+    mask: float32 ``(1, H, W)``, 1 = sampled.
+    acs: bool ``(1, H, W)`` ACS region (intersected with the mask).
+    scale: float32 ``()`` normalisation scale (multiply the output by it to restore the input's units).
+    scan_tokens: long ``(5,)`` (:func:`cardiomm.recon.prompts.encode_scan`), ``None`` if unknown.
+    us_tokens: long ``(2,)``; us_cont: float32 ``(1,)`` = log2(R) (:func:`encode_undersampling`).
+    context: complex64 ``(2k, H, W)`` zero-filled neighbouring frames (``temporal_context = k > 0``), else ``None``.
+    target: float32 ``(H, W)`` normalised RSS of the fully sampled frame (training), else ``None``.
+    """
+
+    kspace: torch.Tensor
+    mask: torch.Tensor
+    acs: torch.Tensor
+    scale: torch.Tensor
+    scan_tokens: torch.Tensor | None = None
+    us_tokens: torch.Tensor | None = None
+    us_cont: torch.Tensor | None = None
+    context: torch.Tensor | None = None
+    target: torch.Tensor | None = None
+
+    def to(self, device: torch.device | str, non_blocking: bool = False) -> FrameSample:
+        """Every tensor field moved to ``device``."""
+        return replace(self, **{f.name: v.to(device, non_blocking=non_blocking) for f in fields(self)
+                                if (v := getattr(self, f.name)) is not None})
+
+    def replace(self, **changes: torch.Tensor | None) -> FrameSample:
+        """A copy with some fields changed (:func:`dataclasses.replace`)."""
+        return replace(self, **changes)
+
+
+def collate_samples(samples: Sequence[FrameSample]) -> FrameSample:
+    """Stack frames into a batch (``collate_fn`` of the training loaders); a field is ``None`` in the batch when it
+    is ``None`` in every frame, and an error when only some frames have it."""
+    if not samples:
+        raise ValueError("collate_samples: no samples")
+    out = {}
+    for f in fields(FrameSample):
+        vals = [getattr(s, f.name) for s in samples]
+        if all(v is None for v in vals):
+            out[f.name] = None
+        elif any(v is None for v in vals):
+            raise ValueError(f"collate_samples: field {f.name!r} is missing in some samples of the batch")
+        else:
+            out[f.name] = torch.stack(vals)
+    return FrameSample(**out)
