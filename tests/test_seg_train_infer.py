@@ -213,6 +213,13 @@ def test_resume_gives_the_same_weights(tmp_path: Path, trained: dict, monkeypatc
     sa = torch.load(tmp_path / "a.pt", weights_only=True)["state_dict"]
     sb = torch.load(tmp_path / "b.pt", weights_only=True)["state_dict"]
     assert all(torch.equal(sa[k], sb[k]) for k in sa)
+    # the one resume rule: another configuration is refused, naming the file and the differing keys
+    with pytest.raises(ValueError, match=r"last\.pt.*train_config\.lr \(0\.003 -> 0\.001\)"):
+        train_segmenter(pairs[:16], pairs[16:], SegTrainConfig(epochs=2, batch_size=8, lr=1e-3, seed=0,
+                        steps_per_epoch=1), tmp_path / "c.pt", tmp_path / "b")
+    with pytest.raises(ValueError, match=r"last\.pt.*data_fingerprint"):
+        train_segmenter(pairs[:15], pairs[16:], cfg, tmp_path / "c.pt", tmp_path / "b")
+    assert not (tmp_path / "c.pt").exists()
 
 
 def test_checkpoint_errors_name_the_file(tmp_path: Path) -> None:

@@ -244,9 +244,13 @@ def test_training_resumes_to_the_same_weights(cohort: list, tmp_path: Path, monk
     assert more["epochs"] == 3 and more["steps"] == 3 * TRAIN["steps_per_epoch"]
     assert len(pd.read_csv(tmp_path / "b" / "train_log.csv")) == 3
     # a different configuration must not silently continue from that state
-    with pytest.raises(ValueError, match="resume.pt"):
+    with pytest.raises(ValueError, match=r"resume\.pt.*model_config\.features \(4 -> 5\)"):
         train_mod.train_model("varnet", dict(TINY_VARNET, features=5), TRAIN, train, val, ["cine"],
                               tmp_path / "c.pt", tmp_path / "b", progress=False)
+    with pytest.raises(ValueError, match=r"resume\.pt.*train_config\.lr \(0\.003 -> 0\.001\)") as err:
+        train_mod.train_model("varnet", TINY_VARNET, dict(TRAIN, lr=1e-3), train, val, ["cine"],
+                              tmp_path / "c.pt", tmp_path / "b", progress=False)
+    assert "epochs" not in str(err.value)  # only the keys that differ are named
 
 
 def test_ssim_loss_properties() -> None:

@@ -25,7 +25,6 @@ between the two formats.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import pathlib
 import pickle
@@ -39,6 +38,7 @@ import torch
 from torch import nn
 
 from cardiomm.atomic import atomic_path
+from cardiomm.checkpoint import state_sha256  # the one state digest (re-exported)
 from cardiomm.recon.networks.blocks import count_parameters
 from cardiomm.recon.networks.cardiomm import CardioMM, CardioMMConfig
 from cardiomm.recon.networks.cardiomm_official import CardioMMOfficial, CardioMMOfficialConfig
@@ -85,17 +85,6 @@ def build_model(arch: str, cfg: dict | None = None) -> nn.Module:
     """A freshly initialised network of kind ``arch`` (``"cardiomm"`` or ``"varnet"``)."""
     config = make_config(arch, cfg)
     return ARCHS[arch][0](config)
-
-
-def state_sha256(state: dict[str, torch.Tensor]) -> str:
-    """Digest of a state dict: sorted names with dtype, shape and raw bytes of every tensor."""
-    h = hashlib.sha256()
-    for name in sorted(state):
-        t = state[name].detach().cpu().contiguous()
-        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
-        if t.numel():
-            h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
-    return h.hexdigest()
 
 
 def _plain(obj: object) -> object:

@@ -29,6 +29,7 @@ from torch.utils.data import DataLoader, Subset
 from tqdm import tqdm
 
 from cardiomm.atomic import atomic_path, write_csv
+from cardiomm.checkpoint import check_resume
 from cardiomm.conventions import ACS_LINES, PATTERNS
 from cardiomm.device import autocast, get_device
 from cardiomm.progress import tqdm_to_log
@@ -275,11 +276,9 @@ def train_model(
     start = 0
     if resume.exists():
         st = torch.load(resume, map_location="cpu", weights_only=True)
-        same_train = {k: v for k, v in st.get("train_config", {}).items() if k != "epochs"} == \
-            {k: v for k, v in _jsonable(cfg.to_dict()).items() if k != "epochs"}  # more epochs may be added
-        if st.get("arch") != kind or st.get("model_config") != _jsonable(model_cfg_full) or not same_train:
-            raise ValueError(f"{resume}: resume state was written for another model/training configuration; "
-                             "delete it (or use another log_dir) to start afresh")
+        check_resume(resume, {k: st.get(k) for k in ("arch", "model_config", "train_config")},
+                     {"arch": kind, "model_config": model_cfg_full, "train_config": cfg.to_dict()},
+                     may_change=("train_config.epochs",))  # more epochs may be added
         model.load_state_dict(st["model"])
         opt.load_state_dict(st["optimizer"])
         sched.load_state_dict(st["scheduler"])

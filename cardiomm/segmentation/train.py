@@ -32,6 +32,7 @@ from monai.utils import set_determinism
 from tqdm import tqdm
 
 from cardiomm.atomic import atomic_path, write_csv
+from cardiomm.checkpoint import check_resume, state_sha256
 from cardiomm.device import get_device
 from cardiomm.progress import tqdm_to_log
 from cardiomm.segmentation.data import AugmentConfig, SegPair, as_pair, padded_size, training_pairs
@@ -40,7 +41,8 @@ from cardiomm.segmentation.network import ARCH, build_segmenter, config_dict, ne
 
 log = logging.getLogger(__name__)
 
-CKPT_FORMAT = "cardiomm-segmenter-v1"
+CKPT_FORMAT = "cardiomm-segmenter-v2"  # v2: weights digested by cardiomm.checkpoint.state_sha256 (the one digest)
+LEGACY_FORMATS = ("cardiomm-segmenter-v1",)  # read (the shipped weights), never written
 RESUME_FORMAT = "cardiomm-segmenter-resume-v1"
 LAST_NAME = "last.pt"
 LOG_NAME = "train_log.csv"
@@ -98,8 +100,8 @@ class SegmenterCheckpointError(ValueError):
 # ---------------------------------------------------------------------------------------------
 
 
-def state_sha256(state_dict: dict[str, torch.Tensor]) -> str:
-    """SHA-256 over names, dtypes, shapes and raw bytes of a state dict (independent of pickling)."""
+def _legacy_sha256(state_dict: dict[str, torch.Tensor]) -> str:
+    """The v1 digest (names, dtypes, shapes, bytes; other separators), kept only to verify v1 files."""
     h = hashlib.sha256()
     for k in sorted(state_dict):
         t = state_dict[k].detach().cpu().contiguous()
@@ -155,9 +157,10 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
         raise SegmenterCheckpointError(
             f"{path}: checkpoint is for architecture {ckpt['arch']!r}, this code builds {ARCH!r}"
         )
-    if ckpt["format"] != CKPT_FORMAT:
+    if ckpt["format"] != CKPT_FORMAT and ckpt["format"] not in LEGACY_FORMATS:
         raise SegmenterCheckpointError(f"{path}: checkpoint format {ckpt['format']!r}, expected {CKPT_FORMAT!r}")
-    if state_sha256(ckpt["state_dict"]) != ckpt["sha256"]:
+    digest = _legacy_sha256 if ckpt["format"] in LEGACY_FORMATS else state_sha256
+    if digest(ckpt["state_dict"]) != ckpt["sha256"]:
         raise SegmenterCheckpointError(f"{path}: weights do not match their stored SHA-256; the file is corrupt")
     return ckpt
 
@@ -258,19 +261,13 @@ def _plot_curve(history: list[dict], path: Path) -> None:
 
 
 def _try_resume(last: Path, cfg: SegTrainConfig, fingerprint: str) -> dict | None:
+    """The resume state in ``last``, or ``None`` when there is none; another configuration or other data is
+    refused naming the keys (:func:`cardiomm.checkpoint.check_resume`, the rule both trainers follow)."""
     if not last.exists():
         return None
-    try:
-        state = _load_dict(last, "resume state")
-    except SegmenterCheckpointError as err:
-        log.warning("%s; starting training from scratch", err)
-        return None
-    if state.get("format") != RESUME_FORMAT or state.get("train_config") != asdict(cfg):
-        log.warning("%s: saved for another training configuration; starting from scratch", last)
-        return None
-    if state.get("data_fingerprint") != fingerprint:
-        log.warning("%s: saved for other training data; starting from scratch", last)
-        return None
+    state = _load_dict(last, "resume state")
+    check_resume(last, {k: state.get(k) for k in ("format", "train_config", "data_fingerprint")},
+                 {"format": RESUME_FORMAT, "train_config": asdict(cfg), "data_fingerprint": fingerprint})
     return state
 
 

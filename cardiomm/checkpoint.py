@@ -1,0 +1,81 @@
+"""What every trained network's files share: the state digest and the resume rule.
+
+The one state digest (:func:`state_sha256`) covers names, dtypes, shapes and raw bytes of a state dict,
+independent of pickling. The one resume rule (:func:`check_resume`): a resume state written for another
+configuration is refused with one error naming the file and every differing key; it is never silently
+continued from, nor silently discarded.
+
+This module imports no task code (reconstruction or segmentation); both import it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterable, Mapping
+
+import torch
+
+__all__ = ["ResumeMismatchError", "check_resume", "config_diff", "plain", "state_sha256"]
+
+
+def state_sha256(state: Mapping[str, torch.Tensor]) -> str:
+    """Digest of a state dict: sorted names with dtype, shape and raw bytes of every tensor."""
+    h = hashlib.sha256()
+    for name in sorted(state):
+        t = state[name].detach().cpu().contiguous()
+        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
+        if t.numel():
+            h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
+def plain(obj: object) -> object:
+    """Tuples become lists, recursively: how a config compares across a save/load round trip."""
+    if isinstance(obj, Mapping):
+        return {str(k): plain(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [plain(v) for v in obj]
+    return obj
+
+
+def config_diff(saved: object, current: object, prefix: str = "") -> list[str]:
+    """Dotted keys whose values differ between two (nested) configs, each as ``key (saved -> current)``."""
+    saved, current = plain(saved), plain(current)
+    if isinstance(saved, dict) and isinstance(current, dict):
+        out: list[str] = []
+        for k in sorted(set(saved) | set(current)):
+            key = f"{prefix}.{k}" if prefix else k
+            if k not in saved:
+                out.append(f"{key} (absent -> {current[k]!r})")
+            elif k not in current:
+                out.append(f"{key} ({saved[k]!r} -> absent)")
+            else:
+                out += config_diff(saved[k], current[k], key)
+        return out
+    return [] if saved == current else [f"{prefix or 'value'} ({saved!r} -> {current!r})"]
+
+
+class ResumeMismatchError(ValueError):
+    """A resume state was written for another configuration; the message names the file and the keys."""
+
+
+def check_resume(path: str | os.PathLike, saved: Mapping, current: Mapping, may_change: Iterable[str] = ()) -> None:
+    """The one resume rule: refuse a resume state whose configuration differs from the current one.
+
+    Parameters
+    ----------
+    path: the resume file (named in the error).
+    saved, current: ``{"arch": ..., "model_config": {...}, "train_config": {...}, ...}`` as stored and as asked.
+    may_change: dotted keys allowed to differ (e.g. ``"train_config.epochs"``: more epochs may be added).
+
+    Raises
+    ------
+    ResumeMismatchError: naming ``path`` and every differing key with both values.
+    """
+    allowed = set(may_change)
+    diff = [d for d in config_diff(dict(saved), dict(current)) if d.split(" ", 1)[0] not in allowed]
+    if diff:
+        raise ResumeMismatchError(
+            f"{path}: resume state was written for another configuration; differing keys: {'; '.join(diff)}. "
+            "Delete it (or use another log_dir) to start afresh")
