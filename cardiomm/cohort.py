@@ -265,16 +265,18 @@ def subject_table_rows(subjects: list[Subject], modalities: list[str], skipped: 
     return rows
 
 
-def write_subject_table(plan: object, path: str | os.PathLike) -> None:
-    """Write ``tables/subjects.csv`` of a :class:`cardiomm.workflow.Plan` (every subject of the cohort)."""
+def write_subject_table(everyone: list[Subject], evaluated: list[str], skipped: dict[str, str],
+                        modalities: list[str], path: str | os.PathLike) -> None:
+    """Write ``tables/subjects.csv``: every subject of the cohort (``everyone``), the ``evaluated`` ids, and why
+    each other one is not evaluated (``skipped``: id -> reason; a subject outside ``eval_splits`` says so)."""
     from cardiomm.atomic import atomic_path
 
-    evaluated = {s.id for s in plan.subjects}  # type: ignore[attr-defined]
-    skipped = dict(plan.skipped or {})  # type: ignore[attr-defined]
-    for s in plan.everyone:  # type: ignore[attr-defined]
-        if s.id not in evaluated and s.id not in skipped:
+    ids = set(evaluated)
+    skipped = dict(skipped or {})
+    for s in everyone:
+        if s.id not in ids and s.id not in skipped:
             skipped[s.id] = f"split {s.split} is not in eval_splits"
-    rows = subject_table_rows(plan.everyone, plan.modalities, skipped, evaluated)  # type: ignore[attr-defined]
+    rows = subject_table_rows(everyone, modalities, skipped, ids)
     with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=list(SUBJECT_TABLE_COLUMNS))
         w.writeheader()

@@ -1,7 +1,8 @@
 """What each stage of a run cost: Snakemake's ``benchmark:`` files turned into one table.
 
-Every heavy rule writes ``benchmarks/runs/<cohort>/<stage>[/<method>]/<subject>.tsv`` (or
-``<stage>.tsv`` for cohort-wide rules); each holds one row of Snakemake's measurements: wall seconds ``s``,
+Every heavy rule writes ``benchmarks/runs/<cohort>/<stage>[/<method>[/<mask>]]/<subject>.tsv`` (or
+``<stage>.tsv`` for cohort-wide rules; a ``<mask>`` level for stages with one job per mask, e.g. ``recon``);
+each holds one row of Snakemake's measurements: wall seconds ``s``,
 ``cpu_time`` (user + system seconds), ``max_rss`` (MB). :func:`stage_cost_table` groups them per stage and
 method and divides by the 2D frames each job handled, so a per-frame cost inside the workflow can be compared
 with the per-frame cost of a benchmark script.
@@ -24,8 +25,9 @@ COLUMNS = ["stage", "method", "jobs", "subjects", "wall_s_total", "wall_s_per_jo
 def read_benchmarks(runs_dir: str | Path) -> pd.DataFrame:
     """One row per benchmark file under ``runs_dir`` (= ``benchmarks/runs/<cohort>``).
 
-    Returns columns ``stage, method, subject, s, cpu_time, max_rss, file``; ``method`` is ``""`` for
-    stages without a method, ``subject`` is ``""`` for cohort-wide jobs. Files that are not Snakemake
+    Returns columns ``stage, method, mask, subject, s, cpu_time, max_rss, file``; ``method`` is ``""`` for
+    stages without a method, ``mask`` is ``""`` for jobs that handle every mask, ``subject`` is ``""`` for
+    cohort-wide jobs. Files that are not Snakemake
     benchmark tables (no ``s`` column) raise ``ValueError`` naming the file.
     """
     root = Path(runs_dir)
@@ -33,24 +35,28 @@ def read_benchmarks(runs_dir: str | Path) -> pd.DataFrame:
     for f in sorted(root.rglob("*.tsv")):
         parts = f.relative_to(root).with_suffix("").parts
         stage = parts[0]
-        method = parts[1] if len(parts) == 3 else ""
+        method = parts[1] if len(parts) in (3, 4) else ""
+        mask = parts[2] if len(parts) == 4 else ""
         subject = parts[-1] if len(parts) >= 2 else ""
         t = pd.read_csv(f, sep="\t")
         if "s" not in t.columns or t.empty:
             raise ValueError(f"{f}: not a Snakemake benchmark table (no 's' column or no row)")
         last = t.iloc[-1]  # with `repeat()` the last row is the last repetition; we never repeat
-        rows.append({"stage": stage, "method": method, "subject": subject, "s": float(last["s"]),
+        rows.append({"stage": stage, "method": method, "mask": mask, "subject": subject, "s": float(last["s"]),
                      "cpu_time": float(last.get("cpu_time", np.nan)), "max_rss": float(last.get("max_rss", np.nan)),
                      "file": str(f)})
-    return pd.DataFrame(rows, columns=["stage", "method", "subject", "s", "cpu_time", "max_rss", "file"])
+    return pd.DataFrame(rows, columns=["stage", "method", "mask", "subject", "s", "cpu_time", "max_rss", "file"])
 
 
 def frames_of_job(stage: str, method: str, subject: str, frames_per_subject: Mapping[str, int],
-                  n_masks: int) -> float:
-    """2D frames (``nt x nz`` summed over the modalities) one job handled; NaN when it is not per subject."""
+                  n_masks: int, mask: str = "") -> float:
+    """2D frames (``nt x nz`` summed over the modalities) one job handled; NaN when it is not per subject.
+    A job of one ``mask`` handles one mask's frames; other per-mask stages handle every mask's."""
     if subject not in frames_per_subject:
         return float("nan")
     per_mask = frames_per_subject[subject]
+    if mask:
+        return float(per_mask)
     per_mask_job = stage == "undersample" or (stage in PER_MASK_STAGES and method not in ("", "reference"))
     return float(per_mask * n_masks) if per_mask_job else float(per_mask)
 
@@ -67,11 +73,13 @@ def stage_cost_table(bench: pd.DataFrame, frames_per_subject: Mapping[str, int],
     if bench.empty:
         return pd.DataFrame(columns=COLUMNS)
     b = bench.copy()
-    b["frames"] = [frames_of_job(r.stage, r.method, r.subject, frames_per_subject, n_masks)
+    if "mask" not in b.columns:
+        b["mask"] = ""
+    b["frames"] = [frames_of_job(r.stage, r.method, r.subject, frames_per_subject, n_masks, r.mask)
                    for r in b.itertuples()]
     rows = []
     for (stage, method), g in b.groupby(["stage", "method"], sort=False):
-        subjects = g.loc[g["subject"] != "", "subject"].nunique()
+        subjects = g.loc[g["subject"] != "", "subject"].nunique()  # a subject's jobs (one per mask) add up
         frames = g["frames"].mean() if g["frames"].notna().all() else np.nan
         rows.append({
             "stage": stage, "method": method, "jobs": len(g), "subjects": subjects,

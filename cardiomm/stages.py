@@ -13,8 +13,9 @@ import os
 import sys
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -24,6 +25,10 @@ from cardiomm.cohort import Subject, write_subjects_csv
 from cardiomm.conventions import CLASSICAL, MODALITIES, PUBLISHED_METHODS
 from cardiomm.io import cmrxrecon as cio
 from cardiomm.io.nifti import save_image
+from cardiomm.workflow import key, named
+
+if TYPE_CHECKING:
+    from cardiomm.acquisition import Acquisition
 
 log = logging.getLogger("cardiomm")
 
@@ -96,10 +101,11 @@ def synthesize(phantom_cfg: dict, subject: str, root: str) -> None:
 # ------------------------------------------------------------------------------------------------ undersampling
 
 
-def undersample(subject: Subject, modalities: list[str], masks: list[str], seed: int,
-                mask_out: list[str], kus_out: list[str], mask_source: str = "generate") -> None:
-    """Write challenge masks and undersampled k-space for every modality x mask (outputs in that order).
+def undersample(subject: Subject, seed: int, outputs: Mapping[str, str], mask_source: str = "generate") -> None:
+    """Write the challenge mask and the undersampled k-space of every modality x mask named in ``outputs``.
 
+    ``outputs``: ``key(modality, mask, "mask" | "kus")`` -> file (:meth:`cardiomm.workflow.Plan.undersample_outputs`).
+    One job per subject: the fully sampled k-space of a modality is read once for all its masks.
     ``mask_source``: ``official`` uses the release's own mask file where it has one (else generates), ``generate``
     always generates, with the release's ACS width (:mod:`cardiomm.sampling.release_masks`).
     """
@@ -108,18 +114,16 @@ def undersample(subject: Subject, modalities: list[str], masks: list[str], seed:
     from cardiomm.sampling.masks import undersample as apply_mask
     from cardiomm.sampling.release_masks import subject_mask
 
-    i = 0
-    for mod in modalities:
-        src = subject.kspace_path(mod)
-        k = cio.read_kspace(src)
-        for name in masks:
+    files = named(outputs)
+    for mod in dict.fromkeys(m for m, _, _ in files):
+        k = cio.read_kspace(subject.kspace_path(mod))
+        for name in dict.fromkeys(mk for m, mk, _ in files if m == mod):
             m, origin = subject_mask(subject, mod, name, k.shape, seed, mask_source)
             st = mask_stats(m, name, acs_lines(subject.release))
             log.info("%s %s %s: %s, achieved R %.2f (nominal %d)", subject.id, mod, name, origin, st["achieved_R"],
                      st["nominal_R"])
-            cio.write_mask(mask_out[i], m, source=origin)
-            cio.write_kspace(kus_out[i], apply_mask(k, m), key="kus")
-            i += 1
+            cio.write_mask(files[(mod, name, "mask")], m, source=origin)
+            cio.write_kspace(files[(mod, name, "kus")], apply_mask(k, m), key="kus")
 
 
 def mask_table(mask_files: list[str], out_csv: str, acs: int | None = None) -> None:
@@ -148,22 +152,28 @@ def _write_recon(image: np.ndarray, mat_path: str, nii_path: str, subject: Subje
     save_image(nii_path, image, subject.geometry_for(mod))
 
 
-def reference(subject: Subject, modalities: list[str], outputs: list[str]) -> None:
-    """Fully sampled RSS reference for each modality; ``outputs`` alternate ``.mat``, ``.nii.gz``."""
+def _series(files: Mapping[str, str]) -> list[tuple[str, str]]:
+    """The ``(modality, mask)`` series named in a rule's entries (``key(mod, mask, ...)``), in their order."""
+    return list(dict.fromkeys(k[:2] for k in named(files)))
+
+
+def reference(subject: Subject, outputs: Mapping[str, str]) -> None:
+    """Fully sampled RSS reference of each modality named in ``outputs`` (``key(mod, "mat" | "nii")``)."""
     from cardiomm.recon.zero_filled import zero_filled
 
-    for i, mod in enumerate(modalities):
+    for mod in dict.fromkeys(k[0] for k in named(outputs)):
         img = zero_filled(cio.read_kspace(subject.kspace_path(mod)))
-        _write_recon(img, outputs[2 * i], outputs[2 * i + 1], subject, mod)
+        _write_recon(img, outputs[key(mod, "mat")], outputs[key(mod, "nii")], subject, mod)
 
 
-def reconstruct(method: str, subject: Subject, modalities: list[str], masks: list[str], mask_files: dict,
-                kus_files: dict, outputs: list[str], sense_params: dict, model_path: str | None,
-                classical_params: dict | None = None, published: dict | None = None) -> None:
-    """Reconstruct every mask x modality of one subject with ``method``.
+def reconstruct(method: str, subject: Subject, mask_name: str, inputs: Mapping[str, str], outputs: Mapping[str, str],
+                sense_params: dict, model_path: str | None, classical_params: dict | None = None,
+                published: dict | None = None) -> None:
+    """Reconstruct one subject x mask with ``method``: every modality named in ``outputs``.
 
-    ``mask_files``/``kus_files`` map ``(modality, mask)`` to paths; ``outputs`` are in
-    :meth:`cardiomm.workflow.Plan.recon_files` order (mask-major, then modality, then .mat/.nii.gz).
+    One job per subject x method x mask (so a cluster spreads the (GPU) work over masks); the model is loaded once
+    per job for its modalities. ``inputs``: ``key(mod, "mask" | "kus")`` -> undersampled files;
+    ``outputs``: ``key(mod, "mat" | "nii")`` (:meth:`cardiomm.workflow.Plan.recon_inputs` / ``recon_outputs``).
     ``classical_params``: the config blocks ``cs:``/``kttv:`` (and ``sense:``) by method name.
     ``published``: the config's ``published`` section (CLIP folder, model configs of the published methods).
     """
@@ -181,53 +191,62 @@ def reconstruct(method: str, subject: Subject, modalities: list[str], masks: lis
         from cardiomm.recon.checkpoint import load_any
 
         model, _ = load_any(model_path, method, (pub.get(method) or {}).get("model_config"))
-    i = 0
-    t0, total, frames = time.perf_counter(), len(masks) * len(modalities), 0
-    for mk in masks:
-        for mod in modalities:
-            acq = load_undersampled(kus_files[(mod, mk)], mask_files[(mod, mk)], mk, acs,
-                                    {**subject.meta, "modality": mod})  # validated once, here
-            kus, mask = acq.kspace, acq.mask
-            if method == "zerofilled":
-                from cardiomm.recon.zero_filled import zero_filled
-
-                img = zero_filled(kus)
-            elif method == "sense" and (sense_params or {}).get("engine", "sigpy") == "sigpy":
-                from cardiomm.recon.sense import sense_recon_series
-
-                img = sense_recon_series(acq, **{k: v for k, v in sense_params.items() if k != "engine"})
-            elif method in CLASSICAL:  # cs, kttv (SigPy or BART), and SENSE through BART
-                from cardiomm.recon.cs import CSParams, cs_recon_series
-
-                cfg = sense_params if method == "sense" else (classical_params or {}).get(method, {})
-                img = cs_recon_series(method, acq, CSParams.from_dict(method, cfg), MODALITIES[mod].kind)
-            elif method in PUBLISHED_METHODS:
-                from cardiomm.recon.infer_published import reconstruct_series_published
-
-                img = reconstruct_series_published(model, kus, mask, mk, {**subject.meta, "modality": mod},
-                                                   pub.get("clip_dir"), (pub.get(method) or {}).get("batch_size", 1))
-            else:
-                from cardiomm.recon.infer import reconstruct_series
-
-                img = reconstruct_series(model, acq)
-            _write_recon(img, outputs[i], outputs[i + 1], subject, mod)
-            i += 2
-            frames += kus.shape[0] * kus.shape[1]
-            log.info("%s %s %s %s done: %d/%d series, %d 2D frames, %.0f s elapsed", method, subject.id, mk, mod,
-                     i // 2, total, frames, time.perf_counter() - t0)
+    mods = list(dict.fromkeys(k[0] for k in named(outputs)))
+    mk = mask_name
+    t0, frames = time.perf_counter(), 0
+    for n, mod in enumerate(mods, 1):
+        acq = load_undersampled(inputs[key(mod, "kus")], inputs[key(mod, "mask")], mk, acs,
+                                {**subject.meta, "modality": mod})  # validated once, here
+        img = _reconstruct_series(method, model, acq, mod, sense_params, classical_params, pub)
+        _write_recon(img, outputs[key(mod, "mat")], outputs[key(mod, "nii")], subject, mod)
+        frames += acq.kspace.shape[0] * acq.kspace.shape[1]
+        log.info("%s %s %s %s done: %d/%d series, %d 2D frames, %.0f s elapsed", method, subject.id, mk, mod,
+                 n, len(mods), frames, time.perf_counter() - t0)
 
 
-def image_quality(subject: Subject, method: str, modalities: list[str], masks: list[str], ref_files: dict,
-                  rec_files: dict, out_csv: str, protocol: str = "all-frames") -> None:
-    """PSNR/SSIM/NMSE of every mask x modality against the reference under a scoring ``protocol``
-    (:func:`cardiomm.compare.image_quality.protocol_metrics`); one long CSV, every row naming its protocol."""
+def _reconstruct_series(method: str, model: object, acq: Acquisition, mod: str, sense_params: dict,
+                        classical_params: dict | None, pub: dict) -> np.ndarray:
+    """One validated series (k-space ``(nt, nz, nc, ny, nx)``) -> image ``(nt, nz, ny, nx)`` with ``method``."""
+    if method == "zerofilled":
+        from cardiomm.recon.zero_filled import zero_filled
+
+        return zero_filled(acq.kspace)
+    if method == "sense" and (sense_params or {}).get("engine", "sigpy") == "sigpy":
+        from cardiomm.recon.sense import sense_recon_series
+
+        return sense_recon_series(acq, **{k: v for k, v in sense_params.items() if k != "engine"})
+    if method in CLASSICAL:  # cs, kttv (SigPy or BART), and SENSE through BART
+        from cardiomm.recon.cs import CSParams, cs_recon_series
+
+        cfg = sense_params if method == "sense" else (classical_params or {}).get(method, {})
+        return cs_recon_series(method, acq, CSParams.from_dict(method, cfg), MODALITIES[mod].kind)
+    if method in PUBLISHED_METHODS:
+        from cardiomm.recon.infer_published import reconstruct_series_published
+
+        return reconstruct_series_published(model, acq.kspace, acq.mask, acq.mask_name, dict(acq.meta),
+                                            pub.get("clip_dir"), (pub.get(method) or {}).get("batch_size", 1))
+    from cardiomm.recon.infer import reconstruct_series
+
+    return reconstruct_series(model, acq)
+
+
+def image_quality(subject: Subject, method: str, inputs: Mapping[str, str], out_csv: str,
+                  protocol: str = "all-frames") -> None:
+    """PSNR/SSIM/NMSE of every series of one subject x method against the reference, under a scoring ``protocol``
+    (:func:`cardiomm.compare.image_quality.protocol_metrics`); one long CSV, every row naming its protocol.
+
+    ``inputs``: ``key(mod, mask)`` -> the method's ``.mat`` reconstructions and ``key(mod, "full")`` -> the
+    reference's (one job per subject x method: each reference is read once for all masks).
+    """
     from cardiomm.compare.image_quality import protocol_metrics
+    from cardiomm.conventions import FULLY_SAMPLED
 
+    files = named(inputs)
     rows = []
-    for mod in modalities:
-        ref = cio.read_recon(ref_files[mod])
-        for mk in masks:
-            rec = cio.read_recon(rec_files[(mod, mk)])
+    for mod in dict.fromkeys(m for m, mk in files if mk == FULLY_SAMPLED):
+        ref = cio.read_recon(files[(mod, FULLY_SAMPLED)])
+        for mk in [mk for m, mk in files if m == mod and mk != FULLY_SAMPLED]:
+            rec = cio.read_recon(files[(mod, mk)])
             for r in protocol_metrics(ref, rec, protocol, MODALITIES[mod].kind):
                 rows.append({"subject": subject.id, "split": subject.split, "modality": mod, "method": method,
                              "mask": mk, **r})
@@ -264,11 +283,13 @@ def concat_tables(inputs: list[str], out_csv: str) -> None:
 # ------------------------------------------------------------------------------------------------ segmentation
 
 
-def segment(subject: Subject, method: str, masks: list[str], modalities: list[str], recon_files: dict,
-            seg_files: dict, model_path: str, out_csv: str, segmentation: dict | None = None,
-            ed: str = "first") -> None:
+def segment(subject: Subject, method: str, inputs: Mapping[str, str], outputs: Mapping[str, str], model_path: str,
+            out_csv: str, segmentation: dict | None = None, ed: str = "first") -> None:
     """Segment every reconstruction of one subject x method; QC each case; Dice/HD95 against truth if known.
 
+    ``inputs``: ``key(mod, mask)`` -> reconstruction NIfTI; ``outputs``: ``key(mod, mask)`` -> label map
+    (:meth:`cardiomm.workflow.Plan.method_images` / ``method_segs``). One job per subject x method: the segmenter
+    is loaded once for all its series (a segmentation costs less than loading it).
     Mapping series get one label map per slice (softmax averaged over the weighted images).
     ``segmentation`` is ``config["segmentation"]`` (:mod:`cardiomm.segmentation.segmenters`); absent or
     ``kind: builtin`` without ``path`` = the checkpoint ``model_path``.
@@ -282,25 +303,25 @@ def segment(subject: Subject, method: str, masks: list[str], modalities: list[st
     log.info("segmenter %s", segmenter.name)
     rows: list[dict] = []
     t0 = time.perf_counter()
-    for mk in masks:
-        for mod in modalities:
-            src = recon_files[(mod, mk)]
-            img, geom = load_image(src)
-            kind = MODALITIES[mod].kind
-            lab = segmenter.segment(img, geom, kind, source=str(src))
-            save_image(seg_files[(mod, mk)], lab, geom, is_label=True)
-            ok, reason = qc_case(lab, geom, kind, ed=ed)
-            row = {"subject": subject.id, "split": subject.split, "modality": mod, "method": method, "mask": mk,
-                   "qc_pass": bool(ok), "qc_reason": reason}
-            gt_path = subject.label_path(mod)
-            if gt_path.exists():
-                gt, _ = load_image(gt_path)
-                d, h = dice_per_class(lab, gt), hd95_mm(lab, gt, geom)
-                row.update({f"dice_{c}": d[c] for c in d})
-                row.update({f"hd95_mm_{c}": h[c] for c in h})
-            rows.append(row)
-            log.info("segmented %s %s %s %s: QC %s %s (%d/%d series, %.0f s elapsed)", method, mk, subject.id, mod,
-                     ok, reason, len(rows), len(masks) * len(modalities), time.perf_counter() - t0)
+    series = _series(outputs)
+    for mod, mk in series:
+        src = inputs[key(mod, mk)]
+        img, geom = load_image(src)
+        kind = MODALITIES[mod].kind
+        lab = segmenter.segment(img, geom, kind, source=str(src))
+        save_image(outputs[key(mod, mk)], lab, geom, is_label=True)
+        ok, reason = qc_case(lab, geom, kind, ed=ed)
+        row = {"subject": subject.id, "split": subject.split, "modality": mod, "method": method, "mask": mk,
+               "qc_pass": bool(ok), "qc_reason": reason}
+        gt_path = subject.label_path(mod)
+        if gt_path.exists():
+            gt, _ = load_image(gt_path)
+            d, h = dice_per_class(lab, gt), hd95_mm(lab, gt, geom)
+            row.update({f"dice_{c}": d[c] for c in d})
+            row.update({f"hd95_mm_{c}": h[c] for c in h})
+        rows.append(row)
+        log.info("segmented %s %s %s %s: QC %s %s (%d/%d series, %.0f s elapsed)", method, mk, subject.id, mod,
+                 ok, reason, len(rows), len(series), time.perf_counter() - t0)
     write_csv(pd.DataFrame(rows), out_csv)
 
 
@@ -315,10 +336,13 @@ def _row(subject: Subject, method: str, mask: str, indicator: str, value: float,
             "unit": unit(indicator), "value": value, "qc_pass": bool(qc_pass), "qc_reason": reason, **extra}
 
 
-def quantify(subject: Subject, method: str, masks: list[str], modalities: list[str], recon_files: dict,
-             seg_files: dict, seg_table: str, maps_dir: str, out_csv: str, ed: str = "first",
-             noise_floor: str = "background") -> None:
+def quantify(subject: Subject, method: str, inputs: Mapping[str, str], outputs: Mapping[str, str], seg_table: str,
+             out_csv: str, ed: str = "first", noise_floor: str = "background") -> None:
     """Phenotypes (cine) and myocardial biomarkers (mapping) for every mask of one subject x method.
+
+    ``inputs``: ``key(mod, mask, "image" | "seg")`` -> reconstruction and label map; ``outputs``:
+    ``key(mod, mask, "map")`` -> biomarker map of each mapping series; ``seg_table`` the segment job's QC table.
+    One job per subject x method (a quantification costs about the start-up of a job).
 
     A case that failed segmentation QC keeps its value with ``qc_pass = False`` and the reason; a quantity
     that cannot be computed is NaN with the reason. Nothing is dropped silently. ``noise_floor="background"``
@@ -333,51 +357,50 @@ def quantify(subject: Subject, method: str, masks: list[str], modalities: list[s
 
     qc = pd.read_csv(seg_table).set_index(["mask", "modality"])
     rows = []
-    for mk in masks:
-        for mod in modalities:
-            ok = bool(qc.loc[(mk, mod), "qc_pass"])
-            qc_reason = "" if ok else f"segmentation QC: {qc.loc[(mk, mod), 'qc_reason']}"
-            labels, geom = load_image(seg_files[(mod, mk)])
-            labels = labels.astype(np.uint8)
-            if MODALITIES[mod].kind == "cine":
-                values, notes = cine_phenotypes(labels, geom, ed=ed)
-                log.info("%s %s %s cine: %s", method, mk, subject.id, "; ".join(notes))
-                for k, (v, why) in values.items():
-                    reason = "; ".join(r for r in (qc_reason, why) if r)
-                    rows.append(_row(subject, method, mk, k, v, ok and np.isfinite(v) and not why, reason))
-                continue
-            bm = MODALITIES[mod].biomarker
-            images, _ = load_image(recon_files[(mod, mk)])
-            try:
-                times, timing_source = subject.times(mod, nz=images.shape[1], nt=images.shape[0])
-            except TimingMissing as err:  # a release without timing and none configured: this biomarker only
-                log.warning("%s %s %s: %s skipped (its map file is all zero, the convention for no fit): %s",
-                            subject.id, mod, mk, bm, err)
-                save_image(f"{maps_dir}/{mk}/{subject.id}/{bm}_map.nii.gz",
-                           np.zeros((1, *images.shape[1:]), np.float32), geom)
-                rows.append(_row(subject, method, mk, bm, float("nan"), False, f"no timing: {err}",
-                                 timing_source="none"))
-                continue
-            log.info("%s %s %s: timing from %s", subject.id, mod, mk, timing_source)
-            body = images.mean(axis=0) > 0.05 * np.percentile(images.mean(axis=0), 99)
-            noise = series_noise(images) if noise_floor == "background" else None
-            if noise is not None and any(n is None for n in noise):
-                log.warning("%s %s %s %s: no background air in slice(s) %s: noise floor not removed there",
-                            method, mk, subject.id, mod, [z for z, n in enumerate(noise) if n is None])
-            vmap, valid = map_series(images, times, bm, mask=body, noise=noise)
-            save_image(f"{maps_dir}/{mk}/{subject.id}/{bm}_map.nii.gz", np.nan_to_num(vmap)[None].astype(np.float32),
-                       geom)
-            try:
-                segs = aha_segments(labels[0], geom)
-            except ValueError:
-                segs = None
-            summ = myocardial_summary(vmap, valid, labels[0], geom, segments=segs)
-            v = float(summ["mean"])
-            reason = summ.get("reason") or ""
-            reason = "; ".join(r for r in (qc_reason, reason) if r)
-            rows.append(_row(subject, method, mk, bm, v, ok and np.isfinite(v), reason,
-                             n_pixels=summ.get("n_pixels"), n_invalid=summ.get("n_invalid"),
-                             timing_source=timing_source))
+    for mod, mk in _series(inputs):
+        ok = bool(qc.loc[(mk, mod), "qc_pass"])
+        qc_reason = "" if ok else f"segmentation QC: {qc.loc[(mk, mod), 'qc_reason']}"
+        labels, geom = load_image(inputs[key(mod, mk, "seg")])
+        labels = labels.astype(np.uint8)
+        if MODALITIES[mod].kind == "cine":
+            values, notes = cine_phenotypes(labels, geom, ed=ed)
+            log.info("%s %s %s cine: %s", method, mk, subject.id, "; ".join(notes))
+            for k, (v, why) in values.items():
+                reason = "; ".join(r for r in (qc_reason, why) if r)
+                rows.append(_row(subject, method, mk, k, v, ok and np.isfinite(v) and not why, reason))
+            continue
+        bm = MODALITIES[mod].biomarker
+        images, _ = load_image(inputs[key(mod, mk, "image")])
+        try:
+            times, timing_source = subject.times(mod, nz=images.shape[1], nt=images.shape[0])
+        except TimingMissing as err:  # a release without timing and none configured: this biomarker only
+            log.warning("%s %s %s: %s skipped (its map file is all zero, the convention for no fit): %s",
+                        subject.id, mod, mk, bm, err)
+            save_image(outputs[key(mod, mk, "map")],
+                       np.zeros((1, *images.shape[1:]), np.float32), geom)
+            rows.append(_row(subject, method, mk, bm, float("nan"), False, f"no timing: {err}",
+                             timing_source="none"))
+            continue
+        log.info("%s %s %s: timing from %s", subject.id, mod, mk, timing_source)
+        body = images.mean(axis=0) > 0.05 * np.percentile(images.mean(axis=0), 99)
+        noise = series_noise(images) if noise_floor == "background" else None
+        if noise is not None and any(n is None for n in noise):
+            log.warning("%s %s %s %s: no background air in slice(s) %s: noise floor not removed there",
+                        method, mk, subject.id, mod, [z for z, n in enumerate(noise) if n is None])
+        vmap, valid = map_series(images, times, bm, mask=body, noise=noise)
+        save_image(outputs[key(mod, mk, "map")], np.nan_to_num(vmap)[None].astype(np.float32),
+                   geom)
+        try:
+            segs = aha_segments(labels[0], geom)
+        except ValueError:
+            segs = None
+        summ = myocardial_summary(vmap, valid, labels[0], geom, segments=segs)
+        v = float(summ["mean"])
+        reason = summ.get("reason") or ""
+        reason = "; ".join(r for r in (qc_reason, reason) if r)
+        rows.append(_row(subject, method, mk, bm, v, ok and np.isfinite(v), reason,
+                         n_pixels=summ.get("n_pixels"), n_invalid=summ.get("n_invalid"),
+                         timing_source=timing_source))
     write_csv(pd.DataFrame(rows), out_csv)
 
 
@@ -542,55 +565,62 @@ def segmentation_card(cfg: dict, plan: object, modalities: list[str], train: lis
 # ------------------------------------------------------------------------------------------------ figures
 
 
-def figures(plan: object, tables: dict[str, str], comparator: str, tolerance_overrides: dict,
-            out_files: list[str]) -> None:
+def figures(tables: Mapping[str, str], inputs: Mapping[str, str], outputs: Mapping[str, str], methods: list[str],
+            masks: list[str], modalities: list[str], subject_id: str, comparator: str,
+            tolerance_overrides: dict) -> None:
     """Paper figures from the tables, plus images of the first evaluated subject (recon panels, maps, overlays).
 
-    ``out_files`` are :meth:`cardiomm.workflow.Plan.figure_files` (PNG; a PDF twin is written beside each).
+    ``inputs``: ``key("image" | "seg" | "map", method, mask, subject, modality)`` -> NIfTI
+    (:meth:`cardiomm.workflow.Plan.figure_inputs`); ``outputs``: figure name -> PNG
+    (:meth:`cardiomm.workflow.Plan.figure_outputs`; a PDF twin is written beside each).
     """
     from cardiomm.compare.image_quality import frame_metrics
-    from cardiomm.conventions import LV_MYO
+    from cardiomm.conventions import FULLY_SAMPLED, LV_MYO, REFERENCE
     from cardiomm.figures import plots
     from cardiomm.io.nifti import load_image
 
-    res = plan.res
-    fig = f"{res}/figures"
+    def stem(name: str) -> str:
+        return str(Path(outputs[name]).with_suffix(""))
+
+    def load(what: str, method: str, mask: str, sid: str, mod: str) -> np.ndarray:
+        return load_image(inputs[key(what, method, mask, sid, mod)])[0]
+
     ind = pd.concat([pd.read_csv(tables["phenotypes"]), pd.read_csv(tables["biomarkers"])], ignore_index=True)
     tol, _ = tolerances_from_config(tolerance_overrides)
-    for m in plan.methods:
-        plots.bland_altman_grid(ind, comparator, m, f"{fig}/bland_altman_{m}", tolerances=tol)
-        plots.scatter_identity(ind, comparator, m, f"{fig}/scatter_{m}")
-    plots.quality_distributions(pd.read_csv(tables["image_quality"]), f"{fig}/image_quality")
+    for m in methods:
+        plots.bland_altman_grid(ind, comparator, m, stem(key("bland_altman", m)), tolerances=tol)
+        plots.scatter_identity(ind, comparator, m, stem(key("scatter", m)))
+    plots.quality_distributions(pd.read_csv(tables["image_quality"]), stem("image_quality"))
 
-    subj = plan.subjects[0]
-    for mod in plan.modalities:
-        ref, _ = load_image(plan.recon("reference", "full", subj.id, mod))
+    sid = subject_id
+    for mod in modalities:
+        ref = load("image", REFERENCE, FULLY_SAMPLED, sid, mod)
         t, z = 0, ref.shape[1] // 2
-        for mk in plan.masks:
+        for mk in masks:
             images, metrics = {}, {}
-            for me in plan.methods:
-                rec, _ = load_image(plan.recon(me, mk, subj.id, mod))
+            for me in methods:
+                rec = load("image", me, mk, sid, mod)
                 images[me] = rec[t, z]
                 r = frame_metrics(ref[t:t + 1, z:z + 1], rec[t:t + 1, z:z + 1])[0]
                 metrics[me] = (r["psnr"], r["ssim"])
-            plots.recon_panel(images, ref[t, z], metrics, f"{subj.id} {mod} {mk}: slice {z}, frame {t}",
-                              f"{fig}/recon_panel_{mod}_{mk}")
+            plots.recon_panel(images, ref[t, z], metrics, f"{sid} {mod} {mk}: slice {z}, frame {t}",
+                              stem(key("recon_panel", mod, mk)))
 
-    mapping = [m for m in plan.modalities if MODALITIES[m].kind == "mapping"]
+    mapping = [m for m in modalities if MODALITIES[m].kind == "mapping"]
     if mapping:
         maps, myo = {}, None
         for mod in mapping:
             bm = MODALITIES[mod].biomarker
-            lab, _ = load_image(plan.seg("reference", "full", subj.id, mod))
+            lab = load("seg", REFERENCE, FULLY_SAMPLED, sid, mod)
             z = lab.shape[1] // 2
             myo = lab[0, z] == LV_MYO if myo is None else myo
-            for me, mk in [("reference", "full")] + [(me, plan.masks[-1]) for me in plan.methods if me == "cardiomm"]:
-                mp, _ = load_image(f"{res}/quant/{me}/{mk}/{subj.id}/{bm}_map.nii.gz")
-                maps[f"{bm} {me}" + ("" if mk == "full" else f" {mk}")] = mp[0, z]
-        plots.maps_panel(maps, myo, {}, f"{fig}/maps", title=f"{subj.id}: myocardial maps (mid slice)")
+            for me, mk in [(REFERENCE, FULLY_SAMPLED)] + [(me, masks[-1]) for me in methods if me == "cardiomm"]:
+                mp = load("map", me, mk, sid, mod)
+                maps[f"{bm} {me}" + ("" if mk == FULLY_SAMPLED else f" {mk}")] = mp[0, z]
+        plots.maps_panel(maps, myo, {}, stem("maps"), title=f"{sid}: myocardial maps (mid slice)")
 
     seg = pd.read_csv(tables["segmentation"])
-    cine = seg[(seg["modality"] == plan.modalities[0])].copy()
+    cine = seg[(seg["modality"] == modalities[0])].copy()
     score = cine.filter(like="dice_").mean(axis=1) if any(c.startswith("dice_") for c in cine) else None
     if score is not None and score.notna().any():
         cine["score"] = score
@@ -599,13 +629,13 @@ def figures(plan: object, tables: dict[str, str], comparator: str, tolerance_ove
     else:
         picks = {"worst": cine.iloc[0], "typical": cine.iloc[0]}
     for name, row in picks.items():
-        img, _ = load_image(plan.recon(row["method"], row["mask"], row["subject"], row["modality"]))
-        lab, _ = load_image(plan.seg(row["method"], row["mask"], row["subject"], row["modality"]))
+        where = (row["method"], row["mask"], row["subject"], row["modality"])
+        img, lab = load("image", *where), load("seg", *where)
         z = lab.shape[1] // 2
         extra = f", mean Dice {row['score']:.3f}" if "score" in row else ""
         plots.segmentation_overlay(img[0, z], lab[0, z], f"{name}: {row['subject']} {row['method']} {row['mask']}"
-                                   f"{extra}", f"{fig}/segmentation_{name}")
-    missing = [f for f in out_files if not Path(f).exists()]
+                                   f"{extra}", stem(key("segmentation", name)))
+    missing = [f for f in outputs.values() if not Path(f).exists()]
     if missing:
         raise RuntimeError(f"figures not written: {missing}")
 
@@ -623,15 +653,16 @@ def provenance_manifest(config: dict, models: dict[str, str], out_json: str) -> 
 # ------------------------------------------------------------------------------------------------ tuning
 
 
-def tune_classical(subjects: list[Subject], modalities: list[str], masks: list[str], mask_files: dict,
-                   kus_files: dict, ref_files: dict, tune_cfg: dict, classical_params: dict, command: str,
-                   out_table: str, out_summary: str, out_plot_stem: str, out_md: str) -> None:
+def tune_classical(subjects: list[Subject], inputs: Mapping[str, str], tune_cfg: dict, classical_params: dict,
+                   command: str, out_table: str, out_summary: str, out_plot_stem: str, out_md: str) -> None:
     """Grid search of the ``cs``/``kttv`` weights on validation subjects (:mod:`cardiomm.recon.tune`).
 
-    ``mask_files``/``kus_files`` map ``(subject, modality, mask)`` to paths, ``ref_files`` ``(subject, modality)``
-    to the reference ``.mat``; ``tune_cfg`` is the config block ``tune_classical:``.
+    ``inputs``: ``key(subject, mod, mask, "mask" | "kus")`` -> undersampled files and ``key(subject, mod, "full",
+    "ref")`` -> the reference ``.mat`` (:meth:`cardiomm.workflow.Plan.tune_inputs`); ``tune_cfg`` is the config
+    block ``tune_classical:``.
     """
     from cardiomm.atomic import write_text
+    from cardiomm.conventions import FULLY_SAMPLED
     from cardiomm.recon.cs import CSParams
     from cardiomm.recon.tune import Case, central_slices, choose, config_lines, grid_search, plot
 
@@ -639,13 +670,16 @@ def tune_classical(subjects: list[Subject], modalities: list[str], masks: list[s
     if bad:
         raise ValueError(f"tune_classical: only validation subjects may be used for tuning, got {bad}")
     params = {m: CSParams.from_dict(m, classical_params.get(m, {})) for m in ("cs", "kttv")}
+    files = named(inputs)
+    modalities = list(dict.fromkeys(m for _, m, mk, _ in files if mk != FULLY_SAMPLED))
+    masks = list(dict.fromkeys(mk for _, _, mk, _ in files if mk != FULLY_SAMPLED))
     cases = []
     for s in subjects:
         for mod in modalities:
-            ref = cio.read_recon(ref_files[(s.id, mod)])
+            ref = cio.read_recon(files[(s.id, mod, FULLY_SAMPLED, "ref")])
             for mk in masks:
-                kus = cio.read_kspace(kus_files[(s.id, mod, mk)], key="kus")
-                mask = cio.read_mask(mask_files[(s.id, mod, mk)])
+                kus = cio.read_kspace(files[(s.id, mod, mk, "kus")], key="kus")
+                mask = cio.read_mask(files[(s.id, mod, mk, "mask")])
                 for z in central_slices(kus.shape[1], int(tune_cfg["slices"])):
                     cases.append(Case(s.id, mod, mk, z, kus[:, z : z + 1], mask, ref[:, z : z + 1]))
     log.info("tuning on %d validation slices: %s", len(cases), ", ".join(s.id for s in subjects))

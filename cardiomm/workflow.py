@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +25,38 @@ from cardiomm.io.releases import acs_lines  # noqa: F401 - re-exported for the r
 
 TABLES = ("image_quality", "segmentation", "phenotypes", "biomarkers", "agreement", "masks")
 NEURAL = ("cardiomm", "varnet", "cardiomm_official", "promptmr")
+
+
+KEY_SEP = "__"
+
+
+def key(*parts: str) -> str:
+    """Name of a rule's input/output entry, e.g. ``key("cine", "Uniform8", "kus")`` = ``cine__Uniform8__kus``.
+
+    Modality, mask and method names never contain ``__`` (:func:`cardiomm.conventions.parse_mask_name`), so
+    :func:`unkey` inverts it.
+    """
+    return KEY_SEP.join(parts)
+
+
+def unkey(name: str) -> tuple[str, ...]:
+    """Inverse of :func:`key`."""
+    return tuple(name.split(KEY_SEP))
+
+
+def named(entries: Mapping[str, str], *tail: str) -> dict[tuple[str, ...], str]:
+    """The entries of a rule's ``input``/``output`` whose key ends in ``tail``, keyed by the leading parts.
+
+    ``named(sm.output, "kus")`` = ``{("cine", "Uniform8"): path, ...}``; entries without ``__`` (e.g. ``table``,
+    ``model``) are skipped. Snakemake's named lists and plain dicts both work.
+    """
+    out: dict[tuple[str, ...], str] = {}
+    n = len(tail)
+    for name, path in entries.items():
+        parts = unkey(name)
+        if len(parts) > 1 and (n == 0 or parts[-n:] == tail):
+            out[parts[: len(parts) - n] if n else parts] = path
+    return out
 
 
 @dataclass
@@ -73,7 +106,10 @@ class Plan:
         paths = [s.timing_path(m) for m in self.modalities if MODALITIES[m].kind == "mapping"]
         return [str(p) for p in paths if self.synthetic or p.exists()]
 
-    # ---------------------------------------------------------------- per-stage outputs
+    # ---------------------------------------------------------------- per-stage files
+    # Every rule declares its files as named entries built here: the key of a series is
+    # ``key(modality, mask, what)`` (:func:`key`), so a stage function finds each file by name, never by position.
+
     def undersampled(self, sid: str, mod: str, mask: str, what: str) -> str:
         return f"{self.res}/undersampled/{sid}/{MODALITIES[mod].stem}_{what}_{mask}.mat"
 
@@ -83,36 +119,117 @@ class Plan:
     def seg(self, method: str, mask: str, sid: str, mod: str) -> str:
         return f"{self.res}/seg/{method}/{mask}/{sid}/{mod}_seg.nii.gz"
 
+    def seg_table(self, method: str, sid: str) -> str:
+        """Per subject x method: QC flags (and Dice/HD95 when labels are known) of every series."""
+        return f"{self.res}/seg/{method}/{sid}.csv"
+
+    def quant_table(self, method: str, sid: str) -> str:
+        """Per subject x method: long rows of every indicator, every mask."""
+        return f"{self.res}/quant/{method}/{sid}.csv"
+
+    def quant_map(self, method: str, mask: str, sid: str, mod: str) -> str:
+        return f"{self.res}/quant/{method}/{mask}/{sid}/{MODALITIES[mod].biomarker}_map.nii.gz"
+
+    def iq_table(self, method: str, sid: str) -> str:
+        return f"{self.res}/iq/{method}/{sid}.csv"
+
+    def log(self, stage: str, *parts: str) -> str:
+        """``logs/<cohort>/<stage>/<part>/.../<last>.log`` (the last part is usually the subject)."""
+        return "/".join([f"logs/{self.cohort}", stage, *parts]) + ".log"
+
+    def bench(self, stage: str, *parts: str) -> str:
+        """Snakemake ``benchmark:`` file; :mod:`cardiomm.costs` reads the same layout."""
+        return "/".join([f"benchmarks/runs/{self.cohort}", stage, *parts]) + ".tsv"
+
     def masks_for(self, method: str) -> list[str]:
         return [FULLY_SAMPLED] if method == REFERENCE else list(self.masks)
 
+    def mapping_modalities(self) -> list[str]:
+        return [m for m in self.modalities if MODALITIES[m].kind == "mapping"]
+
+    # named entries of the stage rules
+    def undersample_outputs(self, sid: str = "{subject}") -> dict[str, str]:
+        """``key(mod, mask, 'mask' | 'kus')`` -> file, for every modality x mask of one subject."""
+        return {key(m, mk, w): self.undersampled(sid, m, mk, w) for m in self.modalities for mk in self.masks
+                for w in ("mask", "kus")}
+
+    def recon_inputs(self, sid: str, mask: str) -> dict[str, str]:
+        """One reconstruction job (subject x method x mask): ``key(mod, 'mask' | 'kus')`` -> undersampled file."""
+        return {key(m, w): self.undersampled(sid, m, mask, w) for m in self.modalities for w in ("mask", "kus")}
+
+    def recon_outputs(self, method: str, mask: str, sid: str = "{subject}") -> dict[str, str]:
+        """``key(mod, 'mat' | 'nii')`` -> the reconstruction files of one subject x method x mask (the mask may be
+        the wildcard ``{mask}``, so it is not part of the key)."""
+        return {key(m, w): self.recon(method, mask, sid, m, ext) for m in self.modalities
+                for w, ext in (("mat", "mat"), ("nii", "nii.gz"))}
+
+    def method_images(self, method: str, sid: str = "{subject}", ext: str = "nii.gz") -> dict[str, str]:
+        """``key(mod, mask)`` -> reconstruction of every mask x modality of one subject x method."""
+        return {key(m, mk): self.recon(method, mk, sid, m, ext) for mk in self.masks_for(method)
+                for m in self.modalities}
+
+    def method_segs(self, method: str, sid: str = "{subject}") -> dict[str, str]:
+        """``key(mod, mask)`` -> label map of every mask x modality of one subject x method."""
+        return {key(m, mk): self.seg(method, mk, sid, m) for mk in self.masks_for(method) for m in self.modalities}
+
+    def method_maps(self, method: str, sid: str = "{subject}") -> dict[str, str]:
+        """``key(mod, mask)`` -> biomarker map of every mask x mapping modality of one subject x method."""
+        return {key(m, mk): self.quant_map(method, mk, sid, m) for mk in self.masks_for(method)
+                for m in self.mapping_modalities()}
+
+    def tune_inputs(self, subjects: list[str], modalities: list[str]) -> dict[str, str]:
+        """Files of the classical tuning (validation ``subjects``): ``key(subject, mod, mask, 'mask' | 'kus')``
+        and ``key(subject, mod, 'full', 'ref')`` -> the reference ``.mat``."""
+        files = {key(s, m, mk, w): self.undersampled(s, m, mk, w) for s in subjects for m in modalities
+                 for mk in self.masks for w in ("mask", "kus")}
+        files |= {key(s, m, FULLY_SAMPLED, "ref"): self.recon(REFERENCE, FULLY_SAMPLED, s, m, "mat")
+                  for s in subjects for m in modalities}
+        return files
+
     def recon_files(self, method: str, sid: str = "{subject}") -> list[str]:
-        return [self.recon(method, mk, sid, m, ext) for mk in self.masks_for(method) for m in self.modalities
-                for ext in ("mat", "nii.gz")]
+        return [f for mk in self.masks_for(method) for f in self.recon_outputs(method, mk, sid).values()]
 
     def seg_files(self, method: str, sid: str = "{subject}") -> list[str]:
-        return [self.seg(method, mk, sid, m) for mk in self.masks_for(method) for m in self.modalities]
-
-    def method_files(self, method: str, sid: str, modalities: list[str]) -> tuple[list[str], dict, dict]:
-        """(masks, recon paths, segmentation paths) of one subject x method, keyed by ``(modality, mask)``."""
-        masks = self.masks_for(method)
-        recon = {(m, mk): self.recon(method, mk, sid, m) for m in modalities for mk in masks}
-        seg = {(m, mk): self.seg(method, mk, sid, m) for m in modalities for mk in masks}
-        return masks, recon, seg
+        return list(self.method_segs(method, sid).values())
 
     def table(self, name: str) -> str:
         return f"{self.res}/tables/{name}.csv"
 
-    def figure_files(self) -> list[str]:
-        """Every paper figure (PNG; a PDF twin is written beside each)."""
+    def figure_outputs(self) -> dict[str, str]:
+        """Every paper figure by name (PNG; a PDF twin is written beside each)."""
         fig = f"{self.res}/figures"
-        files = [f"{fig}/bland_altman_{m}.png" for m in self.methods]
-        files += [f"{fig}/scatter_{m}.png" for m in self.methods]
-        files += [f"{fig}/image_quality.png"]
-        files += [f"{fig}/recon_panel_{m}_{mk}.png" for m in self.modalities for mk in self.masks]
-        if any(MODALITIES[m].kind == "mapping" for m in self.modalities):
-            files.append(f"{fig}/maps.png")
-        files += [f"{fig}/segmentation_typical.png", f"{fig}/segmentation_worst.png"]
+        files = {key("bland_altman", m): f"{fig}/bland_altman_{m}.png" for m in self.methods}
+        files |= {key("scatter", m): f"{fig}/scatter_{m}.png" for m in self.methods}
+        files["image_quality"] = f"{fig}/image_quality.png"
+        files |= {key("recon_panel", m, mk): f"{fig}/recon_panel_{m}_{mk}.png" for m in self.modalities
+                  for mk in self.masks}
+        if self.mapping_modalities():
+            files["maps"] = f"{fig}/maps.png"
+        files |= {key("segmentation", w): f"{fig}/segmentation_{w}.png" for w in ("typical", "worst")}
+        return files
+
+    def figure_files(self) -> list[str]:
+        return list(self.figure_outputs().values())
+
+    def figure_inputs(self) -> dict[str, str]:
+        """Images the figures show: every reconstruction of the first evaluated subject, the label maps and
+        reconstructions of the first modality of everyone (the typical and worst segmentation may be anyone's),
+        and the reference's mapping labels and the maps of the first subject."""
+        sid0 = self.subjects[0].id
+        every = [REFERENCE] + self.methods
+        files = {key("image", me, mk, sid0, m): self.recon(me, mk, sid0, m) for me in every
+                 for mk in self.masks_for(me) for m in self.modalities}
+        for s in self.subjects:
+            for me in every:
+                for mk in self.masks_for(me):
+                    m = self.modalities[0]
+                    files[key("image", me, mk, s.id, m)] = self.recon(me, mk, s.id, m)
+                    files[key("seg", me, mk, s.id, m)] = self.seg(me, mk, s.id, m)
+        for m in self.mapping_modalities():
+            files[key("seg", REFERENCE, FULLY_SAMPLED, sid0, m)] = self.seg(REFERENCE, FULLY_SAMPLED, sid0, m)
+            for me, mk in [(REFERENCE, FULLY_SAMPLED)] + [(me, self.masks[-1]) for me in self.methods
+                                                          if me == "cardiomm"]:
+                files[key("map", me, mk, sid0, m)] = self.quant_map(me, mk, sid0, m)
         return files
 
     def cost_files(self) -> list[str]:

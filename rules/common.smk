@@ -1,6 +1,8 @@
 # Shared helpers: config checks beyond the schema, the subject list, wildcard constraints, final targets.
 # Logic lives in cardiomm/workflow.py so that it is importable and tested without Snakemake.
 
+import re
+
 from cardiomm import workflow as wf
 
 # jobs (also in conda envs and on cluster nodes) import the `cardiomm` package from this checkout
@@ -23,6 +25,7 @@ wildcard_constraints:
     method="|".join(wf.METHODS),
     modality=r"cine|t1map|t2map|t1rhomap",
     model=r"cardiomm|varnet",
+    mask="|".join(re.escape(m) for m in PLAN.masks),
 
 
 def kspace_inputs(wildcards):
@@ -37,32 +40,14 @@ def final_outputs():
 
 
 def _recon_inputs(wc):
-    files = [PLAN.undersampled(wc.subject, m, mk, w) for m in PLAN.modalities for mk in PLAN.masks
-             for w in ("mask", "kus")]
+    files = PLAN.recon_inputs(wc.subject, wc.mask)
     if wc.method in wf.NEURAL:
-        files.append(config["models"][wc.method])
+        files["model"] = config["models"][wc.method]
     return files
 
 
 def _timing_inputs(wc):
     return PLAN.timing_files(wc.subject)
-
-
-def _figure_inputs(wc):
-    sid = PLAN.subjects[0].id
-    files = {
-        "phenotypes": PLAN.table("phenotypes"),
-        "biomarkers": PLAN.table("biomarkers"),
-        "image_quality": PLAN.table("image_quality"),
-        "segmentation": PLAN.table("segmentation"),
-        "agreement": PLAN.table("agreement"),
-    }
-    imgs = [PLAN.recon("reference", "full", sid, m) for m in PLAN.modalities]
-    imgs += [PLAN.recon(me, mk, sid, m) for me in PLAN.methods for mk in PLAN.masks for m in PLAN.modalities]
-    imgs += [PLAN.seg(me, mk, s.id, m) for me in ["reference"] + PLAN.methods for mk in PLAN.masks_for(me)
-             for s in PLAN.subjects for m in PLAN.modalities[:1]]
-    files["images"] = imgs
-    return files
 
 
 TRAIN_CFG = config["train"]  # the schema fills train.{modalities,cardiomm,varnet,segmentation}
@@ -85,10 +70,3 @@ _TUNE_SUBJECTS = [s for s in PLAN.everyone if s.split == "val"][: _TUNE["subject
 _TUNE_MODS = _TUNE["modalities"] or PLAN.modalities
 
 
-def _tune_files(what):
-    return {(s.id, m, mk): PLAN.undersampled(s.id, m, mk, what) for s in _TUNE_SUBJECTS for m in _TUNE_MODS
-            for mk in PLAN.masks}
-
-
-def _tune_refs():
-    return {(s.id, m): PLAN.recon("reference", "full", s.id, m, "mat") for s in _TUNE_SUBJECTS for m in _TUNE_MODS}

@@ -1,22 +1,22 @@
 # Comparison: image quality of every reconstruction against the fully sampled reference, agreement statistics
 # of every indicator, and the clinical-indicator preservation audit.
+# image_quality: one job per subject x method (each reference is read once for every mask).
 
 
 rule image_quality:
     input:
-        ref=[PLAN.recon("reference", "full", "{subject}", m, "mat") for m in PLAN.modalities],
-        rec=[PLAN.recon("{method}", mk, "{subject}", m, "mat") for mk in PLAN.masks for m in PLAN.modalities],
+        **PLAN.method_images(wf.REFERENCE, ext="mat"),
+        **PLAN.method_images("{method}", ext="mat"),
     output:
-        f"{RES}/iq/{{method}}/{{subject}}.csv",
+        PLAN.iq_table("{method}", "{subject}"),
     log:
-        f"logs/{COHORT}/image_quality/{{method}}/{{subject}}.log",
+        PLAN.log("image_quality", "{method}", "{subject}"),
     message:
         "[compare] image quality of {wildcards.method} on {wildcards.subject}"
     benchmark:
-        f"benchmarks/runs/{COHORT}/image_quality/{{method}}/{{subject}}.tsv"
+        PLAN.bench("image_quality", "{method}", "{subject}")
     params:
-        modalities=PLAN.modalities,
-        masks=PLAN.masks,
+        subject=lambda wc: PLAN.subject(wc.subject),
         protocol=PLAN.iq_protocol,  # image_quality.protocol (auto: the release's official one; synthetic all-frames)
     conda:
         "../envs/cardiomm.yaml"
@@ -27,11 +27,11 @@ rule image_quality:
 rule image_quality_table:
     localrule: True
     input:
-        [f"{RES}/iq/{m}/{s.id}.csv" for m in PLAN.methods for s in PLAN.subjects],
+        [PLAN.iq_table(m, s.id) for m in PLAN.methods for s in PLAN.subjects],
     output:
         report(PLAN.table("image_quality"), category="Tables", caption="../docs/report/image_quality.rst"),
     log:
-        f"logs/{COHORT}/image_quality_table.log",
+        PLAN.log("image_quality_table"),
     conda:
         "../envs/cardiomm.yaml"
     script:
@@ -48,7 +48,7 @@ rule agreement:
         audit=f"{RES}/audit.md",
         audit_html=report(f"{RES}/audit.html", category="Audit", caption="../docs/report/audit.rst"),
     log:
-        f"logs/{COHORT}/agreement.log",
+        PLAN.log("agreement"),
     params:
         comparator=config["agreement"]["comparator"],
         tolerances=config["tolerances"],

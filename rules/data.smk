@@ -12,7 +12,7 @@ if PLAN.synthetic:
         output:
             f"{ROOT}/subjects.csv",
         log:
-            f"logs/{COHORT}/cohort_table.log",
+            PLAN.log("cohort_table"),
         params:
             phantom=config["phantom"],
         conda:
@@ -27,13 +27,14 @@ if PLAN.synthetic:
             labels=[str(_S.label_path(m)) for m in wf.MODALITIES],
             truth=str(_S.truth_path()),
         log:
-            f"logs/{COHORT}/synthesize/{{subject}}.log",
+            PLAN.log("synthesize", "{subject}"),
         message:
             "[data] synthesising subject {wildcards.subject}"
         benchmark:
-            f"benchmarks/runs/{COHORT}/synthesize/{{subject}}.tsv"
+            PLAN.bench("synthesize", "{subject}")
         params:
             phantom=config["phantom"],
+            root=str(ROOT),
         resources:
             mem_mb=4000,
             runtime=20,
@@ -49,8 +50,13 @@ if not PLAN.synthetic:
         localrule: True
         output:
             PLAN.table("subjects"),
+        params:
+            everyone=PLAN.everyone,
+            evaluated=[s.id for s in PLAN.subjects],
+            skipped=PLAN.skipped or {},
+            modalities=PLAN.modalities,
         log:
-            f"logs/{COHORT}/subjects_table.log",
+            PLAN.log("subjects_table"),
         conda:
             "../envs/cardiomm.yaml"
         script:

@@ -1,29 +1,40 @@
 # Quantification: 11 phenotypes from the cine segmentation, 3 myocardial biomarkers from the mapping
 # series (pixel-wise fits), for the reference and every method x mask; truth rows from the phantom.
+# One job per subject x method (a quantification of all masks costs about a job's start-up).
 
 
-for _name, _method, _masks in (("quantify_reference", "reference", ["full"]), ("quantify", "{method}", PLAN.masks)):
+def _quant_inputs(method):
+    def inputs(wc):
+        m = wc.method if method == "{method}" else method  # input functions get no wildcard expansion
+        images = PLAN.method_images(m, wc.subject)
+        segs = PLAN.method_segs(m, wc.subject)
+        files = {wf.key(*wf.unkey(k), "image"): v for k, v in images.items()}
+        files |= {wf.key(*wf.unkey(k), "seg"): v for k, v in segs.items()}
+        files["qc"] = PLAN.seg_table(m, wc.subject)
+        return files
+
+    return inputs
+
+
+for _name, _method in (("quantify_reference", wf.REFERENCE), ("quantify", "{method}")):
 
     rule:
         name:
             _name
         input:
-            recon=[PLAN.recon(_method, mk, "{subject}", m) for mk in _masks for m in PLAN.modalities],
-            seg=[PLAN.seg(_method, mk, "{subject}", m) for mk in _masks for m in PLAN.modalities],
-            qc=f"{RES}/seg/{_method}/{{subject}}.csv",
+            unpack(_quant_inputs(_method)),
             timing=_timing_inputs,
         output:
-            table=f"{RES}/quant/{_method}/{{subject}}.csv",
-            maps=[f"{RES}/quant/{_method}/{mk}/{{subject}}/{wf.MODALITIES[m].biomarker}_map.nii.gz"
-                  for mk in _masks for m in PLAN.modalities if wf.MODALITIES[m].kind == "mapping"],
+            table=PLAN.quant_table(_method, "{subject}"),
+            **{wf.key(*wf.unkey(k), "map"): v for k, v in PLAN.method_maps(_method).items()},
         log:
-            f"logs/{COHORT}/quantify/{_method}/{{subject}}.log",
+            PLAN.log("quantify", _method, "{subject}"),
         message:
             f"[quantify] phenotypes and biomarkers, {_method.replace('{method}', '{wildcards.method}')}, {{wildcards.subject}}"
         benchmark:
-            f"benchmarks/runs/{COHORT}/quantify/{_method}/{{subject}}.tsv"
+            PLAN.bench("quantify", _method, "{subject}")
         params:
-            modalities=PLAN.modalities,
+            subject=lambda wc: PLAN.subject(wc.subject),
             ed=config["quantify"]["ed"],
             noise_floor=config["quantify"]["noise_floor"],
             method=_method,
@@ -39,13 +50,15 @@ for _name, _method, _masks in (("quantify_reference", "reference", ["full"]), ("
 rule indicator_tables:
     localrule: True
     input:
-        quant=[f"{RES}/quant/{m}/{s.id}.csv" for m in ["reference"] + PLAN.methods for s in PLAN.subjects],
+        quant=[PLAN.quant_table(m, s.id) for m in [wf.REFERENCE] + PLAN.methods for s in PLAN.subjects],
         truth=[str(s.truth_path()) for s in PLAN.subjects] if PLAN.synthetic else [],
     output:
         phenotypes=report(PLAN.table("phenotypes"), category="Tables", caption="../docs/report/phenotypes.rst"),
         biomarkers=report(PLAN.table("biomarkers"), category="Tables", caption="../docs/report/biomarkers.rst"),
     log:
-        f"logs/{COHORT}/indicator_tables.log",
+        PLAN.log("indicator_tables"),
+    params:
+        splits={s.id: s.split for s in PLAN.everyone},
     conda:
         "../envs/cardiomm.yaml"
     script:

@@ -1,20 +1,22 @@
 # Reconstruction: the fully sampled reference (RSS) and every method x mask, written as the challenge's
 # `reconimage` .mat and as NIfTI with true geometry. Neural methods use the GPU when present.
+# One job per subject x method x mask, so that a cluster spreads the (GPU) work over masks; a job loads its
+# model once for its modalities. The reference is one job per subject.
 
 
 rule reference:
     input:
         kspace_inputs,
     output:
-        PLAN.recon_files("reference"),
+        **PLAN.recon_outputs(wf.REFERENCE, wf.FULLY_SAMPLED),
     log:
-        f"logs/{COHORT}/recon/reference/{{subject}}.log",
+        PLAN.log("recon", wf.REFERENCE, "{subject}"),
     message:
         "[recon] fully sampled reference of {wildcards.subject}"
     benchmark:
-        f"benchmarks/runs/{COHORT}/reference/{{subject}}.tsv"
+        PLAN.bench("reference", "{subject}")
     params:
-        modalities=PLAN.modalities,
+        subject=lambda wc: PLAN.subject(wc.subject),
     resources:
         mem_mb=3000,
         runtime=10,
@@ -26,26 +28,24 @@ rule reference:
 
 rule recon:
     input:
-        _recon_inputs,
+        unpack(_recon_inputs),
     output:
-        PLAN.recon_files("{method}"),
+        **PLAN.recon_outputs("{method}", "{mask}"),
     log:
-        f"logs/{COHORT}/recon/{{method}}/{{subject}}.log",
+        PLAN.log("recon", "{method}", "{mask}", "{subject}"),
     message:
-        "[recon] {wildcards.method} on {wildcards.subject}, every mask (progress: {log})"
+        "[recon] {wildcards.method} on {wildcards.subject}, {wildcards.mask} (progress: {log})"
     benchmark:
-        f"benchmarks/runs/{COHORT}/recon/{{method}}/{{subject}}.tsv"
+        PLAN.bench("recon", "{method}", "{mask}", "{subject}")
     params:
-        modalities=PLAN.modalities,
-        masks=PLAN.masks,
+        subject=lambda wc: PLAN.subject(wc.subject),
         sense=config["sense"],
         classical={m: config[m] for m in wf.CLASSICAL},
-        models=config["models"],
         published=config["published"],
     threads: 1
     resources:
         mem_mb=6000,
-        runtime=60,
+        runtime=30,
         gpu=lambda wc: 1 if wc.method in wf.NEURAL else 0,
     conda:
         "../envs/cardiomm.yaml"

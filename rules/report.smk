@@ -4,16 +4,26 @@
 
 rule figures:
     input:
-        unpack(_figure_inputs),
+        **PLAN.figure_inputs(),
+        phenotypes=PLAN.table("phenotypes"),
+        biomarkers=PLAN.table("biomarkers"),
+        image_quality=PLAN.table("image_quality"),
+        segmentation=PLAN.table("segmentation"),
+        agreement=PLAN.table("agreement"),
     output:
-        [report(f, category="Figures", caption="../docs/report/figures.rst") for f in PLAN.figure_files()],
+        **{k: report(f, category="Figures", caption="../docs/report/figures.rst")
+           for k, f in PLAN.figure_outputs().items()},
     log:
-        f"logs/{COHORT}/figures.log",
+        PLAN.log("figures"),
     message:
         "[figures] paper-style figures"
     benchmark:
-        f"benchmarks/runs/{COHORT}/figures.tsv"
+        PLAN.bench("figures")
     params:
+        methods=PLAN.methods,
+        masks=PLAN.masks,
+        modalities=PLAN.modalities,
+        subject=PLAN.subjects[0].id,
         comparator=config["agreement"]["comparator"],
         tolerances=config["tolerances"],
     conda:
@@ -29,7 +39,7 @@ rule provenance:
     output:
         report(f"{RES}/provenance.json", category="Provenance", caption="../docs/report/provenance.rst"),
     log:
-        f"logs/{COHORT}/provenance.log",
+        PLAN.log("provenance"),
     params:
         models=USED_MODELS,
     conda:
@@ -44,12 +54,12 @@ rule stage_costs:
     localrule: True
     input:
         done=[t for t in PLAN.final_targets() if t not in PLAN.cost_files()],
-        reference=[PLAN.recon("reference", "full", s.id, m) for s in PLAN.subjects for m in PLAN.modalities],
+        reference=[f for s in PLAN.subjects for f in PLAN.method_images(wf.REFERENCE, s.id).values()],
     output:
         csv=report(f"{RES}/costs/stage_costs.csv", category="Stage costs", caption="../docs/report/stage_costs.rst"),
         md=f"{RES}/costs/stage_costs.md",
     log:
-        f"logs/{COHORT}/stage_costs.log",
+        PLAN.log("stage_costs"),
     params:
         runs=f"benchmarks/runs/{COHORT}",
         n_masks=len(PLAN.masks),

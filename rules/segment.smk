@@ -2,30 +2,31 @@
 # with the image's geometry, UK Biobank-style QC flags, and Dice/HD95 against the phantom's labels.
 # config segmentation.kind picks the segmenter (builtin | monai_bundle | nnunetv2; cardiomm/segmentation/segmenters.py);
 # its checkpoint or model folder is the `model` input, so a new model re-runs segmentation.
+# One job per subject x method: the segmenter is loaded once for every mask (a series costs less than the load).
 SEGMENTATION = config["segmentation"]  # the schema's defaults: kind builtin, path null (= models.segmentation)
 SEG_MODEL = SEGMENTATION["path"] or config["models"]["segmentation"]
 
 
 # One rule per method family, because the reference has one "mask" (full) and the methods have several.
-for _name, _method, _masks in (("segment_reference", "reference", ["full"]), ("segment", "{method}", PLAN.masks)):
+for _name, _method in (("segment_reference", wf.REFERENCE), ("segment", "{method}")):
 
     rule:
         name:
             _name
         input:
-            recon=[PLAN.recon(_method, mk, "{subject}", m) for mk in _masks for m in PLAN.modalities],
+            **PLAN.method_images(_method),
             model=SEG_MODEL,
         output:
-            seg=[PLAN.seg(_method, mk, "{subject}", m) for mk in _masks for m in PLAN.modalities],
-            table=f"{RES}/seg/{_method}/{{subject}}.csv",
+            **PLAN.method_segs(_method),
+            table=PLAN.seg_table(_method, "{subject}"),
         log:
-            f"logs/{COHORT}/segment/{_method}/{{subject}}.log",
+            PLAN.log("segment", _method, "{subject}"),
         message:
             f"[segment] {_method.replace('{method}', '{wildcards.method}')} reconstructions of {{wildcards.subject}}, segmenter {{input.model}}"
         benchmark:
-            f"benchmarks/runs/{COHORT}/segment/{_method}/{{subject}}.tsv"
+            PLAN.bench("segment", _method, "{subject}")
         params:
-            modalities=PLAN.modalities,
+            subject=lambda wc: PLAN.subject(wc.subject),
             method=_method,
             segmentation=SEGMENTATION,
             ed=config["quantify"]["ed"],
@@ -41,11 +42,11 @@ for _name, _method, _masks in (("segment_reference", "reference", ["full"]), ("s
 rule segmentation_table:
     localrule: True
     input:
-        [f"{RES}/seg/{m}/{s.id}.csv" for m in ["reference"] + PLAN.methods for s in PLAN.subjects],
+        [PLAN.seg_table(m, s.id) for m in [wf.REFERENCE] + PLAN.methods for s in PLAN.subjects],
     output:
         report(PLAN.table("segmentation"), category="Tables", caption="../docs/report/segmentation.rst"),
     log:
-        f"logs/{COHORT}/segmentation_table.log",
+        PLAN.log("segmentation_table"),
     conda:
         "../envs/cardiomm.yaml"
     script:

@@ -3,22 +3,18 @@
 
 rule tune_classical:
     input:
-        masks=list(_tune_files("mask").values()),
-        kus=list(_tune_files("kus").values()),
-        refs=list(_tune_refs().values()),
+        **PLAN.tune_inputs([s.id for s in _TUNE_SUBJECTS], _TUNE_MODS),
     output:
         table=f"{RES}/tuning/classical_grid.csv",
         summary=f"{RES}/tuning/classical_summary.csv",
         plot=f"{RES}/tuning/classical.png",
         md=f"{RES}/tuning/classical.md",
     log:
-        f"logs/{COHORT}/tuning/classical.log",
+        PLAN.log("tuning", "classical"),
     benchmark:
-        f"benchmarks/runs/{COHORT}/tuning/classical.tsv"
+        PLAN.bench("tuning", "classical")
     params:
-        subjects=[s.id for s in _TUNE_SUBJECTS],
-        modalities=_TUNE_MODS,
-        masks=PLAN.masks,
+        subjects=_TUNE_SUBJECTS,
         tune=_TUNE,
         classical={m: config[m] for m in wf.CLASSICAL},
     threads: 1

@@ -1,23 +1,22 @@
 # Undersampling: challenge-format masks (<stem>_mask_<Mask>.mat) and undersampled k-space (<stem>_kus_<Mask>.mat)
 # for every evaluated subject x modality x mask: the release's own mask file where it ships one and mask_source is
 # official (the default), else generated with the release's ACS width, deterministic in mask_seed.
+# One job per subject: it reads each fully sampled k-space once for all masks (undersampling costs less than that).
 
 
 rule undersample:
     input:
         kspace_inputs,
     output:
-        masks=[PLAN.undersampled("{subject}", m, mk, "mask") for m in PLAN.modalities for mk in PLAN.masks],
-        kus=[PLAN.undersampled("{subject}", m, mk, "kus") for m in PLAN.modalities for mk in PLAN.masks],
+        **PLAN.undersample_outputs(),
     log:
-        f"logs/{COHORT}/undersample/{{subject}}.log",
+        PLAN.log("undersample", "{subject}"),
     message:
         "[undersample] masks and undersampled k-space of {wildcards.subject}"
     benchmark:
-        f"benchmarks/runs/{COHORT}/undersample/{{subject}}.tsv"
+        PLAN.bench("undersample", "{subject}")
     params:
-        modalities=PLAN.modalities,
-        masks=PLAN.masks,
+        subject=lambda wc: PLAN.subject(wc.subject),
         seed=config["mask_seed"],
         mask_source=config["mask_source"],
     resources:
@@ -36,9 +35,8 @@ rule mask_table:
     output:
         PLAN.table("masks"),
     log:
-        f"logs/{COHORT}/mask_table.log",
+        PLAN.log("mask_table"),
     params:
-        masks=PLAN.masks,
         acs=wf.acs_lines(PLAN.release),
     conda:
         "../envs/cardiomm.yaml"

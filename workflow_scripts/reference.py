@@ -1,8 +1,7 @@
-"""rule reference: fully sampled RSS reconstruction of one subject, every modality."""
+"""rule reference: fully sampled RSS reference of one subject, every modality."""
 
-from cardiomm import stages, workflow
+from cardiomm import stages
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
 with stages.logged(sm.log[0], sm.config, threads=sm.threads):
-    plan = workflow.plan_from_config(sm.config)
-    stages.reference(plan.subject(sm.wildcards.subject), sm.params.modalities, list(sm.output))
+    stages.reference(sm.params.subject, sm.output)

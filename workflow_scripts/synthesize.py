@@ -1,8 +1,7 @@
-"""rule synthesize: render one synthetic subject in the CMRxRecon layout with its ground truth."""
+"""rule synthesize: one synthetic subject (k-space, timing, labels, truth)."""
 
-from cardiomm import stages, workflow
+from cardiomm import stages
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
 with stages.logged(sm.log[0], sm.config, threads=sm.threads):
-    plan = workflow.plan_from_config(sm.config)
-    stages.synthesize(sm.params.phantom, sm.wildcards.subject, str(plan.root))
+    stages.synthesize(sm.params.phantom, sm.wildcards.subject, sm.params.root)
