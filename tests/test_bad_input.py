@@ -13,6 +13,7 @@ import torch
 import yaml
 
 from cardiomm import stages
+from cardiomm.workflow import key
 from cardiomm.acquisition import Acquisition
 from cardiomm.cohort import Subject, subject_from_row
 from cardiomm.io import cmrxrecon as cio
@@ -75,8 +76,9 @@ def test_undersample_stage_rejects_bad_kspace(real_root, tmp_path, corrupt, mess
     bad = s.kspace_path("cine")
     corrupt(bad)
     out_m, out_k = [str(tmp_path / "m.mat")], [str(tmp_path / "k.mat")]
+    outputs = {key("cine", "Uniform8", "mask"): out_m[0], key("cine", "Uniform8", "kus"): out_k[0]}
     with pytest.raises(cio.CMRxReconFileError, match=message) as e:
-        stages.undersample(s, ["cine"], ["Uniform8"], 7, out_m, out_k)
+        stages.undersample(s, 7, outputs)
     assert str(bad) in str(e.value)
     assert not Path(out_m[0]).exists() and not Path(out_k[0]).exists()
 
@@ -86,16 +88,15 @@ def test_recon_rejects_mask_of_wrong_shape_and_missing_acs(real_root, tmp_path):
     k = cio.read_kspace(s.kspace_path("cine"))
     kus_p, mask_p = tmp_path / "kus.mat", tmp_path / "mask.mat"
     cio.write_kspace(kus_p, k, key="kus")
-    outs = [str(tmp_path / "r.mat"), str(tmp_path / "r.nii.gz")]
+    outs = {key("cine", "mat"): str(tmp_path / "r.mat"), key("cine", "nii"): str(tmp_path / "r.nii.gz")}
+    ins = {key("cine", "mask"): str(mask_p), key("cine", "kus"): str(kus_p)}
     cio.write_mask(mask_p, np.ones((k.shape[0], k.shape[3] + 2, k.shape[4]), np.uint8))
     with pytest.raises(ValueError, match=f"{mask_p}.*does not match"):
-        stages.reconstruct("zerofilled", s, ["cine"], ["Uniform8"], {("cine", "Uniform8"): mask_p},
-                           {("cine", "Uniform8"): kus_p}, outs, {}, None)
+        stages.reconstruct("zerofilled", s, "Uniform8", ins, outs, {}, None)
     cio.write_mask(mask_p, np.zeros((k.shape[0], k.shape[3], k.shape[4]), np.uint8))
     with pytest.raises(ValueError, match=f"{mask_p}.*ACS region"):
-        stages.reconstruct("zerofilled", s, ["cine"], ["Uniform8"], {("cine", "Uniform8"): mask_p},
-                           {("cine", "Uniform8"): kus_p}, outs, {}, None)
-    assert not any(Path(o).exists() for o in outs)
+        stages.reconstruct("zerofilled", s, "Uniform8", ins, outs, {}, None)
+    assert not any(Path(o).exists() for o in outs.values())
 
 
 def test_sense_rejects_too_small_acs(real_root):

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from cardiomm import stages
+from cardiomm.workflow import key
 from cardiomm.cohort import Subject
 from cardiomm.io.nifti import Geometry, load_image, save_image
 from cardiomm.segmentation.infer import keep_largest_components
@@ -161,8 +162,9 @@ def _segment_stage(tmp: Path, segmentation: dict) -> tuple[pd.DataFrame, dict]:
         recon[(mod, "full")] = tmp / f"recon_{mod}.nii.gz"
         seg[(mod, "full")] = tmp / f"seg_{mod}.nii.gz"
         save_image(recon[(mod, "full")], synthetic_series(nt=nt, nz=2), GEOM)
-    stages.segment(subj, "reference", ["full"], ["cine", "t1map"], recon, seg, str(REPO / "missing.pt"),
-                   str(tmp / "seg.csv"), segmentation=segmentation)
+    stages.segment(subj, "reference", {key(*k): str(v) for k, v in recon.items()},
+                   {key(*k): str(v) for k, v in seg.items()}, str(REPO / "missing.pt"), str(tmp / "seg.csv"),
+                   segmentation=segmentation)
     return pd.read_csv(tmp / "seg.csv"), seg
 
 

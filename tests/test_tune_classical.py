@@ -43,7 +43,7 @@ def test_central_slices() -> None:
 
 def test_tuning_refuses_test_subjects(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="only validation subjects.*P029"):
-        stages.tune_classical([Subject("P029", tmp_path, "test")], ["cine"], ["Uniform8"], {}, {}, {},
+        stages.tune_classical([Subject("P029", tmp_path, "test")], {},
                               {"slices": 1, "grid": {"kttv": [0.01]}}, {}, "x", *(str(tmp_path / f) for f in "abcd"))
 
 
