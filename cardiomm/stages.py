@@ -635,7 +635,7 @@ def figures(tables: Mapping[str, str], inputs: Mapping[str, str], outputs: Mappi
         extra = f", mean Dice {row['score']:.3f}" if "score" in row else ""
         plots.segmentation_overlay(img[0, z], lab[0, z], f"{name}: {row['subject']} {row['method']} {row['mask']}"
                                    f"{extra}", stem(key("segmentation", name)))
-    missing = [f for f in outputs.values() if not Path(f).exists()]
+    missing = [f for _, f in outputs.items() if not Path(f).exists()]
     if missing:
         raise RuntimeError(f"figures not written: {missing}")
 
