@@ -21,7 +21,7 @@ import pandas as pd
 
 from cardiomm.atomic import write_csv
 from cardiomm.cohort import Subject, write_subjects_csv
-from cardiomm.conventions import CLASSICAL, MODALITIES, PUBLISHED_METHODS
+from cardiomm.conventions import MODALITIES
 from cardiomm.io import cmrxrecon as cio
 from cardiomm.io.nifti import save_image
 
@@ -168,19 +168,14 @@ def reconstruct(method: str, subject: Subject, modalities: list[str], masks: lis
     ``published``: the config's ``published`` section (CLIP folder, model configs of the published methods).
     """
     from cardiomm.io.releases import acs_lines
+    from cardiomm.methods import ReconParams
+    from cardiomm.methods import method as registered
     from cardiomm.sampling.masks import check_mask
 
     acs = acs_lines(subject.release)  # the release's ACS width (the synthetic cohort's for generic trees)
-    model = None
-    pub = dict(published or {})
-    if method in ("cardiomm", "varnet"):
-        from cardiomm.recon.checkpoint import load_model
-
-        model, _ = load_model(model_path, arch=method)
-    elif method in PUBLISHED_METHODS:
-        from cardiomm.recon.checkpoint import load_any
-
-        model, _ = load_any(model_path, method, (pub.get(method) or {}).get("model_config"))
+    # the model (if any) is loaded once for every series of the job
+    rec = registered(method).prepare(ReconParams(model_path, sense_params or {}, classical_params or {},
+                                                 published or {}))
     i = 0
     t0, total, frames = time.perf_counter(), len(masks) * len(modalities), 0
     for mk in masks:
@@ -188,31 +183,7 @@ def reconstruct(method: str, subject: Subject, modalities: list[str], masks: lis
             kus = cio.read_kspace(kus_files[(mod, mk)], key="kus")
             mask = cio.read_mask(mask_files[(mod, mk)])
             check_mask(mask, kus.shape, mk, source=str(mask_files[(mod, mk)]), acs=acs)
-            if method == "zerofilled":
-                from cardiomm.recon.zero_filled import zero_filled
-
-                img = zero_filled(kus)
-            elif method == "sense" and (sense_params or {}).get("engine", "sigpy") == "sigpy":
-                from cardiomm.recon.sense import sense_recon_series
-
-                img = sense_recon_series(kus, mask, mk,
-                                         **{"acs": acs, **{k: v for k, v in sense_params.items() if k != "engine"}})
-            elif method in CLASSICAL:  # cs, kttv (SigPy or BART), and SENSE through BART
-                from cardiomm.recon.cs import CSParams, cs_recon_series
-
-                cfg = sense_params if method == "sense" else (classical_params or {}).get(method, {})
-                img = cs_recon_series(method, kus, mask, mk, CSParams.from_dict(method, cfg), MODALITIES[mod].kind,
-                                      acs=acs)
-            elif method in PUBLISHED_METHODS:
-                from cardiomm.recon.infer_published import reconstruct_series_published
-
-                img = reconstruct_series_published(model, kus, mask, mk, {**subject.meta, "modality": mod},
-                                                   pub.get("clip_dir"), (pub.get(method) or {}).get("batch_size", 1))
-            else:
-                from cardiomm.recon.infer import reconstruct_series
-
-                meta = {**subject.meta, "modality": mod}
-                img = reconstruct_series(model, kus, mask, mk, meta, acs=acs)
+            img = rec(kus, mask, mk, {**subject.meta, "modality": mod}, acs)
             _write_recon(img, outputs[i], outputs[i + 1], subject, mod)
             i += 2
             frames += kus.shape[0] * kus.shape[1]

@@ -22,7 +22,7 @@ wildcard_constraints:
     subject=r"[A-Za-z0-9_.-]+",
     method="|".join(wf.METHODS),
     modality=r"cine|t1map|t2map|t1rhomap",
-    model=r"cardiomm|varnet",
+    model="|".join(wf.TRAINABLE),
 
 
 def kspace_inputs(wildcards):
