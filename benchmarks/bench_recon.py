@@ -30,8 +30,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from cardiomm.acquisition import Acquisition  # noqa: E402
-from cardiomm.conventions import METHODS  # noqa: E402
 from cardiomm.io.cmrxrecon import read_kspace, read_mask  # noqa: E402
+from cardiomm.methods import METHODS  # noqa: E402
 from cardiomm.recon.checkpoint import load_model  # noqa: E402
 from cardiomm.recon.infer import reconstruct_series  # noqa: E402
 from cardiomm.recon.sense import sense_recon_series  # noqa: E402

@@ -1,14 +1,16 @@
 """The one place for every naming convention shared across stages.
 
 Everything else imports from here: label values, modality names and file stems, mask names,
-phenotype and biomarker names with their units, method names. Changing a convention means
-changing this file only.
+phenotype and biomarker names with their units. Method names are re-exported from the method registry
+(:mod:`cardiomm.methods`), which owns them. Changing a convention means changing this file only.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+
+from cardiomm.methods import CLASSICAL, METHODS, PUBLISHED_METHODS  # noqa: F401 - re-exported (owned there)
 
 # --------------------------------------------------------------------------------------------
 # Segmentation labels (UK Biobank / CMRxRecon convention)
@@ -121,12 +123,10 @@ def parse_mask_name(name: str) -> MaskName:
 # --------------------------------------------------------------------------------------------
 # Reconstruction methods
 # --------------------------------------------------------------------------------------------
-REFERENCE = "reference"
+# The methods themselves (names, labels, kinds, entry points) are the registry cardiomm.methods (imported above:
+# METHODS, CLASSICAL, PUBLISHED_METHODS are re-exported from it).
+REFERENCE = "reference"  # the fully sampled RSS image (cardiomm.recon.zero_filled on the full k-space)
 TRUTH = "truth"
-METHODS = ("zerofilled", "sense", "cs", "kttv", "varnet", "cardiomm", "cardiomm_official", "promptmr")
-CLASSICAL = ("sense", "cs", "kttv")  # iterative SigPy/BART baselines on ESPIRiT maps (cardiomm.recon.cs)
-#: published architectures run with third-party weights (cardiomm.recon.checkpoint.load_published); opt-in
-PUBLISHED_METHODS = ("cardiomm_official", "promptmr")
 
 # --------------------------------------------------------------------------------------------
 # Clinical indicators: name -> unit

@@ -22,13 +22,13 @@ import pandas as pd
 
 from cardiomm.atomic import write_csv
 from cardiomm.cohort import Subject, write_subjects_csv
-from cardiomm.conventions import CLASSICAL, MODALITIES, PUBLISHED_METHODS
+from cardiomm.conventions import MODALITIES
 from cardiomm.io import cmrxrecon as cio
 from cardiomm.io.nifti import save_image
 from cardiomm.workflow import key, named
 
 if TYPE_CHECKING:
-    from cardiomm.acquisition import Acquisition
+    pass
 
 log = logging.getLogger("cardiomm")
 
@@ -179,55 +179,24 @@ def reconstruct(method: str, subject: Subject, mask_name: str, inputs: Mapping[s
     """
     from cardiomm.acquisition import load_undersampled
     from cardiomm.io.releases import acs_lines
+    from cardiomm.methods import ReconParams
+    from cardiomm.methods import method as registered
 
     acs = acs_lines(subject.release)  # the release's ACS width (the synthetic cohort's for generic trees)
-    model = None
-    pub = dict(published or {})
-    if method in ("cardiomm", "varnet"):
-        from cardiomm.recon.checkpoint import load_model
-
-        model, _ = load_model(model_path, arch=method)
-    elif method in PUBLISHED_METHODS:
-        from cardiomm.recon.checkpoint import load_any
-
-        model, _ = load_any(model_path, method, (pub.get(method) or {}).get("model_config"))
+    # the model (if any) is loaded once for every series of the job
+    rec = registered(method).prepare(ReconParams(model_path, sense_params or {}, classical_params or {},
+                                                 published or {}))
     mods = list(dict.fromkeys(k[0] for k in named(outputs)))
     mk = mask_name
     t0, frames = time.perf_counter(), 0
     for n, mod in enumerate(mods, 1):
         acq = load_undersampled(inputs[key(mod, "kus")], inputs[key(mod, "mask")], mk, acs,
                                 {**subject.meta, "modality": mod})  # validated once, here
-        img = _reconstruct_series(method, model, acq, mod, sense_params, classical_params, pub)
+        img = rec(acq)
         _write_recon(img, outputs[key(mod, "mat")], outputs[key(mod, "nii")], subject, mod)
         frames += acq.kspace.shape[0] * acq.kspace.shape[1]
         log.info("%s %s %s %s done: %d/%d series, %d 2D frames, %.0f s elapsed", method, subject.id, mk, mod,
                  n, len(mods), frames, time.perf_counter() - t0)
-
-
-def _reconstruct_series(method: str, model: object, acq: Acquisition, mod: str, sense_params: dict,
-                        classical_params: dict | None, pub: dict) -> np.ndarray:
-    """One validated series (k-space ``(nt, nz, nc, ny, nx)``) -> image ``(nt, nz, ny, nx)`` with ``method``."""
-    if method == "zerofilled":
-        from cardiomm.recon.zero_filled import zero_filled
-
-        return zero_filled(acq.kspace)
-    if method == "sense" and (sense_params or {}).get("engine", "sigpy") == "sigpy":
-        from cardiomm.recon.sense import sense_recon_series
-
-        return sense_recon_series(acq, **{k: v for k, v in sense_params.items() if k != "engine"})
-    if method in CLASSICAL:  # cs, kttv (SigPy or BART), and SENSE through BART
-        from cardiomm.recon.cs import CSParams, cs_recon_series
-
-        cfg = sense_params if method == "sense" else (classical_params or {}).get(method, {})
-        return cs_recon_series(method, acq, CSParams.from_dict(method, cfg), MODALITIES[mod].kind)
-    if method in PUBLISHED_METHODS:
-        from cardiomm.recon.infer_published import reconstruct_series_published
-
-        return reconstruct_series_published(model, acq.kspace, acq.mask, acq.mask_name, dict(acq.meta),
-                                            pub.get("clip_dir"), (pub.get(method) or {}).get("batch_size", 1))
-    from cardiomm.recon.infer import reconstruct_series
-
-    return reconstruct_series(model, acq)
 
 
 def image_quality(subject: Subject, method: str, inputs: Mapping[str, str], out_csv: str,

@@ -19,12 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cardiomm.cohort import Subject, load_cohort
-from cardiomm.config import ConfigError, validate_config
-from cardiomm.conventions import CLASSICAL, FULLY_SAMPLED, METHODS, MODALITIES, REFERENCE, parse_mask_name  # noqa: F401 (CLASSICAL, METHODS: for the rules)
+from cardiomm.config import ConfigError, validate_config  # noqa: F401 (ConfigError: re-exported)
+from cardiomm.conventions import FULLY_SAMPLED, MODALITIES, REFERENCE, parse_mask_name
 from cardiomm.io.releases import acs_lines  # noqa: F401 - re-exported for the rules (wf.acs_lines)
+from cardiomm.methods import CLASSICAL, METHODS, NEEDS_MODEL, TRAINABLE  # noqa: F401 (for the rules)
 
 TABLES = ("image_quality", "segmentation", "phenotypes", "biomarkers", "agreement", "masks")
-NEURAL = ("cardiomm", "varnet", "cardiomm_official", "promptmr")
+NEURAL = NEEDS_MODEL  # methods that read a checkpoint (models.<method>) and ask for a GPU
 
 
 KEY_SEP = "__"

@@ -24,7 +24,7 @@ wildcard_constraints:
     subject=r"[A-Za-z0-9_.-]+",
     method="|".join(wf.METHODS),
     modality=r"cine|t1map|t2map|t1rhomap",
-    model=r"cardiomm|varnet",
+    model="|".join(wf.TRAINABLE),
     mask="|".join(re.escape(m) for m in PLAN.masks),
 
 

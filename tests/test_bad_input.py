@@ -13,7 +13,6 @@ import torch
 import yaml
 
 from cardiomm import stages
-from cardiomm.workflow import key
 from cardiomm.acquisition import Acquisition
 from cardiomm.cohort import Subject, subject_from_row
 from cardiomm.io import cmrxrecon as cio
@@ -23,7 +22,7 @@ from cardiomm.recon.checkpoint import CheckpointError, build_model, load_model, 
 from cardiomm.segmentation.infer import segment_series
 from cardiomm.segmentation.network import build_segmenter
 from cardiomm.segmentation.train import SegmenterCheckpointError, load_segmenter, save_segmenter
-from cardiomm.workflow import ConfigError, plan_from_config
+from cardiomm.workflow import ConfigError, key, plan_from_config
 
 REPO = Path(__file__).resolve().parents[1]
 SMALL = PhantomConfig(nx=64, ny=56, dx=4.5, dy=4.5, nt=3, nz=4, gap=12.0, coils_raw=(4,), coils=4,

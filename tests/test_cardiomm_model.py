@@ -150,10 +150,12 @@ def test_prompt_encoding_known_and_unknown_values() -> None:
         toks, cont = prompts.encode_undersampling("ktRadial", R)
         assert toks == [3, i + 1] and cont == pytest.approx(math.log2(R))
     assert encode_mask_name("Uniform8") == ([1, 2], 3.0)
-    toks, cont = encode_mask_name("Poisson10")  # unseen pattern and unseen R: unknown tokens, exact log2(R)
-    assert toks == [UNKNOWN, UNKNOWN] and cont == pytest.approx(math.log2(10))
+    assert encode_mask_name("AccFactor04") == ([UNKNOWN, 1], 2.0)  # a release's pattern: unknown token, its R
+    with pytest.raises(ValueError, match="invalid mask name 'Poisson10'"):  # outside the one mask grammar
+        encode_mask_name("Poisson10")
     mask = np.zeros((2, 8, 8), np.uint8)
     mask[:, ::4] = 1
+    assert encode_mask_name("Poisson10", mask) == ([UNKNOWN, 1], 2.0)  # then R is measured from the mask
     assert encode_mask_name("custom", mask) == ([UNKNOWN, 1], 2.0)  # R measured from the mask
     with pytest.raises(ValueError, match="acceleration"):
         prompts.encode_undersampling("Uniform", 0)

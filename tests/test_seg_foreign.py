@@ -18,12 +18,12 @@ import torch
 import torch.nn.functional as F
 
 from cardiomm import stages
-from cardiomm.workflow import key
 from cardiomm.cohort import Subject
 from cardiomm.io.nifti import Geometry, load_image, save_image
 from cardiomm.segmentation.infer import keep_largest_components
 from cardiomm.segmentation.labels import LabelError, from_acdc
 from cardiomm.segmentation.segmenters import SegmenterConfigError, load_segmenter_from_config
+from cardiomm.workflow import key
 
 sys.path.insert(0, str(Path(__file__).parent))
 from seg_model_folders import BUNDLE_CHANNELS, write_bundle, write_nnunet_folder  # noqa: E402

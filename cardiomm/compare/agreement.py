@@ -41,12 +41,12 @@ from cardiomm.conventions import (
     ALL_PATTERNS,
     FULLY_SAMPLED,
     INDICATORS,
-    METHODS,
     REFERENCE,
     TRUTH,
     parse_mask_name,
     unit,
 )
+from cardiomm.methods import METHODS
 
 INDICATOR_COLUMNS = ("subject", "split", "method", "mask", "indicator", "unit", "value", "qc_pass", "qc_reason")
 AGREEMENT_COLUMNS = (

@@ -17,22 +17,13 @@ import pandas as pd
 from cardiomm.compare.agreement import mask_sort_key
 from cardiomm.compare.tolerances import APPLIED_AS, TOLERANCES, default_tolerances
 from cardiomm.compare.verdict import INCONCLUSIVE, NOT_PRESERVED, PRESERVED, verdict
-from cardiomm.conventions import FULLY_SAMPLED, INDICATORS, METHODS, REFERENCE, TRUTH, unit
+from cardiomm.conventions import FULLY_SAMPLED, INDICATORS, REFERENCE, TRUTH, unit
+from cardiomm.methods import METHODS, REGISTRY
 
 __all__ = ["METHOD_LABELS", "audit_markdown", "default_tolerances", "method_label"]
 
-METHOD_LABELS: dict[str, str] = {
-    TRUTH: "Truth",
-    REFERENCE: "Reference",
-    "zerofilled": "Zero-filled",
-    "sense": "SENSE",
-    "cs": "CS (l1-wavelet)",
-    "kttv": "k-t TV",
-    "varnet": "E2E-VarNet",
-    "cardiomm": "CardioMM-style (ours)",
-    "cardiomm_official": "CardioMM (official arch.)",
-    "promptmr": "PromptMR+",
-}
+#: display names: the two comparators, then every method's label from the registry (:mod:`cardiomm.methods`)
+METHOD_LABELS: dict[str, str] = {TRUTH: "Truth", REFERENCE: "Reference", **{n: m.label for n, m in REGISTRY.items()}}
 _METHOD_ORDER = (TRUTH, REFERENCE, *METHODS)
 _MARK = {PRESERVED: "✓", NOT_PRESERVED: "✗", INCONCLUSIVE: "?"}
 

@@ -33,7 +33,8 @@ from cardiomm.compare.agreement import (  # noqa: E402
 )
 from cardiomm.compare.audit import default_tolerances, method_label  # noqa: E402
 from cardiomm.compare.verdict import INCONCLUSIVE, verdict  # noqa: E402
-from cardiomm.conventions import INDICATORS, LV_BLOOD, LV_MYO, METHODS, RV_BLOOD, unit  # noqa: E402
+from cardiomm.conventions import INDICATORS, LV_BLOOD, LV_MYO, RV_BLOOD, unit  # noqa: E402
+from cardiomm.methods import METHODS  # noqa: E402
 
 FORMATS = ("png", "pdf")
 DPI = 150

@@ -100,6 +100,14 @@ def _families(root: Path) -> list[Path]:
     return sorted(p for p in base.iterdir() if p.is_dir()) if base.is_dir() else []
 
 
+def _is_accfactor(name: str) -> bool:
+    """A 2023 mask folder: its name is the mask's (``AccFactor04``; :func:`cardiomm.conventions.parse_mask_name`)."""
+    try:
+        return parse_mask_name(name).pattern == "AccFactor"
+    except ValueError:
+        return False
+
+
 def detect(root: str | Path) -> str:
     """The release a tree is laid out as, from its folders (``generic`` when no release marker is present).
 
@@ -118,7 +126,7 @@ def detect(root: str | Path) -> str:
             seen.add("2025")
         if names & {"Mask_Task1", "Mask_Task2"}:
             seen.add("2024")
-        if any(re.fullmatch(r"AccFactor\d\d", n) for n in names):
+        if any(_is_accfactor(n) for n in names):
             seen.add("2023")
     if len(seen) > 1:
         raise ReleaseError(f"{root}: folders of several releases ({sorted(seen)}) under {MULTICOIL}/*/{TRAINING}; "

@@ -39,7 +39,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from cardiomm.conventions import MODALITIES, PATTERNS
+from cardiomm.conventions import MODALITIES, PATTERNS, parse_mask_name
 
 UNKNOWN = 0  # token index of the UNKNOWN value in every field
 
@@ -154,17 +154,19 @@ def encode_undersampling(pattern: str | None, R: float) -> tuple[list[int], floa
 
 
 def encode_mask_name(mask_name: str, mask: np.ndarray | None = None) -> tuple[list[int], float]:
-    """Undersampling prompt of a mask name such as ``ktGaussian16``.
+    """Undersampling prompt of a mask name such as ``ktGaussian16``, parsed by the one mask grammar
+    (:func:`cardiomm.conventions.parse_mask_name`, as the training samples are).
 
-    A name with an unknown pattern but a trailing number (``"Poisson10"``) gets the ``UNKNOWN`` pattern and
-    R = 10. A name without a number needs ``mask`` (any shape, 1 = sampled): R is then the measured
-    ``size / sum``.
+    A name outside the grammar (``"custom"``, ``"Poisson10"``) needs ``mask`` (any shape, 1 = sampled): its pattern
+    is then ``UNKNOWN`` and R the measured ``size / sum``.
     """
-    m = re.match(r"^([A-Za-z_]*?)(\d+(?:\.\d+)?)$", mask_name.strip())
-    if m:
-        return encode_undersampling(m.group(1) or None, float(m.group(2)))
-    if mask is None:
-        raise ValueError(f"mask name {mask_name!r} holds no acceleration and no mask was given to measure it")
+    try:
+        mn = parse_mask_name(mask_name.strip())
+    except ValueError as err:
+        if mask is None:
+            raise ValueError(f"{err}; and no mask was given to measure the acceleration") from None
+    else:
+        return encode_undersampling(mn.pattern, mn.R)
     n = float(np.count_nonzero(mask))
     if n == 0:
         raise ValueError(f"mask for {mask_name!r} samples nothing")

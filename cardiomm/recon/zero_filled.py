@@ -1,7 +1,9 @@
 """Zero-filled reconstruction: inverse FFT of the (masked) k-space, root-sum-of-squares over coils.
 
 Applied to fully sampled k-space this is the reference image of the whole pipeline (the CMRxRecon
-ground truth is the RSS of the fully sampled coil images).
+ground truth is the RSS of the fully sampled coil images): the one function that makes it, for the reference
+rule (:func:`cardiomm.stages.reference`) and for the segmenter's training images
+(:func:`cardiomm.segmentation.data.build_training_pairs`), so training and inference see the same image.
 """
 
 from __future__ import annotations
@@ -31,6 +33,9 @@ def zero_filled(kus: np.ndarray) -> np.ndarray:
         raise ValueError(f"zero_filled: k-space must be complex, got dtype {k.dtype}")
     if not np.isfinite(k).all():
         raise ValueError(f"zero_filled: k-space contains {int((~np.isfinite(k)).sum())} NaN/Inf values")
+    # one frame at a time bounds the memory to one frame's coil images (bit-identical to the whole series at once);
     # from_numpy shares memory; ifft2c allocates its output, so the caller's array is never modified
-    img = rss(ifft2c(torch.from_numpy(np.ascontiguousarray(k))), dim=-3)
-    return img.numpy().astype(np.float32, copy=False)
+    out = np.empty((k.shape[0], k.shape[1], *k.shape[-2:]), dtype=np.float32)
+    for t in range(k.shape[0]):
+        out[t] = rss(ifft2c(torch.from_numpy(np.ascontiguousarray(k[t]))), dim=-3).numpy()
+    return out

@@ -31,7 +31,6 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
-import torch
 from monai.data import Dataset
 from monai.transforms import (
     Compose,
@@ -50,8 +49,7 @@ from cardiomm.cohort import Subject
 from cardiomm.conventions import modality
 from cardiomm.io.cmrxrecon import read_kspace
 from cardiomm.io.nifti import load_image
-from cardiomm.physics.coils import rss
-from cardiomm.physics.fft import ifft2c
+from cardiomm.recon.zero_filled import zero_filled
 from cardiomm.segmentation.labels import validate_labels
 
 log = logging.getLogger(__name__)
@@ -255,21 +253,6 @@ def training_pairs(
 # ---------------------------------------------------------------------------------------------
 
 
-def rss_series(kspace: np.ndarray) -> np.ndarray:
-    """Fully sampled multi-coil k-space ``(nt, nz, nc, ny, nx)`` -> float32 RSS magnitude ``(nt, nz, ny, nx)``.
-
-    Uses the project's centred orthonormal inverse FFT and RSS; one frame at a time to bound memory.
-    """
-    if kspace.ndim != 5:
-        raise ValueError(f"k-space must be (nt, nz, nc, ny, nx), got shape {kspace.shape}")
-    nt, nz, _, ny, nx = kspace.shape
-    out = np.empty((nt, nz, ny, nx), dtype=np.float32)
-    for t in range(nt):
-        coil_imgs = ifft2c(torch.from_numpy(np.ascontiguousarray(kspace[t])))
-        out[t] = rss(coil_imgs, dim=-3).numpy()
-    return out
-
-
 def frame_indices(nt: int, frames_per_series: int | None) -> np.ndarray:
     """Evenly spaced frame indices (always including frame 0), or all frames when ``None``."""
     if frames_per_series is None or frames_per_series >= nt:
@@ -346,7 +329,7 @@ def build_training_pairs(
                 continue
             if not lpath.exists():
                 raise FileNotFoundError(f"{lpath}: ground-truth labels missing for {s.id} {mod} (k-space {kpath})")
-            images = rss_series(read_kspace(kpath))
+            images = zero_filled(read_kspace(kpath))  # the reference image, made as the reference rule makes it
             labels, geom = load_image(lpath)
             try:
                 pairs += series_pairs(images, labels, kind, (geom.dy, geom.dx), f"{s.id}/{mod}", frames_per_series)

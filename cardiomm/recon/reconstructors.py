@@ -1,0 +1,79 @@
+"""The per-method entry points of :data:`cardiomm.methods.REGISTRY`: ``(name, params) -> Reconstructor``.
+
+Each loads what its method needs once (a model, the parameter dataclass) and returns a callable that
+reconstructs one series (:class:`cardiomm.methods.Reconstructor`). They are thin: the science is in
+:mod:`cardiomm.recon.zero_filled`, :mod:`~cardiomm.recon.sense`, :mod:`~cardiomm.recon.cs`,
+:mod:`~cardiomm.recon.infer` and :mod:`~cardiomm.recon.infer_published`, imported here on first use so that
+a classical job never imports the networks.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cardiomm.acquisition import Acquisition
+from cardiomm.conventions import MODALITIES
+from cardiomm.methods import ReconParams, Reconstructor
+
+
+def zero_filled_method(name: str, params: ReconParams) -> Reconstructor:
+    """RSS of the inverse FFT of the undersampled k-space (the reference's function on masked data)."""
+    from cardiomm.recon.zero_filled import zero_filled
+
+    def rec(acq: Acquisition) -> np.ndarray:
+        return zero_filled(acq.kspace)
+
+    return rec
+
+
+def classical_method(name: str, params: ReconParams) -> Reconstructor:
+    """SENSE (SigPy frame by frame, or BART with ``sense.engine: bart``), ``cs`` and ``kttv`` (SigPy or BART)."""
+    sense = dict(params.sense or {})
+    if name == "sense" and sense.get("engine", "sigpy") == "sigpy":
+        from cardiomm.recon.sense import sense_recon_series
+
+        kw = {k: v for k, v in sense.items() if k != "engine"}
+
+        def rec_sense(acq: Acquisition) -> np.ndarray:
+            return sense_recon_series(acq, **kw)
+
+        return rec_sense
+    from cardiomm.recon.cs import CSParams, cs_recon_series
+
+    cs_params = CSParams.from_dict(name, sense if name == "sense" else (params.classical or {}).get(name, {}))
+
+    def rec(acq: Acquisition) -> np.ndarray:
+        return cs_recon_series(name, acq, cs_params, MODALITIES[acq.meta["modality"]].kind)
+
+    return rec
+
+
+def trained_method(name: str, params: ReconParams) -> Reconstructor:
+    """A network trained by this pipeline (``cardiomm``, ``varnet``): its checkpoint loaded once."""
+    from cardiomm.recon.checkpoint import load_model
+    from cardiomm.recon.infer import reconstruct_series
+
+    model, _ = load_model(params.model_path, arch=name)
+
+    def rec(acq: Acquisition) -> np.ndarray:
+        return reconstruct_series(model, acq)
+
+    return rec
+
+
+def published_method(name: str, params: ReconParams) -> Reconstructor:
+    """A published architecture with third-party weights (``cardiomm_official``, ``promptmr``), loaded once.
+
+    :func:`~cardiomm.recon.infer_published.reconstruct_series_published` takes no ACS width (as before the registry)."""
+    from cardiomm.recon.checkpoint import load_any
+    from cardiomm.recon.infer_published import reconstruct_series_published
+
+    pub = dict(params.published or {})
+    own = pub.get(name) or {}
+    model, _ = load_any(params.model_path, name, own.get("model_config"))
+
+    def rec(acq: Acquisition) -> np.ndarray:
+        return reconstruct_series_published(model, acq.kspace, acq.mask, acq.mask_name, dict(acq.meta),
+                                            pub.get("clip_dir"), own.get("batch_size", 1))
+
+    return rec
