@@ -275,22 +275,28 @@ def texture_fields(spec: SubjectSpec, cfg: PhantomConfig) -> dict[str, tuple]:
             "blood": (cfg.texture_blood, blood0, blood1)}
 
 
-def texture_maps(spec: SubjectSpec, cfg: PhantomConfig, fields: dict, z: float, phase: float) -> dict[str, np.ndarray]:
+def texture_maps(spec: SubjectSpec, cfg: PhantomConfig, fields: dict, z: float, phase: float,
+                 cache: dict | None = None) -> dict[str, np.ndarray]:
     """Bounded PD modulations ``(ny, nx)`` per textured tissue at slice depth ``z`` and cycle ``phase`` in [0, 1).
 
     Fields are in heart-centred coordinates; the blood field rotates between two independent fields over the
-    cycle (``cos`` / ``sin`` mixing keeps unit variance).
+    cycle (``cos`` / ``sin`` mixing keeps unit variance). ``cache`` (a dict kept by the caller) holds the
+    evaluated fields per ``z`` so the frames of one slice only re-mix them.
     """
-    x, y = anatomy.pixel_grid(cfg.ny, cfg.nx, cfg.dy, cfg.dx)
-    xh, yh = x - spec.heart.cx, y - spec.heart.cy
+    cache = {} if cache is None else cache
     c, s = np.cos(2 * np.pi * phase), np.sin(2 * np.pi * phase)
     out, done = {}, {}
     for name, (amp, f0, f1) in fields.items():
         key = (id(f0), id(f1), amp)
-        if key not in done:  # LV and RV myocardium share one field: evaluate it once
-            g = f0(xh, yh, z) if f0 is f1 else c * f0(xh, yh, z) + s * f1(xh, yh, z)
-            done[key] = texture.bounded_modulation(g, amp)
-        out[name] = done[key]
+        if key in done:  # LV and RV myocardium share one field
+            out[name] = done[key]
+            continue
+        if (key, z) not in cache:
+            x, y = anatomy.pixel_grid(cfg.ny, cfg.nx, cfg.dy, cfg.dx)
+            xh, yh = x - spec.heart.cx, y - spec.heart.cy
+            cache[key, z] = (f0(xh, yh, z), None if f0 is f1 else f1(xh, yh, z))
+        g0, g1 = cache[key, z]
+        done[key] = out[name] = texture.bounded_modulation(g0 if g1 is None else c * g0 + s * g1, amp)
     return out
 
 
@@ -366,6 +372,7 @@ def write_subject(spec: SubjectSpec, cfg: PhantomConfig, root: str | Path) -> di
     gt_dir = root / "GroundTruth" / spec.subject
     tp = subject_tissues(spec, cfg)
     fields = texture_fields(spec, cfg) if cfg.texture else None
+    tex_cache: dict = {}
     geom = Geometry(cfg.dx, cfg.dy, cfg.thickness, cfg.gap, row["frame_interval_s"])
     out: dict[str, Path] = {}
 
@@ -380,7 +387,7 @@ def write_subject(spec: SubjectSpec, cfg: PhantomConfig, root: str | Path) -> di
     for t in range(cfg.nt):
         for k, z in enumerate(z_all):
             frac, lab, _ = render_slice(spec, cfg, z, float(fr[t]))
-            mods = texture_maps(spec, cfg, fields, z, t / cfg.nt) if fields else None
+            mods = texture_maps(spec, cfg, fields, z, t / cfg.nt, tex_cache) if fields else None
             images[t, k] = _image(sig, frac, mods) * phases[k]
             labels[t, k] = lab
     myo_sig = float(sig[TISSUE_INDEX["myocardium"]])
