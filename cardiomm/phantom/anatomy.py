@@ -220,7 +220,7 @@ PAPILLARY_ANGLES = (-np.pi / 4, 0.65 * np.pi)
 def _papillary_mask(h: HeartSpec, rho: np.ndarray, theta: np.ndarray, r_endo: float, depth_frac: float
                     ) -> np.ndarray:
     """Points of the cavity (radius ``r_endo``) occupied by papillary muscles (depth 15-80% of the LV) and by
-    trabeculation (a 2 mm endocardial band with 14 crypts, distal 40-100%)."""
+    trabeculation (a 1.5 mm endocardial band, 14 trabeculae, distal 40-100%)."""
     out = np.zeros(rho.shape, bool)
     if 0.15 < depth_frac < 0.8:
         rp = min(4.5, 0.3 * r_endo) * np.sin(np.pi * (depth_frac - 0.15) / 0.65) ** 0.3
@@ -228,8 +228,8 @@ def _papillary_mask(h: HeartSpec, rho: np.ndarray, theta: np.ndarray, r_endo: fl
             px, py = (r_endo - 0.8 * rp) * np.cos(a), (r_endo - 0.8 * rp) * np.sin(a)
             out |= (rho * np.cos(theta) - px) ** 2 + (rho * np.sin(theta) - py) ** 2 <= rp**2
     if depth_frac > 0.4:
-        band = min(2.0, 0.25 * r_endo)
-        out |= (rho > r_endo - band) & (np.cos(14 * theta + h.wall_phase) > 0.3)
+        band = min(1.5, 0.2 * r_endo)
+        out |= (rho > r_endo - band) & (np.cos(14 * theta + h.wall_phase) > 0.6)
     return out
 
 
