@@ -170,3 +170,56 @@ def test_coil_maps_smooth_normalised_and_compression_keeps_energy():
     w = coils.correlated_noise((4000, 12, 1, 1), cov, rng)[..., 0, 0]
     emp = (w.T @ w.conj()) / w.shape[0]
     np.testing.assert_allclose(emp, cov, atol=0.08)
+
+
+def test_papillary_muscles_are_myocardial_tissue_inside_the_blood_pool_label():
+    spec = cohort_specs(PhantomConfig())[0]
+    x, y = anatomy.pixel_grid(112, 128, 2.25, 2.25)
+    z = 0.5 * spec.heart.length
+    t_new, l_new = anatomy.rasterize(spec.heart, spec.body, z, 0.0, x, y, papillary=True)
+    t_old, l_old = anatomy.rasterize(spec.heart, spec.body, z, 0.0, x, y)
+    np.testing.assert_array_equal(l_new, l_old)  # UK Biobank convention: labels unchanged
+    pm = (t_new == TISSUE_INDEX["myocardium"]) & (t_old == TISSUE_INDEX["blood"])
+    assert pm.sum() > 5
+    assert np.all(l_new[pm] == LV_BLOOD)
+
+
+def test_texture_is_bounded_smooth_and_seeded():
+    from cardiomm.phantom import texture
+
+    f = texture.random_field(np.random.default_rng(1), 12.0)
+    x, y = anatomy.pixel_grid(112, 128, 2.25, 2.25)
+    m = texture.bounded_modulation(f(x, y, 10.0), 0.08)
+    assert np.abs(m - 1).max() < 0.08
+    assert 0.02 < m.std() < 0.07 and abs(m.mean() - 1) < 0.02
+    # smooth: neighbouring pixels (2.25 mm, well below the 12 mm wavelength) are strongly correlated
+    assert np.corrcoef(m[:, :-1].ravel(), m[:, 1:].ravel())[0, 1] > 0.7
+    g = texture.random_field(np.random.default_rng(1), 12.0)
+    np.testing.assert_array_equal(f(x, y, 10.0), g(x, y, 10.0))
+    with pytest.raises(ValueError, match="amplitude"):
+        texture.bounded_modulation(m, 1.5)
+
+
+def test_population_tissue_varies_between_subjects_and_is_seeded():
+    from cardiomm.phantom.generate import subject_tissues
+
+    cfg = PhantomConfig(counts={"train": 30, "val": 0, "test": 0, "external": 0})
+    specs = [s for s in cohort_specs(cfg) if s.field_strength_T == 1.5 and s.disease != "oedema"]
+    i = TISSUE_INDEX["myocardium"]
+    t1 = np.array([subject_tissues(s, cfg).t1[i] for s in specs])
+    assert t1.std() > 5.0 and abs(t1.mean() - tissue_params(1.5).t1[i]) < 30
+    assert np.all(np.abs(t1 / tissue_params(1.5).t1[i] - 1) <= 3 * 0.025 + 1e-12)
+    np.testing.assert_array_equal(t1, [subject_tissues(s, cfg).t1[i] for s in specs])
+    off = PhantomConfig(population_tissue=False)
+    assert {subject_tissues(s, off).t1[i] for s in specs} == {tissue_params(1.5).t1[i]}
+
+
+def test_truth_biomarkers_are_the_per_subject_values(cohort):
+    from cardiomm.phantom.generate import subject_tissues
+
+    root, specs = cohort
+    s = specs[1]
+    t = pd.read_csv(root / "GroundTruth" / s.subject / "truth.csv").set_index("indicator")["value"]
+    tp = subject_tissues(s, SMALL)
+    if s.disease != "infarct":  # without an infarct the eroded myocardium is one tissue class
+        assert t["T2"] == pytest.approx(tp.t2[TISSUE_INDEX["myocardium"]])

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from cardiomm.compare.agreement import mask_sort_key
+from cardiomm.compare.power import power_markdown
 from cardiomm.compare.tolerances import APPLIED_AS, TOLERANCES, default_tolerances
 from cardiomm.compare.verdict import INCONCLUSIVE, NOT_PRESERVED, PRESERVED, verdict
 from cardiomm.conventions import FULLY_SAMPLED, INDICATORS, REFERENCE, TRUTH, unit
@@ -239,6 +240,8 @@ def audit_markdown(agreement: pd.DataFrame, tolerances: dict[str, float], source
     comps = sorted(agreement["comparator"].unique(), key=lambda c: (c != REFERENCE, c))
     for comp in comps:
         lines += _comparator_section(agreement[agreement["comparator"] == comp], comp, tolerances)
+    if not agreement.empty:
+        lines += power_markdown(agreement, tolerances)
     lines += [
         "## Tolerances",
         "",

@@ -19,8 +19,8 @@ from cardiomm.atomic import write_csv
 from cardiomm.conventions import LV_BLOOD, LV_MYO, MODALITIES, PHENOTYPES, RV_BLOOD, SPLITS, unit
 from cardiomm.io.cmrxrecon import write_kspace, write_timing
 from cardiomm.io.nifti import Geometry, save_image
-from cardiomm.phantom import anatomy, coils, contrasts
-from cardiomm.phantom.tissues import TISSUE_INDEX, tissue_params
+from cardiomm.phantom import anatomy, coils, contrasts, texture
+from cardiomm.phantom.tissues import TISSUE_INDEX, subject_tissue_params, tissue_params
 from cardiomm.phantom.truth import wall_thickness_truth
 from cardiomm.physics.fft import fft2c
 from cardiomm.quantify.phases import ed_es_frames
@@ -65,6 +65,12 @@ class PhantomConfig:
     bssfp_tr_ms: float = 3.0
     counts: dict = field(default_factory=lambda: {"train": 24, "val": 4, "test": 6, "external": 3})
     seed: int = 2025
+    # realism switches (issue 15); all off reproduces the earlier, piecewise-constant phantom
+    papillary_muscles: bool = True
+    texture: bool = True
+    texture_myocardium: float = 0.08  # bound of the relative PD modulation (cardiomm.phantom.texture)
+    texture_blood: float = 0.15
+    population_tissue: bool = True  # per-subject myocardial T1/T2/T1rho (cardiomm.phantom.tissues)
 
     @classmethod
     def from_dict(cls, d: dict) -> PhantomConfig:
@@ -199,7 +205,7 @@ def render_slice(spec: SubjectSpec, cfg: PhantomConfig, z: float, f: float) -> t
     """Tissue fractions ``(n_tissues, ny, nx)``, labels ``(ny, nx)`` and centre tissue index ``(ny, nx)``."""
     ss = cfg.supersample
     x, y = anatomy.pixel_grid(cfg.ny, cfg.nx, cfg.dy, cfg.dx, ss)
-    tissue, label = anatomy.rasterize(spec.heart, spec.body, z, f, x, y)
+    tissue, label = anatomy.rasterize(spec.heart, spec.body, z, f, x, y, papillary=cfg.papillary_muscles)
     return (anatomy.tissue_fractions(tissue, ss), anatomy.centre_samples(label, ss),
             anatomy.centre_samples(tissue, ss))
 
@@ -246,6 +252,61 @@ def _acquire(images: np.ndarray, spec: SubjectSpec, cfg: PhantomConfig, z: np.nd
     for k in range(nz):
         out[:, k] += coils.correlated_noise(out[:, k].shape, cov_v, rng)
     return out
+
+
+def subject_tissues(spec: SubjectSpec, cfg: PhantomConfig):
+    """The subject's tissue parameters: per-subject population draws or the fixed class table."""
+    oedema = spec.disease == "oedema"
+    if cfg.population_tissue:
+        return subject_tissue_params(spec.field_strength_T, _rng(spec.seed, "tissue"), oedema=oedema)
+    return tissue_params(spec.field_strength_T, oedema=oedema)
+
+
+def texture_fields(spec: SubjectSpec, cfg: PhantomConfig) -> dict[str, tuple]:
+    """Per-subject random fields of the textured tissues: name -> (amplitude, field at ED, field at ES).
+
+    Myocardial heterogeneity (12 mm wavelength, static) and blood-pool flow inhomogeneity (30 mm wavelength, varying
+    over the cycle); RV and LV myocardium share one field.
+    """
+    rng = _rng(spec.seed, "texture")
+    myo = texture.random_field(rng, 12.0)
+    blood0, blood1 = texture.random_field(rng, 30.0), texture.random_field(rng, 30.0)
+    return {"myocardium": (cfg.texture_myocardium, myo, myo), "rv_myocardium": (cfg.texture_myocardium, myo, myo),
+            "blood": (cfg.texture_blood, blood0, blood1)}
+
+
+def texture_maps(spec: SubjectSpec, cfg: PhantomConfig, fields: dict, z: float, phase: float,
+                 cache: dict | None = None) -> dict[str, np.ndarray]:
+    """Bounded PD modulations ``(ny, nx)`` per textured tissue at slice depth ``z`` and cycle ``phase`` in [0, 1).
+
+    Fields are in heart-centred coordinates; the blood field rotates between two independent fields over the
+    cycle (``cos`` / ``sin`` mixing keeps unit variance). ``cache`` (a dict kept by the caller) holds the
+    evaluated fields per ``z`` so the frames of one slice only re-mix them.
+    """
+    cache = {} if cache is None else cache
+    c, s = np.cos(2 * np.pi * phase), np.sin(2 * np.pi * phase)
+    out, done = {}, {}
+    for name, (amp, f0, f1) in fields.items():
+        key = (id(f0), id(f1), amp)
+        if key in done:  # LV and RV myocardium share one field
+            out[name] = done[key]
+            continue
+        if (key, z) not in cache:
+            x, y = anatomy.pixel_grid(cfg.ny, cfg.nx, cfg.dy, cfg.dx)
+            xh, yh = x - spec.heart.cx, y - spec.heart.cy
+            cache[key, z] = (f0(xh, yh, z), None if f0 is f1 else f1(xh, yh, z))
+        g0, g1 = cache[key, z]
+        done[key] = out[name] = texture.bounded_modulation(g0 if g1 is None else c * g0 + s * g1, amp)
+    return out
+
+
+def _image(sig: np.ndarray, frac: np.ndarray, mods: dict[str, np.ndarray] | None) -> np.ndarray:
+    """``sum_tissue frac * signal * modulation``: ``sig (..., n_tissues)``, ``frac (n_tissues, ny, nx)``."""
+    img = np.tensordot(sig, frac, axes=1)
+    for name, m in (mods or {}).items():
+        i = TISSUE_INDEX[name]
+        img = img + sig[..., i, None, None] * frac[i] * (m - 1.0)
+    return img
 
 
 def _signals(tp, mod: str, times: np.ndarray, cfg: PhantomConfig) -> np.ndarray:
@@ -309,7 +370,9 @@ def write_subject(spec: SubjectSpec, cfg: PhantomConfig, root: str | Path) -> di
     row = spec.row(cfg)
     subj = Subject(spec.subject, root, spec.split)
     gt_dir = root / "GroundTruth" / spec.subject
-    tp = tissue_params(spec.field_strength_T, oedema=spec.disease == "oedema")
+    tp = subject_tissues(spec, cfg)
+    fields = texture_fields(spec, cfg) if cfg.texture else None
+    tex_cache: dict = {}
     geom = Geometry(cfg.dx, cfg.dy, cfg.thickness, cfg.gap, row["frame_interval_s"])
     out: dict[str, Path] = {}
 
@@ -324,7 +387,8 @@ def write_subject(spec: SubjectSpec, cfg: PhantomConfig, root: str | Path) -> di
     for t in range(cfg.nt):
         for k, z in enumerate(z_all):
             frac, lab, _ = render_slice(spec, cfg, z, float(fr[t]))
-            images[t, k] = np.tensordot(sig, frac, axes=1) * phases[k]
+            mods = texture_maps(spec, cfg, fields, z, t / cfg.nt, tex_cache) if fields else None
+            images[t, k] = _image(sig, frac, mods) * phases[k]
             labels[t, k] = lab
     myo_sig = float(sig[TISSUE_INDEX["myocardium"]])
     ksp = _acquire(images, spec, cfg, z_all, "cine", myo_sig)
@@ -350,7 +414,8 @@ def write_subject(spec: SubjectSpec, cfg: PhantomConfig, root: str | Path) -> di
         imgs = np.empty((times.shape[1], len(z_map), cfg.ny, cfg.nx), np.complex64)
         for k in range(len(z_map)):
             s = _signals(tp, mod, times[k], cfg)  # (nw, n_tissues)
-            imgs[:, k] = np.tensordot(s, fracs[k], axes=1) * phases[idx[k]][None]
+            mods = texture_maps(spec, cfg, fields, z_map[k], 0.0) if fields else None
+            imgs[:, k] = _image(s, fracs[k], mods) * phases[idx[k]][None]
         ref = float(np.abs(_signals(tp, mod, times[0], cfg)[:, TISSUE_INDEX["myocardium"]]).max())
         ksp = _acquire(imgs, spec, cfg, z_map, mod, ref)
         out[mod] = subj.kspace_path(mod)

@@ -70,3 +70,39 @@ def tissue_params(field_strength_T: float, oedema: bool = False) -> TissueParams
         tp.t1[i] *= OEDEMA_T1_FACTOR
         tp.t1rho[i] *= OEDEMA_T1RHO_FACTOR
     return tp
+
+
+# Between-subject variation of native myocardial relaxation times, as coefficients of variation (SD / mean) of
+# healthy volunteers, applied around the class means above. Sources (figures as recalled, rounded):
+# - T1 (MOLLI-type): Dabir et al., JCMR 2014;16:69 (International T1 Multicenter study), 1.5 T about 950 +/- 21 ms
+#   and 3 T about 1052 +/- 23 ms, i.e. CV ~2.2%; Piechnik et al., JCMR 2013;15:13 (ShMOLLI, 1.5 T) 962 +/- 25 ms,
+#   CV ~2.6%. Messroghli et al., JCMR 2017;19:75 (SCMR/EACVI consensus) asks for local reference ranges;
+#   we take CV 2.5% at every field strength.
+# - T2 (T2-prepared bSSFP): Wassmuth et al., JCMR 2013;15:27 (1.5 T, about 52 +/- 3 ms) and
+#   von Knobelsdorff-Brenkenhoff et al., JCMR 2013;15:53 (3 T, about 45 +/- 2 ms): CV ~5%.
+# - T1rho: no population study we can cite with confidence; CV 6% is an ASSUMPTION (similar to T2).
+# - 0.55 T and 5 T: no population data used; the same CVs are an ASSUMPTION.
+# The class means are representative values, not these papers' means (kept so the contrast of the
+# shipped models' training data does not move).
+POPULATION_CV = {"t1": 0.025, "t2": 0.05, "t1rho": 0.06}
+#: draws are clipped at this many SDs so no subject is physiologically absurd
+POPULATION_CLIP_SD = 3.0
+MYOCARDIAL_CLASSES = ("myocardium", "infarct", "rv_myocardium")
+
+
+def subject_tissue_params(field_strength_T: float, rng: np.random.Generator, oedema: bool = False) -> TissueParams:
+    """Tissue parameters of one subject: the class table with the myocardial T1, T2 and T1rho drawn from the
+    population (one z-score per parameter per subject, shared by LV, RV myocardium and infarct, so the lesion's
+    contrast against the remote myocardium is preserved), then the oedema shift. Deterministic in ``rng``.
+    """
+    tp = tissue_params(field_strength_T, oedema=False)
+    idx = [TISSUE_INDEX[n] for n in MYOCARDIAL_CLASSES]
+    for name, cv in POPULATION_CV.items():
+        zs = float(np.clip(rng.standard_normal(), -POPULATION_CLIP_SD, POPULATION_CLIP_SD))
+        getattr(tp, name)[idx] *= 1.0 + cv * zs
+    if oedema:
+        i = TISSUE_INDEX["myocardium"]
+        tp.t2[i] += OEDEMA_T2_MS
+        tp.t1[i] *= OEDEMA_T1_FACTOR
+        tp.t1rho[i] *= OEDEMA_T1RHO_FACTOR
+    return tp
