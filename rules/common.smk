@@ -50,6 +50,19 @@ def _timing_inputs(wc):
     return PLAN.timing_files(wc.subject)
 
 
+def _quant_inputs(method):
+    def inputs(wc):
+        m = wc.method if method == "{method}" else method  # input functions get no wildcard expansion
+        images = PLAN.method_images(m, wc.subject)
+        segs = PLAN.method_segs(m, wc.subject)
+        files = {wf.key(*wf.unkey(k), "image"): v for k, v in images.items()}
+        files |= {wf.key(*wf.unkey(k), "seg"): v for k, v in segs.items()}
+        files["qc"] = PLAN.seg_table(m, wc.subject)
+        return files
+
+    return inputs
+
+
 TRAIN_CFG = config["train"]  # the schema fills train.{modalities,cardiomm,varnet,segmentation}
 TRAIN_MODALITIES = TRAIN_CFG["modalities"] or PLAN.modalities
 _TRAIN_SUBJECTS = [s for s in PLAN.everyone if s.split in ("train", "val")]

@@ -34,7 +34,7 @@ if PLAN.synthetic:
             PLAN.bench("synthesize", "{subject}")
         params:
             phantom=config["phantom"],
-            root=str(ROOT),
+            root=lambda wc, output: output.truth.rsplit("/GroundTruth/", 1)[0],  # the cohort root
         resources:
             mem_mb=4000,
             runtime=20,

@@ -3,19 +3,6 @@
 # One job per subject x method (a quantification of all masks costs about a job's start-up).
 
 
-def _quant_inputs(method):
-    def inputs(wc):
-        m = wc.method if method == "{method}" else method  # input functions get no wildcard expansion
-        images = PLAN.method_images(m, wc.subject)
-        segs = PLAN.method_segs(m, wc.subject)
-        files = {wf.key(*wf.unkey(k), "image"): v for k, v in images.items()}
-        files |= {wf.key(*wf.unkey(k), "seg"): v for k, v in segs.items()}
-        files["qc"] = PLAN.seg_table(m, wc.subject)
-        return files
-
-    return inputs
-
-
 for _name, _method in (("quantify_reference", wf.REFERENCE), ("quantify", "{method}")):
 
     rule:
