@@ -79,3 +79,25 @@ def check_resume(path: str | os.PathLike, saved: Mapping, current: Mapping, may_
         raise ResumeMismatchError(
             f"{path}: resume state was written for another configuration; differing keys: {'; '.join(diff)}. "
             "Delete it (or use another log_dir) to start afresh")
+
+
+def write_model_card(path: str, title: str, body: dict[str, object], notes: str) -> None:
+    """The one model-card writer (Markdown beside a checkpoint: data, command, seed, time, metrics, software),
+    for the reconstruction networks and the segmenter alike."""
+    import json
+    import os
+    import platform
+    import sys as _sys
+
+    import torch
+
+    from cardiomm import __version__
+    from cardiomm.atomic import write_text
+
+    lines = [f"# {title}", "", notes.strip(), "", "| field | value |", "| --- | --- |"]
+    for k, v in body.items():
+        text = json.dumps(v, default=str) if isinstance(v, dict | list) else str(v)
+        lines.append(f"| {k} | {text.replace('|', '/')} |")
+    lines += ["", f"Software: cardiomm {__version__}, torch {torch.__version__}, Python {_sys.version.split()[0]}, "
+              f"{platform.platform()}, {os.cpu_count()} CPUs."]
+    write_text(path, "\n".join(lines) + "\n")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import sys
 import time
 import traceback
@@ -435,50 +434,32 @@ def agreement(phenotypes_csv: str, biomarkers_csv: str, comparator: str, toleran
 # ------------------------------------------------------------------------------------------------ training
 
 
-def _card(path: str, title: str, body: dict[str, object], notes: str) -> None:
-    """Write a model card (Markdown) next to a checkpoint."""
-    import json
-    import platform
-    import sys as _sys
-
-    import torch
-
-    from cardiomm import __version__
-    from cardiomm.atomic import write_text
-
-    lines = [f"# {title}", "", notes.strip(), "", "| field | value |", "| --- | --- |"]
-    for k, v in body.items():
-        text = json.dumps(v, default=str) if isinstance(v, dict | list) else str(v)
-        lines.append(f"| {k} | {text.replace('|', '/')} |")
-    lines += ["", f"Software: cardiomm {__version__}, torch {torch.__version__}, Python {_sys.version.split()[0]}, "
-              f"{platform.platform()}, {os.cpu_count()} CPUs."]
-    write_text(path, "\n".join(lines) + "\n")
-
-
-def _split_subjects(plan: object) -> tuple[list[Subject], list[Subject]]:
-    train = [s for s in plan.everyone if s.split == "train"]
-    val = [s for s in plan.everyone if s.split == "val"]
+def _split_subjects(subjects: list[Subject]) -> tuple[list[Subject], list[Subject]]:
+    train = [s for s in subjects if s.split == "train"]
+    val = [s for s in subjects if s.split == "val"]
     if not train:
         raise ValueError("no subjects in split 'train' for training")
     return train, val
 
 
-def train_recon(kind: str, cfg: dict, plan: object, modalities: list[str], out_ckpt: str, out_card: str,
-                log_dir: str, threads: int) -> dict:
-    """Train CardioMM or E2E-VarNet on the plan's train/val subjects; write checkpoint and model card."""
+def train_recon(kind: str, cfg: dict, subjects: list[Subject], cohort: str, modalities: list[str], out_ckpt: str,
+                out_card: str, log_dir: str, threads: int) -> dict:
+    """Train CardioMM or E2E-VarNet on the train/val ``subjects`` of ``cohort``; write checkpoint and model card."""
     import time
 
     import torch
 
+    from cardiomm.checkpoint import write_model_card
     from cardiomm.recon.train import train_model
 
     torch.set_num_threads(max(1, int(threads)))
-    train, val = _split_subjects(plan)
+    train, val = _split_subjects(subjects)
     t0 = time.perf_counter()
     m = train_model(kind, cfg.get("model"), cfg.get("train"), train, val, modalities, out_ckpt, log_dir)
     m["wall_seconds"] = time.perf_counter() - t0
-    _card(out_card, f"{'CardioMM' if kind == 'cardiomm' else 'E2E-VarNet'} checkpoint ({Path(out_ckpt).name})", {
-        "data": f"synthetic cohort '{plan.cohort}' at {plan.root}: {len(train)} train / {len(val)} val subjects "
+    write_model_card(out_card, f"{'CardioMM' if kind == 'cardiomm' else 'E2E-VarNet'} checkpoint "
+                     f"({Path(out_ckpt).name})", {
+        "data": f"synthetic cohort '{cohort}' at {train[0].root}: {len(train)} train / {len(val)} val subjects "
                 f"({', '.join(s.id for s in train + val)})",
         "modalities": modalities, "model config": cfg.get("model") or "defaults",
         "train config": cfg.get("train") or "defaults",
@@ -489,8 +470,8 @@ def train_recon(kind: str, cfg: dict, plan: object, modalities: list[str], out_c
     return m
 
 
-def train_segmentation(cfg: dict, plan: object, modalities: list[str], out_ckpt: str, out_card: str,
-                       log_dir: str, threads: int) -> dict:
+def train_segmentation(cfg: dict, subjects: list[Subject], cohort: str, modalities: list[str], out_ckpt: str,
+                       out_card: str, log_dir: str, threads: int) -> dict:
     """Train the MONAI segmenter on fully sampled images of the train/val subjects; checkpoint + model card."""
     import time
 
@@ -500,28 +481,30 @@ def train_segmentation(cfg: dict, plan: object, modalities: list[str], out_ckpt:
     from cardiomm.segmentation.train import SegTrainConfig, train_segmenter
 
     torch.set_num_threads(max(1, int(threads)))
-    train, val = _split_subjects(plan)
+    train, val = _split_subjects(subjects)
     fps = cfg.get("frames_per_series")
     t0 = time.perf_counter()
     tp = build_training_pairs(train, modalities, fps)
     vp = build_training_pairs(val, modalities, fps) if val else []
     m = train_segmenter(tp, vp, SegTrainConfig.from_dict(cfg.get("train", {})), out_ckpt, log_dir)
     m["wall_seconds"] = time.perf_counter() - t0
-    segmentation_card(cfg, plan, modalities, train, val, len(tp), len(vp), m, out_card, threads)
+    segmentation_card(cfg, cohort, modalities, train, val, len(tp), len(vp), m, out_card, threads)
     return m
 
 
-def segmentation_card(cfg: dict, plan: object, modalities: list[str], train: list, val: list, n_tp: int, n_vp: int,
+def segmentation_card(cfg: dict, cohort: str, modalities: list[str], train: list, val: list, n_tp: int, n_vp: int,
                       metrics: dict, out_card: str, threads: int) -> None:
     """Model card of the segmenter: data, command, seed, time, and the best epoch's validation metrics."""
+    from cardiomm.checkpoint import write_model_card
+
     best = {}
     log_csv = Path(metrics.get("log_csv", ""))
     if log_csv.exists():
         logdf = pd.read_csv(log_csv)
         row = logdf.loc[logdf["epoch"] == metrics.get("best_epoch", logdf["epoch"].iloc[-1])].iloc[0]
         best = {k: round(float(v), 4) for k, v in row.items() if str(k).startswith("val_")}
-    _card(out_card, "Segmentation checkpoint (segmentation.pt)", {
-        "data": f"synthetic cohort '{plan.cohort}': {len(train)} train / {len(val)} val subjects "
+    write_model_card(out_card, "Segmentation checkpoint (segmentation.pt)", {
+        "data": f"synthetic cohort '{cohort}': {len(train)} train / {len(val)} val subjects "
                 f"({train[0].id}..{(val or train)[-1].id}), fully sampled RSS images, {n_tp} train / {n_vp} val "
                 "slices", "modalities": modalities, "train config (seed inside)": cfg.get("train") or "defaults",
         "frames per series": cfg.get("frames_per_series"),

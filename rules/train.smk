@@ -15,6 +15,8 @@ rule train_recon:
     params:
         cfg=lambda wc: TRAIN_CFG[wc.model],
         modalities=TRAIN_MODALITIES,
+        subjects=_TRAIN_SUBJECTS,
+        cohort=COHORT,
         log_dir="results/training/{model}_logs",
     threads: 8  # capped by --cores on a laptop
     resources:
@@ -40,6 +42,8 @@ rule train_segmentation:
     params:
         cfg=TRAIN_CFG["segmentation"],
         modalities=TRAIN_MODALITIES,
+        subjects=_TRAIN_SUBJECTS,
+        cohort=COHORT,
         log_dir="results/training/segmentation_logs",
     threads: 8  # capped by --cores on a laptop
     resources:
