@@ -23,7 +23,7 @@ wildcard_constraints:
     cohort=r"[A-Za-z0-9_.-]+",
     subject=r"[A-Za-z0-9_.-]+",
     method="|".join(wf.METHODS),
-    modality=r"cine|t1map|t2map|t1rhomap",
+    modality="|".join(wf.MODALITIES),
     model="|".join(wf.TRAINABLE),
     mask="|".join(re.escape(m) for m in PLAN.masks),
 
