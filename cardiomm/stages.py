@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from cardiomm.atomic import write_csv
 from cardiomm.cohort import Subject, write_subjects_csv
@@ -128,6 +127,8 @@ def undersample(subject: Subject, seed: int, outputs: Mapping[str, str], mask_so
 def mask_table(mask_files: list[str], out_csv: str, acs: int | None = None) -> None:
     """One row per mask file: where it came from, nominal and achieved acceleration, sampled fraction outside the ACS
     (``acs``: the release's ACS width; default the synthetic cohort's)."""
+    import pandas as pd
+
     from cardiomm.conventions import ACS_LINES, parse_mask_name
     from cardiomm.sampling.masks import mask_stats
 
@@ -206,6 +207,8 @@ def image_quality(subject: Subject, method: str, inputs: Mapping[str, str], out_
     ``inputs``: ``key(mod, mask)`` -> the method's ``.mat`` reconstructions and ``key(mod, "full")`` -> the
     reference's (one job per subject x method: each reference is read once for all masks).
     """
+    import pandas as pd
+
     from cardiomm.compare.image_quality import protocol_metrics
     from cardiomm.conventions import FULLY_SAMPLED
 
@@ -244,6 +247,8 @@ def stage_costs(runs_dir: str, reference_niftis: list[str], n_masks: int, cores:
 
 def concat_tables(inputs: list[str], out_csv: str) -> None:
     """Concatenate long CSV tables (same columns) into one."""
+    import pandas as pd
+
     frames = [pd.read_csv(f) for f in inputs]
     write_csv(pd.concat(frames, ignore_index=True), out_csv)
 
@@ -262,6 +267,8 @@ def segment(subject: Subject, method: str, inputs: Mapping[str, str], outputs: M
     ``segmentation`` is ``config["segmentation"]`` (:mod:`cardiomm.segmentation.segmenters`); absent or
     ``kind: builtin`` without ``path`` = the checkpoint ``model_path``.
     """
+    import pandas as pd
+
     from cardiomm.io.nifti import load_image
     from cardiomm.segmentation.metrics import dice_per_class, hd95_mm
     from cardiomm.segmentation.qc import qc_case
@@ -317,6 +324,8 @@ def quantify(subject: Subject, method: str, inputs: Mapping[str, str], outputs: 
     removes each image's RSS noise floor, estimated from its background air, before the mapping fits and
     applies the SNR criterion (:mod:`cardiomm.quantify.noise`); ``"none"`` fits the magnitudes as they are.
     """
+    import pandas as pd
+
     from cardiomm.cohort import TimingMissing
     from cardiomm.io.nifti import load_image
     from cardiomm.quantify.cine import cine_phenotypes
@@ -375,6 +384,8 @@ def quantify(subject: Subject, method: str, inputs: Mapping[str, str], outputs: 
 def indicator_tables(quant_files: list[str], truth_files: list[str], splits: dict[str, str], out_phenotypes: str,
                      out_biomarkers: str) -> None:
     """Long tables of phenotypes and biomarkers: truth rows (phantom), reference and every method x mask."""
+    import pandas as pd
+
     from cardiomm.conventions import BIOMARKERS, FULLY_SAMPLED, PHENOTYPES, TRUTH
 
     frames = [pd.read_csv(f) for f in quant_files]
@@ -409,6 +420,8 @@ def agreement(phenotypes_csv: str, biomarkers_csv: str, comparator: str, toleran
               out_csv: str, out_md: str, out_html: str | None = None) -> None:
     """agreement.csv (against the comparator and, when truth rows exist, against the truth), audit.md and the
     same audit as HTML (shown inline in the Snakemake report)."""
+    import pandas as pd
+
     from cardiomm.atomic import write_text
     from cardiomm.compare.agreement import agreement_table
     from cardiomm.compare.audit import audit_markdown
@@ -495,6 +508,8 @@ def train_segmentation(cfg: dict, subjects: list[Subject], cohort: str, modaliti
 def segmentation_card(cfg: dict, cohort: str, modalities: list[str], train: list, val: list, n_tp: int, n_vp: int,
                       metrics: dict, out_card: str, threads: int) -> None:
     """Model card of the segmenter: data, command, seed, time, and the best epoch's validation metrics."""
+    import pandas as pd
+
     from cardiomm.checkpoint import write_model_card
 
     best = {}
@@ -526,6 +541,8 @@ def figures(tables: Mapping[str, str], inputs: Mapping[str, str], outputs: Mappi
     (:meth:`cardiomm.workflow.Plan.figure_inputs`); ``outputs``: figure name -> PNG
     (:meth:`cardiomm.workflow.Plan.figure_outputs`; a PDF twin is written beside each).
     """
+    import pandas as pd
+
     from cardiomm.compare.image_quality import frame_metrics
     from cardiomm.conventions import FULLY_SAMPLED, LV_MYO, REFERENCE
     from cardiomm.figures import plots
