@@ -64,11 +64,15 @@ def tissue_params(field_strength_T: float, oedema: bool = False) -> TissueParams
         t2.append(np.interp(b0, _B0, b))
         t1rho.append(np.interp(b0, _B0, c))
     tp = TissueParams(np.array(pd), np.array(t1), np.array(t2), np.array(t1rho))
-    if oedema:
-        i = TISSUE_INDEX["myocardium"]
-        tp.t2[i] += OEDEMA_T2_MS
-        tp.t1[i] *= OEDEMA_T1_FACTOR
-        tp.t1rho[i] *= OEDEMA_T1RHO_FACTOR
+    return _with_oedema(tp) if oedema else tp
+
+
+def _with_oedema(tp: TissueParams) -> TissueParams:
+    """The oedema shift of the LV myocardium (T2 up, T1 and T1rho scaled), in place; returns ``tp``."""
+    i = TISSUE_INDEX["myocardium"]
+    tp.t2[i] += OEDEMA_T2_MS
+    tp.t1[i] *= OEDEMA_T1_FACTOR
+    tp.t1rho[i] *= OEDEMA_T1RHO_FACTOR
     return tp
 
 
@@ -100,9 +104,4 @@ def subject_tissue_params(field_strength_T: float, rng: np.random.Generator, oed
     for name, cv in POPULATION_CV.items():
         zs = float(np.clip(rng.standard_normal(), -POPULATION_CLIP_SD, POPULATION_CLIP_SD))
         getattr(tp, name)[idx] *= 1.0 + cv * zs
-    if oedema:
-        i = TISSUE_INDEX["myocardium"]
-        tp.t2[i] += OEDEMA_T2_MS
-        tp.t1[i] *= OEDEMA_T1_FACTOR
-        tp.t1rho[i] *= OEDEMA_T1RHO_FACTOR
-    return tp
+    return _with_oedema(tp) if oedema else tp
