@@ -45,19 +45,13 @@ def unkey(name: str) -> tuple[str, ...]:
     return tuple(name.split(KEY_SEP))
 
 
-def named(entries: Mapping[str, str], *tail: str) -> dict[tuple[str, ...], str]:
-    """The entries of a rule's ``input``/``output`` whose key ends in ``tail``, keyed by the leading parts.
+def named(entries: Mapping[str, str]) -> dict[tuple[str, ...], str]:
+    """The entries of a rule's ``input``/``output`` named by :func:`key`, keyed by their parts.
 
-    ``named(sm.output, "kus")`` = ``{("cine", "Uniform8"): path, ...}``; entries without ``__`` (e.g. ``table``,
+    ``named(sm.output)`` = ``{("cine", "Uniform8", "kus"): path, ...}``; entries without ``__`` (e.g. ``table``,
     ``model``) are skipped. Snakemake's named lists and plain dicts both work.
     """
-    out: dict[tuple[str, ...], str] = {}
-    n = len(tail)
-    for name, path in entries.items():
-        parts = unkey(name)
-        if len(parts) > 1 and (n == 0 or parts[-n:] == tail):
-            out[parts[: len(parts) - n] if n else parts] = path
-    return out
+    return {unkey(name): path for name, path in entries.items() if KEY_SEP in name}
 
 
 @dataclass
@@ -186,12 +180,6 @@ class Plan:
         files |= {key(s, m, FULLY_SAMPLED, "ref"): self.recon(REFERENCE, FULLY_SAMPLED, s, m, "mat")
                   for s in subjects for m in modalities}
         return files
-
-    def recon_files(self, method: str, sid: str = "{subject}") -> list[str]:
-        return [f for mk in self.masks_for(method) for f in self.recon_outputs(method, mk, sid).values()]
-
-    def seg_files(self, method: str, sid: str = "{subject}") -> list[str]:
-        return list(self.method_segs(method, sid).values())
 
     def table(self, name: str) -> str:
         return f"{self.res}/tables/{name}.csv"
