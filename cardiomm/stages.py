@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import sys
 import time
 import traceback
@@ -124,21 +125,67 @@ def undersample(subject: Subject, seed: int, outputs: Mapping[str, str], mask_so
             cio.write_kspace(files[(mod, name, "kus")], apply_mask(k, m), key="kus")
 
 
-def mask_table(mask_files: list[str], out_csv: str, acs: int | None = None) -> None:
-    """One row per mask file: where it came from, nominal and achieved acceleration, sampled fraction outside the ACS
-    (``acs``: the release's ACS width; default the synthetic cohort's)."""
+def coilmaps(subject: Subject, inputs: Mapping[str, str], outputs: Mapping[str, str]) -> None:
+    """ESPIRiT maps of every series named in ``outputs`` (``key(mod, mask, "maps")`` -> ``.npy``
+    ``(nz, nc, ny, nx)`` complex64), for the classical methods' reconstruction jobs.
+
+    One job per subject. Maps depend on the frame-averaged data in the central calibration square only
+    (:func:`cardiomm.recon.sense.calibration`); the synthetic cohort's three masks share their 20 ACS lines, so
+    ESPIRiT runs once per slice instead of once per slice x mask x classical method. A series whose calibration
+    input equals (byte for byte) an earlier one's gets a hard link to that file; the maps are the ones each
+    reconstruction job would compute itself. ``inputs``: ``key(mod, mask, "mask" | "kus")`` -> undersampled file.
+    """
+    import hashlib
+    import shutil
+
+    from cardiomm.acquisition import load_undersampled
+    from cardiomm.atomic import atomic_path
+    from cardiomm.io.releases import acs_lines
+    from cardiomm.recon.sense import calibration, espirit_calibrated
+
+    acs = acs_lines(subject.release)
+    done: dict[str, str] = {}  # calibration digest -> maps file written in this job
+    for (mod, mk, _), out in named(outputs).items():
+        acq = load_undersampled(inputs[key(mod, mk, "kus")], inputs[key(mod, mk, "mask")], mk, acs,
+                                {**subject.meta, "modality": mod})
+        calibs = [calibration(acq.kspace[:, z], acq.acs, acq.acs_width) for z in range(acq.shape[1])]
+        h = hashlib.sha256()
+        for c, w in calibs:
+            h.update(c.tobytes())
+            h.update(str(w).encode())
+        digest = h.hexdigest()
+        with atomic_path(out) as tmp:
+            if digest in done:
+                tmp.unlink()
+                try:
+                    os.link(done[digest], tmp)
+                except OSError:  # a file system without hard links
+                    shutil.copyfile(done[digest], tmp)
+                log.info("%s %s %s: same ACS data as %s, maps shared", subject.id, mod, mk, Path(done[digest]).name)
+            else:
+                with open(tmp, "wb") as f:
+                    np.save(f, np.stack([espirit_calibrated(c, w) for c, w in calibs]), allow_pickle=False)
+                log.info("%s %s %s: ESPIRiT maps of %d slices", subject.id, mod, mk, len(calibs))
+        done.setdefault(digest, out)
+
+
+def mask_table(mask_files: Mapping[str, str], out_csv: str, acs: int | None = None) -> None:
+    """One row per mask file: where it came from, nominal and achieved acceleration, sampled fraction outside the ACS.
+
+    ``mask_files``: ``key(subject, modality, mask)`` -> mask file; ``acs``: the release's ACS width (default the
+    synthetic cohort's).
+    """
     import pandas as pd
 
     from cardiomm.conventions import ACS_LINES, parse_mask_name
     from cardiomm.sampling.masks import mask_stats
 
     rows = []
-    for f in mask_files:
+    for (sid, _mod, name), f in named(mask_files).items():
         p = Path(f)
-        name = p.stem.rsplit("_mask_", 1)[1]
         st = mask_stats(cio.read_mask(p), name, acs or ACS_LINES)
         mn = parse_mask_name(name)
-        rows.append({"subject": p.parent.name, "file": p.name, "mask": name, "pattern": mn.pattern,
+        rows.append({"subject": sid, "file": p.name, "mask": name, "pattern": mn.pattern,
                      "source": cio.read_attr(p, "cardiomm_mask_source") or "generated", "acs": acs or ACS_LINES,
                      **{k: st[k] for k in ("nominal_R", "achieved_R", "outer_fraction", "acs_complete")}})
     write_csv(pd.DataFrame(rows), out_csv)
@@ -173,7 +220,8 @@ def reconstruct(method: str, subject: Subject, mask_name: str, inputs: Mapping[s
 
     One job per subject x method x mask (so a cluster spreads the (GPU) work over masks); the model is loaded once
     per job for its modalities. ``inputs``: ``key(mod, "mask" | "kus")`` -> undersampled files;
-    ``outputs``: ``key(mod, "mat" | "nii")`` (:meth:`cardiomm.workflow.Plan.recon_inputs` / ``recon_outputs``).
+    ``outputs``: ``key(mod, "mat" | "nii")`` (:meth:`cardiomm.workflow.Plan.recon_inputs` / ``recon_outputs``);
+    ``inputs`` may hold ``key(mod, "maps")``, the coil-maps job's ESPIRiT maps (classical methods).
     ``classical_params``: the config blocks ``cs:``/``kttv:`` (and ``sense:``) by method name.
     ``published``: the config's ``published`` section (CLIP folder, model configs of the published methods).
     """
@@ -191,7 +239,8 @@ def reconstruct(method: str, subject: Subject, mask_name: str, inputs: Mapping[s
     t0, frames = time.perf_counter(), 0
     for n, mod in enumerate(mods, 1):
         acq = load_undersampled(inputs[key(mod, "kus")], inputs[key(mod, "mask")], mk, acs,
-                                {**subject.meta, "modality": mod})  # validated once, here
+                                {**subject.meta, "modality": mod},  # validated once, here
+                                maps_path=inputs.get(key(mod, "maps")))
         img = rec(acq)
         _write_recon(img, outputs[key(mod, "mat")], outputs[key(mod, "nii")], subject, mod)
         frames += acq.kspace.shape[0] * acq.kspace.shape[1]

@@ -40,7 +40,7 @@ def final_outputs():
 
 
 def _recon_inputs(wc):
-    files = PLAN.recon_inputs(wc.subject, wc.mask)
+    files = PLAN.recon_inputs(wc.subject, wc.mask, wc.method)
     if wc.method in wf.NEURAL:
         files["model"] = config["models"][wc.method]
     return files

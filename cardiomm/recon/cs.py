@@ -45,7 +45,7 @@ import scipy.fft
 import sigpy as sp
 
 from cardiomm.acquisition import Acquisition
-from cardiomm.recon.sense import MIN_CALIB_WIDTH, _espirit, sense_frame
+from cardiomm.recon.sense import MIN_CALIB_WIDTH, sense_frame, slice_maps
 
 # method -> one-line description (the methods of this module; SENSE is in cardiomm.recon.sense)
 CS_METHODS = {"cs": "l1-wavelet SENSE (spatial compressed sensing)", "kttv": "temporal-TV SENSE (k-t)"}
@@ -356,7 +356,7 @@ def cs_recon_series(method: str, acq: Acquisition, params: CSParams, kind: str =
     nt, nz = k.shape[:2]
     out = np.zeros((nt, nz, *k.shape[-2:]), dtype=np.float32)
     for z in range(nz):
-        maps = _espirit(k[:, z], region, calib_width=acs)
+        maps = slice_maps(acq, z)
         if method == "sense":
             x = np.stack([sense_frame(k[t, z], maps, m[t], lamda=lamda, max_iter=params.max_iter) for t in range(nt)])
         elif method == "kttv":
