@@ -581,14 +581,35 @@ def segmentation_card(cfg: dict, cohort: str, modalities: list[str], train: list
 # ------------------------------------------------------------------------------------------------ figures
 
 
-def figures(tables: Mapping[str, str], inputs: Mapping[str, str], outputs: Mapping[str, str], methods: list[str],
-            masks: list[str], modalities: list[str], subject_id: str, comparator: str,
-            tolerance_overrides: dict) -> None:
-    """Paper figures from the tables, plus images of the first evaluated subject (recon panels, maps, overlays).
+def _stem(outputs: Mapping[str, str], name: str) -> str:
+    return str(Path(outputs[name]).with_suffix(""))
 
-    ``inputs``: ``key("image" | "seg" | "map", method, mask, subject, modality)`` -> NIfTI
-    (:meth:`cardiomm.workflow.Plan.figure_inputs`); ``outputs``: figure name -> PNG
-    (:meth:`cardiomm.workflow.Plan.figure_outputs`; a PDF twin is written beside each).
+
+def figures_method(method: str, tables: Mapping[str, str], outputs: Mapping[str, str], comparator: str,
+                   tolerance_overrides: dict) -> None:
+    """Bland-Altman and identity grids of one method against ``comparator``, from the indicator tables.
+
+    ``tables``: ``phenotypes``, ``biomarkers``; ``outputs``: ``bland_altman``, ``scatter`` -> PNG
+    (:meth:`cardiomm.workflow.Plan.figure_method_outputs`; a PDF twin is written beside each). One job per method.
+    """
+    import pandas as pd
+
+    from cardiomm.figures import plots
+
+    ind = pd.concat([pd.read_csv(tables["phenotypes"]), pd.read_csv(tables["biomarkers"])], ignore_index=True)
+    tol, _ = tolerances_from_config(tolerance_overrides)
+    plots.bland_altman_grid(ind, comparator, method, _stem(outputs, "bland_altman"), tolerances=tol)
+    plots.scatter_identity(ind, comparator, method, _stem(outputs, "scatter"))
+    _check_written(outputs)
+
+
+def figures_images(tables: Mapping[str, str], inputs: Mapping[str, str], outputs: Mapping[str, str],
+                   methods: list[str], masks: list[str], modalities: list[str], subject_id: str) -> None:
+    """PSNR/SSIM distributions, and images of the first evaluated subject: recon panels, maps, overlays.
+
+    ``tables``: ``image_quality``, ``segmentation``; ``inputs``: ``key("image" | "seg" | "map", method, mask,
+    subject, modality)`` -> NIfTI (:meth:`cardiomm.workflow.Plan.figure_inputs`); ``outputs``: figure name -> PNG
+    (a PDF twin is written beside each). It needs no agreement statistics, so it runs beside them.
     """
     import pandas as pd
 
@@ -598,16 +619,11 @@ def figures(tables: Mapping[str, str], inputs: Mapping[str, str], outputs: Mappi
     from cardiomm.io.nifti import load_image
 
     def stem(name: str) -> str:
-        return str(Path(outputs[name]).with_suffix(""))
+        return _stem(outputs, name)
 
     def load(what: str, method: str, mask: str, sid: str, mod: str) -> np.ndarray:
         return load_image(inputs[key(what, method, mask, sid, mod)])[0]
 
-    ind = pd.concat([pd.read_csv(tables["phenotypes"]), pd.read_csv(tables["biomarkers"])], ignore_index=True)
-    tol, _ = tolerances_from_config(tolerance_overrides)
-    for m in methods:
-        plots.bland_altman_grid(ind, comparator, m, stem(key("bland_altman", m)), tolerances=tol)
-        plots.scatter_identity(ind, comparator, m, stem(key("scatter", m)))
     plots.quality_distributions(pd.read_csv(tables["image_quality"]), stem("image_quality"))
 
     sid = subject_id
@@ -653,9 +669,15 @@ def figures(tables: Mapping[str, str], inputs: Mapping[str, str], outputs: Mappi
         extra = f", mean Dice {row['score']:.3f}" if "score" in row else ""
         plots.segmentation_overlay(img[0, z], lab[0, z], f"{name}: {row['subject']} {row['method']} {row['mask']}"
                                    f"{extra}", stem(key("segmentation", name)))
+    _check_written(outputs)
+
+
+def _check_written(outputs: Mapping[str, str]) -> None:
     missing = [f for _, f in outputs.items() if not Path(f).exists()]
     if missing:
         raise RuntimeError(f"figures not written: {missing}")
+
+
 
 
 def provenance_manifest(config: dict, models: dict[str, str], out_json: str) -> None:

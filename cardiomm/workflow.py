@@ -208,8 +208,7 @@ class Plan:
     def figure_outputs(self) -> dict[str, str]:
         """Every paper figure by name (PNG; a PDF twin is written beside each)."""
         fig = f"{self.res}/figures"
-        files = {key("bland_altman", m): f"{fig}/bland_altman_{m}.png" for m in self.methods}
-        files |= {key("scatter", m): f"{fig}/scatter_{m}.png" for m in self.methods}
+        files = {key(w, m): f for m in self.methods for w, f in self.figure_method_outputs(m).items()}
         files["image_quality"] = f"{fig}/image_quality.png"
         files |= {key("recon_panel", m, mk): f"{fig}/recon_panel_{m}_{mk}.png" for m in self.modalities
                   for mk in self.masks}
@@ -217,6 +216,16 @@ class Plan:
             files["maps"] = f"{fig}/maps.png"
         files |= {key("segmentation", w): f"{fig}/segmentation_{w}.png" for w in ("typical", "worst")}
         return files
+
+    def figure_method_outputs(self, method: str = "{method}") -> dict[str, str]:
+        """One method's figures (rule figures_method): ``bland_altman`` and ``scatter`` -> PNG."""
+        return {w: f"{self.res}/figures/{w}_{method}.png" for w in ("bland_altman", "scatter")}
+
+    def figure_image_outputs(self) -> dict[str, str]:
+        """Every figure that is not one method's (rule figures_images): image quality, recon panels, maps,
+        segmentation overlays."""
+        per_method = {key(w, m) for w in ("bland_altman", "scatter") for m in self.methods}
+        return {k: f for k, f in self.figure_outputs().items() if k not in per_method}
 
     def figure_files(self) -> list[str]:
         return list(self.figure_outputs().values())
