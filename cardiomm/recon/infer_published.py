@@ -33,14 +33,15 @@ def adjacent_frames(t: int, nt: int, n: int) -> list[int]:
     return [idx[0]] * (lo + half) + idx + [idx[-1]] * (half + 1 - hi)
 
 
-def acs_rule(arch: str, mask_name: str) -> tuple[int, object]:
-    """``(acs_lines, square_acs or acs_kind)`` of the official rule for a project mask name."""
+def acs_rule(arch: str, mask_name: str, acs_width: int = ACS_LINES) -> tuple[int, object]:
+    """``(acs_lines, square_acs or acs_kind)`` of the official rule for a project mask name whose ACS is
+    ``acs_width`` wide (the release's, :func:`cardiomm.io.releases.acs_lines`; ``Acquisition.acs_width``)."""
     pattern = parse_mask_name(mask_name).pattern
     radial = pattern in ("ktRadial", "Radial")
     if arch == "cardiomm_official":
-        return ACS_LINES, radial
+        return int(acs_width), radial
     if arch == "promptmr":
-        return ACS_LINES, "square" if radial else "lines"
+        return int(acs_width), "square" if radial else "lines"
     raise ValueError(f"acs_rule: {arch!r} is not a published architecture")
 
 
@@ -52,6 +53,7 @@ def reconstruct_series_published(
     meta: Mapping[str, object],
     clip_dir: str | os.PathLike | None = None,
     batch_size: int = 1,
+    acs_width: int = ACS_LINES,
 ) -> np.ndarray:
     """Reconstruct every frame of a series.
 
@@ -64,6 +66,8 @@ def reconstruct_series_published(
     mask_name: e.g. ``"ktGaussian8"`` (undersampling sentence and ACS rule).
     meta: scan metadata (``modality``, ``view``, ``vendor``, ``scanner``, ``field_strength_T``).
     clip_dir: the CLIP folder (``cardiomm_official`` only).
+    batch_size: frames per forward pass.
+    acs_width: ACS width of the mask (the release's; ``Acquisition.acs_width``).
 
     Returns
     -------
@@ -79,7 +83,7 @@ def reconstruct_series_published(
         raise ValueError(f"reconstruct_series_published: mask must be (nt={nt}, {ny}, {nx}), got {mask.shape}")
     mask = np.broadcast_to(mask, (nt, ny, nx))
     arch = getattr(model, "arch", None)
-    acs_lines, acs_mode = acs_rule(str(arch), mask_name)
+    acs_lines, acs_mode = acs_rule(str(arch), mask_name, acs_width)
     n_adj = int(model.config.num_adj_slices)
     device = get_device()
     model = model.to(device).eval()
