@@ -41,7 +41,7 @@ from torch import nn
 from tqdm import tqdm
 
 from cardiomm.atomic import atomic_path, write_csv
-from cardiomm.checkpoint import check_resume, write_model_card
+from cardiomm.checkpoint import check_resume, read_dict, write_model_card
 from cardiomm.progress import tqdm_to_log
 
 log = logging.getLogger("cardiomm")
@@ -126,16 +126,6 @@ class Task(Protocol):
         """Write the final checkpoint (``model`` holds the best epoch's weights); the returned metrics."""
 
 
-def _load_state(path: Path) -> dict:
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # torch raises many types for truncated / foreign files
-        raise ValueError(f"{path}: not a readable resume state, corrupt or truncated? ({err})") from None
-    if not isinstance(state, dict):
-        raise ValueError(f"{path}: resume state holds a {type(state).__name__}, expected a dict")
-    return state
-
-
 def _clone(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return {k: v.detach().cpu().clone() for k, v in state.items()}
 
@@ -171,7 +161,7 @@ def fit(task: Task, log_dir: str | os.PathLike, device: torch.device, progress: 
     best: dict[str, Any] = {"epoch": 0, "score": -math.inf, "state_dict": None, "metrics": {}}
     start = 0
     if resume_path.exists():
-        st = _load_state(resume_path)
+        st = read_dict(resume_path, "resume state")
         check_resume(resume_path, {k: st.get(k) for k in ident}, ident, may_change=may_change)
         model.load_state_dict(st["model"])
         opt.load_state_dict(st["optimizer"])

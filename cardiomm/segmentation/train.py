@@ -31,7 +31,7 @@ from monai.data import DataLoader
 from monai.losses import DiceCELoss
 
 from cardiomm.atomic import atomic_path
-from cardiomm.checkpoint import state_sha256
+from cardiomm.checkpoint import read_dict, state_sha256
 from cardiomm.device import get_device
 from cardiomm.segmentation.data import AugmentConfig, SegPair, as_pair, padded_size, training_pairs
 from cardiomm.segmentation.metrics import CLASS_NAMES, dice_stack, hd95_stack
@@ -134,15 +134,7 @@ def save_segmenter(
 
 
 def _load_dict(path: Path, what: str) -> dict:
-    if not path.exists():
-        raise SegmenterCheckpointError(f"{path}: {what} does not exist")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # torch raises many types for truncated / foreign files
-        raise SegmenterCheckpointError(f"{path}: not a readable {what}, corrupt or truncated? ({err})") from None
-    if not isinstance(ckpt, dict):
-        raise SegmenterCheckpointError(f"{path}: {what} holds a {type(ckpt).__name__}, expected a dict")
-    return ckpt
+    return read_dict(path, what, SegmenterCheckpointError)
 
 
 def read_checkpoint(path: str | os.PathLike) -> dict:
