@@ -265,7 +265,7 @@ def test_series_reconstruction_takes_the_release_acs_width():
     from cardiomm.recon.infer_published import acs_rule
     from cardiomm.recon.reconstructors import published_method
 
-    assert acs_rule("promptmr", "Uniform8", 16) == (16, "lines")
+    assert acs_rule("promptmr", "Uniform8", 16) == (16, False)
     assert acs_rule("cardiomm_official", "ktRadial8", 24) == (24, True)
     rng = np.random.default_rng(1)
     nt, nz, nc, ny, nx = 3, 1, 2, 20, 24

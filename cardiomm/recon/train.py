@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -29,7 +30,7 @@ from torch.utils.data import DataLoader, Subset
 from cardiomm.atomic import atomic_path
 from cardiomm.conventions import ACS_LINES, PATTERNS
 from cardiomm.device import autocast, get_device
-from cardiomm.recon.checkpoint import build_model, count_parameters, save_checkpoint
+from cardiomm.recon.checkpoint import PUBLISHED, build_model, count_parameters, save_checkpoint
 from cardiomm.recon.data import FrameDataset, GroupedBatchSampler, MaskFn
 from cardiomm.recon.prompts import drop_tokens
 from cardiomm.recon.sample import FrameSample, collate_samples
@@ -157,9 +158,24 @@ def nmse(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 def run_batch(model: nn.Module, batch: FrameSample, device: torch.device) -> torch.Tensor:
     """Forward one collated :class:`~cardiomm.recon.sample.FrameSample` (:func:`collate_samples`);
-    returns the magnitude image ``(B, H, W)`` float32 in normalised units."""
+    returns the magnitude image ``(B, H, W)`` float32 in normalised units.
+
+    The published architectures (``cardiomm_official``, ``promptmr``) take the sample's adjacent frames in their
+    own layout (:func:`cardiomm.recon.infer_published.published_forward`, as at inference), one item at a time
+    (each item has its own ACS rule)."""
     with autocast(device):
-        out = model(batch.to(device, non_blocking=True))
+        if getattr(model, "arch", None) in PUBLISHED:
+            from cardiomm.recon.infer_published import network_input, published_forward
+
+            b = batch.to(device, non_blocking=True)
+            if b.adjacent is None:
+                raise ValueError(f"run_batch: {model.arch} needs the adjacent frames (FrameDataset(adjacent=F))")
+            out = torch.cat([published_forward(model, *network_input(b.adjacent[i:i + 1], b.adjacent_mask[i:i + 1]),
+                                               int(b.acs_width[i]), bool(b.square_acs[i]),
+                                               None if b.text is None else b.text[i:i + 1])
+                             for i in range(b.adjacent.shape[0])])
+        else:
+            out = model(batch.to(device, non_blocking=True))
     return out.abs().float()
 
 
@@ -207,12 +223,14 @@ def plot_losses(history: list[dict], step_losses: list[float], path: str | os.Pa
 
 
 def _val_loader(subjects, modalities, cfg: TrainConfig, temporal_context: int,  # noqa: ANN001
-                mask_fns: tuple[MaskFn, MaskFn] | None) -> DataLoader | None:
+                mask_fns: tuple[MaskFn, MaskFn] | None, adjacent: int = 0,
+                text_fn: Callable[[Mapping, str], torch.Tensor] | None = None) -> DataLoader | None:
     if not subjects or cfg.val_frames < 1:
         return None
     ds = FrameDataset(subjects, modalities, cfg.patterns, cfg.accelerations, cfg.max_frames_per_subject,
                       seed=cfg.seed + 1, temporal_context=temporal_context, fixed_masks=True,
-                      cache_files=cfg.cache_files, acs_lines=cfg.acs_lines, mask_fns=mask_fns)
+                      cache_files=cfg.cache_files, acs_lines=cfg.acs_lines, mask_fns=mask_fns,
+                      adjacent=adjacent, text_fn=text_fn)
     # evenly spread frames, in dataset order so files are read one after the other
     idx = np.unique(np.linspace(0, len(ds) - 1, min(cfg.val_frames, len(ds))).round().astype(int)).tolist()
     return DataLoader(Subset(ds, idx), batch_size=1, shuffle=False, num_workers=0, collate_fn=collate_samples)
@@ -224,7 +242,9 @@ class ReconTask:
     Batches: :class:`FrameDataset` frames grouped by shape (:class:`GroupedBatchSampler`), masks and order
     reseeded per epoch; prompt tokens dropped to UNKNOWN with a generator seeded by ``(seed, epoch)``.
     Scheduler: StepLR. "Best": the last epoch (the final weights are kept, as the paper's training does).
-    Files: ``resume.pt``, ``train_log.csv``, ``loss_curve.png``.
+    Files: ``resume.pt``, ``train_log.csv``, ``loss_curve.png``. The published architectures get their
+    ``num_adj_slices`` adjacent frames, and ``cardiomm_official`` its text features from the CLIP folder
+    ``clip_dir`` (required for it; :class:`cardiomm.recon.text_prompts.ClipTextEncoder`).
     """
 
     determinism = False
@@ -232,8 +252,8 @@ class ReconTask:
 
     def __init__(self, kind: str, model_cfg: dict | None, cfg: TrainConfig, train_subjects: list,
                  val_subjects: list, modalities: list[str], out_ckpt: str | os.PathLike,
-                 mask_fns: tuple[MaskFn, MaskFn] | None) -> None:
-        self.kind, self.model_cfg, self.cfg = kind, model_cfg, cfg
+                 mask_fns: tuple[MaskFn, MaskFn] | None, clip_dir: str | os.PathLike | None = None) -> None:
+        self.kind, self.model_cfg, self.cfg, self.clip_dir = kind, model_cfg, cfg, clip_dir
         self.train_subjects, self.val_subjects, self.modalities = train_subjects, val_subjects, list(modalities)
         self.out_ckpt, self.mask_fns = out_ckpt, mask_fns
         self.name, self.seed, self.epochs = kind, cfg.seed, cfg.epochs
@@ -244,6 +264,8 @@ class ReconTask:
         self.device = device
         self.model_cfg_full = model.config.to_dict()
         self.kctx = int(getattr(model.config, "temporal_context", 0))
+        self.adjacent = int(model.config.num_adj_slices) if self.kind in PUBLISHED else 0
+        self.text_fn = _text_features(model, self.clip_dir) if self.kind == "cardiomm_official" else None
         return model
 
     def scheduler(self, opt: torch.optim.Optimizer) -> torch.optim.lr_scheduler.LRScheduler:
@@ -253,11 +275,13 @@ class ReconTask:
         cfg = self.cfg
         self.train_ds = FrameDataset(self.train_subjects, self.modalities, cfg.patterns, cfg.accelerations,
                                      cfg.max_frames_per_subject, seed=cfg.seed, temporal_context=self.kctx,
-                                     cache_files=cfg.cache_files, acs_lines=cfg.acs_lines, mask_fns=self.mask_fns)
+                                     cache_files=cfg.cache_files, acs_lines=cfg.acs_lines, mask_fns=self.mask_fns,
+                                     adjacent=self.adjacent, text_fn=self.text_fn)
         self.sampler = GroupedBatchSampler(self.train_ds, cfg.batch_size, seed=cfg.seed)
         self.loader = DataLoader(self.train_ds, batch_sampler=self.sampler, num_workers=0,
                                  collate_fn=collate_samples)
-        self.val_loader = _val_loader(self.val_subjects, self.modalities, cfg, self.kctx, self.mask_fns)
+        self.val_loader = _val_loader(self.val_subjects, self.modalities, cfg, self.kctx, self.mask_fns,
+                                      self.adjacent, self.text_fn)
 
     def identity(self) -> tuple[dict, tuple[str, ...]]:
         return ({"arch": self.kind, "model_config": _jsonable(self.model_cfg_full),
@@ -325,6 +349,7 @@ def train_model(
     mask_fns: tuple[MaskFn, MaskFn] | None = None,
     progress: bool = True,
     card: ModelCard | None = None,
+    clip_dir: str | os.PathLike | None = None,
 ) -> dict:
     """Train a reconstruction network with :func:`cardiomm.training.fit` and write its checkpoint.
 
@@ -340,6 +365,7 @@ def train_model(
     mask_fns: optional ``(make_mask, acs_mask)`` replacement (tests).
     progress: show a progress bar per epoch (in the log).
     card: model card to write beside the checkpoint.
+    clip_dir: the local CLIP folder whose text features ``cardiomm_official`` is trained with (required for it).
 
     Returns
     -------
@@ -347,8 +373,23 @@ def train_model(
     val_nmse, seconds, seconds_per_step, state_sha256``.
     """
     cfg = TrainConfig.from_dict(train_cfg)
-    task = ReconTask(kind, model_cfg, cfg, train_subjects, val_subjects, modalities, out_ckpt, mask_fns)
+    task = ReconTask(kind, model_cfg, cfg, train_subjects, val_subjects, modalities, out_ckpt, mask_fns, clip_dir)
     return fit(task, log_dir, get_device(), progress=progress, card=card)
+
+
+def _text_features(model: nn.Module, clip_dir: str | os.PathLike | None) -> Callable[[Mapping, str], torch.Tensor]:
+    """``(meta, mask name) -> (2, D)`` CLIP text features of the two official sentences (cached per sentence)."""
+    from cardiomm.recon.text_prompts import ClipTextEncoder, sentences_for
+
+    enc = ClipTextEncoder(clip_dir, key="train.cardiomm_official.clip_dir")
+    if enc.dim != model.config.llm_model_dim:
+        raise ValueError(f"CLIP folder {clip_dir}: text features have {enc.dim} dims, the network's heads expect "
+                         f"llm_model_dim={model.config.llm_model_dim} (train.cardiomm_official.model)")
+
+    def text(meta: Mapping, mask_name: str) -> torch.Tensor:
+        return enc.encode(list(sentences_for(meta, mask_name)))
+
+    return text
 
 
 def _jsonable(d: dict) -> dict:
