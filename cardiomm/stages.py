@@ -457,17 +457,18 @@ def _split_subjects(subjects: list[Subject]) -> tuple[list[Subject], list[Subjec
 
 def train_recon(kind: str, cfg: dict, subjects: list[Subject], cohort: str, modalities: list[str], out_ckpt: str,
                 out_card: str, log_dir: str, threads: int) -> dict:
-    """Train CardioMM or E2E-VarNet on the train/val ``subjects`` of ``cohort``; write checkpoint and model card
-    (both by the training engine, :func:`cardiomm.training.fit`)."""
+    """Train a reconstruction network (``cardiomm``, ``varnet``, or a published architecture, which reads its
+    CLIP folder from ``cfg["clip_dir"]``) on the train/val ``subjects`` of ``cohort``; write checkpoint and model
+    card (both by the training engine, :func:`cardiomm.training.fit`)."""
     import torch
 
+    from cardiomm.methods import REGISTRY
     from cardiomm.recon.train import train_model
     from cardiomm.training import ModelCard
 
     torch.set_num_threads(max(1, int(threads)))
     train, val = _split_subjects(subjects)
-    card = ModelCard(out_card, f"{'CardioMM' if kind == 'cardiomm' else 'E2E-VarNet'} checkpoint "
-                     f"({Path(out_ckpt).name})", {
+    card = ModelCard(out_card, f"{REGISTRY[kind].label} checkpoint ({Path(out_ckpt).name})", {
         "data": f"synthetic cohort '{cohort}' at {train[0].root}: {len(train)} train / {len(val)} val subjects "
                 f"({', '.join(s.id for s in train + val)})",
         "modalities": modalities, "model config": cfg.get("model") or "defaults",
@@ -476,7 +477,7 @@ def train_recon(kind: str, cfg: dict, subjects: list[Subject], cohort: str, moda
     }, notes=("Trained on the fully sampled synthetic phantom only: good for the synthetic cohort, not for real "
               "CMR. Retrain on real CMRxRecon data (README: 'Training for real data')."))
     return train_model(kind, cfg.get("model"), cfg.get("train"), train, val, modalities, out_ckpt, log_dir,
-                       card=card)
+                       card=card, clip_dir=cfg.get("clip_dir"))
 
 
 def train_segmentation(cfg: dict, subjects: list[Subject], cohort: str, modalities: list[str], out_ckpt: str,
