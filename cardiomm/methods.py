@@ -117,8 +117,9 @@ REGISTRY: dict[str, Method] = {m.name: m for m in (
 METHODS: tuple[str, ...] = tuple(REGISTRY)
 #: iterative SigPy/BART baselines on ESPIRiT maps (:mod:`cardiomm.recon.cs`)
 CLASSICAL: tuple[str, ...] = tuple(n for n, m in REGISTRY.items() if m.kind == "classical")
-#: networks trained by this pipeline (``train_recon``; the ``{model}`` wildcard of ``rules/train.smk``)
-TRAINABLE: tuple[str, ...] = tuple(n for n, m in REGISTRY.items() if m.kind == "neural")
+#: networks this pipeline can train (``train_recon``; the ``{model}`` wildcard of ``rules/train.smk``): ours and
+#: the published architectures (these only when listed in ``train.published``)
+TRAINABLE: tuple[str, ...] = tuple(n for n, m in REGISTRY.items() if m.kind in ("neural", "published"))
 #: published architectures run with third-party weights (:func:`cardiomm.recon.checkpoint.load_published`); opt-in
 PUBLISHED_METHODS: tuple[str, ...] = tuple(n for n, m in REGISTRY.items() if m.kind == "published")
 #: methods that read a checkpoint (and whose recon jobs ask for a GPU)

@@ -115,7 +115,7 @@ def test_defaults_are_filled_in_at_every_level():
     assert cfg["segmentation"]["kind"] == "builtin" and cfg["segmentation"]["path"] is None
     assert cfg["published"] == {"clip_dir": None}
     assert cfg["train"] == {"modalities": None, "segmentation": {"frames_per_series": None}, "cardiomm": {},
-                            "varnet": {}}
+                            "varnet": {}, "published": [], "cardiomm_official": {"clip_dir": None}, "promptmr": {}}
     assert cfg["tune_classical"]["grid"]["cs"] and cfg["tune_classical"]["modalities"] is None
 
 
@@ -267,6 +267,10 @@ def _dataclass_blocks():
         (("train", "segmentation", "train"), SegTrainConfig),
         (("train", "segmentation", "train", "augment"), AugmentConfig),
         (("published", "cardiomm_official", "model_config"), CardioMMOfficialConfig),
+        (("train", "cardiomm_official", "model"), CardioMMOfficialConfig),
+        (("train", "cardiomm_official", "train"), TrainConfig),
+        (("train", "promptmr", "model"), PromptMRConfig),
+        (("train", "promptmr", "train"), TrainConfig),
         (("published", "promptmr", "model_config"), PromptMRConfig),
         (("segmentation",), SegmenterConfig),
     ]

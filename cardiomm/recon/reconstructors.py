@@ -62,9 +62,8 @@ def trained_method(name: str, params: ReconParams) -> Reconstructor:
 
 
 def published_method(name: str, params: ReconParams) -> Reconstructor:
-    """A published architecture with third-party weights (``cardiomm_official``, ``promptmr``), loaded once.
-
-    :func:`~cardiomm.recon.infer_published.reconstruct_series_published` takes no ACS width (as before the registry)."""
+    """A published architecture with third-party weights (``cardiomm_official``, ``promptmr``), loaded once;
+    the ACS width is the acquisition's (the release's, like the other methods)."""
     from cardiomm.recon.checkpoint import load_any
     from cardiomm.recon.infer_published import reconstruct_series_published
 
@@ -74,6 +73,6 @@ def published_method(name: str, params: ReconParams) -> Reconstructor:
 
     def rec(acq: Acquisition) -> np.ndarray:
         return reconstruct_series_published(model, acq.kspace, acq.mask, acq.mask_name, dict(acq.meta),
-                                            pub.get("clip_dir"), own.get("batch_size", 1))
+                                            pub.get("clip_dir"), own.get("batch_size", 1), acq.acs_width)
 
     return rec
