@@ -139,14 +139,49 @@ def _in_sector(theta: np.ndarray, centre: float, width: float) -> np.ndarray:
     return np.abs(np.angle(np.exp(1j * (theta - centre)))) <= width / 2
 
 
+@dataclass(frozen=True)
+class FatSpec:
+    """Epicardial and pericardial adipose tissue (mm), issue 15.
+
+    Epicardial fat lies on the epicardium under the pericardium: a thin layer ``epi`` everywhere, thickened by
+    ``groove`` in the anterior and inferior interventricular grooves and towards the base (atrioventricular
+    groove). The pericardium is a ``pericardium`` thick fibrous layer outside it; pericardial (paracardial) fat
+    is a pad of up to ``pad`` outside the pericardium, anterior to the heart and growing towards the apex.
+    """
+
+    epi: float
+    groove: float
+    pad: float
+    pericardium: float = 1.2
+
+
+# interventricular grooves: where the RV (at -x) meets the LV, anterior (-y) and inferior (+y), angle about the LV
+GROOVE_ANGLES = (-0.72 * np.pi, 0.72 * np.pi)
+
+
+def _fat_thickness(fat: FatSpec, theta: np.ndarray, depth_frac: float) -> np.ndarray:
+    """Epicardial fat thickness at angle ``theta`` about the LV centre and relative depth (0 base, 1 apex), mm."""
+    g = sum(np.exp(-(np.angle(np.exp(1j * (theta - a))) / 0.35) ** 2) for a in GROOVE_ANGLES)
+    base = 1.0 + 1.5 * max(0.0, 1.0 - depth_frac / 0.3)  # atrioventricular groove
+    return fat.epi * base + fat.groove * g * base
+
+
 def rasterize(h: HeartSpec, body: BodySpec, z: float, f: float, x: np.ndarray, y: np.ndarray,
-              papillary: bool = False) -> tuple[np.ndarray, np.ndarray]:
+              papillary: bool = False, atria: bool = False, fat: FatSpec | None = None
+              ) -> tuple[np.ndarray, np.ndarray]:
     """Tissue index and label at points ``(x, y)`` of the slice at depth ``z`` and contraction ``f``.
 
     ``papillary``: paint two papillary muscles and apical trabeculation (myocardial *tissue*) inside the LV
     cavity. Label convention (UK Biobank, Petersen et al. JCMR 2016;18:8 and 2017;19:18): papillary muscles
     and trabeculations are contoured as part of the LV blood pool, so their *label* stays ``LV_BLOOD`` and the
     truth volumes/mass are unchanged by them.
+
+    ``atria``: above the basal plane (``z`` < the base at contraction ``f``, where the ventricles end) paint the
+    left and right atria (blood, thin wall); labelled background, as the short-axis contours exclude the atria.
+    With the base descending in systole the basal slice shows atrium towards ES.
+
+    ``fat``: epicardial fat, pericardium and pericardial fat (:class:`FatSpec`) instead of the uniform 2.5 mm
+    "fat" ring of the earlier phantom. Neither changes any label inside the ventricles.
 
     Parameters
     ----------
@@ -189,15 +224,33 @@ def rasterize(h: HeartSpec, body: BodySpec, z: float, f: float, x: np.ndarray, y
     # RV: ellipse left-anterior of the LV, overlapping the septum
     rv_cx = h.cx - (r_epi + 0.45 * rv_a)
     rv_cy = h.cy - 0.12 * rv_b
+    if fat is not None and r_epi > 0:
+        t_fat = _fat_thickness(fat, theta, depth_frac)
+        t_rv = fat.epi * 1.5 + 0.5 * fat.groove  # fat over the RV free wall
+        pad = fat.pad * np.clip(-np.sin(theta), 0, None) ** 2 * (0.4 + 0.6 * min(max(depth_frac, 0.0), 1.0))
+
+        def envelope(extra: float | np.ndarray) -> np.ndarray:
+            e = rho <= r_epi_theta + t_fat + extra
+            if rv_a > 0:
+                e |= ell(rv_cx, rv_cy, rv_a + h.rv_wall + t_rv + float(np.mean(extra)),
+                         rv_b + h.rv_wall + t_rv + float(np.mean(extra)))
+            return e
+
+        tissue[envelope(fat.pericardium + pad)] = T["pericardial_fat"]
+        tissue[envelope(fat.pericardium)] = T["pericardium"]
+        tissue[envelope(0.0)] = T["epicardial_fat"]
     if rv_a > 0:
-        peri = ell(rv_cx, rv_cy, rv_a + h.rv_wall + 2.5, rv_b + h.rv_wall + 2.5) | (rho <= r_epi_theta + 2.5)
-        tissue[peri & (r_epi > 0)] = T["fat"]
+        if fat is None:
+            peri = ell(rv_cx, rv_cy, rv_a + h.rv_wall + 2.5, rv_b + h.rv_wall + 2.5) | (rho <= r_epi_theta + 2.5)
+            tissue[peri & (r_epi > 0)] = T["fat"]
         tissue[ell(rv_cx, rv_cy, rv_a + h.rv_wall, rv_b + h.rv_wall)] = T["rv_myocardium"]
         rv_cav = ell(rv_cx, rv_cy, rv_a, rv_b)
         tissue[rv_cav] = T["blood"]
         label[rv_cav] = RV_BLOOD
-    elif r_epi > 0:
+    elif r_epi > 0 and fat is None:
         tissue[rho <= r_epi_theta + 2.5] = T["fat"]
+    if atria and z < s.z_base:
+        _paint_atria(h, s, z, f, ell, tissue, fat)
     if r_epi > 0:
         myo = rho <= r_epi_theta
         tissue[myo] = T["myocardium"]
@@ -211,6 +264,36 @@ def rasterize(h: HeartSpec, body: BodySpec, z: float, f: float, x: np.ndarray, y
         if papillary:
             tissue[cav & _papillary_mask(h, rho, theta, r_endo, depth_frac)] = T["myocardium"]
     return tissue, label
+
+
+# Atria above the basal plane: length (mm) of the half-ellipsoids, radii relative to the ED ventricular bases,
+# and the relative growth of the atria as they fill during ventricular systole
+ATRIUM_LENGTH = 45.0
+LA_RADIUS, RA_RADIUS, ATRIAL_FILLING = 0.85, 0.75, 0.15
+ATRIAL_WALL = 2.0
+
+
+def _paint_atria(h: HeartSpec, s: LVState, z: float, f: float, ell, tissue: np.ndarray, fat: FatSpec | None
+                 ) -> None:
+    """Paint the left atrium (posterior, above the LV) and right atrium (above the RV) into ``tissue``."""
+    T = TISSUE_INDEX
+    up = s.z_base - z  # distance above the base
+    grow = 1.0 + ATRIAL_FILLING * f
+    r0 = _ellipsoid_radius(1.0, ATRIUM_LENGTH, up)  # 0..1 profile
+    if r0 <= 0:
+        return
+    r_la = LA_RADIUS * h.r_endo * grow * r0
+    r_ra_a, r_ra_b = RA_RADIUS * h.rv_a * grow * r0, RA_RADIUS * 0.7 * h.rv_b * grow * r0
+    la = (h.cx + 2.0, h.cy + 0.25 * h.r_endo)
+    ra = (h.cx - (s.r_epi + 0.45 * h.rv_a), h.cy + 0.1 * h.rv_b)
+    ring = (fat.epi * 2.5 + fat.pericardium) if fat is not None else 2.5
+    fat_t = T["epicardial_fat"] if fat is not None else T["fat"]
+    for (cx, cy), (a, b) in ((la, (r_la, r_la)), (ra, (r_ra_a, r_ra_b))):
+        tissue[ell(cx, cy, a + ATRIAL_WALL + ring, b + ATRIAL_WALL + ring)] = fat_t
+    for (cx, cy), (a, b) in ((la, (r_la, r_la)), (ra, (r_ra_a, r_ra_b))):
+        tissue[ell(cx, cy, a + ATRIAL_WALL, b + ATRIAL_WALL)] = T["rv_myocardium"]
+    for (cx, cy), (a, b) in ((la, (r_la, r_la)), (ra, (r_ra_a, r_ra_b))):
+        tissue[ell(cx, cy, a, b)] = T["blood"]
 
 
 # Papillary muscles: anterolateral (lateral = +x, anterior = -y) and posteromedial, as angles about the LV centre

@@ -15,6 +15,7 @@ import numpy as np
 # Tissue classes of the phantom (index into the fraction maps). Order is part of the convention.
 TISSUES = (
     "air", "lung", "fat", "muscle", "soft", "liver", "bone", "blood", "myocardium", "infarct", "rv_myocardium",
+    "epicardial_fat", "pericardial_fat", "pericardium",
 )
 TISSUE_INDEX = {name: i for i, name in enumerate(TISSUES)}
 
@@ -32,6 +33,11 @@ _TABLE: dict[str, tuple[float, tuple, tuple, tuple]] = {
     "myocardium": (0.80, (700, 1000, 1200, 1400), (58, 50, 45, 40), (56, 52, 50, 47)),
     "infarct": (0.85, (900, 1300, 1560, 1820), (64, 55, 50, 44), (73, 68, 65, 61)),
     "rv_myocardium": (0.80, (700, 1000, 1200, 1400), (58, 50, 45, 40), (56, 52, 50, 47)),
+    # epicardial / pericardial adipose tissue: the relaxation of (subcutaneous) fat, its own class so that it can
+    # be switched and located; the fibrous pericardium is a thin, low-PD layer between them (dark on bSSFP)
+    "epicardial_fat": (0.90, (200, 260, 370, 450), (90, 80, 70, 60), (75, 70, 65, 60)),
+    "pericardial_fat": (0.90, (200, 260, 370, 450), (90, 80, 70, 60), (75, 70, 65, 60)),
+    "pericardium": (0.25, (650, 1000, 1400, 1600), (30, 28, 26, 24), (35, 32, 30, 28)),
 }
 
 # Oedema raises the whole LV myocardium's relaxation times (additive T2, multiplicative T1/T1rho).
