@@ -83,13 +83,18 @@ def _with_oedema(tp: TissueParams) -> TissueParams:
 
 
 # Between-subject variation of native myocardial relaxation times, as coefficients of variation (SD / mean) of
-# healthy volunteers, applied around the class means above. Sources (figures as recalled, rounded):
-# - T1 (MOLLI-type): Dabir et al., JCMR 2014;16:69 (International T1 Multicenter study), 1.5 T about 950 +/- 21 ms
-#   and 3 T about 1052 +/- 23 ms, i.e. CV ~2.2%; Piechnik et al., JCMR 2013;15:13 (ShMOLLI, 1.5 T) 962 +/- 25 ms,
-#   CV ~2.6%. Messroghli et al., JCMR 2017;19:75 (SCMR/EACVI consensus) asks for local reference ranges;
-#   we take CV 2.5% at every field strength.
-# - T2 (T2-prepared bSSFP): Wassmuth et al., JCMR 2013;15:27 (1.5 T, about 52 +/- 3 ms) and
-#   von Knobelsdorff-Brenkenhoff et al., JCMR 2013;15:53 (3 T, about 45 +/- 2 ms): CV ~5%.
+# healthy volunteers, applied around the class means above. Sources, checked against the papers' abstracts on
+# 2026-12-02 (issue 15; "verified" = the figure is in the abstract, "not verified" = not found there):
+# - T1 (MOLLI-type): Dabir et al., JCMR 2014;16:69 (International T1 Multicenter study, MOLLI 3(3)3(3)5, Philips):
+#   950 +/- 21 ms at 1.5 T and 1052 +/- 23 ms at 3 T (verified), i.e. CV ~2.2%; Piechnik et al., JCMR 2013;15:13
+#   (ShMOLLI, 1.5 T, n = 342): 962 +/- 25 ms (verified), CV ~2.6%. Messroghli et al., JCMR 2017;19:75 (SCMR/EACVI
+#   consensus) asks for local reference ranges (not verified here). We take CV 2.5% at every field strength.
+# - T2 (T2-prepared): Wassmuth et al., JCMR 2013;15:27 (1.5 T, n = 73): 52 +/- 5 ms with a FLASH readout (verified;
+#   the SSFP figure is cut off in the abstract we could read), i.e. CV ~10% including measurement variability;
+#   von Knobelsdorff-Brenkenhoff et al., JCMR 2013;15:53 (3 T, n = 60, T2-prepared SSFP): 44.1 / 45.1 / 46.9 ms
+#   base / mid / apex and a between-subject "scatter factor" of 1.08 (verified; no SD in the abstract). Hanson et
+#   al., Radiology 2020;297:344 (meta-analysis): pooled 52 ms at 1.5 T and 46 ms at 3 T (verified). The CV 5% used
+#   here (the biological share, below the measured spread) is an ASSUMPTION consistent with these.
 # - T1rho: no population study we can cite with confidence; CV 6% is an ASSUMPTION (similar to T2).
 # - 0.55 T and 5 T: no population data used; the same CVs are an ASSUMPTION.
 # The class means are representative values, not these papers' means (kept so the contrast of the
