@@ -143,8 +143,8 @@ def _in_sector(theta: np.ndarray, centre: float, width: float) -> np.ndarray:
 class FatSpec:
     """Epicardial and pericardial adipose tissue (mm), issue 15.
 
-    Epicardial fat lies on the epicardium under the pericardium: a thin layer ``epi`` everywhere, thickened by
-    ``groove`` in the anterior and inferior interventricular grooves and towards the base (atrioventricular
+    Epicardial fat lies on the epicardium under the pericardium: a layer ``epi`` over the RV free wall and a
+    thinner one (``LV_FREE_WALL_FAT`` of it) over the LV, thickened by ``groove`` in the anterior and inferior interventricular grooves and towards the base (atrioventricular
     groove). The pericardium is a ``pericardium`` thick fibrous layer outside it; pericardial (paracardial) fat
     is a pad of up to ``pad`` outside the pericardium, anterior to the heart and growing towards the apex.
     """
@@ -155,6 +155,8 @@ class FatSpec:
     pericardium: float = 1.2
 
 
+# epicardial fat over the LV free wall, relative to ``FatSpec.epi`` (the layer over the RV): thin in most people
+LV_FREE_WALL_FAT = 0.3
 # interventricular grooves: where the RV (at -x) meets the LV, anterior (-y) and inferior (+y), angle about the LV
 GROOVE_ANGLES = (-0.72 * np.pi, 0.72 * np.pi)
 
@@ -163,7 +165,7 @@ def _fat_thickness(fat: FatSpec, theta: np.ndarray, depth_frac: float) -> np.nda
     """Epicardial fat thickness at angle ``theta`` about the LV centre and relative depth (0 base, 1 apex), mm."""
     g = sum(np.exp(-(np.angle(np.exp(1j * (theta - a))) / 0.35) ** 2) for a in GROOVE_ANGLES)
     base = 1.0 + 1.5 * max(0.0, 1.0 - depth_frac / 0.3)  # atrioventricular groove
-    return fat.epi * base + fat.groove * g * base
+    return (LV_FREE_WALL_FAT * fat.epi + fat.groove * g) * base
 
 
 def rasterize(h: HeartSpec, body: BodySpec, z: float, f: float, x: np.ndarray, y: np.ndarray,
