@@ -20,12 +20,11 @@ import yaml  # noqa: E402
 
 from cardiomm.cohort import Subject  # noqa: E402
 from cardiomm.io.cmrxrecon import read_kspace  # noqa: E402
-from cardiomm.phantom.generate import PhantomConfig, cohort_specs, write_subject  # noqa: E402
+from cardiomm.phantom.generate import REALISM_OFF, PhantomConfig, cohort_specs, write_subject  # noqa: E402
 from cardiomm.physics.coils import rss  # noqa: E402
 from cardiomm.physics.fft import ifft2c  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-OFF = {"papillary_muscles": False, "texture": False, "population_tissue": False}
 
 
 def main() -> None:
@@ -33,7 +32,7 @@ def main() -> None:
     spec = cohort_specs(cfg)[1]
     fig, axes = plt.subplots(2, 3, figsize=(7.5, 5.2))
     with tempfile.TemporaryDirectory() as tmp:
-        for row, (name, c) in enumerate((("old", dataclasses.replace(cfg, **OFF)), ("new", cfg))):
+        for row, (name, c) in enumerate((("old", dataclasses.replace(cfg, **REALISM_OFF)), ("new", cfg))):
             write_subject(spec, c, Path(tmp) / name)
             subj = Subject(spec.subject, Path(tmp) / name, spec.split)
             cine = rss(ifft2c(torch.from_numpy(read_kspace(subj.kspace_path("cine"))))).numpy()

@@ -144,9 +144,10 @@ class FatSpec:
     """Epicardial and pericardial adipose tissue (mm), issue 15.
 
     Epicardial fat lies on the epicardium under the pericardium: a layer ``epi`` over the RV free wall and a
-    thinner one (``LV_FREE_WALL_FAT`` of it) over the LV, thickened by ``groove`` in the anterior and inferior interventricular grooves and towards the base (atrioventricular
-    groove). The pericardium is a ``pericardium`` thick fibrous layer outside it; pericardial (paracardial) fat
-    is a pad of up to ``pad`` outside the pericardium, anterior to the heart and growing towards the apex.
+    thinner one (``LV_FREE_WALL_FAT`` of it) over the LV, thickened by ``groove`` in the anterior and inferior
+    interventricular grooves and towards the base (atrioventricular groove). The pericardium is a
+    ``pericardium`` thick fibrous layer outside it; pericardial (paracardial) fat is a pad of up to ``pad``
+    outside the pericardium, anterior to the heart and growing towards the apex.
     """
 
     epi: float

@@ -93,6 +93,12 @@ class PhantomConfig:
         return cls(**kw)
 
 
+#: the realism switches of issue 15 set off: the earlier, piecewise-constant phantom (figures and benchmarks)
+REALISM_OFF = {"papillary_muscles": False, "texture": False, "population_tissue": False, "kspace_render": False,
+               "breath_hold": False, "base_through_plane": False, "cardiac_fat": False, "b0_field": False,
+               "b1_field": False}
+
+
 @dataclass(frozen=True)
 class SubjectSpec:
     """Everything that defines one synthetic subject."""
