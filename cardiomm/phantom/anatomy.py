@@ -164,7 +164,7 @@ GROOVE_ANGLES = (-0.72 * np.pi, 0.72 * np.pi)
 
 def _fat_thickness(fat: FatSpec, theta: np.ndarray, depth_frac: float) -> np.ndarray:
     """Epicardial fat thickness at angle ``theta`` about the LV centre and relative depth (0 base, 1 apex), mm."""
-    g = sum(np.exp(-(np.angle(np.exp(1j * (theta - a))) / 0.35) ** 2) for a in GROOVE_ANGLES)
+    g = sum(np.exp(-((np.mod(theta - a + np.pi, 2 * np.pi) - np.pi) / 0.35) ** 2) for a in GROOVE_ANGLES)
     base = 1.0 + 1.5 * max(0.0, 1.0 - depth_frac / 0.3)  # atrioventricular groove
     return (LV_FREE_WALL_FAT * fat.epi + fat.groove * g) * base
 
