@@ -221,7 +221,7 @@ def test_truth_biomarkers_are_the_per_subject_values(cohort):
     s = specs[1]
     t = pd.read_csv(root / "GroundTruth" / s.subject / "truth.csv").set_index("indicator")["value"]
     tp = subject_tissues(s, SMALL)
-    if s.disease != "infarct":  # without an infarct the eroded myocardium is one tissue class
+    if s.disease not in ("infarct", "oedema"):  # without a lesion the eroded myocardium is one tissue class
         assert t["T2"] == pytest.approx(tp.t2[TISSUE_INDEX["myocardium"]])
 
 
@@ -379,3 +379,33 @@ def test_b1_biases_the_prepared_fits_upwards_and_the_truth_is_the_tissue_value(c
     t2_true, _ = load_image(root / "GroundTruth" / s1.subject / "T2_truth.nii.gz")
     tp = subject_tissues(s1, SMALL)
     assert set(np.unique(t2_true)) <= set(np.float32(tp.t2))  # tissue values, whatever B1 does to the fit
+
+
+def test_lesions_lie_in_coronary_territories_and_oedema_is_regional():
+    from cardiomm.phantom.generate import raster_slice, subject_tissues
+
+    cfg = PhantomConfig(counts={"train": 40, "val": 0, "test": 0, "external": 0})
+    specs = [s for s in cohort_specs(cfg) if s.disease in ("infarct", "oedema")]
+    assert len(specs) >= 6
+    for s in specs:
+        h = s.heart
+        infarct = s.disease == "infarct"
+        angle, width = (h.infarct_angle, h.infarct_width) if infarct else (h.oedema_angle, h.oedema_width)
+        assert angle is not None and (s.disease == "oedema") == (h.oedema_angle is not None)
+        inside = [abs(np.angle(np.exp(1j * (angle - c)))) <= (span - width) / 2 + 1e-9
+                  for c, span in anatomy.CORONARY_TERRITORIES.values()]
+        assert any(inside), (s.subject, angle)
+    assert len({round(s.heart.infarct_angle or s.heart.oedema_angle, 3) for s in specs}) == len(specs)
+    oed = next(s for s in specs if s.disease == "oedema")
+    tp = subject_tissues(oed, cfg)
+    i_myo, i_oed = TISSUE_INDEX["myocardium"], TISSUE_INDEX["oedema"]
+    assert tp.t2[i_oed] > tp.t2[i_myo] + 10  # remote myocardium unshifted, the territory oedematous
+    r = raster_slice(oed, cfg, 40.0, 0.0)
+    oedema_px = r.centre_tissue == i_oed
+    assert oedema_px.sum() > 10 and np.all(r.label[oedema_px] == LV_MYO)
+    assert (r.centre_tissue[r.label == LV_MYO] == i_myo).sum() > oedema_px.sum() * 0.5  # regional, not global
+    # switched off: global oedema of the whole myocardium, as before
+    off = PhantomConfig(**{**cfg.__dict__, "lesion_territories": False})
+    s_off = next(s for s in cohort_specs(off) if s.subject == oed.subject)
+    assert s_off.heart.oedema_angle is None
+    assert subject_tissues(s_off, off).t2[i_myo] == pytest.approx(tp.t2[i_oed])

@@ -51,6 +51,17 @@ class HeartSpec:
     infarct_angle: float | None = None  # rad, centre of an infarct sector (None: no infarct)
     infarct_width: float = 1.2  # rad
     infarct_thinning: float = 0.5  # wall thickness factor inside the infarct (distal to mid-ventricle)
+    oedema_angle: float | None = None  # rad, centre of a regional (transmural, base to apex) oedema sector
+    oedema_width: float = 1.6  # rad
+
+
+# Coronary territories as (centre angle, angular span) about the LV centre in this module's convention
+# (theta = atan2(y, x): -pi/2 anterior, pi septal (towards the RV), pi/2 inferior, 0 lateral), after the AHA
+# 17-segment assignment (Cerqueira et al., Circulation 2002;105:539): LAD = anterior and anteroseptal segments
+# (1, 2, 7, 8, 13, 14), RCA = inferior and inferoseptal (3, 4, 9, 10, 15), LCx = anterolateral and inferolateral
+# (5, 6, 11, 12, 16). The usual variability of coronary dominance is not modelled.
+CORONARY_TERRITORIES = {"LAD": (-2 * np.pi / 3, 2 * np.pi / 3), "RCA": (2 * np.pi / 3, 2 * np.pi / 3),
+                        "LCx": (0.0, 2 * np.pi / 3)}
 
 
 @dataclass(frozen=True)
@@ -259,6 +270,8 @@ def rasterize(h: HeartSpec, body: BodySpec, z: float, f: float, x: np.ndarray, y
         tissue[myo] = T["myocardium"]
         if h.infarct_angle is not None and depth_frac > 0.3:
             tissue[myo & _in_sector(theta, h.infarct_angle, h.infarct_width)] = T["infarct"]
+        if h.oedema_angle is not None:
+            tissue[myo & _in_sector(theta, h.oedema_angle, h.oedema_width)] = T["oedema"]
         label[myo] = LV_MYO
     if r_endo > 0:
         cav = rho <= r_endo

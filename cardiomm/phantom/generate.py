@@ -80,6 +80,7 @@ class PhantomConfig:
     b0_lung_ppm: float = 3.5  # field offset (ppm) between inside the lungs and far from them, after smoothing
     b1_field: bool = True  # relative B1 map acting on the mapping preparations (cardiomm.phantom.contrasts)
     b1_amplitude: float = 0.06  # peak |B1 - 1| at 3 T, scaled linearly with B0
+    lesion_territories: bool = True  # infarct and (regional) oedema in a coronary territory (anatomy.CORONARY_...)
 
     @classmethod
     def from_dict(cls, d: dict) -> PhantomConfig:
@@ -96,7 +97,7 @@ class PhantomConfig:
 #: the realism switches of issue 15 set off: the earlier, piecewise-constant phantom (figures and benchmarks)
 REALISM_OFF = {"papillary_muscles": False, "texture": False, "population_tissue": False, "kspace_render": False,
                "breath_hold": False, "base_through_plane": False, "cardiac_fat": False, "b0_field": False,
-               "b1_field": False}
+               "b1_field": False, "lesion_territories": False}
 
 
 @dataclass(frozen=True)
@@ -175,6 +176,27 @@ def _heart(rng: np.random.Generator, disease: str, nt: int, cfg: PhantomConfig) 
     )
 
 
+#: probability of the culprit coronary territory of a lesion (LAD most often)
+TERRITORY_WEIGHTS = {"LAD": 0.5, "RCA": 0.3, "LCx": 0.2}
+
+
+def _lesion_heart(spec: SubjectSpec) -> anatomy.HeartSpec:
+    """The heart with its lesion placed in a coronary territory (:data:`anatomy.CORONARY_TERRITORIES`), seeded per
+    subject: an infarct sector (its width unchanged) or a regional oedema sector (1.2-2.0 rad), inside the territory.
+    ASSUMPTION: territory weights ``TERRITORY_WEIGHTS`` (LAD the most frequent culprit), no dominance variants."""
+    if spec.disease not in ("infarct", "oedema"):
+        return spec.heart
+    rng = _rng(spec.seed, "lesion")
+    names = list(TERRITORY_WEIGHTS)
+    centre, span = anatomy.CORONARY_TERRITORIES[names[rng.choice(len(names), p=list(TERRITORY_WEIGHTS.values()))]]
+    width = spec.heart.infarct_width if spec.disease == "infarct" else float(rng.uniform(1.2, 2.0))
+    room = max(0.0, (span - width) / 2)
+    angle = float(centre + rng.uniform(-room, room))
+    if spec.disease == "infarct":
+        return replace(spec.heart, infarct_angle=angle)
+    return replace(spec.heart, oedema_angle=angle, oedema_width=width)
+
+
 def cohort_specs(cfg: PhantomConfig) -> list[SubjectSpec]:
     """All subjects of the cohort, deterministic in ``cfg.seed``; ids ``P001..`` in split order."""
     specs, n = [], 0
@@ -194,6 +216,8 @@ def cohort_specs(cfg: PhantomConfig) -> list[SubjectSpec]:
                 n_coils_raw=int(cfg.coils_raw[rng.integers(len(cfg.coils_raw))]),
                 heart=_heart(rng, disease, cfg.nt, cfg), body=body, seed=int(rng.integers(2**31)),
             ))
+            if cfg.lesion_territories:  # drawn from the subject's own seed: the other draws stay as they were
+                specs[-1] = replace(specs[-1], heart=_lesion_heart(specs[-1]))
     return specs
 
 
@@ -372,10 +396,11 @@ def _acquire(images: np.ndarray, spec: SubjectSpec, cfg: PhantomConfig, z: np.nd
 
 def subject_tissues(spec: SubjectSpec, cfg: PhantomConfig):
     """The subject's tissue parameters: per-subject population draws or the fixed class table."""
-    oedema = spec.disease == "oedema"
+    oedema, regional = spec.disease == "oedema", cfg.lesion_territories
     if cfg.population_tissue:
-        return subject_tissue_params(spec.field_strength_T, _rng(spec.seed, "tissue"), oedema=oedema)
-    return tissue_params(spec.field_strength_T, oedema=oedema)
+        return subject_tissue_params(spec.field_strength_T, _rng(spec.seed, "tissue"), oedema=oedema,
+                                     regional=regional)
+    return tissue_params(spec.field_strength_T, oedema=oedema, regional=regional)
 
 
 def texture_fields(spec: SubjectSpec, cfg: PhantomConfig) -> dict[str, tuple]:

@@ -15,7 +15,7 @@ import numpy as np
 # Tissue classes of the phantom (index into the fraction maps). Order is part of the convention.
 TISSUES = (
     "air", "lung", "fat", "muscle", "soft", "liver", "bone", "blood", "myocardium", "infarct", "rv_myocardium",
-    "epicardial_fat", "pericardial_fat", "pericardium",
+    "epicardial_fat", "pericardial_fat", "pericardium", "oedema",
 )
 TISSUE_INDEX = {name: i for i, name in enumerate(TISSUES)}
 
@@ -38,6 +38,9 @@ _TABLE: dict[str, tuple[float, tuple, tuple, tuple]] = {
     "epicardial_fat": (0.90, (200, 260, 370, 450), (90, 80, 70, 60), (75, 70, 65, 60)),
     "pericardial_fat": (0.90, (200, 260, 370, 450), (90, 80, 70, 60), (75, 70, 65, 60)),
     "pericardium": (0.25, (650, 1000, 1400, 1600), (30, 28, 26, 24), (35, 32, 30, 28)),
+    # regional oedema (a coronary territory, cardiomm.phantom.anatomy.CORONARY_TERRITORIES): the myocardium's values,
+    # shifted by _with_oedema; with global oedema (lesion territories off) the whole myocardium is shifted instead
+    "oedema": (0.80, (700, 1000, 1200, 1400), (58, 50, 45, 40), (56, 52, 50, 47)),
 }
 
 # Oedema raises the whole LV myocardium's relaxation times (additive T2, multiplicative T1/T1rho).
@@ -59,8 +62,9 @@ class TissueParams:
     t1rho: np.ndarray
 
 
-def tissue_params(field_strength_T: float, oedema: bool = False) -> TissueParams:
-    """Tissue parameters at ``field_strength_T`` (interpolated in B0), with optional myocardial oedema."""
+def tissue_params(field_strength_T: float, oedema: bool = False, regional: bool = False) -> TissueParams:
+    """Tissue parameters at ``field_strength_T`` (interpolated in B0), with optional myocardial oedema: of the
+    whole LV myocardium, or (``regional``) of the ``oedema`` tissue only."""
     b0 = float(np.clip(field_strength_T, _B0[0], _B0[-1]))
     pd, t1, t2, t1rho = [], [], [], []
     for name in TISSUES:
@@ -70,12 +74,13 @@ def tissue_params(field_strength_T: float, oedema: bool = False) -> TissueParams
         t2.append(np.interp(b0, _B0, b))
         t1rho.append(np.interp(b0, _B0, c))
     tp = TissueParams(np.array(pd), np.array(t1), np.array(t2), np.array(t1rho))
-    return _with_oedema(tp) if oedema else tp
+    return _with_oedema(tp, regional) if oedema else tp
 
 
-def _with_oedema(tp: TissueParams) -> TissueParams:
-    """The oedema shift of the LV myocardium (T2 up, T1 and T1rho scaled), in place; returns ``tp``."""
-    i = TISSUE_INDEX["myocardium"]
+def _with_oedema(tp: TissueParams, regional: bool = False) -> TissueParams:
+    """The oedema shift (T2 up, T1 and T1rho scaled) of the LV myocardium, or (``regional``) of the ``oedema``
+    tissue; in place; returns ``tp``."""
+    i = TISSUE_INDEX["oedema" if regional else "myocardium"]
     tp.t2[i] += OEDEMA_T2_MS
     tp.t1[i] *= OEDEMA_T1_FACTOR
     tp.t1rho[i] *= OEDEMA_T1RHO_FACTOR
@@ -102,10 +107,11 @@ def _with_oedema(tp: TissueParams) -> TissueParams:
 POPULATION_CV = {"t1": 0.025, "t2": 0.05, "t1rho": 0.06}
 #: draws are clipped at this many SDs so no subject is physiologically absurd
 POPULATION_CLIP_SD = 3.0
-MYOCARDIAL_CLASSES = ("myocardium", "infarct", "rv_myocardium")
+MYOCARDIAL_CLASSES = ("myocardium", "infarct", "rv_myocardium", "oedema")
 
 
-def subject_tissue_params(field_strength_T: float, rng: np.random.Generator, oedema: bool = False) -> TissueParams:
+def subject_tissue_params(field_strength_T: float, rng: np.random.Generator, oedema: bool = False,
+                          regional: bool = False) -> TissueParams:
     """Tissue parameters of one subject: the class table with the myocardial T1, T2 and T1rho drawn from the
     population (one z-score per parameter per subject, shared by LV, RV myocardium and infarct, so the lesion's
     contrast against the remote myocardium is preserved), then the oedema shift. Deterministic in ``rng``.
@@ -115,4 +121,4 @@ def subject_tissue_params(field_strength_T: float, rng: np.random.Generator, oed
     for name, cv in POPULATION_CV.items():
         zs = float(np.clip(rng.standard_normal(), -POPULATION_CLIP_SD, POPULATION_CLIP_SD))
         getattr(tp, name)[idx] *= 1.0 + cv * zs
-    return _with_oedema(tp) if oedema else tp
+    return _with_oedema(tp, regional) if oedema else tp
