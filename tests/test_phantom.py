@@ -409,3 +409,15 @@ def test_lesions_lie_in_coronary_territories_and_oedema_is_regional():
     s_off = next(s for s in cohort_specs(off) if s.subject == oed.subject)
     assert s_off.heart.oedema_angle is None
     assert subject_tissues(s_off, off).t2[i_myo] == pytest.approx(tp.t2[i_oed])
+
+
+def test_heart_window_changes_nothing():
+    from cardiomm.phantom.generate import fat_spec
+
+    cfg = PhantomConfig(counts={"train": 8, "val": 0, "test": 0, "external": 0})
+    x, y = anatomy.pixel_grid(cfg.ny, cfg.nx, cfg.dy, cfg.dx, cfg.supersample)
+    for s in cohort_specs(cfg):
+        for z, f in ((-4.0, 0.0), (3.0, 1.0), (45.0, 0.0)):
+            args = (s.heart, s.body, z, f, x, y, True, True, fat_spec(s, cfg))
+            for a, b in zip(anatomy.rasterize(*args), anatomy.rasterize(*args, window=False), strict=True):
+                np.testing.assert_array_equal(a, b)
