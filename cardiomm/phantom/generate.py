@@ -364,7 +364,8 @@ def _acquire(images: np.ndarray, spec: SubjectSpec, cfg: PhantomConfig, z: np.nd
     the coil-combined image. The raw coils' noise has covariance ``sigma^2 Psi``; SVD compression to
     ``cfg.coils`` virtual coils uses the expected data covariance (signal + noise), and the compressed noise is
     drawn with its exact covariance ``sigma^2 A Psi A^H`` -- the same distribution as compressing noisy raw
-    data, at a fraction of the cost and memory.
+    data, at a fraction of the cost and memory. The signal covariance is computed in image space (Parseval) and
+    only the virtual coils are Fourier transformed (``A F(s m) = F((A s) m)``).
     """
     import torch
 
@@ -373,21 +374,27 @@ def _acquire(images: np.ndarray, spec: SubjectSpec, cfg: PhantomConfig, z: np.nd
     pos = coils.coil_positions(spec.n_coils_raw, spec.body.ax, spec.body.ay, 80.0, rng)
     nt, nz = images.shape[:2]
     C = spec.n_coils_raw
-    raw = np.empty((nt, nz, C, cfg.ny, cfg.nx), np.complex64)
-    smap_rss_heart = []
+    smaps_all, smap_rss_heart = [], []
     cov = np.zeros((C, C), np.complex128)
+    heart = np.hypot(x - spec.heart.cx, y - spec.heart.cy) < 40
     for k in range(nz):
         smaps = coils.sensitivities(pos, x, y, float(z[k] - 40.0), d0=110.0, rng=rng)
-        heart = np.hypot(x - spec.heart.cx, y - spec.heart.cy) < 40
         smap_rss_heart.append(np.sqrt((np.abs(smaps) ** 2).sum(0))[heart].mean())
-        raw[:, k] = fft2c(torch.from_numpy(smaps[None] * images[:, k, None].astype(np.complex64))).numpy()
-        flat = np.moveaxis(raw[:, k], 1, 0).reshape(C, -1)
-        cov += flat @ flat.conj().T
+        # the raw coils' data covariance, by Parseval (orthonormal FFT) in image space without the raw k-space:
+        # sum over frames and pixels of (s m)(s m)^H = sum_p (sum_t |m_t(p)|^2) s(p) s(p)^H
+        w = (np.abs(images[:, k]) ** 2).sum(0).reshape(-1)
+        sf = smaps.reshape(C, -1).astype(np.complex128)
+        cov += (sf * w) @ sf.conj().T
+        smaps_all.append(smaps)
     sigma = signal_ref * float(np.mean(smap_rss_heart)) / cfg.snr
     psi = coils.noise_covariance(C, cfg.noise_correlation, rng)
-    n_samples = raw.size // C
+    n_samples = nt * nz * cfg.ny * cfg.nx
     A = coils.compression_matrix(cov + n_samples * sigma**2 * psi, cfg.coils)
-    out = coils.apply_compression(raw, A)
+    # compression commutes with the FFT: FFT the virtual coils' images only (A s m), not the raw coils
+    out = np.empty((nt, nz, A.shape[0], cfg.ny, cfg.nx), np.complex64)
+    for k in range(nz):
+        vmaps = np.einsum("vc,cyx->vyx", A, smaps_all[k])
+        out[:, k] = fft2c(torch.from_numpy(vmaps[None] * images[:, k, None].astype(np.complex64))).numpy()
     cov_v = sigma**2 * (A @ psi @ A.conj().T)
     for k in range(nz):
         out[:, k] += coils.correlated_noise(out[:, k].shape, cov_v, rng)
