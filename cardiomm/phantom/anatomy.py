@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from cardiomm.conventions import BACKGROUND, LV_BLOOD, LV_MYO, RV_BLOOD
-from cardiomm.phantom.tissues import TISSUE_INDEX, TISSUES
+from cardiomm.phantom.tissues import TISSUE_INDEX
 
 
 @dataclass(frozen=True)
@@ -371,13 +371,6 @@ def pixel_grid(ny: int, nx: int, dy: float, dx: float, ss: int = 1) -> tuple[np.
     yi = (np.arange(ny)[:, None] - ny // 2 + off[None]).reshape(-1) * dy
     xj = (np.arange(nx)[:, None] - nx // 2 + off[None]).reshape(-1) * dx
     return np.meshgrid(xj, yi)
-
-
-def tissue_fractions(tissue_ss: np.ndarray, ss: int) -> np.ndarray:
-    """Partial-volume fractions ``(n_tissues, ny, nx)`` from a super-sampled tissue index map."""
-    H, W = tissue_ss.shape[0] // ss, tissue_ss.shape[1] // ss
-    onehot = np.eye(len(TISSUES), dtype=np.float32)[tissue_ss]  # (H*ss, W*ss, n)
-    return onehot.reshape(H, ss, W, ss, -1).mean(axis=(1, 3)).transpose(2, 0, 1)
 
 
 def centre_samples(arr_ss: np.ndarray, ss: int) -> np.ndarray:

@@ -301,15 +301,6 @@ def raster_slice(spec: SubjectSpec, cfg: PhantomConfig, z: float, f: float, offs
     return SliceRaster(np.stack(planes), label, centre)
 
 
-def render_slice(spec: SubjectSpec, cfg: PhantomConfig, z: float, f: float) -> tuple[np.ndarray, np.ndarray,
-                                                                                     np.ndarray]:
-    """Tissue fractions ``(n_tissues, ny, nx)`` (image-space partial volume), labels and centre tissue ``(ny, nx)``
-    of the slice at ``z`` without breath-hold offset (a view for tests and figures)."""
-    r = raster_slice(spec, cfg, z, f, fat=fat_spec(spec, cfg))
-    fr = np.mean([anatomy.tissue_fractions(t, cfg.supersample) for t in r.tissue], axis=0)
-    return fr, r.label, r.centre_tissue
-
-
 def slice_image(r: SliceRaster, signals: np.ndarray, cfg: PhantomConfig, pixel_index: np.ndarray) -> np.ndarray:
     """Acquisition-grid image ``(..., ny, nx)`` of a raster with per-pixel tissue signals ``(..., n_tissues, ny, nx)``:
     the fine images of the slab's planes averaged, then :func:`cardiomm.phantom.render.to_grid`."""
