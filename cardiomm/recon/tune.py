@@ -139,17 +139,19 @@ def plot(summary: pd.DataFrame, out_stem: str) -> list:
     ``lps``), the choice circled."""
     from cardiomm.figures.plots import plt, save_figure
 
-    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    fig, ax = plt.subplots(figsize=(8.0, 4.2))
+    styles = {m: ("-", "--", ":", "-.")[i % 4] for i, m in enumerate(TUNED)}
     for (method, kind, lam_lr), g in summary.groupby(["method", "kind", "lamda_lowrank"], dropna=False):
         g = g.sort_values("lamda")
         tag = "" if np.isnan(lam_lr) else f", lamda_lowrank {lam_lr:g}"
-        (line,) = ax.plot(g["lamda"], g["psnr"], marker="o", label=f"{method} ({kind}{tag})")
+        (line,) = ax.plot(g["lamda"], g["psnr"], marker="o", linestyle=styles.get(method, "-"),
+                          label=f"{method} ({kind}{tag})")
         ch = g[g["chosen"]]
         ax.scatter(ch["lamda"], ch["psnr"], s=160, facecolors="none", edgecolors=line.get_color(), linewidths=2)
     ax.set_xscale("log")
     ax.set_xlabel("lamda (relative to a unit-magnitude image)")
     ax.set_ylabel("mean validation PSNR (dB)")
     ax.set_title("Classical baselines: regularisation weight (val split)")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.grid(alpha=0.3)
     return save_figure(fig, out_stem)
