@@ -350,8 +350,9 @@ def kttv_slice(y: np.ndarray, maps: np.ndarray, mask: np.ndarray, lamda: float, 
     # 1 / (5 tau). The balance tau = PDHG_TAU = 2 (large primal steps) was measured against others (tau 1-10, and
     # block-diagonal dual steps sigma_A, sigma_G with tau (sigma_A + 4 sigma_G) = 1), and SigPy's ADMM (rho 0.05-3,
     # 3-10 CG steps): none reached a lower objective per CPU second on a ktRadial24 cine slice. What the method
-    # needed was iterations: at 40 it was 0.8-2.5 dB below BART's pics; at 100 (the default) within 0.4 dB on
-    # every mask (benchmarks/results/kttv_convergence.md).
+    # needed was iterations: at 40 it was 1.2-3.3 dB below BART's pics (same maps, same open-TV objective); at 100
+    # (the default) within 0.35 dB on every mask (benchmarks/results/kttv_convergence.md). It is still not the
+    # minimiser (which scores lower in PSNR at 24x): max_iter is part of the method, as for cs.
     x = sp.app.LinearLeastSquares(A, y, x=A.H(y), proxg=sp.prox.L1Reg(G.oshape, lamda), G=G,
                                   solver="PrimalDualHybridGradient", tau=PDHG_TAU, sigma=1.0 / (5.0 * PDHG_TAU),
                                   max_iter=max_iter, show_pbar=False).run()
