@@ -42,7 +42,8 @@ class ReconParams:
     ----------
     model_path: checkpoint of a method that needs a model (``config["models"][name]``).
     sense: the config block ``sense:`` (``engine``, ``lamda``, ``max_iter``, ...).
-    classical: the config blocks of the other classical methods by name (``{"cs": {...}, "kttv": {...}}``).
+    classical: the config blocks of the other classical methods by name (``{"cs": {...}, "kttv": {...},
+        "lps": {...}}``).
     published: the config section ``published:`` (``clip_dir``, per-method ``model_config``, ``batch_size``).
     """
 
@@ -108,6 +109,7 @@ REGISTRY: dict[str, Method] = {m.name: m for m in (
     Method("sense", "SENSE", "classical", False, f"{_R}:classical_method"),
     Method("cs", "CS (l1-wavelet)", "classical", False, f"{_R}:classical_method"),
     Method("kttv", "k-t TV", "classical", False, f"{_R}:classical_method"),
+    Method("lps", "L+S (low-rank + sparse)", "classical", False, f"{_R}:classical_method"),
     Method("varnet", "E2E-VarNet", "neural", True, f"{_R}:trained_method"),
     Method("cardiomm", "CardioMM-style (ours)", "neural", True, f"{_R}:trained_method"),
     Method("cardiomm_official", "CardioMM (official arch.)", "published", True, f"{_R}:published_method"),

@@ -222,7 +222,7 @@ def reconstruct(method: str, subject: Subject, mask_name: str, inputs: Mapping[s
     per job for its modalities. ``inputs``: ``key(mod, "mask" | "kus")`` -> undersampled files;
     ``outputs``: ``key(mod, "mat" | "nii")`` (:meth:`cardiomm.workflow.Plan.recon_inputs` / ``recon_outputs``);
     ``inputs`` may hold ``key(mod, "maps")``, the coil-maps job's ESPIRiT maps (classical methods).
-    ``classical_params``: the config blocks ``cs:``/``kttv:`` (and ``sense:``) by method name.
+    ``classical_params``: the config blocks ``cs:``/``kttv:``/``lps:`` (and ``sense:``) by method name.
     ``published``: the config's ``published`` section (CLIP folder, model configs of the published methods).
     """
     from cardiomm.acquisition import load_undersampled
@@ -674,7 +674,7 @@ def provenance_manifest(config: dict, models: dict[str, str], out_json: str) -> 
 
 def tune_classical(subjects: list[Subject], inputs: Mapping[str, str], tune_cfg: dict, classical_params: dict,
                    command: str, out_table: str, out_summary: str, out_plot_stem: str, out_md: str) -> None:
-    """Grid search of the ``cs``/``kttv`` weights on validation subjects (:mod:`cardiomm.recon.tune`).
+    """Grid search of the ``cs``/``kttv``/``lps`` weights on validation subjects (:mod:`cardiomm.recon.tune`).
 
     ``inputs``: ``key(subject, mod, mask, "mask" | "kus")`` -> undersampled files and ``key(subject, mod, "full",
     "ref")`` -> the reference ``.mat`` (:meth:`cardiomm.workflow.Plan.tune_inputs`); ``tune_cfg`` is the config
@@ -683,12 +683,12 @@ def tune_classical(subjects: list[Subject], inputs: Mapping[str, str], tune_cfg:
     from cardiomm.atomic import write_text
     from cardiomm.conventions import FULLY_SAMPLED
     from cardiomm.recon.cs import CSParams
-    from cardiomm.recon.tune import Case, central_slices, choose, config_lines, grid_search, plot
+    from cardiomm.recon.tune import TUNED, Case, central_slices, choose, config_lines, grid_search, plot
 
     bad = [s.id for s in subjects if s.split != "val"]
     if bad:
         raise ValueError(f"tune_classical: only validation subjects may be used for tuning, got {bad}")
-    params = {m: CSParams.from_dict(m, classical_params.get(m, {})) for m in ("cs", "kttv")}
+    params = {m: CSParams.from_dict(m, classical_params.get(m, {})) for m in TUNED}
     files = named(inputs)
     modalities = list(dict.fromkeys(m for _, m, mk, _ in files if mk != FULLY_SAMPLED))
     masks = list(dict.fromkeys(mk for _, _, mk, _ in files if mk != FULLY_SAMPLED))

@@ -27,7 +27,8 @@ def zero_filled_method(name: str, params: ReconParams) -> Reconstructor:
 
 
 def classical_method(name: str, params: ReconParams) -> Reconstructor:
-    """SENSE (SigPy frame by frame, or BART with ``sense.engine: bart``), ``cs`` and ``kttv`` (SigPy or BART)."""
+    """SENSE (SigPy frame by frame, or BART with ``sense.engine: bart``), ``cs`` and ``kttv`` (SigPy or BART),
+    ``lps`` (SigPy only)."""
     sense = dict(params.sense or {})
     if name == "sense" and sense.get("engine", "sigpy") == "sigpy":
         from cardiomm.recon.sense import sense_recon_series
