@@ -47,7 +47,8 @@ from cardiomm.conventions import MODALITIES  # noqa: E402
 from cardiomm.io.cmrxrecon import read_kspace  # noqa: E402
 from cardiomm.phantom.generate import PhantomConfig, spec_by_id, write_subject  # noqa: E402
 from cardiomm.recon.bart import bart_available  # noqa: E402
-from cardiomm.recon.cs import CSParams, cs_recon_series  # noqa: E402
+from cardiomm.recon.classical import recon_series  # noqa: E402
+from cardiomm.recon.cs import CSParams  # noqa: E402
 from cardiomm.recon.zero_filled import zero_filled  # noqa: E402
 from cardiomm.sampling.masks import make_mask, undersample  # noqa: E402
 
@@ -117,7 +118,7 @@ def main() -> None:
                     continue  # no L+S in BART's pics (cardiomm.recon.lps)
                 p = dataclasses.replace(p, engine=eng)
                 c0, w0 = _cpu(), time.perf_counter()
-                rec = cs_recon_series(meth, Acquisition.from_arrays(kus, mask, mk), p, kind=kind)
+                rec = recon_series(meth, Acquisition.from_arrays(kus, mask, mk), p, kind=kind)
                 cpu, wall = _cpu() - c0, time.perf_counter() - w0
                 psnr, ssim = _quality(ref, rec)
                 rows.append({"mask": mk, "method": meth, "engine": eng, "psnr": psnr, "ssim": ssim,

@@ -13,7 +13,8 @@ from cardiomm import stages
 from cardiomm.acquisition import load_undersampled
 from cardiomm.cohort import Subject
 from cardiomm.io import cmrxrecon as cio
-from cardiomm.recon.cs import CSParams, cs_recon_series
+from cardiomm.recon.classical import recon_series
+from cardiomm.recon.cs import CSParams
 from cardiomm.recon.sense import sense_recon_series, slice_maps
 from cardiomm.sampling.masks import make_mask, undersample
 from cardiomm.workflow import key
@@ -89,7 +90,7 @@ def test_reconstructions_with_shared_maps_are_unchanged(tmp_path: Path, subject:
     with_maps, without = _acq(inputs, mk, outputs[key("cine", mk, "maps")]), _acq(inputs, mk)
     np.testing.assert_array_equal(sense_recon_series(with_maps, max_iter=5), sense_recon_series(without, max_iter=5))
     p = CSParams.from_dict("kttv", {"max_iter": 5})
-    np.testing.assert_array_equal(cs_recon_series("kttv", with_maps, p), cs_recon_series("kttv", without, p))
+    np.testing.assert_array_equal(recon_series("kttv", with_maps, p), recon_series("kttv", without, p))
 
 
 def test_bad_maps_are_named(tmp_path: Path, subject: Subject) -> None:

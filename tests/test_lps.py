@@ -7,7 +7,8 @@ import pytest
 import sigpy as sp
 
 from cardiomm.acquisition import Acquisition
-from cardiomm.recon.cs import CSParams, _problem, cs_recon_series
+from cardiomm.recon.classical import recon_series
+from cardiomm.recon.cs import CSParams, _problem
 from cardiomm.recon.lps import (
     NuclearNormReg,
     TemporalDCT,
@@ -106,7 +107,7 @@ def test_lps_beats_sense_on_kt_undersampling(kspace, kt_case) -> None:  # noqa: 
     ref = zero_filled(kspace)
     acq = Acquisition.from_arrays(kus, mask, MASK, 16)
     sense = _psnr(ref, sense_recon_series(acq))
-    rec = cs_recon_series("lps", acq, CSParams(lamda=0.003, max_iter=60, lamda_lowrank=0.01))
+    rec = recon_series("lps", acq, CSParams(lamda=0.003, max_iter=60, lamda_lowrank=0.01))
     assert rec.shape == ref.shape and rec.dtype == np.float32
     lps = _psnr(ref, rec)
     # measured: SENSE 27.8, lps 35.6 dB (zero-filled 24.2)
@@ -119,7 +120,7 @@ def test_lps_mapping_kind_uses_its_own_weights_and_the_dct(kt_case) -> None:
     kus, mask, maps = kt_case
     p = CSParams(lamda=0.01, max_iter=8, lamda_mapping=0.002, lamda_lowrank=0.05, lamda_lowrank_mapping=0.004)
     assert (p.lamda_lowrank_for("mapping"), p.lamda_lowrank_for("cine")) == (0.004, 0.05)
-    got = cs_recon_series("lps", Acquisition.from_arrays(kus, mask, MASK, 16), p, kind="mapping")
+    got = recon_series("lps", Acquisition.from_arrays(kus, mask, MASK, 16), p, kind="mapping")
     want = np.abs(lps_slice(kus[:, 0], maps, mask.astype(bool), 0.002, 0.004, 8, periodic=False))
     np.testing.assert_allclose(got[:, 0], want, rtol=1e-5, atol=1e-6 * want.max())
     cine = np.abs(lps_slice(kus[:, 0], maps, mask.astype(bool), 0.002, 0.004, 8, periodic=True))

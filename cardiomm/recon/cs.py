@@ -47,9 +47,6 @@ import pywt
 import scipy.fft
 import sigpy as sp
 
-from cardiomm.acquisition import Acquisition
-from cardiomm.recon.sense import MIN_CALIB_WIDTH, sense_frame, slice_maps
-
 # method -> one-line description (the methods of this module; SENSE is in cardiomm.recon.sense)
 CS_METHODS = {"cs": "l1-wavelet SENSE (spatial compressed sensing)", "kttv": "temporal-TV SENSE (k-t)"}
 WAVELET = "db4"
@@ -357,54 +354,3 @@ def kttv_slice(y: np.ndarray, maps: np.ndarray, mask: np.ndarray, lamda: float, 
                                   solver="PrimalDualHybridGradient", tau=PDHG_TAU, sigma=1.0 / (5.0 * PDHG_TAU),
                                   max_iter=max_iter, show_pbar=False).run()
     return (np.asarray(x) * np.float32(s)).astype(np.complex64)
-
-
-def cs_recon_series(method: str, acq: Acquisition, params: CSParams, kind: str = "cine") -> np.ndarray:
-    """``cs``, ``kttv``, ``lps`` (or ``sense``) reconstruction of a whole series, one ESPIRiT calibration per slice.
-
-    Parameters
-    ----------
-    method: ``"cs"``, ``"kttv"``, ``"lps"`` (:mod:`cardiomm.recon.lps`) or ``"sense"`` (SigPy:
-        :func:`cardiomm.recon.sense.sense_frame` frame by frame, as :func:`cardiomm.recon.sense.sense_recon_series`;
-        this entry exists for the BART engine).
-    acq: the validated acquisition (:class:`cardiomm.acquisition.Acquisition`): k-space ``(nt, nz, nc, ny, nx)``,
-        mask, ACS region and width.
-    params: :class:`CSParams`; kind: ``"cine"`` or ``"mapping"`` (temporal difference circular or not, and which
-        ``lamda``).
-
-    Returns
-    -------
-    float32 ``(nt, nz, ny, nx)`` magnitude on the scale of the RSS reference.
-    """
-    if method not in DEFAULTS:
-        raise ValueError(f"cs_recon_series: unknown method {method!r}; known: {sorted(DEFAULTS)}")
-    if kind not in ("cine", "mapping"):
-        raise ValueError(f"cs_recon_series: kind must be 'cine' or 'mapping', got {kind!r}")
-    k, m, region, acs = acq.kspace, acq.mask != 0, acq.acs, acq.acs_width
-    if acs < MIN_CALIB_WIDTH:
-        raise ValueError(f"cs_recon_series: {acq.source}: acs={acs}, ESPIRiT needs at least {MIN_CALIB_WIDTH} "
-                         "fully sampled")
-    lamda = params.lamda_for(kind)
-    if method == "lps" and params.engine != "sigpy":
-        raise ValueError("cs_recon_series: lps has no bart engine (see cardiomm.recon.lps)")
-    if params.engine == "bart":
-        from cardiomm.recon.bart import bart_recon_series
-
-        return bart_recon_series(method, k, m, region, lamda, params.max_iter, periodic=kind == "cine", acs=acs)
-    nt, nz = k.shape[:2]
-    out = np.zeros((nt, nz, *k.shape[-2:]), dtype=np.float32)
-    for z in range(nz):
-        maps = slice_maps(acq, z)
-        if method == "sense":
-            x = np.stack([sense_frame(k[t, z], maps, m[t], lamda=lamda, max_iter=params.max_iter) for t in range(nt)])
-        elif method == "kttv":
-            x = kttv_slice(k[:, z], maps, m, lamda, params.max_iter, periodic=kind == "cine")
-        elif method == "lps":
-            from cardiomm.recon.lps import lps_slice
-
-            x = lps_slice(k[:, z], maps, m, lamda, params.lamda_lowrank_for(kind), params.max_iter,
-                          periodic=kind == "cine")
-        else:
-            x = cs_slice(k[:, z], maps, m, lamda, params.max_iter)
-        out[:, z] = np.abs(x)
-    return out

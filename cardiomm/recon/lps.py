@@ -191,7 +191,7 @@ def lps_slice(y: np.ndarray, maps: np.ndarray, mask: np.ndarray, lamda: float, l
     -------
     complex64 ``(nt, ny, nx)`` image ``L + S`` on the RSS reference's scale.
     """
-    from cardiomm.recon.cs import _problem
+    from cardiomm.recon.cs import _problem  # one way: cs never imports lps
 
     A, ys, s = _problem(y, maps, mask)
     L, S = lps_solve(A, ys, lamda, lamda_lowrank, max_iter, periodic)

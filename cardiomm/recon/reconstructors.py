@@ -39,12 +39,13 @@ def classical_method(name: str, params: ReconParams) -> Reconstructor:
             return sense_recon_series(acq, **kw)
 
         return rec_sense
-    from cardiomm.recon.cs import CSParams, cs_recon_series
+    from cardiomm.recon.classical import recon_series
+    from cardiomm.recon.cs import CSParams
 
     cs_params = CSParams.from_dict(name, sense if name == "sense" else (params.classical or {}).get(name, {}))
 
     def rec(acq: Acquisition) -> np.ndarray:
-        return cs_recon_series(name, acq, cs_params, MODALITIES[acq.meta["modality"]].kind)
+        return recon_series(name, acq, cs_params, MODALITIES[acq.meta["modality"]].kind)
 
     return rec
 
