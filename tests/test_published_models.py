@@ -292,6 +292,32 @@ def test_series_reconstruction_matches_direct_calls():
     assert io["config"]["num_adj_slices"] == 3
 
 
+def test_released_weights_run_on_raw_kspace():
+    """Released official weights carry no normalisation record: inference feeds the network the acquisition's
+    k-space unchanged, as the official code does (our trained checkpoints: tests/test_train_infer.py)."""
+    from cardiomm.recon.infer_published import input_normalised, network_input, reconstruct_series_published
+
+    model, meta = load_published(FIX / "promptmr_plus_kt2d.ckpt", "promptmr")
+    assert input_normalised(meta) is False
+    with pytest.raises(ValueError, match="input_normalisation='max'"):
+        input_normalised({"extra": {"input_normalisation": "max"}})
+    rng = np.random.default_rng(2)
+    nt, nz, nc, ny, nx = 3, 1, 2, 20, 24
+    kus = 1e-4 * (rng.standard_normal((nt, nz, nc, ny, nx)) + 1j * rng.standard_normal((nt, nz, nc, ny, nx)))
+    mask = np.zeros((nt, ny, nx), dtype=np.uint8)
+    mask[:, ::2] = 1
+    kus = (kus * mask[:, None, None]).astype(np.complex64)
+    seen = []
+    hook = model.register_forward_pre_hook(lambda _m, args: seen.append(args[0].clone()))
+    try:
+        reconstruct_series_published(model, kus, mask, "Uniform2", {"modality": "cine"},
+                                     normalise=input_normalised(meta))
+    finally:
+        hook.remove()
+    k, _ = network_input(torch.from_numpy(kus[[2, 0, 1], 0])[None], torch.from_numpy(mask[[2, 0, 1]])[None])
+    assert torch.equal(seen[0], k)
+
+
 def test_series_reconstruction_takes_the_release_acs_width():
     """The ACS width reaches the network (the release's, as for the other methods), not the project's 20."""
     from cardiomm.acquisition import Acquisition

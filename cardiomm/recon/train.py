@@ -31,7 +31,7 @@ from cardiomm.atomic import atomic_path
 from cardiomm.conventions import ACS_LINES, PATTERNS
 from cardiomm.device import autocast, get_device
 from cardiomm.recon.checkpoint import PUBLISHED, build_model, count_parameters, save_checkpoint
-from cardiomm.recon.data import FrameDataset, GroupedBatchSampler, MaskFn
+from cardiomm.recon.data import INPUT_NORMALISATION, FrameDataset, GroupedBatchSampler, MaskFn
 from cardiomm.recon.prompts import drop_tokens
 from cardiomm.recon.sample import FrameSample, collate_samples
 from cardiomm.training import EpochStats, ModelCard, fit
@@ -333,7 +333,9 @@ class ReconTask:
             "wall_seconds_this_run": wall_seconds,
         }
         model.to("cpu")
-        metrics["state_sha256"] = save_checkpoint(self.out_ckpt, model, self.cfg.to_dict(), metrics)
+        # the published archs can also run released weights, which take raw k-space: record that ours do not
+        extra = {"input_normalisation": INPUT_NORMALISATION} if self.kind in PUBLISHED else None
+        metrics["state_sha256"] = save_checkpoint(self.out_ckpt, model, self.cfg.to_dict(), metrics, extra)
         return metrics
 
 
