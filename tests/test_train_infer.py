@@ -397,3 +397,14 @@ def test_official_cardiomm_trains_with_clip_text_features(cohort: list, tmp_path
     model, meta = load_any(out, "cardiomm_official")
     assert model.config.llm_model_dim == 24
     _assert_inference_sees_the_training_input(model, meta, cohort, folder)
+
+
+@pytest.mark.parametrize("kind,cfg", [("cardiomm", TINY_CARDIOMM), ("varnet", TINY_VARNET),
+                                      ("promptmr", dict(TINY_PUBLISHED, n_history=1)),
+                                      ("cardiomm_official", dict(TINY_PUBLISHED, llm_model_dim=24, llm_embd_dim=8))])
+def test_measure_step_seconds_runs_every_architecture(kind: str, cfg: dict) -> None:
+    """The cost probe of benchmarks/bench_published.py runs a training step and inference for every architecture,
+    the published ones with their adjacent frames (and text features); no time is asserted."""
+    res = train_mod.measure_step_seconds(kind, cfg, nc=2, ny=24, nx=32, steps=2, infer_batch=2, infer_repeats=1)
+    assert res["n_parameters"] == train_mod.count_parameters(build_model(kind, cfg))
+    assert res["train_step_s"] > 0 and res["infer_frame_s"] > 0 and math.isfinite(res["train_step_s"])
