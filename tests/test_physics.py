@@ -49,11 +49,13 @@ def assert_linear(A: Op, x_shape: tuple[int, ...], seed: int = 1) -> None:
     torch.testing.assert_close(A(a * x1 + b * x2), a * A(x1) + b * A(x2), rtol=1e-10, atol=1e-10)
 
 
-def _problem(ny: int, nx: int, nc: int = 4, batch: tuple[int, ...] = (2,), seed: int = 2):
-    """Random maps and a random binary mask of shape (*batch, 1, ny, nx)."""
+def _problem(ny: int, nx: int, nc: int = 4, batch: tuple[int, ...] = (2,), seed: int = 2, coil_mask: bool = False):
+    """Random maps and a random binary mask of shape (*batch, 1, ny, nx), or (*batch, nc, ny, nx) with
+    ``coil_mask`` (one mask per coil, as the published networks' frames x coils layout)."""
     gen = torch.Generator().manual_seed(seed)
     smaps = crandn((*batch, nc, ny, nx), gen)
-    mask = (torch.rand((*batch, 1, ny, nx), generator=gen, dtype=torch.float64) < 0.4).to(torch.float64)
+    mask = (torch.rand((*batch, nc if coil_mask else 1, ny, nx), generator=gen, dtype=torch.float64) < 0.4
+            ).to(torch.float64)
     return smaps, mask
 
 
@@ -81,10 +83,13 @@ def _object_operators(smaps: torch.Tensor, mask: torch.Tensor):
 
 
 @pytest.mark.parametrize("which", ["SenseOp", "SenseOp.H", "SenseOp.N", "SenseOp.unmasked", "SenseOp(no mask).N"])
-@pytest.mark.parametrize("ny, nx, batch", [(16, 16, (2,)), (15, 17, ()), (12, 9, (2, 3))])
-def test_generic_operator_properties(which: str, ny: int, nx: int, batch: tuple[int, ...]) -> None:
-    """One generic check for every operator object: adjoint identity, linearity, ``N == H . A``, ``H.H == A``."""
-    smaps, mask = _problem(ny, nx, 3, batch)
+@pytest.mark.parametrize("ny, nx, batch, coil_mask", [(16, 16, (2,), False), (15, 17, (), False),
+                                                      (12, 9, (2, 3), False), (12, 9, (2, 3), True)])
+def test_generic_operator_properties(which: str, ny: int, nx: int, batch: tuple[int, ...], coil_mask: bool) -> None:
+    """One generic check for every operator object: adjoint identity, linearity, ``N == H . A``, ``H.H == A``.
+    ``batch=(2, 3)`` is also the published networks' per-frame layout (batch x frames; ``coil_mask``: their mask
+    per frame and coil, :func:`cardiomm.recon.networks.cab.frame_operator`)."""
+    smaps, mask = _problem(ny, nx, 3, batch, coil_mask=coil_mask)
     name, A, AH, xs, ys = next(o for o in _object_operators(smaps, mask) if o[0] == which)
     assert_adjoint(A, AH, tuple(xs), tuple(ys))
     assert_linear(A, tuple(xs))

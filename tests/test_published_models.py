@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 import torch
 
+from cardiomm.physics.sense import SenseOp
 from cardiomm.recon.checkpoint import (
     CheckpointError,
     load_any,
@@ -108,6 +109,39 @@ def test_text_changes_the_output_and_is_paired_per_item():
             "text_us": torch.cat([io["text_us"], other["text_us"]])}
     ab = _run_cmm(model, both)
     assert _rel(ab[0:1], a) <= TOL and _rel(ab[1:2], b) <= TOL
+
+
+@pytest.mark.parametrize("arch,name", [("cardiomm_official", "kt2d"), ("promptmr", "plus_kt2d"),
+                                       ("promptmr", "v2_uniform1d")])
+def test_data_consistency_goes_through_the_injected_operator(arch, name):
+    """The published ports take their data consistency from ``op(maps, mask)`` (a SenseOp per frame): the
+    default gives the official output, the factory is called once per forward with the frames x coils layout,
+    and a different operator changes the reconstruction."""
+    io = _io(arch, name)
+    model, _ = load_published(FIX / f"{arch}_{name}.ckpt", arch, io["config"] if arch == "cardiomm_official" else None)
+    frames = model.config.num_adj_slices
+    calls = []
+
+    def recording(maps, mask):
+        calls.append((tuple(maps.shape), tuple(mask.shape)))
+        return SenseOp(maps, mask)
+
+    def scaled(maps, mask):  # a different (still linear) operator: maps scaled by 2
+        return SenseOp(2 * maps, mask)
+
+    run = _run_cmm if arch == "cardiomm_official" else _run_pmr
+    with torch.no_grad():
+        args = ((io["kspace"], io["mask"], io["acs"], official_square_acs(io["mask_type"]), io["text_meta"],
+                 io["text_us"]) if arch == "cardiomm_official"
+                else (io["kspace"], io["mask"], io["acs"], acs_kind_for(io["mask_type"])))
+        out = model(*args, op=recording)
+        other = model(*args, op=scaled)
+    B, N, H, W = io["kspace"].shape
+    assert len(calls) == 1 and calls[0][0] == (B, frames, N // frames, H, W)
+    assert calls[0][1] in ((B, 1, 1, H, W), (B, frames, N // frames, H, W))  # one mask, or one per frame x coil
+    assert torch.equal(out, run(model, io))
+    assert _rel(out, io["output"]) <= TOL
+    assert _rel(other, io["output"]) > 1e-3
 
 
 # ------------------------------------------------------------------------------------------------
@@ -256,6 +290,32 @@ def test_series_reconstruction_matches_direct_calls():
             ref = model(k, m, 20, "lines")[0].numpy().T
         np.testing.assert_allclose(out[t, 0], ref, rtol=1e-5, atol=1e-6 * np.abs(ref).max())
     assert io["config"]["num_adj_slices"] == 3
+
+
+def test_released_weights_run_on_raw_kspace():
+    """Released official weights carry no normalisation record: inference feeds the network the acquisition's
+    k-space unchanged, as the official code does (our trained checkpoints: tests/test_train_infer.py)."""
+    from cardiomm.recon.infer_published import input_normalised, network_input, reconstruct_series_published
+
+    model, meta = load_published(FIX / "promptmr_plus_kt2d.ckpt", "promptmr")
+    assert input_normalised(meta) is False
+    with pytest.raises(ValueError, match="input_normalisation='max'"):
+        input_normalised({"extra": {"input_normalisation": "max"}})
+    rng = np.random.default_rng(2)
+    nt, nz, nc, ny, nx = 3, 1, 2, 20, 24
+    kus = 1e-4 * (rng.standard_normal((nt, nz, nc, ny, nx)) + 1j * rng.standard_normal((nt, nz, nc, ny, nx)))
+    mask = np.zeros((nt, ny, nx), dtype=np.uint8)
+    mask[:, ::2] = 1
+    kus = (kus * mask[:, None, None]).astype(np.complex64)
+    seen = []
+    hook = model.register_forward_pre_hook(lambda _m, args: seen.append(args[0].clone()))
+    try:
+        reconstruct_series_published(model, kus, mask, "Uniform2", {"modality": "cine"},
+                                     normalise=input_normalised(meta))
+    finally:
+        hook.remove()
+    k, _ = network_input(torch.from_numpy(kus[[2, 0, 1], 0])[None], torch.from_numpy(mask[[2, 0, 1]])[None])
+    assert torch.equal(seen[0], k)
 
 
 def test_series_reconstruction_takes_the_release_acs_width():

@@ -18,6 +18,7 @@ from cardiomm.physics.fft import fft2c, ifft2c
 from cardiomm.recon import train as train_mod
 from cardiomm.recon.checkpoint import CheckpointError, build_model, load_model, save_checkpoint
 from cardiomm.recon.data import (
+    INPUT_NORMALISATION,
     FrameDataset,
     GroupedBatchSampler,
     context_indices,
@@ -335,10 +336,46 @@ def test_promptmr_trains_to_a_loadable_checkpoint(cohort: list, tmp_path: Path) 
 
     m, out = _train_published("promptmr", dict(TINY_PUBLISHED, n_history=1), cohort, tmp_path)
     assert m["arch"] == "promptmr" and m["steps"] == 2 and math.isfinite(m["val_loss"])
-    model, _ = load_any(out, "promptmr")
+    model, meta = load_any(out, "promptmr")
     assert model.config.num_adj_slices == 3
     log = pd.read_csv(tmp_path / "logs" / "train_log.csv")
     assert list(log["epoch"]) == [1] and log["val_ssim"].notna().all()
+    _assert_inference_sees_the_training_input(model, meta, cohort)
+
+
+def _assert_inference_sees_the_training_input(model: torch.nn.Module, meta: dict, cohort: list,
+                                              clip_dir: Path | None = None) -> None:
+    """Our trained published-arch checkpoint records the training normalisation, and series inference then
+    feeds the network exactly a training sample's k-space (adjacent frames divided by the centre frame's
+    scale) and gives the training forward's output times the scale."""
+    from cardiomm.recon.infer_published import input_normalised, network_input, reconstruct_series_published
+    from cardiomm.recon.sample import collate_samples
+
+    assert meta["extra"] == {"input_normalisation": INPUT_NORMALISATION} and input_normalised(meta)
+    ds = FrameDataset(_split(cohort, "val"), ["cine"], ("Uniform", "ktRadial"), (4,), seed=5, fixed_masks=True,
+                      acs_lines=8, adjacent=3,
+                      text_fn=None if clip_dir is None else train_mod._text_features(model, clip_dir))
+    seen: list[torch.Tensor] = []
+    hook = model.register_forward_pre_hook(lambda _m, args: seen.append(args[0].clone()))
+    try:
+        for index in (1, 6):  # one frame per pattern draw; the centre frame is not at the series' ends
+            ref, sample = ds.frames[index], ds[index]
+            kfull = ds._kspace((ref.subject, ref.modality))
+            nt, nz, _, ny, nx = kfull.shape
+            name, mask, _ = ds.draw_mask(index, nt, ny, nx)
+            seen.clear()
+            series = reconstruct_series_published(model, kfull * mask[:, None, None], mask, name,
+                                                  {**ds.subjects[ref.subject].meta, "modality": "cine"},
+                                                  clip_dir=clip_dir, acs_width=8, normalise=True)
+            fed = seen[ref.z * nt + ref.t]  # jobs run slice by slice, frame by frame
+            torch.testing.assert_close(fed, network_input(sample.adjacent[None], sample.adjacent_mask[None])[0],
+                                       rtol=1e-6, atol=0)
+            with torch.no_grad():
+                trained = train_mod.run_batch(model, collate_samples([sample]), torch.device("cpu"))[0]
+            np.testing.assert_allclose(series[ref.t, ref.z], (trained * sample.scale).numpy(), rtol=1e-5,
+                                       atol=1e-6 * float(series.max()))
+    finally:
+        hook.remove()
 
 
 def test_official_cardiomm_trains_with_clip_text_features(cohort: list, tmp_path: Path) -> None:
@@ -357,5 +394,17 @@ def test_official_cardiomm_trains_with_clip_text_features(cohort: list, tmp_path
         _train_published("cardiomm_official", mcfg, cohort, tmp_path / "none")
     m, out = _train_published("cardiomm_official", mcfg, cohort, tmp_path, clip_dir=folder)
     assert m["arch"] == "cardiomm_official" and m["steps"] == 2 and math.isfinite(m["val_loss"])
-    model, _ = load_any(out, "cardiomm_official")
+    model, meta = load_any(out, "cardiomm_official")
     assert model.config.llm_model_dim == 24
+    _assert_inference_sees_the_training_input(model, meta, cohort, folder)
+
+
+@pytest.mark.parametrize("kind,cfg", [("cardiomm", TINY_CARDIOMM), ("varnet", TINY_VARNET),
+                                      ("promptmr", dict(TINY_PUBLISHED, n_history=1)),
+                                      ("cardiomm_official", dict(TINY_PUBLISHED, llm_model_dim=24, llm_embd_dim=8))])
+def test_measure_step_seconds_runs_every_architecture(kind: str, cfg: dict) -> None:
+    """The cost probe of benchmarks/bench_published.py runs a training step and inference for every architecture,
+    the published ones with their adjacent frames (and text features); no time is asserted."""
+    res = train_mod.measure_step_seconds(kind, cfg, nc=2, ny=24, nx=32, steps=2, infer_batch=2, infer_repeats=1)
+    assert res["n_parameters"] == train_mod.count_parameters(build_model(kind, cfg))
+    assert res["train_step_s"] > 0 and res["infer_frame_s"] > 0 and math.isfinite(res["train_step_s"])

@@ -31,6 +31,9 @@ from cardiomm.recon.prompts import encode_scan, encode_undersampling
 from cardiomm.recon.sample import FrameSample
 
 NORM_QUANTILE = 0.99
+#: the name our trainer stores in a checkpoint's ``extra["input_normalisation"]`` for the published architectures:
+#: their k-space was divided by :func:`normalisation_scale` of the centre frame (as for every network we train)
+INPUT_NORMALISATION = "zero_filled_rss_q99"
 MaskFn = Callable[..., np.ndarray]
 
 

@@ -5,9 +5,16 @@ than ``F`` frames, as PromptMR+'s CMRxRecon dataset), and reconstruct the centre
 k-space is ``(..., ny, nx)`` with phase-encoding lines along ``ny``; the published code expects the lines
 along the last axis, so frames are transposed to ``(nx, ny)`` for the network and back.
 
-Not verified here: the image orientation and intensity conventions of the data the published weights were
-trained on (CMRxRecon 2024/2025 as the official loaders read it) against the project's; the networks are
-positively homogeneous (scaling the k-space scales the output), so no intensity normalisation is applied.
+Intensity. The official code feeds the k-space as its loaders read it, with no intensity normalisation (the
+networks standardise each U-Net input themselves and are positively homogeneous: scaling the k-space scales the
+output), so released weights run on the acquisition's k-space unchanged. The checkpoints *we* train are trained
+on k-space divided by our zero-filled 99th-percentile scale (:func:`cardiomm.recon.data.normalisation_scale` of
+the centre frame, as for every network we train); the trainer stores that in the checkpoint
+(``extra["input_normalisation"]``, :data:`cardiomm.recon.data.INPUT_NORMALISATION`), and inference then divides by
+the same scale and multiplies the output back (:func:`input_normalised`), so the network sees at inference
+exactly what it saw in training. Not verified here: the image orientation and intensity conventions of the data
+the published weights were trained on (CMRxRecon 2024/2025 as the official loaders read it) against the
+project's.
 """
 
 from __future__ import annotations
@@ -21,9 +28,10 @@ from torch import nn
 
 from cardiomm.conventions import ACS_LINES, parse_mask_name
 from cardiomm.device import get_device
+from cardiomm.recon.data import INPUT_NORMALISATION, normalisation_scale
 
-__all__ = ["adjacent_frames", "acs_rule", "network_input", "published_forward", "reconstruct_series_published",
-           "square_acs"]
+__all__ = ["adjacent_frames", "acs_rule", "input_normalised", "network_input", "published_forward",
+           "reconstruct_series_published", "square_acs"]
 
 
 def adjacent_frames(t: int, nt: int, n: int) -> list[int]:
@@ -42,6 +50,21 @@ def acs_rule(arch: str, mask_name: str, acs_width: int = ACS_LINES) -> tuple[int
     if arch not in ("cardiomm_official", "promptmr"):
         raise ValueError(f"acs_rule: {arch!r} is not a published architecture")
     return int(acs_width), square_acs(mask_name)
+
+
+def input_normalised(meta: Mapping[str, object]) -> bool:
+    """Whether a loaded checkpoint's network takes normalised k-space (``meta`` from
+    :func:`cardiomm.recon.checkpoint.load_any`): ``True`` for our trained checkpoints, which record
+    ``extra["input_normalisation"] = INPUT_NORMALISATION``; ``False`` for released official weights (no such
+    record), which run on raw k-space as the official code runs them. Another recorded value is refused."""
+    extra = meta.get("extra") or {}
+    value = extra.get("input_normalisation") if isinstance(extra, Mapping) else None
+    if value is None:
+        return False
+    if value != INPUT_NORMALISATION:
+        raise ValueError(f"checkpoint records input_normalisation={value!r}; this code knows only "
+                         f"{INPUT_NORMALISATION!r} (or none, for released weights)")
+    return True
 
 
 def square_acs(mask_name: str) -> bool:
@@ -86,6 +109,7 @@ def reconstruct_series_published(
     clip_dir: str | os.PathLike | None = None,
     batch_size: int = 1,
     acs_width: int = ACS_LINES,
+    normalise: bool = False,
 ) -> np.ndarray:
     """Reconstruct every frame of a series.
 
@@ -100,6 +124,9 @@ def reconstruct_series_published(
     clip_dir: the CLIP folder (``cardiomm_official`` only).
     batch_size: frames per forward pass.
     acs_width: ACS width of the mask (the release's; ``Acquisition.acs_width``).
+    normalise: divide each frame's input by the training scale (:func:`normalisation_scale` of the centre frame)
+        and multiply the output back; ``True`` for our trained checkpoints, ``False`` (the official convention)
+        for released weights (:func:`input_normalised`).
 
     Returns
     -------
@@ -136,10 +163,16 @@ def reconstruct_series_published(
         for start in range(0, len(jobs), max(1, batch_size)):
             chunk = jobs[start: start + max(1, batch_size)]
             idx = [adjacent_frames(t, nt, n_adj) for t, _ in chunk]
-            k, m = network_input(torch.stack([k_t[i, z] for i, (_, z) in zip(idx, chunk)]),
-                                 torch.stack([m_t[i] for i in idx]))
+            k_adj = torch.stack([k_t[i, z] for i, (_, z) in zip(idx, chunk)])  # (B, F, C, ny, nx)
+            if normalise:  # as the training samples (recon.data.FrameDataset with adjacent frames)
+                zero = torch.zeros((), dtype=k_t.dtype)
+                scale = torch.stack([normalisation_scale(torch.where(m_t[t], k_t[t, z], zero)) for t, z in chunk])
+                k_adj = k_adj / scale[:, None, None, None, None]
+            k, m = network_input(k_adj, torch.stack([m_t[i] for i in idx]))
             text = None if texts is None else texts[None].expand(len(chunk), -1, -1)
             img = published_forward(model, k.to(device), m.to(device), acs_lines, square, text)
+            if normalise:
+                img = img * scale.to(img.device)[:, None, None]
             for (t, z), frame in zip(chunk, img.float().cpu().numpy()):
                 out[t, z] = frame
     return out

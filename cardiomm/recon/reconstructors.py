@@ -64,17 +64,20 @@ def trained_method(name: str, params: ReconParams) -> Reconstructor:
 
 
 def published_method(name: str, params: ReconParams) -> Reconstructor:
-    """A published architecture with third-party weights (``cardiomm_official``, ``promptmr``), loaded once;
-    the ACS width is the acquisition's (the release's, like the other methods)."""
+    """A published architecture (``cardiomm_official``, ``promptmr``), loaded once, with released weights or ours;
+    the ACS width is the acquisition's (the release's, like the other methods); the intensity normalisation is
+    the checkpoint's (:func:`cardiomm.recon.infer_published.input_normalised`)."""
     from cardiomm.recon.checkpoint import load_any
-    from cardiomm.recon.infer_published import reconstruct_series_published
+    from cardiomm.recon.infer_published import input_normalised, reconstruct_series_published
 
     pub = dict(params.published or {})
     own = pub.get(name) or {}
-    model, _ = load_any(params.model_path, name, own.get("model_config"))
+    model, meta = load_any(params.model_path, name, own.get("model_config"))
+    normalise = input_normalised(meta)  # our trained checkpoints: as in training; released weights: as released
 
     def rec(acq: Acquisition) -> np.ndarray:
         return reconstruct_series_published(model, acq.kspace, acq.mask, acq.mask_name, dict(acq.meta),
-                                            pub.get("clip_dir"), own.get("batch_size", 1), acq.acs_width)
+                                            pub.get("clip_dir"), own.get("batch_size", 1), acq.acs_width,
+                                            normalise)
 
     return rec

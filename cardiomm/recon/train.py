@@ -31,7 +31,7 @@ from cardiomm.atomic import atomic_path
 from cardiomm.conventions import ACS_LINES, PATTERNS
 from cardiomm.device import autocast, get_device
 from cardiomm.recon.checkpoint import PUBLISHED, build_model, count_parameters, save_checkpoint
-from cardiomm.recon.data import FrameDataset, GroupedBatchSampler, MaskFn
+from cardiomm.recon.data import INPUT_NORMALISATION, FrameDataset, GroupedBatchSampler, MaskFn
 from cardiomm.recon.prompts import drop_tokens
 from cardiomm.recon.sample import FrameSample, collate_samples
 from cardiomm.training import EpochStats, ModelCard, fit
@@ -333,7 +333,9 @@ class ReconTask:
             "wall_seconds_this_run": wall_seconds,
         }
         model.to("cpu")
-        metrics["state_sha256"] = save_checkpoint(self.out_ckpt, model, self.cfg.to_dict(), metrics)
+        # the published archs can also run released weights, which take raw k-space: record that ours do not
+        extra = {"input_normalisation": INPUT_NORMALISATION} if self.kind in PUBLISHED else None
+        metrics["state_sha256"] = save_checkpoint(self.out_ckpt, model, self.cfg.to_dict(), metrics, extra)
         return metrics
 
 
@@ -403,8 +405,16 @@ def _jsonable(d: dict) -> dict:
 
 
 def measure_step_seconds(kind: str, model_cfg: dict | None = None, nc: int = 10, ny: int = 112, nx: int = 128,
-                         steps: int = 6, batch_size: int = 1, infer_batch: int = 8, seed: int = 0) -> dict:
-    """Median seconds per training step and per inference frame on random data with the current torch threads.
+                         steps: int = 6, batch_size: int = 1, infer_batch: int = 8, infer_repeats: int = 3,
+                         seed: int = 0) -> dict:
+    """Median seconds per training step and per inference frame on random data with the current torch threads,
+    through the training forward (:func:`run_batch`) of any architecture of
+    :data:`cardiomm.recon.checkpoint.ARCHS`.
+
+    The published architectures get random adjacent frames (their ``num_adj_slices``) with a line ACS of
+    ``ACS_LINES``, and ``cardiomm_official`` random text features in place of the frozen CLIP tower's (that
+    tower runs once per distinct sentence and is cached, so it is not in these times). The first training
+    step is a warm-up and is not counted.
 
     Returns ``{"train_step_s", "infer_frame_s", "n_parameters", "threads", "device"}``.
     """
@@ -412,17 +422,31 @@ def measure_step_seconds(kind: str, model_cfg: dict | None = None, nc: int = 10,
     torch.manual_seed(seed)
     model = build_model(kind, model_cfg).to(device)
     kctx = int(getattr(model.config, "temporal_context", 0))
+    n_adj = int(model.config.num_adj_slices) if kind in PUBLISHED else 0
+    text_dim = int(getattr(model.config, "llm_model_dim", 0)) if kind == "cardiomm_official" else 0
 
     def batch(b: int) -> FrameSample:
-        mask = (torch.rand(b, 1, ny, nx) < 0.15).float()
+        masks = (torch.rand(b, max(n_adj, 1), ny, nx) < 0.15).float()  # (b, frames, ny, nx)
+        masks[..., ny // 2 - ACS_LINES // 2: ny // 2 + ACS_LINES // 2, :] = 1.0
+        mask = masks[:, n_adj // 2: n_adj // 2 + 1]
         acs = torch.zeros(b, 1, ny, nx, dtype=torch.bool)
         acs[..., ny // 2 - ACS_LINES // 2: ny // 2 + ACS_LINES // 2, :] = True
-        mask[acs] = 1.0
+        published = {}
+        if n_adj:
+            published = dict(adjacent=torch.randn(b, n_adj, nc, ny, nx, dtype=torch.complex64) * masks[:, :, None],
+                             adjacent_mask=masks, square_acs=torch.zeros(b, dtype=torch.bool),
+                             acs_width=torch.full((b,), ACS_LINES, dtype=torch.long),
+                             text=torch.randn(b, 2, text_dim) if text_dim else None)
         return FrameSample(kspace=torch.randn(b, nc, ny, nx, dtype=torch.complex64) * mask, mask=mask, acs=acs,
                            scale=torch.ones(b), scan_tokens=torch.ones(b, 5, dtype=torch.long),
                            us_tokens=torch.ones(b, 2, dtype=torch.long), us_cont=torch.full((b, 1), 3.0),
                            target=torch.rand(b, ny, nx),
-                           context=torch.randn(b, 2 * kctx, ny, nx, dtype=torch.complex64) if kctx else None)
+                           context=torch.randn(b, 2 * kctx, ny, nx, dtype=torch.complex64) if kctx else None,
+                           **published)
+
+    def sync() -> None:
+        if device.type == "cuda":
+            torch.cuda.synchronize()
 
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
     b = batch(batch_size)
@@ -434,18 +458,16 @@ def measure_step_seconds(kind: str, model_cfg: dict | None = None, nc: int = 10,
         opt.zero_grad()
         loss.backward()
         opt.step()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
+        sync()
         times.append(time.perf_counter() - t)
     model.eval()
     bi = batch(infer_batch)
     itimes = []
     with torch.inference_mode():
-        for _ in range(3):
+        for _ in range(infer_repeats):
             t = time.perf_counter()
             run_batch(model, bi, device)
-            if device.type == "cuda":
-                torch.cuda.synchronize()
+            sync()
             itimes.append((time.perf_counter() - t) / infer_batch)
-    return {"train_step_s": float(np.median(times[1:])), "infer_frame_s": float(np.median(itimes)),
+    return {"train_step_s": float(np.median(times[1:] or times)), "infer_frame_s": float(np.median(itimes)),
             "n_parameters": count_parameters(model), "threads": torch.get_num_threads(), "device": device.type}

@@ -6,7 +6,8 @@ blocks. They are written here once, from the papers' and repositories' descripti
 names of the published modules** (``body``, ``CA.conv_du``, ``encoder``, ``down``, ``fuse``, ``reduce``,
 ``up``, ``ca``, ``skip_attn``) because those names are the keys of the released checkpoints.
 
-All tensors are real ``(B, channels, H, W)``.
+All tensors are real ``(B, channels, H, W)``, except the complex k-space of :func:`by_frame` /
+:func:`frame_operator`, the layout of the published networks' data consistency.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from dataclasses import asdict, dataclass, fields
 
 import torch
 from torch import nn
+
+from cardiomm.physics.sense import OperatorFactory, SenseOp
 
 #: the per-level (three-value) fields of :class:`CABUnetConfig`
 LEVEL_FIELDS = ("feature_dim", "prompt_dim", "sens_feature_dim", "sens_prompt_dim", "len_prompt", "prompt_size",
@@ -192,3 +195,29 @@ def standardise(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tens
     mean = flat.mean(dim=1).view(-1, 1, 1, 1)
     std = flat.std(dim=1).view(-1, 1, 1, 1)
     return (x - mean) / std, mean, std
+
+
+def by_frame(x: torch.Tensor, frames: int) -> torch.Tensor:
+    """The published networks' frame-major channels as frames x coils: ``(B, F*C, H, W)`` -> ``(B, F, C, H, W)``.
+
+    A view (no copy), so values and their order are those of the official layout; a mask with one channel,
+    ``(B, 1, H, W)``, becomes ``(B, 1, 1, H, W)`` (broadcast over frames and coils).
+    """
+    B, N, H, W = x.shape
+    if N == 1:
+        return x.reshape(B, 1, 1, H, W)
+    if N % frames:
+        raise ValueError(f"by_frame: {N} channels are not {frames} frames x coils")
+    return x.reshape(B, frames, N // frames, H, W)
+
+
+def frame_operator(maps: torch.Tensor, mask: torch.Tensor, op: OperatorFactory = SenseOp) -> SenseOp:
+    """The data-consistency operator of the published networks: ``A = M F S`` per frame.
+
+    ``maps`` complex ``(B, F, C, H, W)``, ``mask`` bool ``(B, 1 or F, 1 or C, H, W)`` (:func:`by_frame`);
+    ``A`` maps the coil-combined frames ``(B, F, H, W)`` to the frames' coil k-space ``(B, F, C, H, W)``.
+    The official code's coil reduce (``sum_c conj(S_c) F^-1 k_c`` per frame) is ``A.unmasked().H``, its
+    expand (``F (S_c x)``, the frame repeated over its coils) is ``A.unmasked()``, and its zero-filled image
+    and ``A^H A x`` are ``A.H`` and ``A.N``.
+    """
+    return op(maps, mask)

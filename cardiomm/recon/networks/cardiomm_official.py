@@ -2,9 +2,12 @@
 
 This is the architecture of the official ``CardioMM_SEM`` network and of the two text projection heads of its
 Lightning module, re-implemented from the repository's description and code (not copied), with native
-complex tensors and the project's FFT (:mod:`cardiomm.physics.fft`, injected as ``forward_operator`` /
-``backward_operator``). Module attribute names follow the official ones, so an official checkpoint loads with
-``load_state_dict(strict=True)``: the keys are ``metausunetlight.*`` (reconstruction network),
+complex tensors. The data consistency and the coil transforms of the cascades go through the project's SENSE
+operator (:class:`cardiomm.physics.sense.SenseOp`, per frame: :func:`~cardiomm.recon.networks.cab.frame_operator`),
+passed to :meth:`CardioMMOfficial.forward` as ``op`` like the other networks'; the sensitivity network's coil
+images of the ACS k-space and the output's coil images are plain :func:`cardiomm.physics.fft.ifft2c` (no maps
+exist yet / none are applied). Module attribute names follow the official ones, so an official checkpoint loads
+with ``load_state_dict(strict=True)``: the keys are ``metausunetlight.*`` (reconstruction network),
 ``lm_head_meta.*`` and ``lm_head_us.*`` (text heads). Equivalence with the official code is tested on
 fixtures recorded from it (``tests/test_published_models.py``).
 
@@ -34,7 +37,6 @@ batch size 1, where the fixtures are recorded):
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -42,23 +44,24 @@ import torch.nn.functional as F
 from torch import nn
 
 from cardiomm.physics.coils import rss
-from cardiomm.physics.fft import fft2c, ifft2c
+from cardiomm.physics.fft import ifft2c
+from cardiomm.physics.sense import OperatorFactory, SenseOp
 from cardiomm.recon.networks.cab import (
     CAB,
     CABUnetConfig,
     DownBlock,
     SkipBlock,
     UpBlock,
+    by_frame,
     cabs,
     channels_to_complex,
     complex_to_channels,
     conv,
+    frame_operator,
     pad_to_multiple,
     standardise,
     unpad,
 )
-
-Operator = Callable[[torch.Tensor], torch.Tensor]
 
 __all__ = ["CardioMMOfficial", "CardioMMOfficialConfig", "PAPER_CONFIG", "LMHead", "official_square_acs"]
 
@@ -252,73 +255,66 @@ def acs_kspace(k: torch.Tensor, mask: torch.Tensor, acs_lines: int, square: bool
 class SensitivityModel(nn.Module):
     """Text-conditioned sensitivity estimation from the ACS k-space (one U-Net pass per coil image)."""
 
-    def __init__(self, cfg: CardioMMOfficialConfig, act: nn.Module, backward_operator: Operator) -> None:
+    def __init__(self, cfg: CardioMMOfficialConfig, act: nn.Module) -> None:
         super().__init__()
         self.frames = cfg.num_adj_slices
         self.mask_center = cfg.mask_center
         self.norm_unet = NormCardioMMUnet(**_unet_kwargs(cfg, 2, True, act))
-        self._ifft = backward_operator
 
     def forward(self, k: torch.Tensor, mask: torch.Tensor, acs_lines: int, square_acs: bool,
                 text_meta: torch.Tensor, text_us: torch.Tensor) -> torch.Tensor:
-        """``k (B, F*C, H, W)`` -> sensitivities ``(B, F*C, H, W)`` with unit RSS over each frame's coils."""
+        """``k (B, F*C, H, W)`` -> sensitivities ``(B, F, C, H, W)`` with unit RSS over each frame's coils."""
         B, N, H, W = k.shape
         if self.mask_center:
             k = acs_kspace(k, mask, acs_lines, square_acs)
-        coil_images = self._ifft(k).reshape(B * N, 1, H, W)
+        coil_images = ifft2c(k).reshape(B * N, 1, H, W)
         maps = self.norm_unet(coil_images, text_meta, text_us).reshape(B, self.frames, N // self.frames, H, W)
-        return (maps / rss(maps, dim=2).unsqueeze(2)).reshape(B, N, H, W)
+        return maps / rss(maps, dim=2).unsqueeze(2)
 
 
 class CardioMMBlock(nn.Module):
-    """One cascade: U-Net on the coil-combined frames, then the weighted data consistency."""
+    """One cascade: U-Net on the coil-combined frames ``S^H F^-1 k``, expanded ``k_net = F S(net)``, then the
+    weighted data consistency on the sampled points of ``A``'s mask."""
 
-    def __init__(self, model: NormCardioMMUnet, frames: int, forward_operator: Operator,
-                 backward_operator: Operator) -> None:
+    def __init__(self, model: NormCardioMMUnet) -> None:
         super().__init__()
         self.model = model
-        self.frames = frames
         self.dc_weight = nn.Parameter(torch.ones(1))
-        self._fft, self._ifft = forward_operator, backward_operator
 
-    def forward(self, k: torch.Tensor, k0: torch.Tensor, mask: torch.Tensor, smaps: torch.Tensor,
-                text_meta: torch.Tensor, text_us: torch.Tensor) -> torch.Tensor:
-        """All k-space ``(B, F*C, H, W)``; ``mask`` bool broadcastable to it."""
-        B, N, H, W = k.shape
-        frames = (self._ifft(k) * smaps.conj()).reshape(B, self.frames, N // self.frames, H, W).sum(dim=2)
-        out = self.model(frames, text_meta, text_us)
-        k_net = self._fft(out.repeat_interleave(N // self.frames, dim=1) * smaps)
+    def forward(self, k: torch.Tensor, k0: torch.Tensor, A: SenseOp, text_meta: torch.Tensor,
+                text_us: torch.Tensor) -> torch.Tensor:
+        """k-space ``(B, F, C, H, W)``; ``A`` the per-frame :func:`~cardiomm.recon.networks.cab.frame_operator`."""
+        full = A.unmasked()  # F S: the cascade's coil transforms act on the whole predicted k-space
+        k_net = full(self.model(full.H(k), text_meta, text_us))
         lam = self.dc_weight.abs()
-        return torch.where(mask, (k0 + lam * k_net) / (1 + lam), k_net)
+        return torch.where(A.mask, (k0 + lam * k_net) / (1 + lam), k_net)
 
 
 class CardioMMNet(nn.Module):
     """The official ``CardioMM_SEM`` network (state keys ``sens_net.*``, ``cascades.<i>.*``)."""
 
-    def __init__(self, cfg: CardioMMOfficialConfig, forward_operator: Operator = fft2c,
-                 backward_operator: Operator = ifft2c) -> None:
+    def __init__(self, cfg: CardioMMOfficialConfig) -> None:
         super().__init__()
         self.frames = cfg.num_adj_slices
         # One PReLU shared by every CAB that takes the default activation, in every U-Net: the official
         # U-Net's default ``act=nn.PReLU()`` is a single module object, so training updates one parameter.
         act = nn.PReLU()
-        self.sens_net = SensitivityModel(cfg, act, backward_operator)
+        self.sens_net = SensitivityModel(cfg, act)
         self.cascades = nn.ModuleList([
-            CardioMMBlock(NormCardioMMUnet(**_unet_kwargs(cfg, 2 * cfg.num_adj_slices, False, act)),
-                          cfg.num_adj_slices, forward_operator, backward_operator)
+            CardioMMBlock(NormCardioMMUnet(**_unet_kwargs(cfg, 2 * cfg.num_adj_slices, False, act)))
             for _ in range(cfg.num_cascades)])
-        self._ifft = backward_operator
 
     def forward(self, k0: torch.Tensor, mask: torch.Tensor, acs_lines: int, square_acs: bool,
-                text_meta: torch.Tensor, text_us: torch.Tensor) -> torch.Tensor:
-        """RSS magnitude ``(B, H, W)`` of the centre frame; ``k0 (B, F*C, H, W)`` frame-major."""
-        smaps = self.sens_net(k0, mask, acs_lines, square_acs, text_meta, text_us)
+                text_meta: torch.Tensor, text_us: torch.Tensor, op: OperatorFactory = SenseOp) -> torch.Tensor:
+        """RSS magnitude ``(B, H, W)`` of the centre frame; ``k0 (B, F*C, H, W)`` frame-major, ``mask`` bool
+        ``(B, 1 or F*C, H, W)``; ``op`` the data-consistency operator's constructor ``op(maps, mask)``."""
+        smaps = self.sens_net(k0, mask, acs_lines, square_acs, text_meta, text_us)  # (B, F, C, H, W)
+        A = frame_operator(smaps, by_frame(mask, self.frames), op)
+        k0 = by_frame(k0, self.frames)
         k = k0
         for cascade in self.cascades:
-            k = cascade(k, k0, mask, smaps, text_meta, text_us)
-        coils = k.shape[1] // self.frames
-        centre = k[:, (self.frames // 2) * coils: (self.frames // 2 + 1) * coils]
-        return rss(self._ifft(centre), dim=1)
+            k = cascade(k, k0, A, text_meta, text_us)
+        return rss(ifft2c(k[:, self.frames // 2]), dim=1)
 
 
 class CardioMMOfficial(nn.Module):
@@ -332,24 +328,25 @@ class CardioMMOfficial(nn.Module):
     * ``mask``: ``(B, 1 or F*C, H, W)``, non-zero = sampled (a kt mask has a different mask per frame);
     * ``acs_lines``: ACS width (see :func:`acs_kspace`); ``square_acs``: square (2D) or line (1D) ACS;
     * ``text_meta``, ``text_us``: ``(B, llm_model_dim)`` text encoder outputs for the metadata and the
-      undersampling sentences (:mod:`cardiomm.recon.text_prompts`).
+      undersampling sentences (:mod:`cardiomm.recon.text_prompts`);
+    * ``op``: the data-consistency operator's constructor ``op(maps, mask)`` (default
+      :class:`~cardiomm.physics.sense.SenseOp`), built per frame from the estimated maps and the mask.
 
     Output: real ``(B, H, W)`` RSS magnitude of the centre frame, in the units of ``kspace``.
     """
 
     arch = "cardiomm_official"
 
-    def __init__(self, cfg: CardioMMOfficialConfig | None = None, forward_operator: Operator = fft2c,
-                 backward_operator: Operator = ifft2c) -> None:
+    def __init__(self, cfg: CardioMMOfficialConfig | None = None) -> None:
         super().__init__()
         self.config = cfg or CardioMMOfficialConfig()
-        self.metausunetlight = CardioMMNet(self.config, forward_operator, backward_operator)
+        self.metausunetlight = CardioMMNet(self.config)
         c = self.config
         self.lm_head_meta = LMHead(c.llm_model_dim, c.llm_embd_dim, c.llm_nclasses)
         self.lm_head_us = LMHead(c.llm_model_dim, c.llm_embd_dim, c.llm_nclasses)
 
     def forward(self, kspace: torch.Tensor, mask: torch.Tensor, acs_lines: int, square_acs: bool,
-                text_meta: torch.Tensor, text_us: torch.Tensor) -> torch.Tensor:
+                text_meta: torch.Tensor, text_us: torch.Tensor, op: OperatorFactory = SenseOp) -> torch.Tensor:
         c = self.config
         if kspace.ndim != 4 or not kspace.is_complex():
             raise ValueError(f"CardioMMOfficial: kspace must be complex (B, F*C, H, W), got {kspace.dtype} "
@@ -365,4 +362,4 @@ class CardioMMOfficial(nn.Module):
         mask = mask > 0
         k0 = torch.where(mask, kspace, torch.zeros((), dtype=kspace.dtype, device=kspace.device))
         return self.metausunetlight(k0, mask, int(acs_lines), bool(square_acs),
-                                    self.lm_head_meta(text_meta), self.lm_head_us(text_us))
+                                    self.lm_head_meta(text_meta), self.lm_head_us(text_us), op)

@@ -1,9 +1,13 @@
 """PromptMR+ (Xin et al., winner of CMRxRecon 2024; hellopipu/PromptMR-plus ``models/promptmr.py``), written here.
 
-Re-implemented from the repository's description and code (not copied), with native complex tensors and the
-project's FFT (:mod:`cardiomm.physics.fft`, injected). Module attribute names follow the official network,
-so its state dict loads with ``strict=True`` (keys ``sens_net.*``, ``cascades.<i>.*``; the released Lightning
-``.ckpt`` prefixes them with ``promptmr.``, stripped by :func:`cardiomm.recon.checkpoint.load_published`).
+Re-implemented from the repository's description and code (not copied), with native complex tensors. The data
+consistency and the coil transforms of the cascades go through the project's SENSE operator
+(:class:`cardiomm.physics.sense.SenseOp`, per frame: :func:`~cardiomm.recon.networks.cab.frame_operator`), passed
+to :meth:`PromptMR.forward` as ``op`` like the other networks'; the sensitivity network's coil images of the ACS
+k-space and the output's coil images are plain :func:`cardiomm.physics.fft.ifft2c`. Module attribute names follow
+the official network, so its state dict loads with ``strict=True`` (keys ``sens_net.*``, ``cascades.<i>.*``; the
+released Lightning ``.ckpt`` prefixes them with ``promptmr.``, stripped by
+:func:`cardiomm.recon.checkpoint.load_published`).
 Equivalence with the official code is tested on fixtures recorded from it (``tests/test_published_models.py``).
 
 Structure:
@@ -18,7 +22,8 @@ Structure:
     previous cascade, the zero-filled image ``x_0`` and ``A^H A x_i - x_0``;
   - *history features* (``n_history``): each decoder level fuses the features of the previous
     ``n_history`` cascades (a 1x1 "momentum" convolution and a CAB);
-  - soft data consistency ``k - w * M (k - k0) - F S(net)``;
+  - soft data consistency ``k - w * M (k - k0) - F S(net)`` (``promptmr``) or ``x - w (A^H A x - x0) - net(x)``
+    (``promptmr_v2``);
 
 * output: RSS magnitude of the centre frame.
 
@@ -35,31 +40,31 @@ explicit argument ``acs_kind`` (``"lines"`` for ``uniform``/``kt_uniform``/``kt_
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cardiomm.physics.coils import rss
-from cardiomm.physics.fft import fft2c, ifft2c
+from cardiomm.physics.coils import expand, rss
+from cardiomm.physics.fft import ifft2c
+from cardiomm.physics.sense import OperatorFactory, SenseOp
 from cardiomm.recon.networks.cab import (
     CAB,
     CABUnetConfig,
     DownBlock,
     SkipBlock,
+    by_frame,
     cabs,
     channels_to_complex,
     complex_to_channels,
     conv,
+    frame_operator,
     pad_to_multiple,
     standardise,
     unpad,
 )
 from cardiomm.recon.networks.cab import UpBlock as _UpBlock
-
-Operator = Callable[[torch.Tensor], torch.Tensor]
 
 __all__ = ["PromptMR", "PromptMRConfig", "PAPER_CONFIG", "acs_kind_for"]
 
@@ -265,49 +270,43 @@ def _unet_kwargs(cfg: PromptMRConfig, chans: int, sens: bool, act: nn.Module) ->
 class SensitivityModel(nn.Module):
     """Sensitivities from the ACS k-space: per coil, the adjacent frames' images through a prompt U-Net."""
 
-    def __init__(self, cfg: PromptMRConfig, act: nn.Module, backward_operator: Operator) -> None:
+    def __init__(self, cfg: PromptMRConfig, act: nn.Module) -> None:
         super().__init__()
         self.frames, self.adj, self.mask_center = cfg.num_adj_slices, cfg.use_sens_adj, cfg.mask_center
         self.norm_unet = NormPromptUnet(**_unet_kwargs(cfg, 2 * self.frames if self.adj else 2, True, act))
-        self._ifft = backward_operator
 
     def forward(self, k: torch.Tensor, mask: torch.Tensor, acs_lines: int, acs_kind: str) -> torch.Tensor:
-        """``k (B, F*C, H, W)`` -> ``(B, F*C, H, W)`` with unit RSS over each frame's coils."""
+        """``k (B, F*C, H, W)`` -> ``(B, F, C, H, W)`` with unit RSS over each frame's coils."""
         B, N, H, W = k.shape
         Fr, C = self.frames, N // self.frames
         if self.mask_center:
             k = acs_kspace(k, mask, acs_lines, acs_kind)
-        img = self._ifft(k).reshape(B, Fr, C, H, W)
+        img = ifft2c(k).reshape(B, Fr, C, H, W)
         if self.adj:
             maps = self.norm_unet(img.transpose(1, 2).reshape(B * C, Fr, H, W))[0]
             maps = maps.reshape(B, C, Fr, H, W).transpose(1, 2)
         else:
             maps = self.norm_unet(img.reshape(B * N, 1, H, W))[0].reshape(B, Fr, C, H, W)
-        return (maps / rss(maps, dim=2).unsqueeze(2)).reshape(B, N, H, W)
+        return maps / rss(maps, dim=2).unsqueeze(2)
 
 
 class PromptMRBlock(nn.Module):
-    """One cascade: ``k - w * M (k - k0) - F S(net(S^H F^-1 k))``."""
+    """One cascade: ``k - w * M (k - k0) - F S(net(S^H F^-1 k))`` (``model_version="promptmr"``); the
+    ``promptmr_v2`` forward uses its ``model`` and ``dc_weight`` in :meth:`PromptMR._forward_v2`."""
 
-    def __init__(self, model: NormPromptUnet, frames: int, forward_operator: Operator,
-                 backward_operator: Operator) -> None:
+    def __init__(self, model: NormPromptUnet) -> None:
         super().__init__()
         self.model = model
-        self.frames = frames
         self.dc_weight = nn.Parameter(torch.ones(1))
-        self._fft, self._ifft = forward_operator, backward_operator
 
-    def reduce(self, k: torch.Tensor, smaps: torch.Tensor) -> torch.Tensor:
-        B, N, H, W = k.shape
-        return (self._ifft(k) * smaps.conj()).reshape(B, self.frames, N // self.frames, H, W).sum(dim=2)
-
-    def forward(self, k: torch.Tensor, k0: torch.Tensor, mask: torch.Tensor, smaps: torch.Tensor,
-                history: list[torch.Tensor] | None, buffer: torch.Tensor | None
+    def forward(self, k: torch.Tensor, k0: torch.Tensor, A: SenseOp, history: list[torch.Tensor] | None,
+                buffer: torch.Tensor | None
                 ) -> tuple[torch.Tensor, torch.Tensor | None, list[torch.Tensor] | None]:
-        soft_dc = torch.where(mask, k - k0, torch.zeros((), dtype=k.dtype, device=k.device)) * self.dc_weight
-        pred, latent, history = self.model(self.reduce(k, smaps), history, buffer)
-        C = k.shape[1] // self.frames
-        return k - soft_dc - self._fft(pred.repeat_interleave(C, dim=1) * smaps), latent, history
+        """k-space ``(B, F, C, H, W)``; ``A`` the per-frame :func:`~cardiomm.recon.networks.cab.frame_operator`."""
+        soft_dc = torch.where(A.mask, k - k0, torch.zeros((), dtype=k.dtype, device=k.device)) * self.dc_weight
+        full = A.unmasked()  # F S: the cascade's coil transforms act on the whole predicted k-space
+        pred, latent, history = self.model(full.H(k), history, buffer)
+        return k - soft_dc - full(pred), latent, history
 
 
 class PromptMR(nn.Module):
@@ -315,25 +314,24 @@ class PromptMR(nn.Module):
 
     :meth:`forward` inputs: ``kspace`` complex ``(B, F*C, H, W)`` (frame-major adjacent frames, zero where not
     sampled), ``mask`` ``(B, 1 or F*C, H, W)`` non-zero = sampled, ``acs_lines`` (``-1``: measure it for line
-    masks), ``acs_kind`` (``"lines"``/``"square"``, :func:`acs_kind_for`). Output: real ``(B, H, W)`` RSS
-    magnitude of the centre frame.
+    masks), ``acs_kind`` (``"lines"``/``"square"``, :func:`acs_kind_for`), ``op`` the data-consistency
+    operator's constructor ``op(maps, mask)`` (default :class:`~cardiomm.physics.sense.SenseOp`), built per frame
+    from the estimated maps and the mask. Output: real ``(B, H, W)`` RSS magnitude of the centre frame.
     """
 
     arch = "promptmr"
 
-    def __init__(self, cfg: PromptMRConfig | None = None, forward_operator: Operator = fft2c,
-                 backward_operator: Operator = ifft2c) -> None:
+    def __init__(self, cfg: PromptMRConfig | None = None) -> None:
         super().__init__()
         self.config = c = cfg or PromptMRConfig()
         act = nn.PReLU()  # one PReLU shared by all default-activation CABs, as the official default argument
-        self.sens_net = SensitivityModel(c, act, backward_operator)
+        self.sens_net = SensitivityModel(c, act)
         chans = 2 * c.num_adj_slices * (1 + c.buffer)
-        self.cascades = nn.ModuleList([
-            PromptMRBlock(NormPromptUnet(**_unet_kwargs(c, chans, False, act)), c.num_adj_slices,
-                          forward_operator, backward_operator) for _ in range(c.num_cascades)])
-        self._ifft = backward_operator
+        self.cascades = nn.ModuleList([PromptMRBlock(NormPromptUnet(**_unet_kwargs(c, chans, False, act)))
+                                       for _ in range(c.num_cascades)])
 
-    def forward(self, kspace: torch.Tensor, mask: torch.Tensor, acs_lines: int, acs_kind: str) -> torch.Tensor:
+    def forward(self, kspace: torch.Tensor, mask: torch.Tensor, acs_lines: int, acs_kind: str,
+                op: OperatorFactory = SenseOp) -> torch.Tensor:
         c = self.config
         if kspace.ndim != 4 or not kspace.is_complex():
             raise ValueError(f"PromptMR: kspace must be complex (B, F*C, H, W), got {kspace.dtype} "
@@ -346,34 +344,31 @@ class PromptMR(nn.Module):
         mask = mask > 0
         zero = torch.zeros((), dtype=kspace.dtype, device=kspace.device)
         k0 = torch.where(mask, kspace, zero)
-        smaps = self.sens_net(k0, mask, int(acs_lines), acs_kind)
-        C = N // c.num_adj_slices
-        centre = slice((c.num_adj_slices // 2) * C, (c.num_adj_slices // 2 + 1) * C)
+        smaps = self.sens_net(k0, mask, int(acs_lines), acs_kind)  # (B, F, C, H, W)
+        A = frame_operator(smaps, by_frame(mask, c.num_adj_slices), op)  # A = M F S per frame
+        k0 = by_frame(k0, c.num_adj_slices)
+        centre = c.num_adj_slices // 2
         if c.model_version == "promptmr_v2":
-            img = self._forward_v2(k0, mask, smaps)
-            return rss(img[:, c.num_adj_slices // 2: c.num_adj_slices // 2 + 1] * smaps[:, centre], dim=1)
-        first = self.cascades[0]
-        img_zf = first.reduce(k0, smaps)
+            img = self._forward_v2(k0, A)
+            return rss(expand(img[:, centre], smaps[:, centre]), dim=1)
+        img_zf = A.H(k0)
         buffer = torch.cat([img_zf] * c.buffer, dim=1) if c.buffer else None
         k, history = k0, None
         for i, cascade in enumerate(self.cascades):
-            k, latent, history = cascade(k, k0, mask, smaps, history, buffer)
+            k, latent, history = cascade(k, k0, A, history, buffer)
             if c.buffer and i < c.num_cascades - 1:
-                ffx = first.reduce(torch.where(mask, k, zero), smaps)
+                ffx = A.H(k)  # S^H F^-1 M k
                 buffer = torch.cat([ffx] + [latent] * (c.buffer - 3) + [img_zf, ffx - img_zf], dim=1)
-        return rss(self._ifft(k[:, centre]), dim=1)
+        return rss(ifft2c(k[:, centre]), dim=1)
 
-    def _forward_v2(self, k0: torch.Tensor, mask: torch.Tensor, smaps: torch.Tensor) -> torch.Tensor:
-        """Image-domain cascades (``promptmr_v2``): ``x - w (A^H A x - x0) - net(x)``; returns ``(B, F, H, W)``."""
+    def _forward_v2(self, k0: torch.Tensor, A: SenseOp) -> torch.Tensor:
+        """Image-domain cascades (``promptmr_v2``): ``x - w (A^H A x - x0) - net(x)``; ``k0 (B, F, C, H, W)``,
+        returns ``(B, F, H, W)``."""
         c = self.config
-        first = self.cascades[0]
-        zero = torch.zeros((), dtype=k0.dtype, device=k0.device)
-        C = k0.shape[1] // c.num_adj_slices
-        img_zf = first.reduce(k0, smaps)
+        img_zf = A.H(k0)
         img, latent, history = img_zf, img_zf, None
         for cascade in self.cascades:
-            k = cascade._fft(img.repeat_interleave(C, dim=1) * smaps)
-            ffx = cascade.reduce(torch.where(mask, k, zero), smaps)
+            ffx = A.N(img)
             buffer = (torch.cat([ffx, latent, img_zf] + [ffx - img_zf] * (c.buffer - 3), dim=1) if c.buffer
                       else None)
             term, new_latent, history = cascade.model(img, history, buffer)
