@@ -28,35 +28,19 @@ from cardiomm.physics.coilmaps import acs_smaps, zero_filled_image
 from cardiomm.physics.coils import rss
 from cardiomm.physics.fft import ifft2c
 from cardiomm.recon.prompts import encode_scan, encode_undersampling
-from cardiomm.recon.sample import FrameSample
+from cardiomm.recon.sample import (  # noqa: F401 - NORM_QUANTILE, INPUT_NORMALISATION re-exported
+    INPUT_NORMALISATION,
+    NORM_QUANTILE,
+    FrameSample,
+    normalisation_scale,
+)
 
-NORM_QUANTILE = 0.99
-#: the name our trainer stores in a checkpoint's ``extra["input_normalisation"]`` for the published architectures:
-#: their k-space was divided by :func:`normalisation_scale` of the centre frame (as for every network we train)
-INPUT_NORMALISATION = "zero_filled_rss_q99"
 MaskFn = Callable[..., np.ndarray]
 
 
 # ---------------------------------------------------------------------------------------------
 # Per-frame preparation (shared with inference)
 # ---------------------------------------------------------------------------------------------
-
-
-def normalisation_scale(kus: torch.Tensor) -> torch.Tensor:
-    """Intensity scale of an undersampled frame: the 99th percentile of its zero-filled RSS image.
-
-    Parameters
-    ----------
-    kus: complex ``(..., C, H, W)`` undersampled k-space (zeros where not sampled).
-
-    Returns
-    -------
-    float ``(...)``; 1 where the frame is empty. ``scale(a * k) = |a| scale(k)``, so dividing by it makes
-    the network input scale-free and multiplying the output by it restores the input's units.
-    """
-    img = rss(ifft2c(kus))
-    q = torch.quantile(img.flatten(-2), NORM_QUANTILE, dim=-1)
-    return torch.where(q > 0, q, torch.ones_like(q))
 
 
 def context_indices(t: int, nt: int, k: int, kind: str) -> list[int]:

@@ -28,7 +28,7 @@ from torch import nn
 
 from cardiomm.conventions import ACS_LINES, parse_mask_name
 from cardiomm.device import get_device
-from cardiomm.recon.data import INPUT_NORMALISATION, normalisation_scale
+from cardiomm.recon.sample import INPUT_NORMALISATION, normalisation_scale
 
 __all__ = ["adjacent_frames", "acs_rule", "input_normalised", "network_input", "published_forward",
            "reconstruct_series_published", "square_acs"]
