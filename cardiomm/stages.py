@@ -339,7 +339,7 @@ def quantify(subject: Subject, method: str, inputs: Mapping[str, str], outputs: 
         qc_reason = "" if ok else f"segmentation QC: {qc.loc[(mk, mod), 'qc_reason']}"
         labels, geom = load_image(inputs[key(mod, mk, "seg")])
         labels = labels.astype(np.uint8)
-        if MODALITIES[mod].kind == "cine":
+        if MODALITIES[mod].analysis == "phenotypes":
             values, notes = cine_phenotypes(labels, geom, ed=ed)
             log.info("%s %s %s cine: %s", method, mk, subject.id, "; ".join(notes))
             for k, (v, why) in values.items():
@@ -575,7 +575,7 @@ def figures(tables: Mapping[str, str], inputs: Mapping[str, str], outputs: Mappi
             plots.recon_panel(images, ref[t, z], metrics, f"{sid} {mod} {mk}: slice {z}, frame {t}",
                               stem(key("recon_panel", mod, mk)))
 
-    mapping = [m for m in modalities if MODALITIES[m].kind == "mapping"]
+    mapping = [m for m in modalities if MODALITIES[m].analysis == "biomarker"]
     if mapping:
         maps, myo = {}, None
         for mod in mapping:

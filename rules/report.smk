@@ -22,8 +22,8 @@ rule figures:
     params:
         methods=PLAN.methods,
         masks=PLAN.masks,
-        modalities=PLAN.modalities,
-        subject=PLAN.subjects[0].id,
+        modalities=PLAN.figure_modalities(),
+        subject=PLAN.figure_subject,
         comparator=config["agreement"]["comparator"],
         tolerances=config["tolerances"],
     conda:
