@@ -64,7 +64,7 @@ def _copy_cohort(src: Path, dst: Path) -> Path:
         (lambda p: p.write_bytes(b"\x89HDF" + bytes(200)), "not a readable MATLAB"),
         (lambda p: cio.write_mat(p, {"image": np.zeros((2, 2), np.float32)}), "no k-space variable"),
         (lambda p: cio.write_mat(p, {"kspace": np.zeros((3, 4, 4, 56, 64), np.float32)}), "real-valued"),
-        (lambda p: cio.write_mat(p, {"kspace": np.zeros((4, 4, 56, 64), np.complex64)}), "expected 5"),
+        (lambda p: cio.write_mat(p, {"kspace": np.zeros((4, 56, 64), np.complex64)}), "expected 5"),
         (lambda p: cio.write_mat(p, {"kspace": np.zeros((3, 4, 0, 56, 64), np.complex64)}), "empty axis"),
         (lambda p: cio.write_kspace(p, np.full((3, 4, 4, 56, 64), np.nan, np.complex64)), "NaN/Inf"),
     ],

@@ -190,8 +190,9 @@ def read_kspace(path: str | os.PathLike, key: str | None = None) -> np.ndarray:
 
     Returns
     -------
-    complex64 array ``(nt, nz, nc, ny, nx)``. A 4D cine/mapping file without the time axis is
-    not accepted: the challenge always writes 5D for multi-coil data.
+    complex64 array ``(nt, nz, nc, ny, nx)``. A 4D file (MATLAB ``(nx, ny, nc, nz)``: the single-image series
+    BlackBlood, T1w and T2w of 2024/2025, "the data size of BlackBlood, T1w, T2w is 4D (nx,ny,nc,nz)" in the 2025
+    Format_TaskR1.txt) gets ``nt = 1``; every other multi-coil series is 5D.
     """
     keys = variable_names(path)
     if key is None:
@@ -202,9 +203,12 @@ def read_kspace(path: str | os.PathLike, key: str | None = None) -> np.ndarray:
     if key not in keys:
         raise CMRxReconFileError(path, f"variable {key!r} not found; found {keys}")
     arr = read_variables(path, [key], want_complex=True)[key]
+    if arr.ndim == 4:  # a single-image series (BlackBlood, T1w, T2w): one "frame"
+        arr = arr[None]
     if arr.ndim != 5:
         raise CMRxReconFileError(
-            path, f"{key!r} has {arr.ndim} axes {arr.shape}; expected 5 (MATLAB nx, ny, nc, nz, nt)"
+            path, f"{key!r} has {arr.ndim} axes {arr.shape}; expected 5 (MATLAB nx, ny, nc, nz, nt) or 4 (MATLAB "
+                  f"nx, ny, nc, nz: a single-image series)"
         )
     if min(arr.shape) == 0:
         raise CMRxReconFileError(path, f"{key!r} has an empty axis {arr.shape} (nt, nz, nc, ny, nx)")
