@@ -44,6 +44,10 @@ class Modality:
     analysis: what the workflow does with it after reconstruction: ``"phenotypes"`` (segmented, cine
         phenotypes), ``"biomarker"`` (segmented, pixel-wise map fit) or ``"image"`` (reconstructed and scored for
         image quality only: the views and contrasts that no segmenter or fit of this package covers).
+    ranking: which frames the releases' ranking scores, where it differs from ``kind``: ``"cine"`` (the first 3)
+        or ``"mapping"`` (every one). run4Ranking.m (2024) and run4Ranking_2025.m (2025) keep every weighting
+        of the T1map/T2map (2025 also T2smap, T1mappost, T1rho) files, one image of BlackBlood/T1w/T2w, and the
+        first 3 frames of every other file: LGE and perfusion too, whose ``kind`` is non-periodic.
     """
 
     name: str
@@ -53,6 +57,13 @@ class Modality:
     timing_unit: str | None = None
     biomarker: str | None = None
     analysis: str = "image"
+    ranking: str | None = None
+
+    @property
+    def ranking_kind(self) -> str:
+        """``kind`` as the releases' ranking selection sees it
+        (:func:`cardiomm.compare.image_quality.ranking_selection`)."""
+        return self.ranking or self.kind
 
     @property
     def segmented(self) -> bool:
@@ -63,9 +74,9 @@ class Modality:
 ANALYSES = ("phenotypes", "biomarker", "image")
 
 
-def _view(name: str, family: str, kind: str = "cine", stem: str | None = None) -> Modality:
+def _view(name: str, family: str, kind: str = "cine", stem: str | None = None, ranking: str | None = None) -> Modality:
     """An image-only series (reconstructed and scored, not segmented or quantified)."""
-    return Modality(name, stem or name, family, kind)
+    return Modality(name, stem or name, family, kind, ranking=ranking)
 
 
 MODALITIES: dict[str, Modality] = {
@@ -94,12 +105,12 @@ MODALITIES: dict[str, Modality] = {
     "aorta_tra": _view("aorta_tra", "Aorta"),
     "tagging": _view("tagging", "Tagging"),
     "flow2d": _view("flow2d", "Flow2d"),
-    "lge_sax": _view("lge_sax", "LGE", "mapping"),
-    "lge_lax": _view("lge_lax", "LGE", "mapping"),
-    "lge_lax_2ch": _view("lge_lax_2ch", "LGE", "mapping"),
-    "lge_lax_3ch": _view("lge_lax_3ch", "LGE", "mapping"),
-    "lge_lax_4ch": _view("lge_lax_4ch", "LGE", "mapping"),
-    "perfusion": _view("perfusion", "Perfusion", "mapping"),
+    "lge_sax": _view("lge_sax", "LGE", "mapping", ranking="cine"),
+    "lge_lax": _view("lge_lax", "LGE", "mapping", ranking="cine"),
+    "lge_lax_2ch": _view("lge_lax_2ch", "LGE", "mapping", ranking="cine"),
+    "lge_lax_3ch": _view("lge_lax_3ch", "LGE", "mapping", ranking="cine"),
+    "lge_lax_4ch": _view("lge_lax_4ch", "LGE", "mapping", ranking="cine"),
+    "perfusion": _view("perfusion", "Perfusion", "mapping", ranking="cine"),
     "t1w": _view("t1w", "T1w", "mapping", "T1w"),
     "t2w": _view("t2w", "T2w", "mapping", "T2w"),
     "blackblood": _view("blackblood", "BlackBlood", "mapping"),

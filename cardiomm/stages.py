@@ -218,7 +218,7 @@ def image_quality(subject: Subject, method: str, inputs: Mapping[str, str], out_
         ref = cio.read_recon(files[(mod, FULLY_SAMPLED)])
         for mk in [mk for m, mk in files if m == mod and mk != FULLY_SAMPLED]:
             rec = cio.read_recon(files[(mod, mk)])
-            for r in protocol_metrics(ref, rec, protocol, MODALITIES[mod].kind):
+            for r in protocol_metrics(ref, rec, protocol, MODALITIES[mod].ranking_kind):
                 rows.append({"subject": subject.id, "split": subject.split, "modality": mod, "method": method,
                              "mask": mk, **r})
     df = pd.DataFrame(rows)

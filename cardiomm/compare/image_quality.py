@@ -164,15 +164,17 @@ RANKING_FRAMES_CINE = 3
 
 
 def ranking_selection(nt: int, nz: int, kind: str) -> tuple[list[int], list[int]]:
-    """``(frames, slices)`` (0-based) that the CMRxRecon ranking scores for a ``cine`` or ``mapping`` series."""
+    """``(frames, slices)`` (0-based) that the CMRxRecon ranking scores for a ``cine`` or ``mapping`` series
+    (:attr:`cardiomm.conventions.Modality.ranking_kind`): the central 2 slices, the first 3 cine frames (fewer if
+    the series has fewer), every mapping weighting (a single-image series: its one image)."""
     if kind not in ("cine", "mapping"):
         raise ValueError(f"ranking_selection: kind must be 'cine' or 'mapping', got {kind!r}")
     centre = _matlab_round(nz / 2)
     slices = list(range(nz)) if nz < 3 else [centre - 2, centre - 1]
     if kind == "cine":
-        if nt < RANKING_FRAMES_CINE:
-            raise ValueError(f"ranking_selection: a cine series needs {RANKING_FRAMES_CINE} frames, has {nt}")
-        frames = list(range(RANKING_FRAMES_CINE))
+        # run4Ranking_2025.m: 1:min(3, t) (t == 1: the one frame); the 2023/2024 scripts index 1:3, which MATLAB
+        # refuses for t < 3, so the 2025 rule is theirs wherever they run at all
+        frames = list(range(min(RANKING_FRAMES_CINE, nt)))
     else:
         frames = list(range(nt))
     return frames, slices
