@@ -146,8 +146,10 @@ def frame_metrics(
 #     2 slices (MATLAB round(sz/2)-1 : round(sz/2); every slice when sz < 3), for cine the first 3 frames, for
 #     T1/T2 mapping every weighting; the central round(sx/3) x round(sy/2) of each image (sx = readout = our nx,
 #     sy = phase encoding = our ny), stored as single. The 2025 scorer reads the same `img4ranking` files
-#     (evaluation-2025/loadFun.py of CmrxRecon/CMRxRecon2025-snippets); the 2025 release's own run4Ranking.m is not
-#     public in the sources we could read, so its selection is taken to be the 2024 one (README, real data).
+#     (evaluation-2025/loadFun.py of CmrxRecon/CMRxRecon2025-snippets); the 2025 release's run4Ranking_2025.m (read
+#     in a public copy of CmrxRecon/CMRxRecon2025, CMRxReconDemo/) keeps the same slices and crop, every weighting of
+#     T1map/T2map/T2smap/T1mappost/T1rho files, one image of BlackBlood/T1w/T2w, and 1:min(3, t) frames of every
+#     other file (cine views, LGE, perfusion, flow): conventions.Modality.ranking_kind.
 #   per-image normalisation and metrics (skimage PSNR/SSIM, NMSE):
 #     2023 Evaluation/Evaluation.py + Main_Score.py (CmrxRecon/CMRxRecon): each image divided by its own maximum;
 #          data range = max of the normalised reference (1); NMSE relative to the reference.
