@@ -75,7 +75,8 @@ def _quant_inputs(method):
 
 
 TRAIN_CFG = config["train"]  # the schema fills train.{modalities,cardiomm,varnet,segmentation}
-TRAIN_MODALITIES = TRAIN_CFG["modalities"] or PLAN.modalities
+# training needs labels: the segmented series only (the image-only views and contrasts have none)
+TRAIN_MODALITIES = TRAIN_CFG["modalities"] or [m for m in PLAN.modalities if wf.MODALITIES[m].segmented]
 _TRAIN_SUBJECTS = [s for s in PLAN.everyone if s.split in ("train", "val")]
 
 

@@ -213,7 +213,7 @@ def test_config_errors_from_the_plan(mutate, message):
     [
         ("masks=['Spiral8']", "masks"),
         ("masks=['Uniform40']", "masks"),
-        ("modalities=['perfusion']", "modalities"),
+        ("modalities=['diffusion']", "modalities"),
         ("methods=['grappa']", "methods"),
     ],
 )
