@@ -32,6 +32,36 @@ for _suffix, _ids, _mods in GROUPS:
             "../workflow_scripts/reference.py"
 
 
+    # ESPIRiT maps for the classical methods, once per subject: the maps depend only on the ACS data, which the
+    # masks share (every mask of the synthetic cohort has the same 20 central lines), so one calibration per slice
+    # serves every mask and every classical method (a copy is a hard link).
+    rule:
+        name:
+            f"coilmaps{_suffix}"
+        wildcard_constraints:
+            subject=group_subjects(_ids),
+        input:
+            **PLAN.undersample_outputs(mods=_mods),
+        output:
+            **PLAN.coilmaps_outputs(mods=_mods),
+        log:
+            PLAN.log("coilmaps", "{subject}"),
+        message:
+            "[coilmaps] ESPIRiT maps of {wildcards.subject} for the classical methods"
+        benchmark:
+            PLAN.bench("coilmaps", "{subject}")
+        params:
+            subject=lambda wc: PLAN.subject(wc.subject),
+        threads: 1
+        resources:
+            mem_mb=3000,
+            runtime=10,
+        conda:
+            "../envs/cardiomm.yaml"
+        script:
+            "../workflow_scripts/coilmaps.py"
+
+
     rule:
         name:
             f"recon{_suffix}"

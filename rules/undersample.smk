@@ -37,7 +37,8 @@ for _suffix, _ids, _mods in GROUPS:
 rule mask_table:
     localrule: True
     input:
-        [PLAN.undersampled(s.id, m, mk, "mask") for s in PLAN.subjects for m in PLAN.mods(s.id) for mk in PLAN.masks],
+        **{wf.key(s.id, m, mk): PLAN.undersampled(s.id, m, mk, "mask")
+           for s in PLAN.subjects for m in PLAN.mods(s.id) for mk in PLAN.masks},
     output:
         PLAN.table("masks"),
     log:
