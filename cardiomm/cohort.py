@@ -245,18 +245,21 @@ def _merged(root: Path, rel: str, f: releases.Found, row: dict, defaults: dict, 
 
 SUBJECT_TABLE_COLUMNS = ("subject", "release", "folder", "split", "centre", "centre_source", "vendor",
                          "vendor_source", "field_strength_T", "field_strength_T_source", "scanner", "scanner_source",
-                         "modalities_found", "modalities_missing", "evaluated", "reason")
+                         "modalities_found", "modalities_missing", "modalities_evaluated", "evaluated", "reason")
 
 
 def subject_table_rows(subjects: list[Subject], modalities: list[str], skipped: dict[str, str],
                        evaluated: set[str]) -> list[dict]:
-    """Rows of ``tables/subjects.csv``: one per discovered subject, metadata with its source, modalities found."""
+    """Rows of ``tables/subjects.csv``: one per discovered subject, metadata with its source, modalities found (of
+    every modality :data:`cardiomm.conventions.MODALITIES` knows), missing and evaluated (of the run's), and the
+    reason for each modality or subject not evaluated (``skipped``)."""
     rows = []
     for s in subjects:
         found = [m for m in MODALITIES if s.has(m)]
         row = {"subject": s.id, "release": s.release, "folder": "/".join(s.folder), "split": s.split,
                "modalities_found": " ".join(found),
                "modalities_missing": " ".join(m for m in modalities if m not in found),
+               "modalities_evaluated": " ".join(m for m in modalities if m in found) if s.id in evaluated else "",
                "evaluated": s.id in evaluated, "reason": skipped.get(s.id, "")}
         for k in ("centre", "vendor", "field_strength_T", "scanner"):
             row[k] = s.meta.get(k, "")

@@ -36,9 +36,18 @@ class Modality:
     name: our short name (used in paths and tables).
     stem: the CMRxRecon file stem (``<stem>.mat``, ``<stem>_mask_<Mask>.mat``).
     family: the CMRxRecon top folder under ``MultiCoil/``.
-    kind: ``"cine"`` (nt = cardiac frames) or ``"mapping"`` (nt = contrast weightings).
+    kind: what the ``nt`` axis is: ``"cine"`` (cardiac phases of one cycle: periodic, the ranking scores the first
+        3) or ``"mapping"`` (contrast weightings or another non-periodic series, a single image included: every
+        one is scored).
     timing_unit: unit of the per-image timing in the mapping ``.csv`` (``None`` for cine).
     biomarker: the biomarker this series measures (``None`` for cine).
+    analysis: what the workflow does with it after reconstruction: ``"phenotypes"`` (segmented, cine
+        phenotypes), ``"biomarker"`` (segmented, pixel-wise map fit) or ``"image"`` (reconstructed and scored for
+        image quality only: the views and contrasts that no segmenter or fit of this package covers).
+    ranking: which frames the releases' ranking scores, where it differs from ``kind``: ``"cine"`` (the first 3)
+        or ``"mapping"`` (every one). run4Ranking.m (2024) and run4Ranking_2025.m (2025) keep every weighting
+        of the T1map/T2map (2025 also T2smap, T1mappost, T1rho) files, one image of BlackBlood/T1w/T2w, and the
+        first 3 frames of every other file: LGE and perfusion too, whose ``kind`` is non-periodic.
     """
 
     name: str
@@ -47,15 +56,70 @@ class Modality:
     kind: str
     timing_unit: str | None = None
     biomarker: str | None = None
+    analysis: str = "image"
+    ranking: str | None = None
+
+    @property
+    def ranking_kind(self) -> str:
+        """``kind`` as the releases' ranking selection sees it
+        (:func:`cardiomm.compare.image_quality.ranking_selection`)."""
+        return self.ranking or self.kind
+
+    @property
+    def segmented(self) -> bool:
+        """True for the series that are segmented and quantified (cine SAX and the fitted maps)."""
+        return self.analysis != "image"
+
+
+ANALYSES = ("phenotypes", "biomarker", "image")
+
+
+def _view(name: str, family: str, kind: str = "cine", stem: str | None = None, ranking: str | None = None) -> Modality:
+    """An image-only series (reconstructed and scored, not segmented or quantified)."""
+    return Modality(name, stem or name, family, kind, ranking=ranking)
 
 
 MODALITIES: dict[str, Modality] = {
-    "cine": Modality("cine", "cine_sax", "Cine", "cine"),
-    "t1map": Modality("t1map", "T1map", "Mapping", "mapping", "ms", "T1"),
-    "t2map": Modality("t2map", "T2map", "Mapping", "mapping", "ms", "T2"),
-    "t1rhomap": Modality("t1rhomap", "T1rhomap", "Mapping", "mapping", "ms", "T1rho"),
+    "cine": Modality("cine", "cine_sax", "Cine", "cine", analysis="phenotypes"),
+    "t1map": Modality("t1map", "T1map", "Mapping", "mapping", "ms", "T1", "biomarker"),
+    "t2map": Modality("t2map", "T2map", "Mapping", "mapping", "ms", "T2", "biomarker"),
+    "t1rhomap": Modality("t1rhomap", "T1rhomap", "Mapping", "mapping", "ms", "T1rho", "biomarker"),
+    # Views and contrasts that the releases ship besides cine SAX and T1/T2/T1rho mapping: image quality only.
+    # File stems (= our names, lower case as the releases write them), per release:
+    #   2023 Cine: cine_lax (CmrxRecon/CMRxRecon ChallengeDataFormat/Format_cine.txt)
+    #   2024 Cine: cine_lax (3CH, 2CH and 4CH views along nz), cine_lvot (CmrxRecon/CMRxRecon2024
+    #        ChallengeDataFormat/Format_Task1.txt); Aorta: aorta_sag, aorta_tra; Tagging: tagging (the file lists of
+    #        the 2024 scorer, filelist = ['aorta_sag', 'aorta_tra'], and public training code on the release)
+    #   2025 Cine: cine_lax_2ch, cine_lax_3ch, cine_lax_4ch, cine_lax (one centre keeps one LAX file) (the 2025
+    #        Format_TaskR1.txt, a public copy of CmrxRecon/CMRxRecon2025); the other 2025 stems (cine_lvot, cine_rvot,
+    #        lge_*, perfusion, T1w, T2w, blackblood, flow2d, T1mappost, T2smap) are those public training code on the
+    #        2025 download lists: the official format text names only their folders (BlackBlood, Flow2d, LGE,
+    #        Mapping, Perfusion, T1rho, T1w, T2w). BlackBlood, T1w and T2w are 4D (nx, ny, nc, nz): nt = 1.
+    "cine_lax": _view("cine_lax", "Cine"),
+    "cine_lax_2ch": _view("cine_lax_2ch", "Cine"),
+    "cine_lax_3ch": _view("cine_lax_3ch", "Cine"),
+    "cine_lax_4ch": _view("cine_lax_4ch", "Cine"),
+    "cine_lvot": _view("cine_lvot", "Cine"),
+    "cine_rvot": _view("cine_rvot", "Cine"),
+    "aorta_sag": _view("aorta_sag", "Aorta"),
+    "aorta_tra": _view("aorta_tra", "Aorta"),
+    "tagging": _view("tagging", "Tagging"),
+    "flow2d": _view("flow2d", "Flow2d"),
+    "lge_sax": _view("lge_sax", "LGE", "mapping", ranking="cine"),
+    "lge_lax": _view("lge_lax", "LGE", "mapping", ranking="cine"),
+    "lge_lax_2ch": _view("lge_lax_2ch", "LGE", "mapping", ranking="cine"),
+    "lge_lax_3ch": _view("lge_lax_3ch", "LGE", "mapping", ranking="cine"),
+    "lge_lax_4ch": _view("lge_lax_4ch", "LGE", "mapping", ranking="cine"),
+    "perfusion": _view("perfusion", "Perfusion", "mapping", ranking="cine"),
+    "t1w": _view("t1w", "T1w", "mapping", "T1w"),
+    "t2w": _view("t2w", "T2w", "mapping", "T2w"),
+    "blackblood": _view("blackblood", "BlackBlood", "mapping"),
+    "t1mappost": _view("t1mappost", "Mapping", "mapping", "T1mappost"),
+    "t2smap": _view("t2smap", "Mapping", "mapping", "T2smap"),
 }
-MAPPING_MODALITIES = tuple(k for k, m in MODALITIES.items() if m.kind == "mapping")
+MAPPING_MODALITIES = tuple(k for k, m in MODALITIES.items() if m.analysis == "biomarker")
+SEGMENTED_MODALITIES = tuple(k for k, m in MODALITIES.items() if m.segmented)
+IMAGE_ONLY_MODALITIES = tuple(k for k, m in MODALITIES.items() if not m.segmented)
 
 
 def modality(name: str) -> Modality:

@@ -267,7 +267,7 @@ def image_quality(subject: Subject, method: str, inputs: Mapping[str, str], out_
         ref = cio.read_recon(files[(mod, FULLY_SAMPLED)])
         for mk in [mk for m, mk in files if m == mod and mk != FULLY_SAMPLED]:
             rec = cio.read_recon(files[(mod, mk)])
-            for r in protocol_metrics(ref, rec, protocol, MODALITIES[mod].kind):
+            for r in protocol_metrics(ref, rec, protocol, MODALITIES[mod].ranking_kind):
                 rows.append({"subject": subject.id, "split": subject.split, "modality": mod, "method": method,
                              "mask": mk, **r})
     df = pd.DataFrame(rows)
@@ -388,7 +388,7 @@ def quantify(subject: Subject, method: str, inputs: Mapping[str, str], outputs: 
         qc_reason = "" if ok else f"segmentation QC: {qc.loc[(mk, mod), 'qc_reason']}"
         labels, geom = load_image(inputs[key(mod, mk, "seg")])
         labels = labels.astype(np.uint8)
-        if MODALITIES[mod].kind == "cine":
+        if MODALITIES[mod].analysis == "phenotypes":
             values, notes = cine_phenotypes(labels, geom, ed=ed)
             log.info("%s %s %s cine: %s", method, mk, subject.id, "; ".join(notes))
             for k, (v, why) in values.items():
@@ -619,7 +619,7 @@ def figures_images(tables: Mapping[str, str], inputs: Mapping[str, str], outputs
             plots.recon_panel(images, ref[t, z], metrics, f"{sid} {mod} {mk}: slice {z}, frame {t}",
                               stem(key("recon_panel", mod, mk)))
 
-    mapping = [m for m in modalities if MODALITIES[m].kind == "mapping"]
+    mapping = [m for m in modalities if MODALITIES[m].analysis == "biomarker"]
     if mapping:
         maps, myo = {}, None
         for mod in mapping:

@@ -20,7 +20,14 @@ from pathlib import Path
 
 from cardiomm.cohort import Subject, load_cohort
 from cardiomm.config import ConfigError, validate_config  # noqa: F401 (ConfigError: re-exported)
-from cardiomm.conventions import FULLY_SAMPLED, MODALITIES, REFERENCE, parse_mask_name
+from cardiomm.conventions import (  # noqa: F401 (MAPPING_/SEGMENTED_MODALITIES: for the rules)
+    FULLY_SAMPLED,
+    MAPPING_MODALITIES,
+    MODALITIES,
+    REFERENCE,
+    SEGMENTED_MODALITIES,
+    parse_mask_name,
+)
 from cardiomm.io.releases import acs_lines  # noqa: F401 - re-exported for the rules (wf.acs_lines)
 from cardiomm.methods import CLASSICAL, METHODS, NEEDS_MODEL, TRAINABLE  # noqa: F401 (for the rules)
 
@@ -70,7 +77,8 @@ class Plan:
     methods: list[str]
     config: dict
     release: str = "generic"
-    skipped: dict | None = None  # real data: subject id -> why it is not evaluated (tables/subjects.csv)
+    skipped: dict | None = None  # real data: subject id -> why it is (partly) not evaluated (tables/subjects.csv)
+    present: dict | None = None  # real data: subject id -> the run's modalities it has (None: all of them)
 
     @property
     def iq_protocol(self) -> str:
@@ -87,6 +95,47 @@ class Plan:
     def res(self) -> str:
         return f"results/{self.cohort}"
 
+    # ---------------------------------------------------------------- modalities per subject
+    def mods(self, sid: str, mods: list[str] | None = None) -> list[str]:
+        """The run's modalities that subject ``sid`` has (``mods`` when given: a rule group's, see :meth:`groups`).
+
+        Every per-subject entry is built from this, so a subject without a modality's file has no input, output or
+        table row for that modality (the reason is in ``tables/subjects.csv``). A wildcard ``sid`` (``{subject}``)
+        without ``mods`` gets every modality of the run.
+        """
+        if mods is not None:
+            return list(mods)
+        if self.present is not None and sid in self.present:
+            return list(self.present[sid])
+        return list(self.modalities)
+
+    def seg_mods(self, sid: str, mods: list[str] | None = None) -> list[str]:
+        """The segmented (and quantified) modalities of a subject: cine SAX and the mapping series; the image-only
+        views and contrasts (``conventions.Modality.analysis == "image"``) are reconstructed and scored only."""
+        return [m for m in self.mods(sid, mods) if MODALITIES[m].segmented]
+
+    @property
+    def seg_subjects(self) -> list[Subject]:
+        """The evaluated subjects with at least one segmented modality (the segmentation/quantification tables)."""
+        return [s for s in self.subjects if self.seg_mods(s.id)]
+
+    def groups(self) -> list[tuple[str, list[str], list[str]]]:
+        """``(rule-name suffix, subject ids, modalities)``: the subjects (of everyone) that share one set of present
+        modalities. Snakemake outputs cannot depend on a wildcard's value, so each per-subject rule is declared once
+        per group, its ``subject`` wildcard constrained to the group's ids. One group (every synthetic run, a real
+        tree where every subject has every modality) keeps the plain rule names (suffix ``""``)."""
+        if self.present is None:
+            return [("", [s.id for s in self.everyone], list(self.modalities))]
+        by: dict[tuple[str, ...], list[str]] = {}
+        for s in self.everyone:
+            mods = tuple(self.mods(s.id))
+            if mods:
+                by.setdefault(mods, []).append(s.id)
+        if len(by) == 1:
+            (mods, ids), = by.items()
+            return [("", ids, list(mods))]
+        return [(f"_set{i + 1}", ids, list(mods)) for i, (mods, ids) in enumerate(by.items())]
+
     # ---------------------------------------------------------------- inputs
     def subject(self, sid: str) -> Subject:
         for s in self.everyone:
@@ -96,13 +145,13 @@ class Plan:
 
     def kspace_files(self, sid: str) -> list[str]:
         s = self.subject(sid)
-        return [str(s.kspace_path(m)) for m in self.modalities] + self.timing_files(sid)
+        return [str(s.kspace_path(m)) for m in self.mods(sid)] + self.timing_files(sid)
 
     def timing_files(self, sid: str) -> list[str]:
         """Timing CSVs of a subject's mapping series; for real data only those the tree has (2024 and 2025 ship
         none: their times come from the config, see :meth:`cardiomm.cohort.Subject.times`)."""
         s = self.subject(sid)
-        paths = [s.timing_path(m) for m in self.modalities if MODALITIES[m].kind == "mapping"]
+        paths = [s.timing_path(m) for m in self.mods(sid) if MODALITIES[m].analysis == "biomarker"]
         return [str(p) for p in paths if self.synthetic or p.exists()]
 
     # ---------------------------------------------------------------- per-stage files
@@ -146,13 +195,15 @@ class Plan:
     def masks_for(self, method: str) -> list[str]:
         return [FULLY_SAMPLED] if method == REFERENCE else list(self.masks)
 
-    def mapping_modalities(self) -> list[str]:
-        return [m for m in self.modalities if MODALITIES[m].kind == "mapping"]
+    def mapping_modalities(self, sid: str | None = None, mods: list[str] | None = None) -> list[str]:
+        """The run's (or with ``sid``, that subject's) series with a biomarker fit."""
+        chosen = self.modalities if sid is None and mods is None else self.mods(sid or "{subject}", mods)
+        return [m for m in chosen if MODALITIES[m].analysis == "biomarker"]
 
-    # named entries of the stage rules
-    def undersample_outputs(self, sid: str = "{subject}") -> dict[str, str]:
+    # named entries of the stage rules; ``mods``: the modalities of a rule group (:meth:`groups`), else the subject's
+    def undersample_outputs(self, sid: str = "{subject}", mods: list[str] | None = None) -> dict[str, str]:
         """``key(mod, mask, 'mask' | 'kus')`` -> file, for every modality x mask of one subject."""
-        return {key(m, mk, w): self.undersampled(sid, m, mk, w) for m in self.modalities for mk in self.masks
+        return {key(m, mk, w): self.undersampled(sid, m, mk, w) for m in self.mods(sid, mods) for mk in self.masks
                 for w in ("mask", "kus")}
 
     def shared_maps_methods(self) -> list[str]:
@@ -161,58 +212,78 @@ class Plan:
         return [m for m in self.methods if m in CLASSICAL
                 and (self.config.get(m) or {}).get("engine", "sigpy") == "sigpy"]
 
-    def coilmaps_outputs(self, sid: str = "{subject}") -> dict[str, str]:
+    def coilmaps_outputs(self, sid: str = "{subject}", mods: list[str] | None = None) -> dict[str, str]:
         """``key(mod, mask, 'maps')`` -> ESPIRiT maps of every modality x mask of one subject (rule coilmaps)."""
-        return {key(m, mk, "maps"): self.coilmaps(sid, m, mk) for m in self.modalities for mk in self.masks}
+        return {key(m, mk, "maps"): self.coilmaps(sid, m, mk) for m in self.mods(sid, mods) for mk in self.masks}
 
     def recon_inputs(self, sid: str, mask: str, method: str | None = None) -> dict[str, str]:
         """One reconstruction job (subject x method x mask): ``key(mod, 'mask' | 'kus')`` -> undersampled file, and
         ``key(mod, 'maps')`` -> the coil-maps job's maps for the methods of :meth:`shared_maps_methods`."""
-        files = {key(m, w): self.undersampled(sid, m, mask, w) for m in self.modalities for w in ("mask", "kus")}
+        files = {key(m, w): self.undersampled(sid, m, mask, w) for m in self.mods(sid) for w in ("mask", "kus")}
         if method in self.shared_maps_methods():
-            files.update({key(m, "maps"): self.coilmaps(sid, m, mask) for m in self.modalities})
+            files.update({key(m, "maps"): self.coilmaps(sid, m, mask) for m in self.mods(sid)})
         return files
 
-    def recon_outputs(self, method: str, mask: str, sid: str = "{subject}") -> dict[str, str]:
+    def recon_outputs(self, method: str, mask: str, sid: str = "{subject}",
+                      mods: list[str] | None = None) -> dict[str, str]:
         """``key(mod, 'mat' | 'nii')`` -> the reconstruction files of one subject x method x mask (the mask may be
         the wildcard ``{mask}``, so it is not part of the key)."""
-        return {key(m, w): self.recon(method, mask, sid, m, ext) for m in self.modalities
+        return {key(m, w): self.recon(method, mask, sid, m, ext) for m in self.mods(sid, mods)
                 for w, ext in (("mat", "mat"), ("nii", "nii.gz"))}
 
-    def method_images(self, method: str, sid: str = "{subject}", ext: str = "nii.gz") -> dict[str, str]:
+    def method_images(self, method: str, sid: str = "{subject}", ext: str = "nii.gz",
+                      mods: list[str] | None = None) -> dict[str, str]:
         """``key(mod, mask)`` -> reconstruction of every mask x modality of one subject x method."""
         return {key(m, mk): self.recon(method, mk, sid, m, ext) for mk in self.masks_for(method)
-                for m in self.modalities}
+                for m in self.mods(sid, mods)}
 
-    def method_segs(self, method: str, sid: str = "{subject}") -> dict[str, str]:
-        """``key(mod, mask)`` -> label map of every mask x modality of one subject x method."""
-        return {key(m, mk): self.seg(method, mk, sid, m) for mk in self.masks_for(method) for m in self.modalities}
+    def seg_images(self, method: str, sid: str = "{subject}", mods: list[str] | None = None) -> dict[str, str]:
+        """``key(mod, mask)`` -> reconstruction NIfTI of every mask x segmented modality (the segment rule's input)."""
+        return {key(m, mk): self.recon(method, mk, sid, m) for mk in self.masks_for(method)
+                for m in self.seg_mods(sid, mods)}
 
-    def method_maps(self, method: str, sid: str = "{subject}") -> dict[str, str]:
+    def method_segs(self, method: str, sid: str = "{subject}", mods: list[str] | None = None) -> dict[str, str]:
+        """``key(mod, mask)`` -> label map of every mask x segmented modality of one subject x method."""
+        return {key(m, mk): self.seg(method, mk, sid, m) for mk in self.masks_for(method)
+                for m in self.seg_mods(sid, mods)}
+
+    def method_maps(self, method: str, sid: str = "{subject}", mods: list[str] | None = None) -> dict[str, str]:
         """``key(mod, mask)`` -> biomarker map of every mask x mapping modality of one subject x method."""
         return {key(m, mk): self.quant_map(method, mk, sid, m) for mk in self.masks_for(method)
-                for m in self.mapping_modalities()}
+                for m in self.mapping_modalities(sid, mods)}
 
     def tune_inputs(self, subjects: list[str], modalities: list[str]) -> dict[str, str]:
         """Files of the classical tuning (validation ``subjects``): ``key(subject, mod, mask, 'mask' | 'kus')``
         and ``key(subject, mod, 'full', 'ref')`` -> the reference ``.mat``."""
         files = {key(s, m, mk, w): self.undersampled(s, m, mk, w) for s in subjects for m in modalities
-                 for mk in self.masks for w in ("mask", "kus")}
+                 if m in self.mods(s) for mk in self.masks for w in ("mask", "kus")}
         files |= {key(s, m, FULLY_SAMPLED, "ref"): self.recon(REFERENCE, FULLY_SAMPLED, s, m, "mat")
-                  for s in subjects for m in modalities}
+                  for s in subjects for m in modalities if m in self.mods(s)}
         return files
 
     def table(self, name: str) -> str:
         return f"{self.res}/tables/{name}.csv"
+
+    @property
+    def figure_subject(self) -> str:
+        """The subject whose images the figures show: the first evaluated one with the most of the run's
+        modalities (every one of them in a synthetic run)."""
+        return max(self.subjects, key=lambda s: len(self.mods(s.id))).id
+
+    def figure_modalities(self) -> list[str]:
+        """The figure subject's modalities, segmented ones first (the first is the one the segmentation figures
+        pick cases of)."""
+        mods = self.mods(self.figure_subject)
+        return [m for m in mods if MODALITIES[m].segmented] + [m for m in mods if not MODALITIES[m].segmented]
 
     def figure_outputs(self) -> dict[str, str]:
         """Every paper figure by name (PNG; a PDF twin is written beside each)."""
         fig = f"{self.res}/figures"
         files = {key(w, m): f for m in self.methods for w, f in self.figure_method_outputs(m).items()}
         files["image_quality"] = f"{fig}/image_quality.png"
-        files |= {key("recon_panel", m, mk): f"{fig}/recon_panel_{m}_{mk}.png" for m in self.modalities
+        files |= {key("recon_panel", m, mk): f"{fig}/recon_panel_{m}_{mk}.png" for m in self.figure_modalities()
                   for mk in self.masks}
-        if self.mapping_modalities():
+        if self.mapping_modalities(self.figure_subject):
             files["maps"] = f"{fig}/maps.png"
         files |= {key("segmentation", w): f"{fig}/segmentation_{w}.png" for w in ("typical", "worst")}
         return files
@@ -231,20 +302,23 @@ class Plan:
         return list(self.figure_outputs().values())
 
     def figure_inputs(self) -> dict[str, str]:
-        """Images the figures show: every reconstruction of the first evaluated subject, the label maps and
-        reconstructions of the first modality of everyone (the typical and worst segmentation may be anyone's),
-        and the reference's mapping labels and the maps of the first subject."""
-        sid0 = self.subjects[0].id
+        """Images the figures show: every reconstruction of the figure subject (:attr:`figure_subject`), the label
+        maps and reconstructions of its first segmented modality of everyone who has it (the typical and worst
+        segmentation may be anyone's), and the reference's mapping labels and the maps of the figure subject."""
+        sid0 = self.figure_subject
+        mods0 = self.figure_modalities()
         every = [REFERENCE] + self.methods
         files = {key("image", me, mk, sid0, m): self.recon(me, mk, sid0, m) for me in every
-                 for mk in self.masks_for(me) for m in self.modalities}
+                 for mk in self.masks_for(me) for m in mods0}
+        m = mods0[0]
         for s in self.subjects:
+            if m not in self.mods(s.id):
+                continue
             for me in every:
                 for mk in self.masks_for(me):
-                    m = self.modalities[0]
                     files[key("image", me, mk, s.id, m)] = self.recon(me, mk, s.id, m)
                     files[key("seg", me, mk, s.id, m)] = self.seg(me, mk, s.id, m)
-        for m in self.mapping_modalities():
+        for m in self.mapping_modalities(sid0):
             files[key("seg", REFERENCE, FULLY_SAMPLED, sid0, m)] = self.seg(REFERENCE, FULLY_SAMPLED, sid0, m)
             for me, mk in [(REFERENCE, FULLY_SAMPLED)] + [(me, self.masks[-1]) for me in self.methods
                                                           if me == "cardiomm"]:
@@ -299,22 +373,28 @@ def plan_from_config(config: dict, workdir: str | Path = ".") -> Plan:
     modalities = list(config["modalities"])
     release = everyone[0].release if everyone else "generic"
     skipped: dict[str, str] = {}
+    present: dict[str, list[str]] | None = None
     if not data["synthetic"]:
-        modalities, eval_subjects, skipped = _real_selection(eval_subjects, modalities, release, root)
+        modalities, eval_subjects, skipped, present = _real_selection(eval_subjects, everyone, modalities, release,
+                                                                      root)
     if not eval_subjects:
-        raise ConfigError(f"no subjects in splits {config['eval_splits']} with all of {modalities} "
+        raise ConfigError(f"no subjects in splits {config['eval_splits']} with any of {modalities} "
                           f"under {root}")
     return Plan(config["cohort"], root, bool(data["synthetic"]), eval_subjects, everyone,
-                modalities, masks, methods, config, release, skipped)
+                modalities, masks, methods, config, release, skipped, present)
 
 
-def _real_selection(subjects: list[Subject], modalities: list[str], release: str,
-                    root: Path) -> tuple[list[str], list[Subject], dict[str, str]]:
-    """Real data: the configured modalities that the tree has, and the subjects that have all of them.
+def _real_selection(subjects: list[Subject], everyone: list[Subject], modalities: list[str], release: str,
+                    root: Path) -> tuple[list[str], list[Subject], dict[str, str], dict[str, list[str]]]:
+    """Real data: the configured modalities that the tree has, and which of them each subject has.
 
     A modality no evaluated subject has (e.g. T1rho outside the 2025 release) is dropped from the run with a
-    logged line; a subject lacking one of the remaining modalities is skipped with its reason. Nothing fails
-    because a file is absent, unless no subject is left at all.
+    logged line. A subject lacking one of the remaining modalities is skipped for that modality only (a logged
+    line, and the reason in ``tables/subjects.csv``); a subject with none of them is skipped whole. Nothing fails
+    because a file is absent, unless no subject is left at all, or no modality that is segmented and quantified
+    (cine, the maps) is left: the tables of phenotypes, biomarkers and their agreement would have nothing to hold.
+
+    Returns ``(modalities, evaluated subjects, reasons by subject id, modalities by subject id (everyone))``.
     """
     present = [m for m in modalities if any(s.has(m) for s in subjects)]
     for m in modalities:
@@ -323,16 +403,28 @@ def _real_selection(subjects: list[Subject], modalities: list[str], release: str
                   f"(expected e.g. {subjects[0].kspace_path(m) if subjects else '?'})", file=sys.stderr)
     if not present:
         raise ConfigError(f"config modalities: none of {modalities} is present under {root} (release {release})")
+    if not any(MODALITIES[m].segmented for m in present):
+        raise ConfigError(f"config modalities: of {present} (present under {root}) none is segmented and quantified; "
+                          f"add one of {list(SEGMENTED_MODALITIES)} (the others are image-quality only)")
+    per_subject = {s.id: [m for m in present if s.has(m)] for s in everyone}
+    ids = {s.id for s in subjects}
     skipped: dict[str, str] = {}
-    complete = []
-    for s in subjects:
-        missing = [str(s.kspace_path(m)) for m in present if not s.has(m)]
-        if missing:
-            skipped[s.id] = f"missing {', '.join(missing)}"
+    evaluated = []
+    for s in everyone:
+        missing = [m for m in present if m not in per_subject[s.id]]
+        if not missing:
+            if s.id in ids:
+                evaluated.append(s)
+            continue
+        why = "; ".join(f"{m} skipped: missing {s.kspace_path(m)}" for m in missing)
+        if s.id in ids and per_subject[s.id]:
+            evaluated.append(s)
+            skipped[s.id] = why
+            print(f"cardiomm: subject {s.id}: {why}", file=sys.stderr)
+        elif s.id in ids:
+            skipped[s.id] = f"none of {present}: {why}"
             print(f"cardiomm: skipping subject {s.id}: {skipped[s.id]}", file=sys.stderr)
-        else:
-            complete.append(s)
-    return present, complete, skipped
+    return present, evaluated, skipped, per_subject
 
 
 def all_subjects(config: dict) -> list[Subject]:

@@ -1,6 +1,7 @@
 # Shared helpers: config checks beyond the schema, the subject list, wildcard constraints, final targets.
 # Logic lives in cardiomm/workflow.py so that it is importable and tested without Snakemake.
 
+import itertools
 import re
 
 from cardiomm import workflow as wf
@@ -28,6 +29,16 @@ wildcard_constraints:
     mask="|".join(re.escape(m) for m in PLAN.masks),
 
 
+# Rules whose outputs list one file per modality are declared once per group of subjects that share their present
+# modalities (PLAN.groups(): one group, with the plain rule names, unless a real tree lacks a modality somewhere).
+GROUPS = PLAN.groups()
+
+
+def group_subjects(ids):
+    """The `subject` wildcard constraint of one group's rules."""
+    return "|".join(re.escape(i) for i in ids)
+
+
 def kspace_inputs(wildcards):
     return PLAN.kspace_files(wildcards.subject)
 
@@ -53,7 +64,7 @@ def _timing_inputs(wc):
 def _quant_inputs(method):
     def inputs(wc):
         m = wc.method if method == "{method}" else method  # input functions get no wildcard expansion
-        images = PLAN.method_images(m, wc.subject)
+        images = PLAN.seg_images(m, wc.subject)  # the segmented series only (cine SAX, maps)
         segs = PLAN.method_segs(m, wc.subject)
         files = {wf.key(*wf.unkey(k), "image"): v for k, v in images.items()}
         files |= {wf.key(*wf.unkey(k), "seg"): v for k, v in segs.items()}
@@ -64,7 +75,8 @@ def _quant_inputs(method):
 
 
 TRAIN_CFG = config["train"]  # the schema fills train.{modalities,cardiomm,varnet,segmentation}
-TRAIN_MODALITIES = TRAIN_CFG["modalities"] or PLAN.modalities
+# training needs labels: the segmented series only (the image-only views and contrasts have none)
+TRAIN_MODALITIES = TRAIN_CFG["modalities"] or [m for m in PLAN.modalities if wf.MODALITIES[m].segmented]
 _TRAIN_SUBJECTS = [s for s in PLAN.everyone if s.split in ("train", "val")]
 
 

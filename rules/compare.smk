@@ -5,8 +5,9 @@
 
 rule image_quality:
     input:
-        **PLAN.method_images(wf.REFERENCE, ext="mat"),
-        **PLAN.method_images("{method}", ext="mat"),
+        # every series the subject has, the image-only views and contrasts included
+        unpack(lambda wc: {**PLAN.method_images(wf.REFERENCE, wc.subject, ext="mat"),
+                           **PLAN.method_images(wc.method, wc.subject, ext="mat")}),
     output:
         PLAN.iq_table("{method}", "{subject}"),
     log:

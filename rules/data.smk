@@ -22,9 +22,10 @@ if PLAN.synthetic:
 
     rule synthesize:
         output:
-            kspace=[str(_S.kspace_path(m)) for m in wf.MODALITIES],
-            timing=[str(_S.timing_path(m)) for m in wf.MODALITIES if wf.MODALITIES[m].kind == "mapping"],
-            labels=[str(_S.label_path(m)) for m in wf.MODALITIES],
+            # the phantom renders the segmented series (cine SAX, T1/T2/T1rho maps), not the image-only views
+            kspace=[str(_S.kspace_path(m)) for m in wf.SEGMENTED_MODALITIES],
+            timing=[str(_S.timing_path(m)) for m in wf.MAPPING_MODALITIES],
+            labels=[str(_S.label_path(m)) for m in wf.SEGMENTED_MODALITIES],
             truth=str(_S.truth_path()),
         log:
             PLAN.log("synthesize", "{subject}"),

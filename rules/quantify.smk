@@ -3,17 +3,21 @@
 # One job per subject x method (a quantification of all masks costs about a job's start-up).
 
 
-for _name, _method in (("quantify_reference", wf.REFERENCE), ("quantify", "{method}")):
+for (_name, _method), (_suffix, _ids, _mods) in itertools.product(
+    (("quantify_reference", wf.REFERENCE), ("quantify", "{method}")), GROUPS
+):
 
     rule:
         name:
-            _name
+            f"{_name}{_suffix}"
+        wildcard_constraints:
+            subject=group_subjects(_ids),
         input:
             unpack(_quant_inputs(_method)),
             timing=_timing_inputs,
         output:
             table=PLAN.quant_table(_method, "{subject}"),
-            **{wf.key(*wf.unkey(k), "map"): v for k, v in PLAN.method_maps(_method).items()},
+            **{wf.key(*wf.unkey(k), "map"): v for k, v in PLAN.method_maps(_method, mods=_mods).items()},
         log:
             PLAN.log("quantify", _method, "{subject}"),
         message:
@@ -37,7 +41,7 @@ for _name, _method in (("quantify_reference", wf.REFERENCE), ("quantify", "{meth
 rule indicator_tables:
     localrule: True
     input:
-        quant=[PLAN.quant_table(m, s.id) for m in [wf.REFERENCE] + PLAN.methods for s in PLAN.subjects],
+        quant=[PLAN.quant_table(m, s.id) for m in [wf.REFERENCE] + PLAN.methods for s in PLAN.seg_subjects],
         truth=[str(s.truth_path()) for s in PLAN.subjects] if PLAN.synthetic else [],
     output:
         phenotypes=report(PLAN.table("phenotypes"), category="Tables", caption="../docs/report/phenotypes.rst"),

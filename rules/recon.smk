@@ -4,76 +4,90 @@
 # model once for its modalities. The reference is one job per subject.
 
 
-rule reference:
-    input:
-        kspace_inputs,
-    output:
-        **PLAN.recon_outputs(wf.REFERENCE, wf.FULLY_SAMPLED),
-    log:
-        PLAN.log("recon", wf.REFERENCE, "{subject}"),
-    message:
-        "[recon] fully sampled reference of {wildcards.subject}"
-    benchmark:
-        PLAN.bench("reference", "{subject}")
-    params:
-        subject=lambda wc: PLAN.subject(wc.subject),
-    resources:
-        mem_mb=3000,
-        runtime=10,
-    conda:
-        "../envs/cardiomm.yaml"
-    script:
-        "../workflow_scripts/reference.py"
+for _suffix, _ids, _mods in GROUPS:
+
+    rule:
+        name:
+            f"reference{_suffix}"
+        wildcard_constraints:
+            subject=group_subjects(_ids),
+        input:
+            kspace_inputs,
+        output:
+            **PLAN.recon_outputs(wf.REFERENCE, wf.FULLY_SAMPLED, mods=_mods),
+        log:
+            PLAN.log("recon", wf.REFERENCE, "{subject}"),
+        message:
+            "[recon] fully sampled reference of {wildcards.subject}"
+        benchmark:
+            PLAN.bench("reference", "{subject}")
+        params:
+            subject=lambda wc: PLAN.subject(wc.subject),
+        resources:
+            mem_mb=3000,
+            runtime=10,
+        conda:
+            "../envs/cardiomm.yaml"
+        script:
+            "../workflow_scripts/reference.py"
 
 
-# ESPIRiT maps for the classical methods, once per subject: the maps depend only on the ACS data, which the
-# masks share (every mask of the synthetic cohort has the same 20 central lines), so one calibration per slice
-# serves every mask and every classical method (a copy is a hard link).
-rule coilmaps:
-    input:
-        **PLAN.undersample_outputs(),
-    output:
-        **PLAN.coilmaps_outputs(),
-    log:
-        PLAN.log("coilmaps", "{subject}"),
-    message:
-        "[coilmaps] ESPIRiT maps of {wildcards.subject} for the classical methods"
-    benchmark:
-        PLAN.bench("coilmaps", "{subject}")
-    params:
-        subject=lambda wc: PLAN.subject(wc.subject),
-    threads: 1
-    resources:
-        mem_mb=3000,
-        runtime=10,
-    conda:
-        "../envs/cardiomm.yaml"
-    script:
-        "../workflow_scripts/coilmaps.py"
+    # ESPIRiT maps for the classical methods, once per subject: the maps depend only on the ACS data, which the
+    # masks share (every mask of the synthetic cohort has the same 20 central lines), so one calibration per slice
+    # serves every mask and every classical method (a copy is a hard link).
+    rule:
+        name:
+            f"coilmaps{_suffix}"
+        wildcard_constraints:
+            subject=group_subjects(_ids),
+        input:
+            **PLAN.undersample_outputs(mods=_mods),
+        output:
+            **PLAN.coilmaps_outputs(mods=_mods),
+        log:
+            PLAN.log("coilmaps", "{subject}"),
+        message:
+            "[coilmaps] ESPIRiT maps of {wildcards.subject} for the classical methods"
+        benchmark:
+            PLAN.bench("coilmaps", "{subject}")
+        params:
+            subject=lambda wc: PLAN.subject(wc.subject),
+        threads: 1
+        resources:
+            mem_mb=3000,
+            runtime=10,
+        conda:
+            "../envs/cardiomm.yaml"
+        script:
+            "../workflow_scripts/coilmaps.py"
 
 
-rule recon:
-    input:
-        unpack(_recon_inputs),
-    output:
-        **PLAN.recon_outputs("{method}", "{mask}"),
-    log:
-        PLAN.log("recon", "{method}", "{mask}", "{subject}"),
-    message:
-        "[recon] {wildcards.method} on {wildcards.subject}, {wildcards.mask} (progress: {log})"
-    benchmark:
-        PLAN.bench("recon", "{method}", "{mask}", "{subject}")
-    params:
-        subject=lambda wc: PLAN.subject(wc.subject),
-        sense=config["sense"],
-        classical={m: config[m] for m in wf.CLASSICAL},
-        published=config["published"],
-    threads: 1
-    resources:
-        mem_mb=6000,
-        runtime=30,
-        gpu=lambda wc: 1 if wc.method in wf.NEURAL else 0,
-    conda:
-        "../envs/cardiomm.yaml"
-    script:
-        "../workflow_scripts/recon.py"
+    rule:
+        name:
+            f"recon{_suffix}"
+        wildcard_constraints:
+            subject=group_subjects(_ids),
+        input:
+            unpack(_recon_inputs),
+        output:
+            **PLAN.recon_outputs("{method}", "{mask}", mods=_mods),
+        log:
+            PLAN.log("recon", "{method}", "{mask}", "{subject}"),
+        message:
+            "[recon] {wildcards.method} on {wildcards.subject}, {wildcards.mask} (progress: {log})"
+        benchmark:
+            PLAN.bench("recon", "{method}", "{mask}", "{subject}")
+        params:
+            subject=lambda wc: PLAN.subject(wc.subject),
+            sense=config["sense"],
+            classical={m: config[m] for m in wf.CLASSICAL},
+            published=config["published"],
+        threads: 1
+        resources:
+            mem_mb=6000,
+            runtime=30,
+            gpu=lambda wc: 1 if wc.method in wf.NEURAL else 0,
+        conda:
+            "../envs/cardiomm.yaml"
+        script:
+            "../workflow_scripts/recon.py"

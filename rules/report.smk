@@ -41,8 +41,8 @@ rule figures_images:
     params:
         methods=PLAN.methods,
         masks=PLAN.masks,
-        modalities=PLAN.modalities,
-        subject=PLAN.subjects[0].id,
+        modalities=PLAN.figure_modalities(),
+        subject=PLAN.figure_subject,
     conda:
         "../envs/cardiomm.yaml"
     script:

@@ -8,16 +8,20 @@ SEG_MODEL = SEGMENTATION["path"] or config["models"]["segmentation"]
 
 
 # One rule per method family, because the reference has one "mask" (full) and the methods have several.
-for _name, _method in (("segment_reference", wf.REFERENCE), ("segment", "{method}")):
+for (_name, _method), (_suffix, _ids, _mods) in itertools.product(
+    (("segment_reference", wf.REFERENCE), ("segment", "{method}")), GROUPS
+):
 
     rule:
         name:
-            _name
+            f"{_name}{_suffix}"
+        wildcard_constraints:
+            subject=group_subjects(_ids),
         input:
-            **PLAN.method_images(_method),
+            **PLAN.seg_images(_method, mods=_mods),  # the segmented series only
             model=SEG_MODEL,
         output:
-            **PLAN.method_segs(_method),
+            **PLAN.method_segs(_method, mods=_mods),
             table=PLAN.seg_table(_method, "{subject}"),
         log:
             PLAN.log("segment", _method, "{subject}"),
@@ -42,7 +46,7 @@ for _name, _method in (("segment_reference", wf.REFERENCE), ("segment", "{method
 rule segmentation_table:
     localrule: True
     input:
-        [PLAN.seg_table(m, s.id) for m in [wf.REFERENCE] + PLAN.methods for s in PLAN.subjects],
+        [PLAN.seg_table(m, s.id) for m in [wf.REFERENCE] + PLAN.methods for s in PLAN.seg_subjects],
     output:
         report(PLAN.table("segmentation"), category="Tables", caption="../docs/report/segmentation.rst"),
     log:

@@ -4,35 +4,41 @@
 # One job per subject: it reads each fully sampled k-space once for all masks (undersampling costs less than that).
 
 
-rule undersample:
-    input:
-        kspace_inputs,
-    output:
-        **PLAN.undersample_outputs(),
-    log:
-        PLAN.log("undersample", "{subject}"),
-    message:
-        "[undersample] masks and undersampled k-space of {wildcards.subject}"
-    benchmark:
-        PLAN.bench("undersample", "{subject}")
-    params:
-        subject=lambda wc: PLAN.subject(wc.subject),
-        seed=config["mask_seed"],
-        mask_source=config["mask_source"],
-    resources:
-        mem_mb=3000,
-        runtime=10,
-    conda:
-        "../envs/cardiomm.yaml"
-    script:
-        "../workflow_scripts/undersample.py"
+for _suffix, _ids, _mods in GROUPS:
+
+    rule:
+        name:
+            f"undersample{_suffix}"
+        wildcard_constraints:
+            subject=group_subjects(_ids),
+        input:
+            kspace_inputs,
+        output:
+            **PLAN.undersample_outputs(mods=_mods),
+        log:
+            PLAN.log("undersample", "{subject}"),
+        message:
+            "[undersample] masks and undersampled k-space of {wildcards.subject}"
+        benchmark:
+            PLAN.bench("undersample", "{subject}")
+        params:
+            subject=lambda wc: PLAN.subject(wc.subject),
+            seed=config["mask_seed"],
+            mask_source=config["mask_source"],
+        resources:
+            mem_mb=3000,
+            runtime=10,
+        conda:
+            "../envs/cardiomm.yaml"
+        script:
+            "../workflow_scripts/undersample.py"
 
 
 rule mask_table:
     localrule: True
     input:
         **{wf.key(s.id, m, mk): PLAN.undersampled(s.id, m, mk, "mask")
-           for s in PLAN.subjects for m in PLAN.modalities for mk in PLAN.masks},
+           for s in PLAN.subjects for m in PLAN.mods(s.id) for mk in PLAN.masks},
     output:
         PLAN.table("masks"),
     log:

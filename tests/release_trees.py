@@ -23,6 +23,11 @@ SMALL = PhantomConfig(nx=64, ny=56, dx=4.5, dy=4.5, nt=3, nz=4, gap=12.0, coils_
                       counts={"train": 0, "val": 0, "test": 1, "external": 0}, seed=5)
 DEFAULTS = {"dx_mm": 4.5, "dy_mm": 4.5, "thickness_mm": 8, "gap_mm": 12, "frame_interval_s": 0.1,
             "map_spacing_mm": 20}
+# the views and contrasts (image quality only) written into the trees, as each release names them (family, stem, 4D):
+# copies of the phantom's cine k-space under the release's own folder and file names
+TREE_VIEWS = {"2023": [("Cine", "cine_lax", False)],
+              "2024": [("Cine", "cine_lax", False), ("Cine", "cine_lvot", False)],
+              "2025": [("Cine", "cine_lax_4ch", False), ("T2w", "T2w", True)]}
 # the release's mask names written into the trees, per release
 TREE_MASKS = {"2023": ["AccFactor04", "AccFactor08"], "2024": ["Uniform4", "ktGaussian8"],
               "2025": ["ktRadial8", "Uniform8"]}
@@ -54,8 +59,10 @@ def _official(name: str, nt: int, ny: int, nx: int, acs: int, two_d: bool) -> np
 
 
 def write_release_tree(src: Path, root: Path, release: str, subjects: tuple[str, ...] = ("P001",),
-                       t1rho: bool = True) -> dict[str, list[Path]]:
-    """Write ``subjects`` (copies of the phantom subject) in ``release``'s layout under ``root``.
+                       t1rho: bool = True, views: bool = True) -> dict[str, list[Path]]:
+    """Write ``subjects`` (copies of the phantom subject) in ``release``'s layout under ``root``; ``views``: also
+    the release's views/contrasts of :data:`TREE_VIEWS` (a 4D one, MATLAB ``(nx, ny, nc, nz)``, is the first
+    frame of the cine k-space, with a 2D mask).
 
     Returns the written paths by kind (``kspace``, ``mask``, ``timing``).
     """
@@ -65,16 +72,23 @@ def write_release_tree(src: Path, root: Path, release: str, subjects: tuple[str,
               ("Mapping", "T2map", "Mapping", "T2map")]
     if release == "2025" and t1rho:
         series.append(("Mapping", "T1rhomap", "T1rho", "T1rho"))
+    four_d = set()
+    if views:
+        series += [("Cine", "cine_sax", fam, stem) for fam, stem, _ in TREE_VIEWS[release]]
+        four_d = {stem for _, stem, flat in TREE_VIEWS[release] if flat}
     for i, sid in enumerate(subjects):
         folder = (("Center001", "UIH_30T_umr780", sid) if i % 2 == 0 else ("Center002", "Siemens_15T_Avanto", sid)) \
             if release == "2025" else (sid,)
         for sfam, sstem, fam, stem in series:
             k = cio.read_kspace(_src(src, sfam, sstem))
+            if stem in four_d:
+                k = k[:1]
             nt, _, _, ny, nx = k.shape
             train = root / "MultiCoil" / fam / "TrainingSet"
             kpath = train.joinpath("FullSample", *folder, f"{stem}.mat")
             kpath.parent.mkdir(parents=True, exist_ok=True)
-            cio.write_mat(kpath, {"kspace" if release == "2025" else "kspace_full": k}, compress=False)
+            cio.write_mat(kpath, {"kspace" if release == "2025" else "kspace_full": k[0] if stem in four_d else k},
+                          compress=False)
             out["kspace"].append(kpath)
             if release == "2023":
                 for name in TREE_MASKS["2023"]:
@@ -95,7 +109,7 @@ def write_release_tree(src: Path, root: Path, release: str, subjects: tuple[str,
                 for name in TREE_MASKS[release]:
                     task = ("Mask_Task1" if name.startswith("Uniform") else "Mask_Task2") if release == "2024" \
                         else "Mask_TaskAll"
-                    two_d = release == "2024" and task == "Mask_Task1"
+                    two_d = (release == "2024" and task == "Mask_Task1") or stem in four_d
                     mpath = train.joinpath(task, *folder, f"{stem}_mask_{name}.mat")
                     mpath.parent.mkdir(parents=True, exist_ok=True)
                     cio.write_mat(mpath, {"mask": _official(name, nt, ny, nx, acs, two_d).astype(np.uint8)})

@@ -64,7 +64,7 @@ def _copy_cohort(src: Path, dst: Path) -> Path:
         (lambda p: p.write_bytes(b"\x89HDF" + bytes(200)), "not a readable MATLAB"),
         (lambda p: cio.write_mat(p, {"image": np.zeros((2, 2), np.float32)}), "no k-space variable"),
         (lambda p: cio.write_mat(p, {"kspace": np.zeros((3, 4, 4, 56, 64), np.float32)}), "real-valued"),
-        (lambda p: cio.write_mat(p, {"kspace": np.zeros((4, 4, 56, 64), np.complex64)}), "expected 5"),
+        (lambda p: cio.write_mat(p, {"kspace": np.zeros((4, 56, 64), np.complex64)}), "expected 5"),
         (lambda p: cio.write_mat(p, {"kspace": np.zeros((3, 4, 0, 56, 64), np.complex64)}), "empty axis"),
         (lambda p: cio.write_kspace(p, np.full((3, 4, 4, 56, 64), np.nan, np.complex64)), "NaN/Inf"),
     ],
@@ -213,7 +213,7 @@ def test_config_errors_from_the_plan(mutate, message):
     [
         ("masks=['Spiral8']", "masks"),
         ("masks=['Uniform40']", "masks"),
-        ("modalities=['perfusion']", "modalities"),
+        ("modalities=['diffusion']", "modalities"),
         ("methods=['grappa']", "methods"),
     ],
 )
@@ -262,7 +262,20 @@ def test_real_cohort_skips_subjects_missing_a_modality(real_root, tmp_path, caps
     cfg["data"] = {"root": str(root), "synthetic": False,
                    "defaults": {"dx_mm": 4.5, "dy_mm": 4.5, "thickness_mm": 8, "gap_mm": 12, "frame_interval_s": 0.1}}
     plan = plan_from_config(cfg)
-    assert [s.id for s in plan.subjects] == ["P001"]
-    assert "skipping subject P002" in capsys.readouterr().err
+    # P002 has cine only: evaluated for cine, skipped for the others (a logged line and the reason), never whole
+    assert [s.id for s in plan.subjects] == ["P001", "P002"]
+    assert plan.mods("P002") == ["cine"] and plan.mods("P001") == plan.modalities != ["cine"]
+    err = capsys.readouterr().err
+    assert "subject P002" in err and "skipping subject" not in err
+    for mod in plan.modalities[1:]:
+        assert f"{mod} skipped: missing" in plan.skipped["P002"] and f"{mod} skipped" in err
+    assert "P001" not in plan.skipped
+    # every per-subject entry covers only the subject's modalities; one rule group per modality set
+    assert all(k.startswith("cine__") for k in plan.undersample_outputs("P002"))
+    assert not plan.method_maps("reference", "P002") and plan.method_maps("reference", "P001")
+    assert plan.kspace_files("P002") == [str(plan.subject("P002").kspace_path("cine"))]
+    groups = {tuple(ids): mods for _, ids, mods in plan.groups()}
+    assert groups[("P002",)] == ["cine"] and len({suffix for suffix, _, _ in plan.groups()}) == 2
     cfg["modalities"] = ["cine"]
-    assert [s.id for s in plan_from_config(cfg).subjects] == ["P001", "P002"]
+    plan = plan_from_config(cfg)
+    assert [s.id for s in plan.subjects] == ["P001", "P002"] and [g[0] for g in plan.groups()] == [""]

@@ -320,7 +320,7 @@ def test_classical_blocks_match_their_parameters():
 def test_fixed_key_sets_are_the_codes():
     from cardiomm import workflow as wf
     from cardiomm.cohort import SUBJECT_COLUMNS
-    from cardiomm.conventions import INDICATORS, MODALITIES, PATTERNS
+    from cardiomm.conventions import INDICATORS, MODALITIES, PATTERNS, SEGMENTED_MODALITIES
     from cardiomm.segmentation.network import SIZES
 
     assert set(_at("models")["properties"]) == set(wf.NEURAL) | {"segmentation"}
@@ -328,7 +328,8 @@ def test_fixed_key_sets_are_the_codes():
     assert set(_at("data", "defaults")["properties"]) == set(SUBJECT_COLUMNS) - {"subject"}
     assert set(_at("phantom", "counts")["properties"]) == set(_at("eval_splits")["items"]["enum"])
     assert _at("modalities")["items"]["enum"] == list(MODALITIES)
-    assert _at("train", "modalities")["items"]["enum"] == list(MODALITIES)
+    assert _at("train", "modalities")["items"]["enum"] == list(SEGMENTED_MODALITIES)  # labelled (synthetic) only
+    assert _at("tune_classical", "modalities")["items"]["enum"] == list(MODALITIES)
     assert _at("train", "cardiomm", "train", "patterns")["items"]["enum"] == list(PATTERNS)
     assert _at("train", "segmentation", "train", "size")["enum"] == list(SIZES)
 

@@ -172,8 +172,8 @@ def test_ranking_selection_is_run4ranking():
     assert ranking_selection(12, 6, "cine") == ([0, 1, 2], [1, 2])
     assert ranking_selection(12, 7, "cine") == ([0, 1, 2], [2, 3])
     assert ranking_selection(9, 2, "mapping") == (list(range(9)), [0, 1])
-    with pytest.raises(ValueError, match="needs 3 frames"):
-        ranking_selection(2, 5, "cine")
+    assert ranking_selection(2, 5, "cine") == ([0, 1], [1, 2])  # run4Ranking_2025.m: 1:min(3, t)
+    assert ranking_selection(1, 4, "mapping") == ([0], [0, 1])  # a single-image series (T2w, BlackBlood)
 
 
 def test_all_frames_protocol_is_the_previous_default():
@@ -194,3 +194,15 @@ def test_protocols_differ_where_the_definitions_do():
     means = {p: np.mean([r["psnr"] for r in protocol_metrics(ref, rec, p, "cine")])
              for p in ("all-frames", "cmrxrecon2023", "cmrxrecon2024", "cmrxrecon2025")}
     assert len({round(v, 3) for v in means.values()}) == 4
+
+
+def test_every_modality_is_ranked_as_run4ranking_2025_selects_by_file_name():
+    from cardiomm.compare.image_quality import ranking_selection
+    from cardiomm.conventions import MODALITIES
+
+    for name, m in MODALITIES.items():
+        # run4Ranking_2025.m: contains(filetype, ...) on the file name decides
+        every = any(x in m.stem for x in ("T1map", "T2map", "T2smap", "T1mappost", "T1rho"))
+        single = any(x in m.stem for x in ("blackblood", "T1w", "T2w"))
+        frames, _ = ranking_selection(12, 4, m.ranking_kind)
+        assert frames == (list(range(12)) if every or single else [0, 1, 2]), name

@@ -93,7 +93,16 @@ def test_content_errors(tmp_path):
     cio.write_mat(p, {"kspace": np.zeros((2, 2, 2, 4, 4), np.float32)})
     with pytest.raises(cio.CMRxReconFileError, match="real-valued"):
         cio.read_kspace(p)
-    cio.write_mat(p, {"kspace": _kspace((2, 4, 8, 8))})
+    k = _kspace()
+    cio.write_mat(p, {"kdata": k})  # an unknown name: the file's only (complex) variable is the k-space
+    assert np.array_equal(cio.read_kspace(p), k)
+    cio.write_mat(p, {"kdata": k, "other": k})
+    with pytest.raises(cio.CMRxReconFileError, match="no k-space variable"):
+        cio.read_kspace(p)
+    k4 = _kspace((2, 4, 8, 8))  # a single-image series (BlackBlood, T1w, T2w: MATLAB nx, ny, nc, nz): nt = 1
+    cio.write_mat(p, {"kspace": k4})
+    assert np.array_equal(cio.read_kspace(p), k4[None])
+    cio.write_mat(p, {"kspace": _kspace((4, 8, 8))})
     with pytest.raises(cio.CMRxReconFileError, match="expected 5"):
         cio.read_kspace(p)
     k = _kspace()

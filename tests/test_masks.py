@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from hypothesis import assume, given, settings
@@ -12,7 +14,9 @@ from cardiomm.sampling.masks import (
     LINE_TOLERANCE,
     RADIAL_TOLERANCE,
     acs_mask,
+    acs_region,
     check_mask,
+    locate_acs,
     make_mask,
     mask_stats,
     undersample,
@@ -260,3 +264,51 @@ def test_ktuniform_interleaves_and_accfactor_is_the_uniform_comb(acs):
                                   make_mask("Uniform4", nt, ny, nx, seed=3, acs=acs))
     st = mask_stats(kt, "ktUniform4", acs)
     assert st["nominal_R"] == 4 and st["acs_complete"]
+
+
+def _zpad_rows(n: int, width: int) -> np.ndarray:
+    """0-based indices zpad.m (Lustig; CMRxRecon's mask generators) pads ``width`` ones to: 1-based
+    floor(n/2)+1+ceil(-width/2) .. floor(n/2)+ceil(width/2), written out from its formula."""
+    first = n // 2 + 1 + math.ceil(-width / 2)
+    last = n // 2 + math.ceil(width / 2)
+    return np.arange(first, last + 1) - 1
+
+
+@pytest.mark.parametrize("ny", [55, 56])
+@pytest.mark.parametrize("acs", [16, 17, 20, 24])
+def test_acs_at_the_official_zpad_place_for_every_parity(ny: int, acs: int) -> None:
+    nx, nt = 48, 3
+    m = np.zeros((nt, ny, nx), np.uint8)
+    m[:, _zpad_rows(ny, acs)] = 1
+    m[:, ::5] = 1  # a comb outside
+    assert (acs_mask("Uniform4", ny, nx, acs).any(axis=1).nonzero()[0] == _zpad_rows(ny, acs)).all()
+    check_mask(m, (nt, 1, 2, ny, nx), "Uniform4", source="zpad", acs=acs)
+    region, shift = locate_acs("Uniform4", m, acs)
+    assert shift == (0, 0) and (region == acs_mask("Uniform4", ny, nx, acs)).all()
+
+
+@pytest.mark.parametrize("shift", [1, -1])
+def test_acs_one_line_off_is_accepted_where_it_is_and_two_lines_off_is_an_error(shift: int) -> None:
+    ny, nx, nt, acs = 55, 40, 2, 16
+    start = (ny - acs + 1) // 2 if shift == 1 else ny // 2 - acs // 2 - 1  # fastMRI's centring for odd ny: +1
+    m = np.zeros((nt, ny, nx), np.uint8)
+    m[:, start:start + acs] = 1
+    check_mask(m, (nt, 1, 1, ny, nx), "ktGaussian8", source="shifted", acs=acs)
+    region = acs_region("ktGaussian8", m, acs)
+    assert np.flatnonzero(region.any(axis=1)).tolist() == list(range(start, start + acs))
+    assert mask_stats(m, "ktGaussian8", acs)["acs_complete"]
+    far = np.zeros_like(m)
+    far[:, start + shift:start + shift + acs] = 1
+    with pytest.raises(ValueError, match=r"far.mat: ACS region of ktGaussian8 \(acs=16, rows 19..34 of ny=55"):
+        check_mask(far, (nt, 1, 1, ny, nx), "ktGaussian8", source="far.mat", acs=acs)
+
+
+def test_radial_acs_square_one_pixel_off_along_nx() -> None:
+    ny, nx, acs = 56, 45, 16
+    m = np.zeros((1, ny, nx), np.uint8)
+    rows, cols = _zpad_rows(ny, acs), (nx - acs + 1) // 2 + np.arange(acs)  # odd nx: one pixel later
+    m[0, rows[:, None], cols[None, :]] = 1
+    region, shift = locate_acs("ktRadial8", m, acs)
+    assert shift == (0, 1) and region.sum() == acs * acs and m[0][region].all()
+    with pytest.raises(ValueError, match="ACS region of ktRadial8"):
+        check_mask(np.roll(m, 3, axis=2), (1, 1, 1, ny, nx), "ktRadial8", source="x", acs=acs)

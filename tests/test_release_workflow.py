@@ -16,12 +16,16 @@ import pytest
 import yaml
 from release_trees import DEFAULTS, phantom_source, write_release_tree
 
+from cardiomm.cohort import load_cohort
+
 REPO = Path(__file__).resolve().parents[1]
 RUNS = {
-    "2023": {"mapping": "t1map", "mask": "AccFactor04", "source": "official", "timing": {}},
-    "2024": {"mapping": "t2map", "mask": "ktGaussian8", "source": "generate", "timing": {"t2map": [0, 35, 55]}},
+    "2023": {"mapping": "t1map", "mask": "AccFactor04", "source": "official", "timing": {}, "views": []},
+    # 2024: a view (image quality only), and a second subject without it: skipped for that view only
+    "2024": {"mapping": "t2map", "mask": "ktGaussian8", "source": "generate", "timing": {"t2map": [0, 35, 55]},
+             "views": ["cine_lax"], "without": ("P002", "cine_lax")},
     "2025": {"mapping": "t1rhomap", "mask": "ktRadial8", "source": "official",
-             "timing": {"t1rhomap": [0, 10, 20, 30, 40]}},
+             "timing": {"t1rhomap": [0, 10, 20, 30, 40]}, "views": ["t2w"]},  # T2w: a 4D (single-image) series
 }
 
 
@@ -36,10 +40,15 @@ def release_run(request, src, tmp_path_factory):
     run = RUNS[rel]
     tmp = tmp_path_factory.mktemp(f"wf{rel}")
     root = tmp / "data"
-    write_release_tree(src, root, rel)
+    if "without" in run:
+        sid, mod = run["without"]
+        write_release_tree(src, root, rel, subjects=("P001", sid))
+        load_cohort(root, DEFAULTS)[1].kspace_path(mod).unlink()
+    else:
+        write_release_tree(src, root, rel)
     cfg = {"cohort": f"r{rel}",
            "data": {"root": str(root), "synthetic": False, "defaults": DEFAULTS, "timing": run["timing"]},
-           "eval_splits": ["test"], "modalities": ["cine", run["mapping"]], "masks": [run["mask"]],
+           "eval_splits": ["test"], "modalities": ["cine", run["mapping"], *run["views"]], "masks": [run["mask"]],
            "mask_source": run["source"], "methods": ["zerofilled"],
            "models": {"segmentation": str(REPO / "cardiomm" / "weights" / "segmentation.pt")}}
     (tmp / "config.yaml").write_text(yaml.safe_dump(cfg))
@@ -77,3 +86,14 @@ def test_release_runs_end_to_end(release_run):
     assert (src.str.contains("AccFactor04") if rel == "2023" else src.str.startswith("config data.timing")).all()
     silent = bm[bm["value"].isna() & bm["qc_reason"].isna()]
     assert silent.empty
+    # views/contrasts: reconstructed and scored under the release's protocol, never segmented or quantified
+    seg = pd.read_csv(tables / "segmentation.csv")
+    for view in run["views"]:
+        assert (iq["modality"] == view).any() and not (seg["modality"] == view).any()
+    if "without" in run:  # skipped for that modality only: evaluated for the rest, the reason in subjects.csv
+        sid, mod = run["without"]
+        row = subj.set_index("subject").loc[sid]
+        assert bool(row["evaluated"]) and f"{mod} skipped: missing" in row["reason"]
+        assert mod not in row["modalities_evaluated"].split() and "cine" in row["modalities_evaluated"].split()
+        assert set(iq.loc[iq["modality"] == mod, "subject"]) == {"P001"}
+        assert sid in set(iq["subject"]) and sid in set(pd.read_csv(tables / "phenotypes.csv")["subject"])

@@ -6,10 +6,10 @@ import shutil
 
 import numpy as np
 import pytest
-from release_trees import DEFAULTS, TREE_MASKS, phantom_source, write_release_tree
+from release_trees import DEFAULTS, TREE_MASKS, TREE_VIEWS, phantom_source, write_release_tree
 
 from cardiomm.cohort import TimingMissing, load_cohort
-from cardiomm.conventions import RELEASE_ACS
+from cardiomm.conventions import IMAGE_ONLY_MODALITIES, RELEASE_ACS
 from cardiomm.io import cmrxrecon as cio
 from cardiomm.io import releases
 from cardiomm.sampling.masks import acs_mask
@@ -117,6 +117,33 @@ def test_official_masks_are_read_per_file_with_the_release_acs(trees, rel):
     # a mask name the release does not ship for that file is generated
     m, origin = subject_mask(s, "cine", "ktGaussian12", k.shape, seed=1, source="official")
     assert origin.startswith("generated")
+
+
+@pytest.mark.parametrize("rel", ["2023", "2024", "2025"])
+def test_views_and_contrasts_are_found_read_and_masked_as_the_release_names_them(trees, rel):
+    s = load_cohort(trees[rel], DEFAULTS)[0]
+    cine = cio.read_kspace(s.kspace_path("cine"))
+    for fam, stem, flat in TREE_VIEWS[rel]:
+        mod = stem.lower()
+        assert mod in IMAGE_ONLY_MODALITIES and s.has(mod)
+        assert s.kspace_path(mod) == trees[rel].joinpath("MultiCoil", fam, "TrainingSet", "FullSample", *s.folder,
+                                                         f"{stem}.mat")
+        k = cio.read_kspace(s.kspace_path(mod))
+        assert k.shape == ((1,) + cine.shape[1:] if flat else cine.shape)  # 4D file: one "frame"
+        for name in TREE_MASKS[rel]:
+            m, origin = subject_mask(s, mod, name, k.shape, seed=1, source="official")
+            assert origin.startswith("official ") and stem in origin and m.shape[-2:] == k.shape[-2:]
+    cfg = {"cohort": "v", "data": {"root": str(trees[rel]), "synthetic": False, "defaults": DEFAULTS},
+           "eval_splits": ["test"], "modalities": ["cine"] + [st.lower() for _, st, _ in TREE_VIEWS[rel]],
+           "masks": [TREE_MASKS[rel][0]], "methods": ["zerofilled"], "models": {"segmentation": "x"}}
+    plan = plan_from_config(cfg)
+    sid = plan.subjects[0].id
+    views = [st.lower() for _, st, _ in TREE_VIEWS[rel]]
+    # reconstructed and scored, not segmented or quantified
+    assert {k.split("__")[0] for k in plan.recon_outputs("zerofilled", "{mask}", sid)} == {"cine", *views}
+    assert {k.split("__")[0] for k in plan.method_images("zerofilled", sid)} == {"cine", *views}
+    assert {k.split("__")[0] for k in plan.method_segs("zerofilled", sid)} == {"cine"}
+    assert not plan.method_maps("zerofilled", sid)
 
 
 def test_official_mask_of_wrong_shape_is_one_clear_error(trees, tmp_path):

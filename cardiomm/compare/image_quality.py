@@ -146,8 +146,10 @@ def frame_metrics(
 #     2 slices (MATLAB round(sz/2)-1 : round(sz/2); every slice when sz < 3), for cine the first 3 frames, for
 #     T1/T2 mapping every weighting; the central round(sx/3) x round(sy/2) of each image (sx = readout = our nx,
 #     sy = phase encoding = our ny), stored as single. The 2025 scorer reads the same `img4ranking` files
-#     (evaluation-2025/loadFun.py of CmrxRecon/CMRxRecon2025-snippets); the 2025 release's own run4Ranking.m is not
-#     public in the sources we could read, so its selection is taken to be the 2024 one (README, real data).
+#     (evaluation-2025/loadFun.py of CmrxRecon/CMRxRecon2025-snippets); the 2025 release's run4Ranking_2025.m (read
+#     in a public copy of CmrxRecon/CMRxRecon2025, CMRxReconDemo/) keeps the same slices and crop, every weighting of
+#     T1map/T2map/T2smap/T1mappost/T1rho files, one image of BlackBlood/T1w/T2w, and 1:min(3, t) frames of every
+#     other file (cine views, LGE, perfusion, flow): conventions.Modality.ranking_kind.
 #   per-image normalisation and metrics (skimage PSNR/SSIM, NMSE):
 #     2023 Evaluation/Evaluation.py + Main_Score.py (CmrxRecon/CMRxRecon): each image divided by its own maximum;
 #          data range = max of the normalised reference (1); NMSE relative to the reference.
@@ -164,15 +166,17 @@ RANKING_FRAMES_CINE = 3
 
 
 def ranking_selection(nt: int, nz: int, kind: str) -> tuple[list[int], list[int]]:
-    """``(frames, slices)`` (0-based) that the CMRxRecon ranking scores for a ``cine`` or ``mapping`` series."""
+    """``(frames, slices)`` (0-based) that the CMRxRecon ranking scores for a ``cine`` or ``mapping`` series
+    (:attr:`cardiomm.conventions.Modality.ranking_kind`): the central 2 slices, the first 3 cine frames (fewer if
+    the series has fewer), every mapping weighting (a single-image series: its one image)."""
     if kind not in ("cine", "mapping"):
         raise ValueError(f"ranking_selection: kind must be 'cine' or 'mapping', got {kind!r}")
     centre = _matlab_round(nz / 2)
     slices = list(range(nz)) if nz < 3 else [centre - 2, centre - 1]
     if kind == "cine":
-        if nt < RANKING_FRAMES_CINE:
-            raise ValueError(f"ranking_selection: a cine series needs {RANKING_FRAMES_CINE} frames, has {nt}")
-        frames = list(range(RANKING_FRAMES_CINE))
+        # run4Ranking_2025.m: 1:min(3, t) (t == 1: the one frame); the 2023/2024 scripts index 1:3, which MATLAB
+        # refuses for t < 3, so the 2025 rule is theirs wherever they run at all
+        frames = list(range(min(RANKING_FRAMES_CINE, nt)))
     else:
         frames = list(range(nt))
     return frames, slices

@@ -186,25 +186,41 @@ def read_kspace(path: str | os.PathLike, key: str | None = None) -> np.ndarray:
     Parameters
     ----------
     path: a CMRxRecon ``.mat`` (v7.3).
-    key: dataset name; default the first of ``kspace_full``, ``kspace``, ``kus``, ``kspace_sub*`` present.
+    key: dataset name; default the first of ``kspace_full``, ``kspace``, ``kus``, ``kspace_sub*`` present, else the
+        file's only variable if it is complex (the 2025 training files' variable name is not stated publicly).
 
     Returns
     -------
-    complex64 array ``(nt, nz, nc, ny, nx)``. A 4D cine/mapping file without the time axis is
-    not accepted: the challenge always writes 5D for multi-coil data.
+    complex64 array ``(nt, nz, nc, ny, nx)``. A 4D file (MATLAB ``(nx, ny, nc, nz)``: the single-image series
+    BlackBlood, T1w and T2w of 2024/2025, "the data size of BlackBlood, T1w, T2w is 4D (nx,ny,nc,nz)" in the 2025
+    Format_TaskR1.txt) gets ``nt = 1``; every other multi-coil series is 5D.
     """
     keys = variable_names(path)
+    sole = False
     if key is None:
         cands = [k for k in KSPACE_KEYS if k in keys] + sorted(k for k in keys if k.startswith("kspace_sub"))
+        if not cands and len(keys) == 1:
+            # the releases' own demo (mainRun4Ranking_2025.m) loads a k-space file's first variable whatever its
+            # name: a file with one complex variable is read the same way
+            cands, sole = keys, True
         if not cands:
             raise CMRxReconFileError(path, f"no k-space variable; expected one of {KSPACE_KEYS}, found {keys}")
         key = cands[0]
     if key not in keys:
         raise CMRxReconFileError(path, f"variable {key!r} not found; found {keys}")
-    arr = read_variables(path, [key], want_complex=True)[key]
+    try:
+        arr = read_variables(path, [key], want_complex=True)[key]
+    except CMRxReconFileError as err:
+        if sole and "real-valued" in err.reason:
+            raise CMRxReconFileError(path, f"no k-space variable; expected one of {KSPACE_KEYS} or a sole complex "
+                                           f"variable, found {keys} (real-valued)") from None
+        raise
+    if arr.ndim == 4:  # a single-image series (BlackBlood, T1w, T2w): one "frame"
+        arr = arr[None]
     if arr.ndim != 5:
         raise CMRxReconFileError(
-            path, f"{key!r} has {arr.ndim} axes {arr.shape}; expected 5 (MATLAB nx, ny, nc, nz, nt)"
+            path, f"{key!r} has {arr.ndim} axes {arr.shape}; expected 5 (MATLAB nx, ny, nc, nz, nt) or 4 (MATLAB "
+                  f"nx, ny, nc, nz: a single-image series)"
         )
     if min(arr.shape) == 0:
         raise CMRxReconFileError(path, f"{key!r} has an empty axis {arr.shape} (nt, nz, nc, ny, nx)")

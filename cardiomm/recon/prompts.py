@@ -39,14 +39,16 @@ import numpy as np
 import torch
 from torch import nn
 
-from cardiomm.conventions import MODALITIES, PATTERNS, parse_mask_name
+from cardiomm.conventions import PATTERNS, SEGMENTED_MODALITIES, parse_mask_name
 
 UNKNOWN = 0  # token index of the UNKNOWN value in every field
 
 SCAN_FIELDS = ("modality", "view", "field_strength", "vendor", "scanner")
 US_FIELDS = ("pattern", "R")
 
-MODALITY_VOCAB: tuple[str, ...] = tuple(MODALITIES)  # cine, t1map, t2map, t1rhomap
+# the vocabulary the shipped models were trained on (do not extend it without retraining); the image-only views and
+# contrasts of conventions.MODALITIES get the UNKNOWN token
+MODALITY_VOCAB: tuple[str, ...] = SEGMENTED_MODALITIES  # cine, t1map, t2map, t1rhomap
 VIEW_VOCAB: tuple[str, ...] = ("sax", "lax", "2ch", "3ch", "4ch", "lvot")
 FIELD_STRENGTH_VOCAB: tuple[float, ...] = (1.5, 3.0)
 FIELD_STRENGTH_TOL_T = 0.25

@@ -109,6 +109,53 @@ def acs_mask(name: str, ny: int, nx: int, acs: int = ACS_LINES) -> np.ndarray:
     return region
 
 
+# Where the ACS block of a mask FILE may sit. The releases' generators (UniformSampling.m, ktUniformSampling.m,
+# ktGaussianSampling.m, ktRadialSampling.m of CMRxReconMaskGeneration in CmrxRecon/CMRxRecon2024 and in the 2025
+# repository; mySubsampling.m of CmrxRecon/CMRxRecon for 2023) all place it with Lustig's zpad.m (shipped in
+# CMRxReconDemo/ESPIRiT/utils/ of the 2023 repository): 1-based rows floor(ny/2)+1+ceil(-acs/2) .. floor(ny/2)+
+# ceil(acs/2), i.e. 0-based start ny//2 - acs//2 for every parity of ny and acs -- the centring of acs_mask above
+# (ktRadial: the same along nx for the square). Other tools centre the block one line later for an odd ny
+# (fastMRI's (ny - acs + 1) // 2, MATLAB's ceil(ny/2) - acs/2) or one line earlier (a DC taken at (ny - 1) // 2).
+# A mask from a file is therefore accepted with its block at the official place or one line either side (along
+# each axis of a ktRadial square), and its ACS region is the block found; anything further off is an error.
+ACS_SHIFTS = (0, 1, -1)  # lines from the official place, in order of preference
+
+
+def locate_acs(name: str, mask: np.ndarray, acs: int = ACS_LINES) -> tuple[np.ndarray, tuple[int, int]] | None:
+    """The ACS block of a named mask where it actually is (see :data:`ACS_SHIFTS`).
+
+    Parameters
+    ----------
+    name: mask name (gives the geometry: lines, or a square for ktRadial).
+    mask: ``(nt, ny, nx)`` or ``(ny, nx)``, non-zero = sampled.
+    acs: ACS width.
+
+    Returns
+    -------
+    ``(region, (dy, dx))``: bool ``(ny, nx)`` block sampled in every frame and its shift from the official place
+    (``(0, 0)`` for every mask the releases' generators and :func:`make_mask` write); ``None`` if no candidate
+    block is fully sampled.
+    """
+    m = np.asarray(mask)
+    m = m.reshape(-1, *m.shape[-2:])
+    ny, nx = m.shape[-2:]
+    always = np.all(m != 0, axis=0)
+    base = acs_mask(name, ny, nx, acs)
+    if acs == 0:
+        return base, (0, 0)
+    rows = np.flatnonzero(base.any(axis=1))
+    cols = np.flatnonzero(base.any(axis=0))
+    x_shifts = ACS_SHIFTS if parse_mask_name(name).radial else (0,)
+    for dy in ACS_SHIFTS:
+        for dx in x_shifts:
+            if rows[0] + dy < 0 or rows[-1] + dy >= ny or cols[0] + dx < 0 or cols[-1] + dx >= nx:
+                continue
+            region = np.roll(base, (dy, dx), axis=(0, 1))
+            if always[region].all():
+                return region, (dy, dx)
+    return None
+
+
 def acs_from_mask(mask: np.ndarray, acs: int = ACS_LINES) -> np.ndarray:
     """ACS region of an arbitrary mask, for masks whose name does not say it.
 
@@ -150,7 +197,8 @@ def acs_region(name: str, mask: np.ndarray, acs: int = ACS_LINES) -> np.ndarray:
     Parameters
     ----------
     name: mask name; a name :func:`cardiomm.conventions.parse_mask_name` does not know (or an ``acs`` that
-        does not fit the grid) falls back to :func:`acs_from_mask`.
+        does not fit the grid) falls back to :func:`acs_from_mask`. For a named pattern the block is where the
+        mask has it (:func:`locate_acs`: the official place or one line off), else the official place.
     mask: ``(nt, ny, nx)``, non-zero = sampled.
     acs: ACS width (the release's, :func:`cardiomm.io.releases.acs_lines`).
 
@@ -160,7 +208,8 @@ def acs_region(name: str, mask: np.ndarray, acs: int = ACS_LINES) -> np.ndarray:
     """
     ny, nx = np.shape(mask)[-2:]
     try:
-        return acs_mask(name, ny, nx, acs=acs)
+        found = locate_acs(name, mask, acs)
+        return found[0] if found is not None else acs_mask(name, ny, nx, acs=acs)
     except ValueError:  # custom mask name: measure it
         return acs_from_mask(np.asarray(mask).reshape(-1, ny, nx), acs)
 
@@ -338,7 +387,8 @@ def mask_stats(mask: np.ndarray, name: str, acs: int = ACS_LINES) -> dict:
     if m.ndim != 3:
         raise ValueError(f"mask_stats: mask must be (nt, ny, nx), got shape {m.shape}")
     sampled = m != 0
-    region = acs_mask(name, m.shape[1], m.shape[2], acs)
+    found = locate_acs(name, m, acs)
+    region = found[0] if found is not None else acs_mask(name, m.shape[1], m.shape[2], acs)
     n_sampled = int(sampled.sum())
     outer = sampled[:, ~region]
     return {
@@ -363,7 +413,7 @@ def check_mask(mask: np.ndarray, kspace_shape: tuple, name: str, source: str, ac
     Raises
     ------
     ValueError naming ``source`` when the shapes disagree or the ACS region is not fully sampled in every
-    frame.
+    frame, at the official place or one line off (:func:`locate_acs`).
     """
     m = np.asarray(mask)
     if m.ndim != 3:
@@ -375,11 +425,14 @@ def check_mask(mask: np.ndarray, kspace_shape: tuple, name: str, source: str, ac
         raise ValueError(f"{source}: mask (ny, nx) = {m.shape[1:]} does not match k-space (ny, nx) = {(ny, nx)}")
     if m.shape[0] not in (1, nt):
         raise ValueError(f"{source}: mask has {m.shape[0]} frames, k-space has nt={nt} (only 1 or {nt} allowed)")
+    if locate_acs(name, m, acs) is not None:  # at the official place, or one line off (ACS_SHIFTS)
+        return
     region = acs_mask(name, ny, nx, acs)
     holes = ~(m[:, region] != 0).all(axis=1)
-    if holes.any():
-        frames = np.flatnonzero(holes).tolist()
-        raise ValueError(f"{source}: ACS region of {name} (acs={acs}) is not fully sampled in frame(s) {frames}")
+    frames = np.flatnonzero(holes).tolist()
+    raise ValueError(f"{source}: ACS region of {name} (acs={acs}, rows {ny // 2 - acs // 2}.."
+                     f"{ny // 2 - acs // 2 + acs - 1} of ny={ny}, or one line either side) is not fully sampled in "
+                     f"frame(s) {frames}")
 
 
 def undersample(kspace: np.ndarray, mask: np.ndarray) -> np.ndarray:
