@@ -372,7 +372,7 @@ def quantify(subject: Subject, method: str, inputs: Mapping[str, str], outputs: 
         except ValueError:
             segs = None
         summ = myocardial_summary(vmap, valid, labels[0], geom, segments=segs)
-        v = float(summ["mean"])
+        v = float(summ["value"])
         reason = summ.get("reason") or ""
         reason = "; ".join(r for r in (qc_reason, reason) if r)
         rows.append(_row(subject, method, mk, bm, v, ok and np.isfinite(v), reason,

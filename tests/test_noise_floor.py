@@ -116,8 +116,31 @@ def test_fully_sampled_reference_recovers_biomarker_truth(subject, mod, bm, boun
     bias = {}
     for name, noise in (("raw", None), ("corrected", series_noise(images))):
         vmap, valid = map_series(images, times, bm, mask=lab == LV_MYO, noise=noise)
-        bias[name] = myocardial_summary(vmap, valid, lab, geom)["mean"] - truth[bm]
+        bias[name] = myocardial_summary(vmap, valid, lab, geom)["value"] - truth[bm]
     assert abs(bias["corrected"]) <= bound, bias
     # the floor is what biased the reference: removing it at least halves the bias (measured: T1 -12.5 -> 3.3 ms,
     # T2 3.2 -> 0.3 ms, T1rho 2.2 -> 0.2 ms on this subject)
     assert abs(bias["corrected"]) < 0.5 * abs(bias["raw"]), bias
+
+
+def test_reference_with_the_segmenters_labels_recovers_t1_truth(tmp_path):
+    """P037 (external centre, 5 T, dilated): the shipped segmenter's myocardium takes in blood-pool pixels, which
+    put the ROI mean +63 ms off the truth; the biomarker (the median) is within a loose bound (goal 10 ms on the
+    cohort's mean, +16 ms on this, the worst, subject; benchmarks/results/reference_bias.md)."""
+    from cardiomm.cohort import subject_from_row
+    from cardiomm.segmentation.infer import segment_mapping_series
+    from cardiomm.segmentation.train import load_segmenter
+
+    cfg = PhantomConfig(nt=2, counts={"train": 24, "val": 4, "test": 6, "external": 3})
+    spec = next(s for s in cohort_specs(cfg) if s.subject == "P037")
+    write_subject(spec, cfg, tmp_path)
+    s = subject_from_row(tmp_path, {k: str(v) for k, v in spec.row(cfg).items()})
+    truth = pd.read_csv(s.truth_path()).set_index("indicator")["value"]["T1"]
+    images = rss(ifft2c(torch.from_numpy(read_kspace(s.kspace_path("t1map"))))).numpy()
+    times = read_timing(s.timing_path("t1map"), nz=images.shape[1], nt=images.shape[0])
+    _, geom = load_image(s.label_path("t1map"))
+    lab = segment_mapping_series(load_segmenter("cardiomm/weights/segmentation.pt"), images)[0]
+    vmap, valid = map_series(images, times, "T1", mask=lab == LV_MYO, noise=series_noise(images))
+    summ = myocardial_summary(vmap, valid, lab, geom)
+    assert abs(summ["value"] - truth) <= 25.0, (summ["value"], summ["mean"], truth)
+    assert summ["mean"] - truth > 2 * abs(summ["value"] - truth)  # the mean follows the blood tail

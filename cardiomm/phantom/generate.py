@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import ndimage
 
 from cardiomm.atomic import write_csv
 from cardiomm.conventions import LV_BLOOD, LV_MYO, MODALITIES, PHENOTYPES, RV_BLOOD, SPLITS, unit
@@ -335,8 +334,9 @@ def mapping_times(spec: SubjectSpec, cfg: PhantomConfig, mod: str) -> np.ndarray
 def _truth_rows(spec: SubjectSpec, cfg: PhantomConfig, cine_labels: np.ndarray,
                 param_maps: dict[str, np.ndarray], map_labels: np.ndarray) -> pd.DataFrame:
     """True 11 phenotypes (from the voxelised labels; WT analytic, :mod:`cardiomm.phantom.truth`) and 3 biomarkers
-    (eroded myocardium). ED is frame 0 (the phantom's cycle starts at ED) and ES comes from the same rule as the
-    measurement (:func:`cardiomm.quantify.phases.ed_es_frames`)."""
+    (the tissue mean over the measurement's ROI, :func:`cardiomm.quantify.mapping.myocardial_roi`). ED is frame 0
+    (the phantom's cycle starts at ED) and ES comes from the same rule as the measurement
+    (:func:`cardiomm.quantify.phases.ed_es_frames`)."""
     geom = Geometry(cfg.dx, cfg.dy, cfg.thickness, cfg.gap, frame_interval_s(spec.heart_rate_bpm, cfg.nt))
     lv = (cine_labels == LV_BLOOD).sum(axis=(1, 2, 3)) * geom.voxel_ml
     rv = (cine_labels == RV_BLOOD).sum(axis=(1, 2, 3)) * geom.voxel_ml
@@ -351,8 +351,10 @@ def _truth_rows(spec: SubjectSpec, cfg: PhantomConfig, cine_labels: np.ndarray,
     # analytic ED wall thickness, defined as the pipeline measures it (cardiomm.phantom.truth)
     vals["WT"] = wall_thickness_truth(spec.heart, _slice_z(cfg), cine_labels[0])
     rows = [{"subject": spec.subject, "indicator": k, "unit": unit(k), "value": float(vals[k])} for k in PHENOTYPES]
+    from cardiomm.quantify.mapping import myocardial_roi
+
+    myo = myocardial_roi(map_labels)  # the measurement's ROI; the truth is the tissue mean over it
     for mod in ("t1map", "t2map", "t1rhomap"):
-        myo = np.stack([ndimage.binary_erosion(sl == LV_MYO) for sl in map_labels])
         bm = MODALITIES[mod].biomarker
         rows.append({"subject": spec.subject, "indicator": bm, "unit": unit(bm),
                      "value": float(param_maps[bm][myo].mean())})
