@@ -16,7 +16,7 @@ from cardiomm.phantom.generate import PhantomConfig, cohort_specs, write_subject
 from cardiomm.physics.coils import rss
 from cardiomm.physics.fft import ifft2c
 from cardiomm.quantify.mapping import map_series, myocardial_summary, series_noise
-from cardiomm.quantify.noise import MIN_AIR_PIXELS, background_noise, remove_noise_floor
+from cardiomm.quantify.noise import MIN_AIR_PIXELS, background_noise, floor_summary, remove_noise_floor
 
 COILS = 10
 TE = np.array([0.0, 25.0, 55.0])
@@ -82,6 +82,35 @@ def test_noise_only_pixels_are_not_valid_t1():
     assert valid[0][_disc(r=28.0)].mean() > 0.99  # the object itself is still fitted
 
 
+def test_floor_is_removed_only_where_the_air_is_noise_only_rss():
+    """The background floor is the tissue floor only for noise-only RSS air (central chi); a denoised, zero or
+    aliased background is detected, and its series is fitted as it is (what the raw fit gives)."""
+    from scipy import ndimage
+
+    rng = np.random.default_rng(3)
+    disc = _disc()
+    sigma = 1.0 / 25.0 / np.sqrt(2)
+    img = _rss_series(np.exp(-TE / 50.0), disc, sigma, rng)
+    bg = background_noise(img[:, 0])
+    assert bg.floor_valid and bg.coils == pytest.approx(COILS, rel=0.1) and bg.floor_reason == ""
+    denoised = ndimage.gaussian_filter(img, (0, 0, 3, 3))  # a network's smooth air: the floor without its spread
+    zero = img * disc  # SENSE: nothing outside the coil-sensitivity support
+    # zero-filled: a faint aliased copy of the object, in every coil, in the air (non-central chi there)
+    ghost = _rss_series(np.exp(-TE / 50.0), disc + 0.15 * np.roll(disc, 48, axis=-1), sigma, rng)
+    for name, bad in (("denoised", denoised), ("zero", zero), ("ghost", ghost)):
+        b = background_noise(bad[:, 0])
+        assert b is not None and not b.floor_valid and b.floor_reason, name
+    assert "zero or constant" in background_noise(zero[:, 0]).floor_reason
+    times = np.tile(TE, (1, 1))
+    raw, _ = map_series(denoised, times, "T2", mask=disc[None])
+    kept, _ = map_series(denoised, times, "T2", mask=disc[None], noise=series_noise(denoised))
+    np.testing.assert_allclose(kept[0][disc], raw[0][disc])
+    assert floor_summary(series_noise(img)) == "removed (background air, every slice)"
+    assert "not removed in slice 0: background air is not noise-only" in floor_summary(series_noise(denoised))
+    assert floor_summary([None]).endswith("slice 0: no background air")
+    assert "not asked for" in floor_summary(None)
+
+
 def test_remove_noise_floor_rejects_bad_power():
     assert remove_noise_floor(np.array([3.0, 1.0]), 4.0).tolist() == [pytest.approx(np.sqrt(5.0)), 0.0]
     with pytest.raises(ValueError, match="noise floor"):
@@ -121,6 +150,22 @@ def test_fully_sampled_reference_recovers_biomarker_truth(subject, mod, bm, boun
     # the floor is what biased the reference: removing it at least halves the bias (measured: T1 -12.5 -> 3.3 ms,
     # T2 3.2 -> 0.3 ms, T1rho 2.2 -> 0.2 ms on this subject)
     assert abs(bias["corrected"]) < 0.5 * abs(bias["raw"]), bias
+
+
+def test_undersampled_reconstruction_keeps_its_floor(subject):
+    """Zero-filled undersampled data: the air holds aliased signal, so its power is not the tissue floor
+    (benchmarks/results/noise_floor_methods.md); the reference's air passes the test in every slice."""
+    from cardiomm.conventions import ACS_LINES
+    from cardiomm.recon.zero_filled import zero_filled
+    from cardiomm.sampling.masks import make_mask, undersample
+
+    s, _ = subject
+    k = read_kspace(s.kspace_path("t2map"))
+    assert all(n.floor_valid for n in series_noise(zero_filled(k)))
+    m = make_mask("Uniform8", k.shape[0], k.shape[-2], k.shape[-1], seed=7, acs=ACS_LINES)
+    noise = series_noise(zero_filled(undersample(k, m)))
+    assert not any(n.floor_valid for n in noise)
+    assert floor_summary(noise).startswith("not removed in slice 0")
 
 
 def test_reference_with_the_segmenters_labels_recovers_t1_truth(tmp_path):

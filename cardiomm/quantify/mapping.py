@@ -28,7 +28,9 @@ the summaries, and never averaged.
 
 Noise floor: with the background noise, :func:`map_series` fits ``sqrt(max(M^2 - P, 0))`` instead of the
 magnitude ``M`` (``P`` the background's mean power), which removes the RSS noise floor that otherwise biases
-T1 low and T2 / T1rho high (:mod:`cardiomm.quantify.noise`).
+T1 low and T2 / T1rho high, in the slices whose background air is noise-only RSS magnitude (central chi); the
+other slices (zero-filled, SENSE and network reconstructions of undersampled data) are fitted as they are
+(:mod:`cardiomm.quantify.noise`).
 """
 
 from __future__ import annotations
@@ -393,9 +395,10 @@ def map_series(
         a ``(nw,)`` vector is used for every slice.
     biomarker: ``"T1"``, ``"T2"`` or ``"T1rho"`` (``conventions.BIOMARKERS``).
     mask: bool ``(nz, ny, nx)``; only these pixels are fitted (default: all).
-    noise: per slice, the background noise (:func:`series_noise`) or ``None``; where given, the noise floor
-        is removed before fitting and pixels below the SNR criterion are invalid. ``None`` (default): the
-        magnitudes are fitted as they are, without an SNR criterion.
+    noise: per slice, the background noise (:func:`series_noise`) or ``None``; where given, pixels below the SNR
+        criterion are invalid, and the noise floor is removed before fitting where the background is noise-only
+        RSS magnitude (``BackgroundNoise.floor_valid``; :func:`cardiomm.quantify.noise.floor_summary` says
+        where). ``None`` (default): the magnitudes are fitted as they are, without an SNR criterion.
 
     Returns
     -------
@@ -432,7 +435,8 @@ def map_series(
         bg = None if noise is None else noise[z]
         if bg is not None:
             snr_ok = sl.max(axis=0) >= bg.min_peak
-            sl = remove_noise_floor(sl, bg.power)
+            if bg.floor_valid:  # only where the air is noise-only RSS magnitude (noise.py)
+                sl = remove_noise_floor(sl, bg.power)
         if biomarker == "T1":
             fit = fit_molli(sl, times[z], m, rng)
             v = fit["T1"]
