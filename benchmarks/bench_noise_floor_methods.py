@@ -3,7 +3,7 @@
 Why (issue 18): after the RSS noise floor was removed from the fully sampled reference (estimated from its
 background air, :mod:`cardiomm.quantify.noise`), every method's T1 was -22 to -97 ms off that reference. The
 hypothesis: the floor estimated from each reconstruction's background is not the floor in its tissue when the
-background is denoised (networks, regularised SENSE) or not non-central chi distributed.
+background is denoised (networks, regularised SENSE) or holds aliased signal (zero-filled).
 
 Experiment, per subject x mapping series, with the phantom's labels (no segmentation in the loop) and the
 phantom's truth:
@@ -16,7 +16,7 @@ phantom's truth:
   and compression up to the noise term);
 - the biomarker bias (median over the eroded true myocardium, minus the truth) with each floor: ``none``,
   ``own background`` (the pipeline's correction before this fix), ``policy`` (what the pipeline does now:
-  removed only where the air passes the central-chi test, ``BackgroundNoise.floor_valid``) and ``oracle``
+  removed only where the air is white noise, ``BackgroundNoise.floor_valid``) and ``oracle``
   (``P_tissue``, not available in practice; it shows what a right floor would give).
 
 Usage: ``OMP_NUM_THREADS=1 python benchmarks/bench_noise_floor_methods.py [--subjects P031 P036]
@@ -95,13 +95,13 @@ def series_rows(sid: str, method: str, mask: str, mod: str, img: np.ndarray, cle
     p_bg = np.array([np.nan if n is None else n.power for n in own])
     p_tis = np.array([np.mean(img[:, z][:, myo[z]] ** 2 - clean[:, z][:, myo[z]] ** 2) for z in range(img.shape[1])])
     # the pipeline before this fix: the series' own background floor removed wherever there was air
-    forced = [None if n is None else dataclasses.replace(n, coils=10.0, ks_distance=0.0) for n in own]
+    forced = [None if n is None else dataclasses.replace(n, correlation=0.0) for n in own]
     floors = {"none": None, "own background": forced, "policy": own,
               "oracle": _with_power(forced, np.maximum(p_tis, 0.0))}
     valid = [n is not None and n.floor_valid for n in own]
     row = {"subject": sid, "method": method, "mask": mask, "biomarker": bm,
            "policy": "removed" if all(valid) else ("partly" if any(valid) else "not removed"),
-           "KS D": float(np.nanmax([np.nan if n is None else n.ks_distance for n in own])),
+           "air corr": float(np.nanmax([np.nan if n is None else n.correlation for n in own])),
            "P_bg / P_tissue": float(np.nanmean(p_bg) / np.mean(p_tis)) if np.mean(p_tis) > 0 else float("nan"),
            "P_tissue / A^2": float(np.mean(p_tis) / np.mean(clean[:, myo] ** 2))}
     for name, nz in floors.items():
@@ -153,7 +153,7 @@ def main() -> None:
         for sid in args.subjects:
             rows += subject_rows(specs[sid], cfg, Path(tmp) / sid, args.masks, recs)
     df = pd.DataFrame(rows)
-    cols = ["KS D", "P_bg / P_tissue", "P_tissue / A^2", "bias none", "bias own background", "bias policy",
+    cols = ["air corr", "P_bg / P_tissue", "P_tissue / A^2", "bias none", "bias own background", "bias policy",
             "bias oracle"]
     mean = df.groupby(["biomarker", "method", "policy"], sort=False)[cols].mean().reset_index()
     lines = [

@@ -28,7 +28,7 @@ the summaries, and never averaged.
 
 Noise floor: with the background noise, :func:`map_series` fits ``sqrt(max(M^2 - P, 0))`` instead of the
 magnitude ``M`` (``P`` the background's mean power), which removes the RSS noise floor that otherwise biases
-T1 low and T2 / T1rho high, in the slices whose background air is noise-only RSS magnitude (central chi); the
+T1 low and T2 / T1rho high, in the slices whose background air is white noise (noise-only RSS magnitude); the
 other slices (zero-filled, SENSE and network reconstructions of undersampled data) are fitted as they are
 (:mod:`cardiomm.quantify.noise`).
 """
