@@ -76,11 +76,11 @@ def subject_biases(spec, cfg: PhantomConfig, root: Path, model) -> list[dict]:
 
 
 def _floor_line(df: pd.DataFrame) -> str:
-    """How many reference series had their floor removed in every slice (the central-chi test of the air)."""
+    """How many reference series had their floor removed in every slice (the air passed the white-noise test)."""
     per_series = df[df["fit"] == "corrected"].drop_duplicates(["subject", "biomarker"])
     every = per_series["noise_floor"].str.startswith("removed (")
     return (f"removed in every slice of {int(every.sum())} of {len(per_series)} series (the air passed the "
-            "central-chi test of `cardiomm.quantify.noise`)")
+            "white-noise test of `cardiomm.quantify.noise`)")
 
 
 def main() -> None:
