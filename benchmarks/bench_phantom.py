@@ -17,16 +17,15 @@ from pathlib import Path
 
 import yaml
 
-from cardiomm.phantom.generate import PhantomConfig, cohort_specs, write_subject
+from cardiomm.phantom.generate import REALISM_OFF, PhantomConfig, cohort_specs, write_subject
 
 REPO = Path(__file__).resolve().parents[1]
-SWITCHES = {"papillary_muscles": False, "texture": False, "population_tissue": False}
 GOAL_S = 120.0
 
 
 def main(n: int = 3) -> None:
     cfg = PhantomConfig.from_dict(yaml.safe_load((REPO / "config.yaml").read_text())["phantom"])
-    old = dataclasses.replace(cfg, **SWITCHES)
+    old = dataclasses.replace(cfg, **REALISM_OFF)
     specs = cohort_specs(cfg)[:n]
     times = {"old": [], "new": []}
     with tempfile.TemporaryDirectory() as tmp:

@@ -13,7 +13,7 @@ each with the magnitudes fitted as they are (``raw``, the old behaviour) and wit
 and the SNR criterion applied (``corrected``, :mod:`cardiomm.quantify.noise`, the default now), and each
 summarised by the ROI's median (the biomarker now, ``SUMMARY``) and its mean (the old summary).
 
-Usage: ``OMP_NUM_THREADS=1 python benchmarks/bench_reference_bias.py [--subjects 9]``;
+Usage: ``OMP_NUM_THREADS=1 python benchmarks/bench_reference_bias.py [--subjects 9] [--off SWITCH ...]``;
 writes ``benchmarks/results/reference_bias.md``.
 """
 
@@ -88,8 +88,10 @@ def main() -> None:
     ap.add_argument("--subjects", type=int, default=9, help="first N audited subjects of the default cohort")
     ap.add_argument("--results", default="benchmarks/results/reference_bias.md")
     ap.add_argument("--no-segmenter", action="store_true", help="true labels only")
+    ap.add_argument("--off", action="append", default=[], metavar="SWITCH",
+                    help="a phantom realism switch to turn off (repeatable), e.g. kspace_render")
     args = ap.parse_args()
-    cfg = PhantomConfig(nt=2, counts=DEFAULT_COUNTS)
+    cfg = PhantomConfig(nt=2, counts=DEFAULT_COUNTS, **dict.fromkeys(args.off, False))
     specs = [s for s in cohort_specs(cfg) if s.split in ("test", "external")][: args.subjects]
     model = None
     if not args.no_segmenter:
@@ -113,10 +115,9 @@ def main() -> None:
         f"- command: `OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', '?')} python {' '.join(sys.argv)}`",
         f"- date: {dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M UTC')}; {time.time() - t0:.0f} s",
         f"- subjects: {', '.join(s.subject for s in specs)} (default cohort, test + external, SNR {cfg.snr:g}, "
-        f"{cfg.coils} virtual coils)",
+        f"{cfg.coils} virtual coils)" + (f"; phantom switches off: {', '.join(args.off)}" if args.off else ""),
         "- goal: |mean bias| <= 10 ms (T1), <= 1 ms (T2, T1rho) with the default (`corrected` fit, `median`)",
         "- the machine is shared (the lead and other sessions run jobs on its 2 cores): times are indicative",
-        "",
         f"- noise floor (`corrected`): {_floor_line(df)}",
         "",
         "Mean bias (reference − truth, ms) [min, max over subjects]:",

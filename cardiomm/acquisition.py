@@ -6,7 +6,8 @@ entry points of :mod:`cardiomm.recon`) trusts these invariants and does not chec
 * ``kspace`` complex64 ``(nt, nz, nc, ny, nx)``, finite, no empty axis;
 * ``mask`` uint8 ``(nt, ny, nx)`` (a one-frame mask broadcast to ``nt``), 0/1;
 * ``acs`` bool ``(ny, nx)``, the one ACS rule (:func:`cardiomm.sampling.masks.acs_region`) with the release's
-  width (:func:`cardiomm.io.releases.acs_lines`), sampled in every frame for named patterns.
+  width (:func:`cardiomm.io.releases.acs_lines`), sampled in every frame for named patterns;
+* ``coil_maps``, when given, complex64 ``(nz, nc, ny, nx)`` and finite.
 
 Errors name the file (or the ``source`` given for arrays).
 """
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -38,6 +39,9 @@ class Acquisition:
     meta: scan metadata (``modality``, ``view``, ``vendor``, ...; unknown values allowed).
     geometry: image geometry for writing (:class:`cardiomm.io.nifti.Geometry`), if known.
     source: the k-space file (or a description), quoted in errors.
+    coil_maps: ESPIRiT maps ``(nz, nc, ny, nx)`` of this series, calibrated once on its ACS by the coil-maps job
+        (:func:`cardiomm.stages.coilmaps`) and shared by the classical methods; ``None``: computed where needed
+        (:func:`cardiomm.recon.sense.slice_maps`).
     """
 
     kspace: np.ndarray
@@ -48,6 +52,7 @@ class Acquisition:
     meta: Mapping[str, object] = field(default_factory=dict)
     geometry: object | None = None
     source: str = "arrays"
+    coil_maps: np.ndarray | None = None
 
     @property
     def shape(self) -> tuple[int, int, int, int, int]:
@@ -87,15 +92,36 @@ class Acquisition:
                    int(acs_width), dict(meta or {}), geometry, str(source))
 
 
+    def with_coil_maps(self, maps: np.ndarray, source: str = "coil maps") -> Acquisition:
+        """This acquisition with precomputed ESPIRiT maps ``(nz, nc, ny, nx)``; a wrong shape or a non-finite value
+        raises naming ``source``."""
+        m = np.asarray(maps)
+        nt, nz, nc, ny, nx = self.shape
+        if m.shape != (nz, nc, ny, nx) or not np.iscomplexobj(m):
+            raise ValueError(f"{source}: coil maps must be complex (nz, nc, ny, nx) = {(nz, nc, ny, nx)} for "
+                             f"{self.source}, got {m.dtype} {m.shape}")
+        if not np.isfinite(m).all():
+            raise ValueError(f"{source}: coil maps contain {int((~np.isfinite(m)).sum())} NaN/Inf values")
+        return replace(self, coil_maps=m.astype(np.complex64, copy=False))
+
+
 def load_undersampled(kus_path: str | os.PathLike, mask_path: str | os.PathLike, mask_name: str,
                       acs_width: int = ACS_LINES, meta: Mapping[str, object] | None = None,
-                      geometry: object | None = None) -> Acquisition:
+                      geometry: object | None = None, maps_path: str | os.PathLike | None = None) -> Acquisition:
     """Read and validate the workflow's undersampled pair (``<stem>_kus_<Mask>.mat`` holding ``kus``,
-    ``<stem>_mask_<Mask>.mat`` holding ``mask``; :meth:`cardiomm.workflow.Plan.undersampled`).
+    ``<stem>_mask_<Mask>.mat`` holding ``mask``; :meth:`cardiomm.workflow.Plan.undersampled`), and the series'
+    coil maps (``maps_path``, ``.npy`` of the coil-maps job) when given.
 
     ``acs_width``: the release's ACS width (:func:`cardiomm.io.releases.acs_lines`). Errors name the file.
     """
     kus = cio.read_kspace(kus_path, key="kus")  # 5D, complex, finite (CMRxReconFileError naming the file)
     mask = cio.read_mask(mask_path)  # (nt, ny, nx) uint8 0/1
-    return Acquisition.from_arrays(kus, mask, mask_name, acs_width, meta, geometry, source=str(kus_path),
-                                   mask_source=str(mask_path))
+    acq = Acquisition.from_arrays(kus, mask, mask_name, acs_width, meta, geometry, source=str(kus_path),
+                                  mask_source=str(mask_path))
+    if maps_path is None:
+        return acq
+    try:
+        maps = np.load(maps_path, allow_pickle=False)
+    except (OSError, ValueError) as e:
+        raise ValueError(f"{maps_path}: not a readable .npy coil-maps file ({e})") from e
+    return acq.with_coil_maps(maps, str(maps_path))

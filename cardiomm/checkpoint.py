@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 
 import torch
 
-__all__ = ["ResumeMismatchError", "check_resume", "config_diff", "plain", "state_sha256"]
+__all__ = ["ResumeMismatchError", "check_resume", "config_diff", "plain", "read_dict", "state_sha256"]
 
 
 def state_sha256(state: Mapping[str, torch.Tensor]) -> str:
@@ -54,6 +54,23 @@ def config_diff(saved: object, current: object, prefix: str = "") -> list[str]:
                 out += config_diff(saved[k], current[k], key)
         return out
     return [] if saved == current else [f"{prefix or 'value'} ({saved!r} -> {current!r})"]
+
+
+def read_dict(path: str | os.PathLike, what: str, error: type[Exception] = ValueError) -> dict:
+    """``torch.load(path, weights_only=True)`` of a file that must hold a dict (a checkpoint, a resume state).
+
+    Raises ``error`` naming the file and ``what`` when it is missing, unreadable (corrupt, truncated, foreign)
+    or holds something else than a dict.
+    """
+    if not os.path.exists(path):
+        raise error(f"{path}: {what} does not exist")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises many types for truncated / foreign files
+        raise error(f"{path}: not a readable {what}, corrupt or truncated? ({err})") from None
+    if not isinstance(obj, dict):
+        raise error(f"{path}: {what} holds a {type(obj).__name__}, expected a dict")
+    return obj
 
 
 class ResumeMismatchError(ValueError):

@@ -17,7 +17,9 @@ import numpy as np
 import pandas as pd
 
 # stages whose jobs handle every mask of a method (the reference's single "mask" is the fully sampled data)
-PER_MASK_STAGES = ("undersample", "recon", "image_quality", "segment", "quantify")
+PER_MASK_STAGES = ("undersample", "coilmaps", "recon", "image_quality", "segment", "quantify")
+# per-subject stages without a method whose jobs handle every mask
+ALL_MASK_STAGES = ("undersample", "coilmaps")
 COLUMNS = ["stage", "method", "jobs", "subjects", "wall_s_total", "wall_s_per_job", "wall_s_per_subject",
            "cpu_s_per_job", "frames_per_job", "wall_s_per_frame", "cpu_s_per_frame", "max_rss_mb"]
 
@@ -57,7 +59,7 @@ def frames_of_job(stage: str, method: str, subject: str, frames_per_subject: Map
     per_mask = frames_per_subject[subject]
     if mask:
         return float(per_mask)
-    per_mask_job = stage == "undersample" or (stage in PER_MASK_STAGES and method not in ("", "reference"))
+    per_mask_job = stage in ALL_MASK_STAGES or (stage in PER_MASK_STAGES and method not in ("", "reference"))
     return float(per_mask * n_masks) if per_mask_job else float(per_mask)
 
 

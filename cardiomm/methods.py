@@ -42,7 +42,8 @@ class ReconParams:
     ----------
     model_path: checkpoint of a method that needs a model (``config["models"][name]``).
     sense: the config block ``sense:`` (``engine``, ``lamda``, ``max_iter``, ...).
-    classical: the config blocks of the other classical methods by name (``{"cs": {...}, "kttv": {...}}``).
+    classical: the config blocks of the other classical methods by name (``{"cs": {...}, "kttv": {...},
+        "lps": {...}}``).
     published: the config section ``published:`` (``clip_dir``, per-method ``model_config``, ``batch_size``).
     """
 
@@ -108,6 +109,7 @@ REGISTRY: dict[str, Method] = {m.name: m for m in (
     Method("sense", "SENSE", "classical", False, f"{_R}:classical_method"),
     Method("cs", "CS (l1-wavelet)", "classical", False, f"{_R}:classical_method"),
     Method("kttv", "k-t TV", "classical", False, f"{_R}:classical_method"),
+    Method("lps", "L+S (low-rank + sparse)", "classical", False, f"{_R}:classical_method"),
     Method("varnet", "E2E-VarNet", "neural", True, f"{_R}:trained_method"),
     Method("cardiomm", "CardioMM-style (ours)", "neural", True, f"{_R}:trained_method"),
     Method("cardiomm_official", "CardioMM (official arch.)", "published", True, f"{_R}:published_method"),
@@ -117,8 +119,9 @@ REGISTRY: dict[str, Method] = {m.name: m for m in (
 METHODS: tuple[str, ...] = tuple(REGISTRY)
 #: iterative SigPy/BART baselines on ESPIRiT maps (:mod:`cardiomm.recon.cs`)
 CLASSICAL: tuple[str, ...] = tuple(n for n, m in REGISTRY.items() if m.kind == "classical")
-#: networks trained by this pipeline (``train_recon``; the ``{model}`` wildcard of ``rules/train.smk``)
-TRAINABLE: tuple[str, ...] = tuple(n for n, m in REGISTRY.items() if m.kind == "neural")
+#: networks this pipeline can train (``train_recon``; the ``{model}`` wildcard of ``rules/train.smk``): ours and
+#: the published architectures (these only when listed in ``train.published``)
+TRAINABLE: tuple[str, ...] = tuple(n for n, m in REGISTRY.items() if m.kind in ("neural", "published"))
 #: published architectures run with third-party weights (:func:`cardiomm.recon.checkpoint.load_published`); opt-in
 PUBLISHED_METHODS: tuple[str, ...] = tuple(n for n, m in REGISTRY.items() if m.kind == "published")
 #: methods that read a checkpoint (and whose recon jobs ask for a GPU)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import sys
 import time
 import traceback
@@ -124,21 +125,67 @@ def undersample(subject: Subject, seed: int, outputs: Mapping[str, str], mask_so
             cio.write_kspace(files[(mod, name, "kus")], apply_mask(k, m), key="kus")
 
 
-def mask_table(mask_files: list[str], out_csv: str, acs: int | None = None) -> None:
-    """One row per mask file: where it came from, nominal and achieved acceleration, sampled fraction outside the ACS
-    (``acs``: the release's ACS width; default the synthetic cohort's)."""
+def coilmaps(subject: Subject, inputs: Mapping[str, str], outputs: Mapping[str, str]) -> None:
+    """ESPIRiT maps of every series named in ``outputs`` (``key(mod, mask, "maps")`` -> ``.npy``
+    ``(nz, nc, ny, nx)`` complex64), for the classical methods' reconstruction jobs.
+
+    One job per subject. Maps depend on the frame-averaged data in the central calibration square only
+    (:func:`cardiomm.recon.sense.calibration`); the synthetic cohort's three masks share their 20 ACS lines, so
+    ESPIRiT runs once per slice instead of once per slice x mask x classical method. A series whose calibration
+    input equals (byte for byte) an earlier one's gets a hard link to that file; the maps are the ones each
+    reconstruction job would compute itself. ``inputs``: ``key(mod, mask, "mask" | "kus")`` -> undersampled file.
+    """
+    import hashlib
+    import shutil
+
+    from cardiomm.acquisition import load_undersampled
+    from cardiomm.atomic import atomic_path
+    from cardiomm.io.releases import acs_lines
+    from cardiomm.recon.sense import calibration, espirit_calibrated
+
+    acs = acs_lines(subject.release)
+    done: dict[str, str] = {}  # calibration digest -> maps file written in this job
+    for (mod, mk, _), out in named(outputs).items():
+        acq = load_undersampled(inputs[key(mod, mk, "kus")], inputs[key(mod, mk, "mask")], mk, acs,
+                                {**subject.meta, "modality": mod})
+        calibs = [calibration(acq.kspace[:, z], acq.acs, acq.acs_width) for z in range(acq.shape[1])]
+        h = hashlib.sha256()
+        for c, w in calibs:
+            h.update(c.tobytes())
+            h.update(str(w).encode())
+        digest = h.hexdigest()
+        with atomic_path(out) as tmp:
+            if digest in done:
+                tmp.unlink()
+                try:
+                    os.link(done[digest], tmp)
+                except OSError:  # a file system without hard links
+                    shutil.copyfile(done[digest], tmp)
+                log.info("%s %s %s: same ACS data as %s, maps shared", subject.id, mod, mk, Path(done[digest]).name)
+            else:
+                with open(tmp, "wb") as f:
+                    np.save(f, np.stack([espirit_calibrated(c, w) for c, w in calibs]), allow_pickle=False)
+                log.info("%s %s %s: ESPIRiT maps of %d slices", subject.id, mod, mk, len(calibs))
+        done.setdefault(digest, out)
+
+
+def mask_table(mask_files: Mapping[str, str], out_csv: str, acs: int | None = None) -> None:
+    """One row per mask file: where it came from, nominal and achieved acceleration, sampled fraction outside the ACS.
+
+    ``mask_files``: ``key(subject, modality, mask)`` -> mask file; ``acs``: the release's ACS width (default the
+    synthetic cohort's).
+    """
     import pandas as pd
 
     from cardiomm.conventions import ACS_LINES, parse_mask_name
     from cardiomm.sampling.masks import mask_stats
 
     rows = []
-    for f in mask_files:
+    for (sid, _mod, name), f in named(mask_files).items():
         p = Path(f)
-        name = p.stem.rsplit("_mask_", 1)[1]
         st = mask_stats(cio.read_mask(p), name, acs or ACS_LINES)
         mn = parse_mask_name(name)
-        rows.append({"subject": p.parent.name, "file": p.name, "mask": name, "pattern": mn.pattern,
+        rows.append({"subject": sid, "file": p.name, "mask": name, "pattern": mn.pattern,
                      "source": cio.read_attr(p, "cardiomm_mask_source") or "generated", "acs": acs or ACS_LINES,
                      **{k: st[k] for k in ("nominal_R", "achieved_R", "outer_fraction", "acs_complete")}})
     write_csv(pd.DataFrame(rows), out_csv)
@@ -173,8 +220,9 @@ def reconstruct(method: str, subject: Subject, mask_name: str, inputs: Mapping[s
 
     One job per subject x method x mask (so a cluster spreads the (GPU) work over masks); the model is loaded once
     per job for its modalities. ``inputs``: ``key(mod, "mask" | "kus")`` -> undersampled files;
-    ``outputs``: ``key(mod, "mat" | "nii")`` (:meth:`cardiomm.workflow.Plan.recon_inputs` / ``recon_outputs``).
-    ``classical_params``: the config blocks ``cs:``/``kttv:`` (and ``sense:``) by method name.
+    ``outputs``: ``key(mod, "mat" | "nii")`` (:meth:`cardiomm.workflow.Plan.recon_inputs` / ``recon_outputs``);
+    ``inputs`` may hold ``key(mod, "maps")``, the coil-maps job's ESPIRiT maps (classical methods).
+    ``classical_params``: the config blocks ``cs:``/``kttv:``/``lps:`` (and ``sense:``) by method name.
     ``published``: the config's ``published`` section (CLIP folder, model configs of the published methods).
     """
     from cardiomm.acquisition import load_undersampled
@@ -191,7 +239,8 @@ def reconstruct(method: str, subject: Subject, mask_name: str, inputs: Mapping[s
     t0, frames = time.perf_counter(), 0
     for n, mod in enumerate(mods, 1):
         acq = load_undersampled(inputs[key(mod, "kus")], inputs[key(mod, "mask")], mk, acs,
-                                {**subject.meta, "modality": mod})  # validated once, here
+                                {**subject.meta, "modality": mod},  # validated once, here
+                                maps_path=inputs.get(key(mod, "maps")))
         img = rec(acq)
         _write_recon(img, outputs[key(mod, "mat")], outputs[key(mod, "nii")], subject, mod)
         frames += acq.kspace.shape[0] * acq.kspace.shape[1]
@@ -459,89 +508,89 @@ def _split_subjects(subjects: list[Subject]) -> tuple[list[Subject], list[Subjec
 
 def train_recon(kind: str, cfg: dict, subjects: list[Subject], cohort: str, modalities: list[str], out_ckpt: str,
                 out_card: str, log_dir: str, threads: int) -> dict:
-    """Train CardioMM or E2E-VarNet on the train/val ``subjects`` of ``cohort``; write checkpoint and model card."""
-    import time
-
+    """Train a reconstruction network (``cardiomm``, ``varnet``, or a published architecture, which reads its
+    CLIP folder from ``cfg["clip_dir"]``) on the train/val ``subjects`` of ``cohort``; write checkpoint and model
+    card (both by the training engine, :func:`cardiomm.training.fit`)."""
     import torch
 
-    from cardiomm.checkpoint import write_model_card
+    from cardiomm.methods import REGISTRY
     from cardiomm.recon.train import train_model
+    from cardiomm.training import ModelCard
 
     torch.set_num_threads(max(1, int(threads)))
     train, val = _split_subjects(subjects)
-    t0 = time.perf_counter()
-    m = train_model(kind, cfg.get("model"), cfg.get("train"), train, val, modalities, out_ckpt, log_dir)
-    m["wall_seconds"] = time.perf_counter() - t0
-    write_model_card(out_card, f"{'CardioMM' if kind == 'cardiomm' else 'E2E-VarNet'} checkpoint "
-                     f"({Path(out_ckpt).name})", {
+    card = ModelCard(out_card, f"{REGISTRY[kind].label} checkpoint ({Path(out_ckpt).name})", {
         "data": f"synthetic cohort '{cohort}' at {train[0].root}: {len(train)} train / {len(val)} val subjects "
                 f"({', '.join(s.id for s in train + val)})",
         "modalities": modalities, "model config": cfg.get("model") or "defaults",
         "train config": cfg.get("train") or "defaults",
         "command": f"snakemake --cores {threads} train_all   (rule train_recon, model={kind}; or `make train`)",
-        **m,
     }, notes=("Trained on the fully sampled synthetic phantom only: good for the synthetic cohort, not for real "
               "CMR. Retrain on real CMRxRecon data (README: 'Training for real data')."))
-    return m
+    return train_model(kind, cfg.get("model"), cfg.get("train"), train, val, modalities, out_ckpt, log_dir,
+                       card=card, clip_dir=cfg.get("clip_dir"))
 
 
 def train_segmentation(cfg: dict, subjects: list[Subject], cohort: str, modalities: list[str], out_ckpt: str,
                        out_card: str, log_dir: str, threads: int) -> dict:
-    """Train the MONAI segmenter on fully sampled images of the train/val subjects; checkpoint + model card."""
-    import time
-
+    """Train the MONAI segmenter on fully sampled images of the train/val subjects; checkpoint + model card
+    (both by the training engine, :func:`cardiomm.training.fit`)."""
     import torch
 
     from cardiomm.segmentation.data import build_training_pairs
     from cardiomm.segmentation.train import SegTrainConfig, train_segmenter
+    from cardiomm.training import ModelCard
 
     torch.set_num_threads(max(1, int(threads)))
     train, val = _split_subjects(subjects)
     fps = cfg.get("frames_per_series")
-    t0 = time.perf_counter()
+    card = ModelCard(out_card, "Segmentation checkpoint (segmentation.pt)", {}, notes=(
+        "MONAI 2D U-Net trained on fully sampled synthetic images only (as the paper's segmenter was "
+        "trained on fully sampled data). Good for the synthetic cohort; retrain for real data."))
     tp = build_training_pairs(train, modalities, fps)
     vp = build_training_pairs(val, modalities, fps) if val else []
-    m = train_segmenter(tp, vp, SegTrainConfig.from_dict(cfg.get("train", {})), out_ckpt, log_dir)
-    m["wall_seconds"] = time.perf_counter() - t0
-    segmentation_card(cfg, cohort, modalities, train, val, len(tp), len(vp), m, out_card, threads)
-    return m
-
-
-def segmentation_card(cfg: dict, cohort: str, modalities: list[str], train: list, val: list, n_tp: int, n_vp: int,
-                      metrics: dict, out_card: str, threads: int) -> None:
-    """Model card of the segmenter: data, command, seed, time, and the best epoch's validation metrics."""
-    import pandas as pd
-
-    from cardiomm.checkpoint import write_model_card
-
-    best = {}
-    log_csv = Path(metrics.get("log_csv", ""))
-    if log_csv.exists():
-        logdf = pd.read_csv(log_csv)
-        row = logdf.loc[logdf["epoch"] == metrics.get("best_epoch", logdf["epoch"].iloc[-1])].iloc[0]
-        best = {k: round(float(v), 4) for k, v in row.items() if str(k).startswith("val_")}
-    write_model_card(out_card, "Segmentation checkpoint (segmentation.pt)", {
+    card.body = {
         "data": f"synthetic cohort '{cohort}': {len(train)} train / {len(val)} val subjects "
-                f"({train[0].id}..{(val or train)[-1].id}), fully sampled RSS images, {n_tp} train / {n_vp} val "
-                "slices", "modalities": modalities, "train config (seed inside)": cfg.get("train") or "defaults",
-        "frames per series": cfg.get("frames_per_series"),
+                f"({train[0].id}..{(val or train)[-1].id}), fully sampled RSS images, {len(tp)} train / {len(vp)} "
+                "val slices", "modalities": modalities, "train config (seed inside)": cfg.get("train") or "defaults",
+        "frames per series": fps,
         "command": f"snakemake --cores {threads} train_all   (rule train_segmentation; or `make train`)",
-        "validation metrics at the best epoch": best, **metrics,
-    }, notes=("MONAI 2D U-Net trained on fully sampled synthetic images only (as the paper's segmenter was "
-              "trained on fully sampled data). Good for the synthetic cohort; retrain for real data."))
+    }
+    return train_segmenter(tp, vp, SegTrainConfig.from_dict(cfg.get("train", {})), out_ckpt, log_dir, card=card)
 
 
 # ------------------------------------------------------------------------------------------------ figures
 
 
-def figures(tables: Mapping[str, str], inputs: Mapping[str, str], outputs: Mapping[str, str], methods: list[str],
-            masks: list[str], modalities: list[str], subject_id: str, comparator: str,
-            tolerance_overrides: dict) -> None:
-    """Paper figures from the tables, plus images of the first evaluated subject (recon panels, maps, overlays).
+def _stem(outputs: Mapping[str, str], name: str) -> str:
+    return str(Path(outputs[name]).with_suffix(""))
 
-    ``inputs``: ``key("image" | "seg" | "map", method, mask, subject, modality)`` -> NIfTI
-    (:meth:`cardiomm.workflow.Plan.figure_inputs`); ``outputs``: figure name -> PNG
-    (:meth:`cardiomm.workflow.Plan.figure_outputs`; a PDF twin is written beside each).
+
+def figures_method(method: str, tables: Mapping[str, str], outputs: Mapping[str, str], comparator: str,
+                   tolerance_overrides: dict) -> None:
+    """Bland-Altman and identity grids of one method against ``comparator``, from the indicator tables.
+
+    ``tables``: ``phenotypes``, ``biomarkers``; ``outputs``: ``bland_altman``, ``scatter`` -> PNG
+    (:meth:`cardiomm.workflow.Plan.figure_method_outputs`; a PDF twin is written beside each). One job per method.
+    """
+    import pandas as pd
+
+    from cardiomm.figures import plots
+
+    ind = pd.concat([pd.read_csv(tables["phenotypes"]), pd.read_csv(tables["biomarkers"])], ignore_index=True)
+    tol, _ = tolerances_from_config(tolerance_overrides)
+    plots.bland_altman_grid(ind, comparator, method, _stem(outputs, "bland_altman"), tolerances=tol)
+    plots.scatter_identity(ind, comparator, method, _stem(outputs, "scatter"))
+    _check_written(outputs)
+
+
+def figures_images(tables: Mapping[str, str], inputs: Mapping[str, str], outputs: Mapping[str, str],
+                   methods: list[str], masks: list[str], modalities: list[str], subject_id: str) -> None:
+    """PSNR/SSIM distributions, and images of the first evaluated subject: recon panels, maps, overlays.
+
+    ``tables``: ``image_quality``, ``segmentation``; ``inputs``: ``key("image" | "seg" | "map", method, mask,
+    subject, modality)`` -> NIfTI (:meth:`cardiomm.workflow.Plan.figure_inputs`); ``outputs``: figure name -> PNG
+    (a PDF twin is written beside each). It needs no agreement statistics, so it runs beside them.
     """
     import pandas as pd
 
@@ -551,16 +600,11 @@ def figures(tables: Mapping[str, str], inputs: Mapping[str, str], outputs: Mappi
     from cardiomm.io.nifti import load_image
 
     def stem(name: str) -> str:
-        return str(Path(outputs[name]).with_suffix(""))
+        return _stem(outputs, name)
 
     def load(what: str, method: str, mask: str, sid: str, mod: str) -> np.ndarray:
         return load_image(inputs[key(what, method, mask, sid, mod)])[0]
 
-    ind = pd.concat([pd.read_csv(tables["phenotypes"]), pd.read_csv(tables["biomarkers"])], ignore_index=True)
-    tol, _ = tolerances_from_config(tolerance_overrides)
-    for m in methods:
-        plots.bland_altman_grid(ind, comparator, m, stem(key("bland_altman", m)), tolerances=tol)
-        plots.scatter_identity(ind, comparator, m, stem(key("scatter", m)))
     plots.quality_distributions(pd.read_csv(tables["image_quality"]), stem("image_quality"))
 
     sid = subject_id
@@ -606,9 +650,15 @@ def figures(tables: Mapping[str, str], inputs: Mapping[str, str], outputs: Mappi
         extra = f", mean Dice {row['score']:.3f}" if "score" in row else ""
         plots.segmentation_overlay(img[0, z], lab[0, z], f"{name}: {row['subject']} {row['method']} {row['mask']}"
                                    f"{extra}", stem(key("segmentation", name)))
+    _check_written(outputs)
+
+
+def _check_written(outputs: Mapping[str, str]) -> None:
     missing = [f for _, f in outputs.items() if not Path(f).exists()]
     if missing:
         raise RuntimeError(f"figures not written: {missing}")
+
+
 
 
 def provenance_manifest(config: dict, models: dict[str, str], out_json: str) -> None:
@@ -626,7 +676,7 @@ def provenance_manifest(config: dict, models: dict[str, str], out_json: str) -> 
 
 def tune_classical(subjects: list[Subject], inputs: Mapping[str, str], tune_cfg: dict, classical_params: dict,
                    command: str, out_table: str, out_summary: str, out_plot_stem: str, out_md: str) -> None:
-    """Grid search of the ``cs``/``kttv`` weights on validation subjects (:mod:`cardiomm.recon.tune`).
+    """Grid search of the ``cs``/``kttv``/``lps`` weights on validation subjects (:mod:`cardiomm.recon.tune`).
 
     ``inputs``: ``key(subject, mod, mask, "mask" | "kus")`` -> undersampled files and ``key(subject, mod, "full",
     "ref")`` -> the reference ``.mat`` (:meth:`cardiomm.workflow.Plan.tune_inputs`); ``tune_cfg`` is the config
@@ -635,12 +685,12 @@ def tune_classical(subjects: list[Subject], inputs: Mapping[str, str], tune_cfg:
     from cardiomm.atomic import write_text
     from cardiomm.conventions import FULLY_SAMPLED
     from cardiomm.recon.cs import CSParams
-    from cardiomm.recon.tune import Case, central_slices, choose, config_lines, grid_search, plot
+    from cardiomm.recon.tune import TUNED, Case, central_slices, choose, config_lines, grid_search, plot
 
     bad = [s.id for s in subjects if s.split != "val"]
     if bad:
         raise ValueError(f"tune_classical: only validation subjects may be used for tuning, got {bad}")
-    params = {m: CSParams.from_dict(m, classical_params.get(m, {})) for m in ("cs", "kttv")}
+    params = {m: CSParams.from_dict(m, classical_params.get(m, {})) for m in TUNED}
     files = named(inputs)
     modalities = list(dict.fromkeys(m for _, m, mk, _ in files if mk != FULLY_SAMPLED))
     masks = list(dict.fromkeys(mk for _, _, mk, _ in files if mk != FULLY_SAMPLED))

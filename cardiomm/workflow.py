@@ -35,8 +35,12 @@ def key(*parts: str) -> str:
     """Name of a rule's input/output entry, e.g. ``key("cine", "Uniform8", "kus")`` = ``cine__Uniform8__kus``.
 
     Modality, mask and method names never contain ``__`` (:func:`cardiomm.conventions.parse_mask_name`), so
-    :func:`unkey` inverts it.
+    :func:`unkey` inverts it; a part that does contain it (e.g. a subject folder ``P__01``) raises here, at
+    start-up, rather than being split wrongly later.
     """
+    for p in parts:
+        if KEY_SEP in p:
+            raise ValueError(f"name {p!r} contains {KEY_SEP!r}, which the workflow uses to join names: rename it")
     return KEY_SEP.join(parts)
 
 
@@ -108,6 +112,9 @@ class Plan:
     def undersampled(self, sid: str, mod: str, mask: str, what: str) -> str:
         return f"{self.res}/undersampled/{sid}/{MODALITIES[mod].stem}_{what}_{mask}.mat"
 
+    def coilmaps(self, sid: str, mod: str, mask: str) -> str:
+        return f"{self.res}/coilmaps/{sid}/{MODALITIES[mod].stem}_{mask}.npy"
+
     def recon(self, method: str, mask: str, sid: str, mod: str, ext: str = "nii.gz") -> str:
         return f"{self.res}/recon/{method}/{mask}/{sid}/{mod}.{ext}"
 
@@ -148,9 +155,23 @@ class Plan:
         return {key(m, mk, w): self.undersampled(sid, m, mk, w) for m in self.modalities for mk in self.masks
                 for w in ("mask", "kus")}
 
-    def recon_inputs(self, sid: str, mask: str) -> dict[str, str]:
-        """One reconstruction job (subject x method x mask): ``key(mod, 'mask' | 'kus')`` -> undersampled file."""
-        return {key(m, w): self.undersampled(sid, m, mask, w) for m in self.modalities for w in ("mask", "kus")}
+    def shared_maps_methods(self) -> list[str]:
+        """Classical methods of this run that take their ESPIRiT maps from the coil-maps job (SigPy engine; BART
+        calibrates with its own ``ecalib``)."""
+        return [m for m in self.methods if m in CLASSICAL
+                and (self.config.get(m) or {}).get("engine", "sigpy") == "sigpy"]
+
+    def coilmaps_outputs(self, sid: str = "{subject}") -> dict[str, str]:
+        """``key(mod, mask, 'maps')`` -> ESPIRiT maps of every modality x mask of one subject (rule coilmaps)."""
+        return {key(m, mk, "maps"): self.coilmaps(sid, m, mk) for m in self.modalities for mk in self.masks}
+
+    def recon_inputs(self, sid: str, mask: str, method: str | None = None) -> dict[str, str]:
+        """One reconstruction job (subject x method x mask): ``key(mod, 'mask' | 'kus')`` -> undersampled file, and
+        ``key(mod, 'maps')`` -> the coil-maps job's maps for the methods of :meth:`shared_maps_methods`."""
+        files = {key(m, w): self.undersampled(sid, m, mask, w) for m in self.modalities for w in ("mask", "kus")}
+        if method in self.shared_maps_methods():
+            files.update({key(m, "maps"): self.coilmaps(sid, m, mask) for m in self.modalities})
+        return files
 
     def recon_outputs(self, method: str, mask: str, sid: str = "{subject}") -> dict[str, str]:
         """``key(mod, 'mat' | 'nii')`` -> the reconstruction files of one subject x method x mask (the mask may be
@@ -187,8 +208,7 @@ class Plan:
     def figure_outputs(self) -> dict[str, str]:
         """Every paper figure by name (PNG; a PDF twin is written beside each)."""
         fig = f"{self.res}/figures"
-        files = {key("bland_altman", m): f"{fig}/bland_altman_{m}.png" for m in self.methods}
-        files |= {key("scatter", m): f"{fig}/scatter_{m}.png" for m in self.methods}
+        files = {key(w, m): f for m in self.methods for w, f in self.figure_method_outputs(m).items()}
         files["image_quality"] = f"{fig}/image_quality.png"
         files |= {key("recon_panel", m, mk): f"{fig}/recon_panel_{m}_{mk}.png" for m in self.modalities
                   for mk in self.masks}
@@ -196,6 +216,16 @@ class Plan:
             files["maps"] = f"{fig}/maps.png"
         files |= {key("segmentation", w): f"{fig}/segmentation_{w}.png" for w in ("typical", "worst")}
         return files
+
+    def figure_method_outputs(self, method: str = "{method}") -> dict[str, str]:
+        """One method's figures (rule figures_method): ``bland_altman`` and ``scatter`` -> PNG."""
+        return {w: f"{self.res}/figures/{w}_{method}.png" for w in ("bland_altman", "scatter")}
+
+    def figure_image_outputs(self) -> dict[str, str]:
+        """Every figure that is not one method's (rule figures_images): image quality, recon panels, maps,
+        segmentation overlays."""
+        per_method = {key(w, m) for w in ("bland_altman", "scatter") for m in self.methods}
+        return {k: f for k, f in self.figure_outputs().items() if k not in per_method}
 
     def figure_files(self) -> list[str]:
         return list(self.figure_outputs().values())

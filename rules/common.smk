@@ -40,7 +40,7 @@ def final_outputs():
 
 
 def _recon_inputs(wc):
-    files = PLAN.recon_inputs(wc.subject, wc.mask)
+    files = PLAN.recon_inputs(wc.subject, wc.mask, wc.method)
     if wc.method in wf.NEURAL:
         files["model"] = config["models"][wc.method]
     return files
@@ -83,3 +83,6 @@ _TUNE_SUBJECTS = [s for s in PLAN.everyone if s.split == "val"][: _TUNE["subject
 _TUNE_MODS = _TUNE["modalities"] or PLAN.modalities
 
 
+# figure outputs of a rule, shown in the report's Figures category
+def _figures(outputs):
+    return {k: report(f, category="Figures", caption="../docs/report/figures.rst") for k, f in outputs.items()}

@@ -26,6 +26,32 @@ rule reference:
         "../workflow_scripts/reference.py"
 
 
+# ESPIRiT maps for the classical methods, once per subject: the maps depend only on the ACS data, which the
+# masks share (every mask of the synthetic cohort has the same 20 central lines), so one calibration per slice
+# serves every mask and every classical method (a copy is a hard link).
+rule coilmaps:
+    input:
+        **PLAN.undersample_outputs(),
+    output:
+        **PLAN.coilmaps_outputs(),
+    log:
+        PLAN.log("coilmaps", "{subject}"),
+    message:
+        "[coilmaps] ESPIRiT maps of {wildcards.subject} for the classical methods"
+    benchmark:
+        PLAN.bench("coilmaps", "{subject}")
+    params:
+        subject=lambda wc: PLAN.subject(wc.subject),
+    threads: 1
+    resources:
+        mem_mb=3000,
+        runtime=10,
+    conda:
+        "../envs/cardiomm.yaml"
+    script:
+        "../workflow_scripts/coilmaps.py"
+
+
 rule recon:
     input:
         unpack(_recon_inputs),

@@ -2,34 +2,58 @@
 # `snakemake figures` regenerates them; `snakemake --report results/<cohort>/report.html` builds the report.
 
 
-rule figures:
+# One job per method (Bland-Altman and identity grids, from the indicator tables) and one for the images, so the
+# figures are drawn in parallel, and the images beside the agreement statistics.
+rule figures_method:
     input:
-        **PLAN.figure_inputs(),
         phenotypes=PLAN.table("phenotypes"),
         biomarkers=PLAN.table("biomarkers"),
-        image_quality=PLAN.table("image_quality"),
-        segmentation=PLAN.table("segmentation"),
-        agreement=PLAN.table("agreement"),
     output:
-        **{k: report(f, category="Figures", caption="../docs/report/figures.rst")
-           for k, f in PLAN.figure_outputs().items()},
+        **_figures(PLAN.figure_method_outputs()),
     log:
-        PLAN.log("figures"),
+        PLAN.log("figures", "{method}"),
     message:
-        "[figures] paper-style figures"
+        "[figures] Bland-Altman and identity grids of {wildcards.method}"
     benchmark:
-        PLAN.bench("figures")
+        PLAN.bench("figures", "{method}")
     params:
-        methods=PLAN.methods,
-        masks=PLAN.masks,
-        modalities=PLAN.modalities,
-        subject=PLAN.subjects[0].id,
         comparator=config["agreement"]["comparator"],
         tolerances=config["tolerances"],
     conda:
         "../envs/cardiomm.yaml"
     script:
-        "../workflow_scripts/figures.py"
+        "../workflow_scripts/figures_method.py"
+
+
+rule figures_images:
+    input:
+        **PLAN.figure_inputs(),
+        image_quality=PLAN.table("image_quality"),
+        segmentation=PLAN.table("segmentation"),
+    output:
+        **_figures(PLAN.figure_image_outputs()),
+    log:
+        PLAN.log("figures", "images"),
+    message:
+        "[figures] quality distributions, reconstruction panels, maps, segmentation overlays"
+    benchmark:
+        PLAN.bench("figures", "images")
+    params:
+        methods=PLAN.methods,
+        masks=PLAN.masks,
+        modalities=PLAN.modalities,
+        subject=PLAN.subjects[0].id,
+    conda:
+        "../envs/cardiomm.yaml"
+    script:
+        "../workflow_scripts/figures_images.py"
+
+
+# `snakemake figures` regenerates every figure
+rule figures:
+    localrule: True
+    input:
+        PLAN.figure_files(),
 
 
 rule provenance:

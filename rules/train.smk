@@ -1,6 +1,7 @@
 # Training of the shipped models on the training/validation splits of the cohort (fully sampled data only).
-# `snakemake train_all` regenerates results/training/{cardiomm,varnet,segmentation}.pt with model cards;
-# `make weights` copies them into cardiomm/weights/ (what make run uses).
+# `snakemake train_all` regenerates results/training/{cardiomm,varnet,segmentation}.pt with model cards, and
+# <name>.pt of each published architecture listed in train.published (cardiomm_official needs
+# train.cardiomm_official.clip_dir); `make weights` copies them into cardiomm/weights/ (what make run uses).
 
 rule train_recon:
     input:
@@ -68,4 +69,4 @@ rule train_varnet:
 
 rule train_all:
     input:
-        expand("results/training/{name}.pt", name=["segmentation", "cardiomm", "varnet"]),
+        expand("results/training/{name}.pt", name=["segmentation", "cardiomm", "varnet", *TRAIN_CFG["published"]]),

@@ -1,5 +1,5 @@
 # Tuning of the classical baselines (opt-in: `snakemake tune_classical`, not part of `rule all`): grid search of
-# the cs / kttv weights on the first validation subjects; writes a table, a plot and the config lines to paste.
+# the cs / kttv / lps weights on the first validation subjects; writes a table, a plot and the config lines to paste.
 
 rule tune_classical:
     input:

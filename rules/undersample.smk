@@ -31,7 +31,8 @@ rule undersample:
 rule mask_table:
     localrule: True
     input:
-        [PLAN.undersampled(s.id, m, mk, "mask") for s in PLAN.subjects for m in PLAN.modalities for mk in PLAN.masks],
+        **{wf.key(s.id, m, mk): PLAN.undersampled(s.id, m, mk, "mask")
+           for s in PLAN.subjects for m in PLAN.modalities for mk in PLAN.masks},
     output:
         PLAN.table("masks"),
     log:

@@ -10,7 +10,8 @@ import pytest
 from cardiomm.acquisition import Acquisition
 from cardiomm.io.cfl import read_cfl, read_hdr, write_cfl
 from cardiomm.recon.bart import bart_available, bart_slice, from_bart_image, to_bart
-from cardiomm.recon.cs import CSParams, cs_recon_series
+from cardiomm.recon.classical import recon_series
+from cardiomm.recon.cs import CSParams
 from cardiomm.recon.sense import espirit_maps, sense_frame
 from cardiomm.recon.zero_filled import zero_filled
 from cardiomm.sampling.masks import acs_mask, make_mask, undersample
@@ -124,7 +125,7 @@ def test_bart_engine_and_sigpy_engine_both_work_and_roughly_agree(phantom_case, 
     out = {}
     for eng in ("sigpy", "bart"):
         acq = Acquisition.from_arrays(kus, mask, "ktGaussian8", 16)
-        rec = cs_recon_series(method, acq, CSParams(lamda, 40, engine=eng))
+        rec = recon_series(method, acq, CSParams(lamda, 40, engine=eng))
         out[eng] = _psnr(ref, rec)
     assert min(out.values()) > zf + 2.0, (zf, out)  # measured: zf 24.2, SENSE 27.8 (SigPy) / 27.1 (BART)
     assert abs(out["sigpy"] - out["bart"]) < 6.0, out

@@ -10,11 +10,11 @@ import torch
 
 from cardiomm.acquisition import Acquisition
 from cardiomm.physics.fft import fft2c
+from cardiomm.recon.classical import recon_series
 from cardiomm.recon.cs import (
     FFT2,
     CSParams,
     Sample,
-    cs_recon_series,
     cs_slice,
     kt_sense_op,
     kttv_slice,
@@ -130,7 +130,7 @@ def test_cs_and_kttv_are_on_the_reference_scale_and_recover_the_phantom(kspace: 
     ref = zero_filled(kspace)
     for method in ("cs", "kttv"):
         acq = Acquisition.from_arrays(kus, mask, "Uniform2", 16)
-        rec = cs_recon_series(method, acq, CSParams(lamda=1e-4, max_iter=150))
+        rec = recon_series(method, acq, CSParams(lamda=1e-4, max_iter=150))
         assert rec.shape == ref.shape and rec.dtype == np.float32
         assert np.sum((rec - ref) ** 2) / np.sum(ref**2) < 5e-3, method
         gain = float(np.sum(rec * ref) / np.sum(ref**2))
@@ -149,7 +149,7 @@ def test_kttv_beats_sense_and_zero_filled_on_kt_undersampling(kspace, kt_undersa
     zf = _psnr(ref, zero_filled(kus))
     sense = _psnr(ref, sense_recon_series(Acquisition.from_arrays(kus, mask, "ktGaussian8", 16)))
     acq = Acquisition.from_arrays(kus, mask, "ktGaussian8", 16)
-    kttv = _psnr(ref, cs_recon_series("kttv", acq, CSParams(lamda=0.01, max_iter=60)))
+    kttv = _psnr(ref, recon_series("kttv", acq, CSParams(lamda=0.01, max_iter=60)))
     # a varying k-t pattern samples different lines in each frame: exploiting time must win by a margin
     # (measured: zero-filled 24.3, SENSE 27.8, kttv 45.5 dB)
     assert kttv > sense + 10.0 and kttv > zf + 10.0, (zf, sense, kttv)
@@ -161,7 +161,7 @@ def test_cs_beats_sense_on_a_piecewise_constant_phantom(kspace: np.ndarray) -> N
     kus, ref = undersample(k, mask), zero_filled(k)
     sense = _psnr(ref, sense_recon_series(Acquisition.from_arrays(kus, mask, "Uniform6", 16)))
     acq = Acquisition.from_arrays(kus, mask, "Uniform6", 16)
-    cs = _psnr(ref, cs_recon_series("cs", acq, CSParams(lamda=3e-4, max_iter=60)))
+    cs = _psnr(ref, recon_series("cs", acq, CSParams(lamda=3e-4, max_iter=60)))
     assert cs > sense + 1.5, (sense, cs)  # measured: 29.1 vs 31.6 dB
 
 
@@ -169,7 +169,7 @@ def test_kttv_mapping_kind_uses_its_own_lamda_and_open_difference(kspace, kt_und
     kus, mask = kt_undersampled
     p = CSParams(lamda=0.01, max_iter=10, lamda_mapping=0.0)
     assert p.lamda_for("mapping") == 0.0 and p.lamda_for("cine") == 0.01
-    got = cs_recon_series("kttv", Acquisition.from_arrays(kus[:, :1], mask, "ktGaussian8", 16), p, kind="mapping")
+    got = recon_series("kttv", Acquisition.from_arrays(kus[:, :1], mask, "ktGaussian8", 16), p, kind="mapping")
     maps = espirit_maps(kus[:, 0], mask.astype(bool), acs_mask("ktGaussian8", N, N, acs=16), calib_width=16)
     want = np.abs(kttv_slice(kus[:, 0], maps, mask.astype(bool), 0.0, 10, periodic=False))
     np.testing.assert_allclose(got[:, 0], want, rtol=1e-5, atol=1e-6 * want.max())
@@ -180,17 +180,17 @@ def test_bad_input_and_params(kspace: np.ndarray) -> None:
     kus = undersample(kspace, mask)
     p = CSParams(lamda=0.01, max_iter=2)
     with pytest.raises(ValueError, match="unknown method"):
-        cs_recon_series("tv3d", Acquisition.from_arrays(kus, mask, "Uniform4"), p)
+        recon_series("tv3d", Acquisition.from_arrays(kus, mask, "Uniform4"), p)
     with pytest.raises(ValueError, match="kind"):
-        cs_recon_series("cs", Acquisition.from_arrays(kus, mask, "Uniform4"), p, kind="perfusion")
+        recon_series("cs", Acquisition.from_arrays(kus, mask, "Uniform4"), p, kind="perfusion")
     bad = kus.copy()
     bad[0, 0, 0, 1, 1] = np.nan
     with pytest.raises(ValueError, match="NaN/Inf"):
-        cs_recon_series("kttv", Acquisition.from_arrays(bad, mask, "Uniform4"), p)
+        recon_series("kttv", Acquisition.from_arrays(bad, mask, "Uniform4"), p)
     with pytest.raises(ValueError, match="does not match"):
-        cs_recon_series("cs", Acquisition.from_arrays(kus, mask[:, :-1], "Uniform4"), p)
+        recon_series("cs", Acquisition.from_arrays(kus, mask[:, :-1], "Uniform4"), p)
     with pytest.raises(ValueError, match="empty"):
-        cs_recon_series("cs", Acquisition.from_arrays(np.zeros_like(kus), mask, "Uniform4"), p)
+        recon_series("cs", Acquisition.from_arrays(np.zeros_like(kus), mask, "Uniform4"), p)
     with pytest.raises(ValueError, match=r"config kttv.*unknown keys \['lambda'\]"):
         CSParams.from_dict("kttv", {"lambda": 0.1})
     with pytest.raises(ValueError, match="config cs.engine"):

@@ -108,14 +108,15 @@ def test_defaults_are_filled_in_at_every_level():
     assert cfg["tolerances"] == {} and cfg["phantom"] == {}
     assert cfg["image_quality"] == {"protocol": "auto"}
     assert cfg["data"]["release"] == "auto" and cfg["data"]["timing"] == {} and cfg["data"]["defaults"] is None
-    for m in ("sense", "cs", "kttv"):
+    for m in ("sense", "cs", "kttv", "lps"):
         p = DEFAULTS[m]
         assert (cfg[m]["lamda"], cfg[m]["max_iter"], cfg[m]["engine"]) == (p.lamda, p.max_iter, p.engine), m
+    assert cfg["lps"]["lamda_lowrank"] == DEFAULTS["lps"].lamda_lowrank and cfg["lps"]["lamda_lowrank_mapping"] is None
     assert cfg["cs"]["lamda_mapping"] is None and "lamda_mapping" not in cfg["sense"]
     assert cfg["segmentation"]["kind"] == "builtin" and cfg["segmentation"]["path"] is None
     assert cfg["published"] == {"clip_dir": None}
     assert cfg["train"] == {"modalities": None, "segmentation": {"frames_per_series": None}, "cardiomm": {},
-                            "varnet": {}}
+                            "varnet": {}, "published": [], "cardiomm_official": {"clip_dir": None}, "promptmr": {}}
     assert cfg["tune_classical"]["grid"]["cs"] and cfg["tune_classical"]["modalities"] is None
 
 
@@ -123,7 +124,7 @@ def test_nested_defaults_fill_inside_a_block_the_config_gives():
     cfg = _minimal()
     cfg.update(tune_classical={"subjects": 1}, sense={"lamda": 0.5}, published={"promptmr": {}})
     validate_config(cfg)
-    assert cfg["tune_classical"]["slices"] == 1 and set(cfg["tune_classical"]["grid"]) == {"cs", "kttv"}
+    assert cfg["tune_classical"]["slices"] == 1 and set(cfg["tune_classical"]["grid"]) == {"cs", "kttv", "lps"}
     assert cfg["sense"] == {"lamda": 0.5, "max_iter": 30, "engine": "sigpy"}  # what the config says wins
     assert cfg["published"]["promptmr"] == {"model_config": {}, "batch_size": 1}
 
@@ -267,6 +268,10 @@ def _dataclass_blocks():
         (("train", "segmentation", "train"), SegTrainConfig),
         (("train", "segmentation", "train", "augment"), AugmentConfig),
         (("published", "cardiomm_official", "model_config"), CardioMMOfficialConfig),
+        (("train", "cardiomm_official", "model"), CardioMMOfficialConfig),
+        (("train", "cardiomm_official", "train"), TrainConfig),
+        (("train", "promptmr", "model"), PromptMRConfig),
+        (("train", "promptmr", "train"), TrainConfig),
         (("published", "promptmr", "model_config"), PromptMRConfig),
         (("segmentation",), SegmenterConfig),
     ]
@@ -300,14 +305,16 @@ def test_every_architecture_has_a_typed_model_block():
 
 
 def test_classical_blocks_match_their_parameters():
-    from cardiomm.recon.cs import DEFAULTS, CSParams
+    from cardiomm.recon.cs import DEFAULTS, LOWRANK_KEYS, CSParams
 
     fields = {f.name for f in dataclasses.fields(CSParams)}
     for m, p in DEFAULTS.items():
         props = _at(m)["properties"]
-        assert set(props) == (fields if m != "sense" else fields - {"lamda_mapping"}), m
+        want = fields - ({"lamda_mapping"} if m == "sense" else set()) - (set() if m == "lps" else LOWRANK_KEYS)
+        assert set(props) == want, m
         assert (props["lamda"]["default"], props["max_iter"]["default"]) == (p.lamda, p.max_iter), m
         assert props["engine"]["default"] == p.engine
+    assert _at("lps")["properties"]["lamda_lowrank"]["default"] == DEFAULTS["lps"].lamda_lowrank
 
 
 def test_fixed_key_sets_are_the_codes():

@@ -221,5 +221,203 @@ def test_truth_biomarkers_are_the_per_subject_values(cohort):
     s = specs[1]
     t = pd.read_csv(root / "GroundTruth" / s.subject / "truth.csv").set_index("indicator")["value"]
     tp = subject_tissues(s, SMALL)
-    if s.disease != "infarct":  # without an infarct the eroded myocardium is one tissue class
+    if s.disease not in ("infarct", "oedema"):  # without a lesion the eroded myocardium is one tissue class
         assert t["T2"] == pytest.approx(tp.t2[TISSUE_INDEX["myocardium"]])
+
+
+# --------------------------------------------------------------------------------- realism, second part (issue 15)
+
+
+def test_kspace_render_is_aligned_band_limited_and_not_a_pixel_model():
+    from cardiomm.phantom import render
+    from cardiomm.phantom.generate import fat_spec, raster_slice
+
+    # a band-limited object comes back exactly at the pixel centres (grid alignment of the crop, odd and even ss)
+    for ny, nx, ss in ((56, 64, 3), (57, 63, 3), (56, 64, 4)):
+        xf, yf = anatomy.pixel_grid(ny, nx, 4.5, 4.5, ss)
+        xc, yc = anatomy.pixel_grid(ny, nx, 4.5, 4.5)
+        g = lambda x, y: np.exp(-((x - 7) ** 2 + (y + 5) ** 2) / (2 * 15.0**2))  # noqa: E731
+        np.testing.assert_allclose(render.kspace_crop(g(xf, yf), ss), g(xc, yc), atol=1e-6)
+    # on the phantom: same mean intensity as the box (partial-volume) mean, but not the same pixel image
+    cfg = PhantomConfig()
+    spec = cohort_specs(cfg)[0]
+    r = raster_slice(spec, cfg, 40.0, 0.0, fat=fat_spec(spec, cfg))
+    fine = render.signal_image(r.tissue[0], tissue_params(1.5).pd[:, None, None] * np.ones((cfg.ny, cfg.nx)),
+                               render.fine_to_coarse_index(cfg.ny, cfg.nx, cfg.supersample))
+    k, box = render.kspace_crop(fine, cfg.supersample), render.block_mean(fine, cfg.supersample)
+    assert k.mean() == pytest.approx(box.mean(), rel=1e-4)
+    assert np.abs(k - box).max() > 0.05 * np.abs(box).max()  # edges ring: no exact pixel model
+
+
+def test_breath_hold_offsets_are_seeded_per_slice_and_labels_follow_them():
+    from cardiomm.phantom.generate import breath_hold_offsets, raster_slice
+
+    cfg = PhantomConfig()
+    spec = cohort_specs(cfg)[0]
+    off = breath_hold_offsets(spec, cfg, cfg.nz, "cine")
+    np.testing.assert_array_equal(off, breath_hold_offsets(spec, cfg, cfg.nz, "cine"))
+    assert off.shape == (cfg.nz, 3) and len({tuple(o) for o in off}) == cfg.nz
+    assert np.abs(off).max() <= 3 * cfg.breath_hold_sd_mm and off.std() > 0.3 * cfg.breath_hold_sd_mm
+    assert not np.allclose(off, breath_hold_offsets(spec, cfg, cfg.nz, "mapping")[:1])
+    assert not breath_hold_offsets(spec, PhantomConfig(breath_hold=False), cfg.nz, "cine").any()
+    x, y = anatomy.pixel_grid(cfg.ny, cfg.nx, cfg.dy, cfg.dx)
+    shift = np.array([4.5, -2.25, 0.0])
+    a, b = raster_slice(spec, cfg, 40.0, 0.0), raster_slice(spec, cfg, 40.0, 0.0, shift)
+    for lab in (LV_BLOOD, LV_MYO):
+        ca = np.array([x[a.label == lab].mean(), y[a.label == lab].mean()])
+        cb = np.array([x[b.label == lab].mean(), y[b.label == lab].mean()])
+        np.testing.assert_allclose(cb - ca, shift[:2], atol=0.3)
+
+
+def test_base_descends_through_the_basal_slice_into_the_atria():
+    from cardiomm.phantom.generate import _slab_planes, _slice_z, raster_slice
+
+    cfg = PhantomConfig()
+    spec = cohort_specs(cfg)[0]
+    z0 = float(_slice_z(cfg)[0])
+    ed, es = raster_slice(spec, cfg, z0, 0.0), raster_slice(spec, cfg, z0, 1.0)
+    assert len(ed.tissue) == 3 and len(_slab_planes(spec, cfg, float(_slice_z(cfg)[4]), 1.0)) == 1
+    assert (ed.label == LV_BLOOD).any() and not (es.label == LV_BLOOD).any()  # the base has passed the slice
+    blood = TISSUE_INDEX["blood"]
+    atrial = (es.centre_tissue == blood) & (es.label == 0)
+    assert atrial.sum() > 200  # atrial blood, labelled background as the SAX contours exclude it
+    # through-plane partial volume: some sub-planes of the ES basal slab still cut the ventricles
+    off = raster_slice(spec, PhantomConfig(base_through_plane=False), z0, 1.0)
+    assert len(off.tissue) == 1 and not ((off.centre_tissue == blood) & (off.label == 0)).sum() > 200
+    np.testing.assert_array_equal(off.label, es.label)
+
+
+def test_epicardial_fat_and_pericardium_surround_the_heart_without_changing_labels():
+    from cardiomm.phantom.generate import fat_spec, raster_slice
+
+    cfg = PhantomConfig()
+    spec = cohort_specs(cfg)[0]
+    fat = fat_spec(spec, cfg)
+    assert fat == fat_spec(spec, cfg) and fat_spec(spec, PhantomConfig(cardiac_fat=False)) is None
+    with_fat, without = raster_slice(spec, cfg, 40.0, 0.0, fat=fat), raster_slice(spec, cfg, 40.0, 0.0)
+    np.testing.assert_array_equal(with_fat.label, without.label)
+    t = with_fat.centre_tissue
+    for name in ("epicardial_fat", "pericardium", "pericardial_fat"):
+        assert (t == TISSUE_INDEX[name]).sum() > 10, name
+    assert not np.isin(without.centre_tissue, [TISSUE_INDEX[n] for n in ("epicardial_fat", "pericardium")]).any()
+    # thicker in the interventricular grooves than over the lateral wall
+    th = anatomy._fat_thickness(fat, np.array([anatomy.GROOVE_ANGLES[0], 0.0]), 0.5)
+    assert th[0] > th[1] + 2.0
+    # bright on bSSFP: fat's steady state above the myocardium's
+    tp = tissue_params(1.5)
+    s = contrasts.bssfp(tp.pd, tp.t1, tp.t2, 50.0, 3.0)
+    assert s[TISSUE_INDEX["epicardial_fat"]] > 1.5 * s[TISSUE_INDEX["myocardium"]]
+
+
+def _bloch_bssfp(t1: float, t2: float, flip_deg: float, tr: float, df: float) -> complex:
+    """Steady state at TE = TR/2 by iterating the Bloch matrices of an alternating-phase bSSFP train."""
+    a, m = np.deg2rad(flip_deg), np.array([0.0, 0.0, 1.0])
+
+    def rot_x(t):
+        return np.array([[1, 0, 0], [0, np.cos(t), np.sin(t)], [0, -np.sin(t), np.cos(t)]])
+
+    def free(t):
+        phi = 2 * np.pi * df * t * 1e-3
+        e1, e2 = np.exp(-t / t1), np.exp(-t / t2)
+        r = np.array([[np.cos(phi), np.sin(phi), 0], [-np.sin(phi), np.cos(phi), 0], [0, 0, 1]])
+        return np.diag([e2, e2, e1]) @ r, np.array([0, 0, 1 - e1])
+
+    (A, b), (Ah, bh) = free(tr), free(tr / 2)
+    for k in range(4000):
+        m = A @ (rot_x(a * (-1) ** k) @ m) + b
+    mte = Ah @ (rot_x(a * (-1) ** 4000) @ m) + bh
+    return complex(mte[0], mte[1])
+
+
+def test_bssfp_off_resonance_matches_bloch_and_bands_at_half_the_repetition_rate():
+    pd, t1, t2 = np.array([1.0]), np.array([1000.0]), np.array([50.0])
+    on = contrasts.bssfp(pd, t1, t2, 50.0, 3.0)[0]
+    assert abs(contrasts.bssfp_offres(pd, t1, t2, 50.0, 3.0, 0.0)[0]) == pytest.approx(on, rel=1e-9)
+    df = np.array([0.0, 40.0, 100.0, 150.0, 166.667])
+    prof = np.abs(contrasts.bssfp_offres(pd, t1, t2, 50.0, 3.0, df[:, None])[:, 0])
+    bloch = np.abs([_bloch_bssfp(1000.0, 50.0, 50.0, 3.0, f) for f in df])
+    np.testing.assert_allclose(prof, bloch / abs(_bloch_bssfp(1000.0, 50.0, 50.0, 3.0, 0.0)) * on, rtol=2e-3)
+    assert prof[-1] < 0.3 * prof[0]  # the band at 1 / (2 TR)
+    np.testing.assert_allclose(np.abs(contrasts.bssfp_offres(pd, t1, t2, 50.0, 3.0, 40.0 + 1000 / 3.0)), prof[1],
+                               rtol=1e-9)  # periodic in 1 / TR
+
+
+def test_b0_map_is_centred_on_the_heart_rises_towards_the_lungs_and_scales_with_field():
+    from cardiomm.phantom.generate import b0_map_hz, raster_slice
+
+    cfg = PhantomConfig()
+    specs = cohort_specs(cfg)
+    spec = next(s for s in specs if s.field_strength_T == 3.0)
+    r = raster_slice(spec, cfg, 40.0, 0.0)
+    df = b0_map_hz(spec, cfg, r.centre_tissue, 40.0)
+    x, y = anatomy.pixel_grid(cfg.ny, cfg.nx, cfg.dy, cfg.dx)
+    heart = np.hypot(x - spec.heart.cx, y - spec.heart.cy) < 40
+    assert abs(df[heart].mean()) < 1e-6
+    lung = r.centre_tissue == TISSUE_INDEX["lung"]
+    assert df[lung].mean() > df[r.label == LV_BLOOD].mean() + 100  # Hz at 3 T
+    s15 = next(s for s in specs if s.field_strength_T == 1.5)
+    r15 = raster_slice(s15, cfg, 40.0, 0.0)
+    assert np.ptp(b0_map_hz(s15, cfg, r15.centre_tissue, 40.0)[heart]) < np.ptp(df[heart])
+
+
+def test_b1_biases_the_prepared_fits_upwards_and_the_truth_is_the_tissue_value(cohort):
+    from cardiomm.phantom.generate import b1_map, subject_tissues
+
+    cfg = PhantomConfig()
+    spec = next(s for s in cohort_specs(cfg) if s.field_strength_T == 3.0)
+    b1 = b1_map(spec, cfg, 40.0)
+    assert np.abs(b1 - 1).max() < cfg.b1_amplitude and np.abs(b1 - 1).max() > 0.2 * cfg.b1_amplitude
+    t = np.array([0.0, 35.0, 55.0])
+    np.testing.assert_allclose(contrasts.prepared_decay(t, np.array(45.0), 1.0), np.exp(-t / 45.0))
+    s = contrasts.prepared_decay(t, np.array(45.0), 0.9)
+    apparent = -np.polyfit(t, np.log(s), 1)[0] ** -1
+    assert 45.5 < apparent < 50  # a B1 error lengthens the apparent T2
+    root, specs = cohort
+    s1 = specs[1]
+    truth = pd.read_csv(root / "GroundTruth" / s1.subject / "truth.csv")
+    assert set(truth["indicator"]) >= {"T1", "T2", "T1rho"}
+    t2_true, _ = load_image(root / "GroundTruth" / s1.subject / "T2_truth.nii.gz")
+    tp = subject_tissues(s1, SMALL)
+    assert set(np.unique(t2_true)) <= set(np.float32(tp.t2))  # tissue values, whatever B1 does to the fit
+
+
+def test_lesions_lie_in_coronary_territories_and_oedema_is_regional():
+    from cardiomm.phantom.generate import raster_slice, subject_tissues
+
+    cfg = PhantomConfig(counts={"train": 40, "val": 0, "test": 0, "external": 0})
+    specs = [s for s in cohort_specs(cfg) if s.disease in ("infarct", "oedema")]
+    assert len(specs) >= 6
+    for s in specs:
+        h = s.heart
+        infarct = s.disease == "infarct"
+        angle, width = (h.infarct_angle, h.infarct_width) if infarct else (h.oedema_angle, h.oedema_width)
+        assert angle is not None and (s.disease == "oedema") == (h.oedema_angle is not None)
+        inside = [abs(np.angle(np.exp(1j * (angle - c)))) <= (span - width) / 2 + 1e-9
+                  for c, span in anatomy.CORONARY_TERRITORIES.values()]
+        assert any(inside), (s.subject, angle)
+    assert len({round(s.heart.infarct_angle or s.heart.oedema_angle, 3) for s in specs}) == len(specs)
+    oed = next(s for s in specs if s.disease == "oedema")
+    tp = subject_tissues(oed, cfg)
+    i_myo, i_oed = TISSUE_INDEX["myocardium"], TISSUE_INDEX["oedema"]
+    assert tp.t2[i_oed] > tp.t2[i_myo] + 10  # remote myocardium unshifted, the territory oedematous
+    r = raster_slice(oed, cfg, 40.0, 0.0)
+    oedema_px = r.centre_tissue == i_oed
+    assert oedema_px.sum() > 10 and np.all(r.label[oedema_px] == LV_MYO)
+    assert (r.centre_tissue[r.label == LV_MYO] == i_myo).sum() > oedema_px.sum() * 0.5  # regional, not global
+    # switched off: global oedema of the whole myocardium, as before
+    off = PhantomConfig(**{**cfg.__dict__, "lesion_territories": False})
+    s_off = next(s for s in cohort_specs(off) if s.subject == oed.subject)
+    assert s_off.heart.oedema_angle is None
+    assert subject_tissues(s_off, off).t2[i_myo] == pytest.approx(tp.t2[i_oed])
+
+
+def test_heart_window_changes_nothing():
+    from cardiomm.phantom.generate import fat_spec
+
+    cfg = PhantomConfig(counts={"train": 8, "val": 0, "test": 0, "external": 0})
+    x, y = anatomy.pixel_grid(cfg.ny, cfg.nx, cfg.dy, cfg.dx, cfg.supersample)
+    for s in cohort_specs(cfg):
+        for z, f in ((-4.0, 0.0), (3.0, 1.0), (45.0, 0.0)):
+            args = (s.heart, s.body, z, f, x, y, True, True, fat_spec(s, cfg))
+            for a, b in zip(anatomy.rasterize(*args), anatomy.rasterize(*args, window=False), strict=True):
+                np.testing.assert_array_equal(a, b)

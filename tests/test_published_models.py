@@ -258,6 +258,36 @@ def test_series_reconstruction_matches_direct_calls():
     assert io["config"]["num_adj_slices"] == 3
 
 
+def test_series_reconstruction_takes_the_release_acs_width():
+    """The ACS width reaches the network (the release's, as for the other methods), not the project's 20."""
+    from cardiomm.acquisition import Acquisition
+    from cardiomm.methods import ReconParams
+    from cardiomm.recon.infer_published import acs_rule
+    from cardiomm.recon.reconstructors import published_method
+
+    assert acs_rule("promptmr", "Uniform8", 16) == (16, False)
+    assert acs_rule("cardiomm_official", "ktRadial8", 24) == (24, True)
+    rng = np.random.default_rng(1)
+    nt, nz, nc, ny, nx = 3, 1, 2, 20, 24
+    kus = (rng.standard_normal((nt, nz, nc, ny, nx)) + 1j * rng.standard_normal((nt, nz, nc, ny, nx))).astype(
+        np.complex64)
+    mask = np.zeros((nt, ny, nx), dtype=np.uint8)
+    mask[:, ::2] = 1
+    mask[:, ny // 2 - 6: ny // 2 + 6] = 1
+    rec = published_method("promptmr", ReconParams(model_path=str(FIX / "promptmr_plus_kt2d.ckpt")))
+    outs = {w: rec(Acquisition.from_arrays(kus * mask[:, None, None], mask, "Uniform2", acs_width=w,
+                                           meta={"modality": "cine"})) for w in (4, 12)}
+    model, _ = load_published(FIX / "promptmr_plus_kt2d.ckpt", "promptmr")
+    k = torch.from_numpy((kus * mask[:, None, None])[[2, 0, 1], 0].transpose(0, 1, 3, 2).reshape(3 * nc, nx, ny)
+                         .copy())[None]
+    m = torch.from_numpy(np.repeat(mask[[2, 0, 1]].transpose(0, 2, 1)[:, None], nc, 1).reshape(3 * nc, nx, ny)
+                         > 0)[None]
+    with torch.no_grad():
+        ref = model(k, m, 4, "lines")[0].numpy().T
+    np.testing.assert_allclose(outs[4][0, 0], ref, rtol=1e-5, atol=1e-6 * np.abs(ref).max())
+    assert not np.allclose(outs[4], outs[12])
+
+
 def test_workflow_knows_the_published_methods():
     from cardiomm import workflow as wf
     from cardiomm.compare.audit import method_label

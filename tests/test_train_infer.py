@@ -308,3 +308,54 @@ def test_acs_from_mask_finds_the_calibration_block() -> None:
     assert region.sum() == 8 * NX and region[NY // 2].all()
     r = acs_from_mask(make_mask("ktRadial8", 4, NY, NX, seed=0, acs=8), acs=8)
     assert r.sum() == 64 and r[12:20, 12:20].all()  # the central 8 x 8 square
+
+
+# ---------------------------------------------------------------------------------------------
+# the published architectures through the same engine
+# ---------------------------------------------------------------------------------------------
+
+TINY_PUBLISHED = dict(num_cascades=1, num_adj_slices=3, n_feat0=4, feature_dim=(6, 8, 12), prompt_dim=(2, 4, 4),
+                      sens_n_feat0=4, sens_feature_dim=(4, 6, 8), sens_prompt_dim=(2, 2, 4), len_prompt=(2, 2, 2),
+                      prompt_size=(8, 4, 2), n_enc_cab=(1, 1, 1), n_dec_cab=(1, 1, 1), n_skip_cab=(1, 1, 1),
+                      n_bottleneck_cab=1)
+
+
+def _train_published(arch: str, model_cfg: dict, cohort: list, tmp_path: Path, **kw) -> tuple[dict, Path]:
+    train, val = _split(cohort, "train"), _split(cohort, "val")
+    cfg = dict(TRAIN, epochs=1, steps_per_epoch=2, val_frames=2, patterns=("Uniform", "ktRadial"))
+    out = tmp_path / f"{arch}.pt"
+    m = train_mod.train_model(arch, model_cfg, cfg, train, val, ["cine", "t1map"], out, tmp_path / "logs",
+                              progress=False, **kw)
+    return m, out
+
+
+def test_promptmr_trains_to_a_loadable_checkpoint(cohort: list, tmp_path: Path) -> None:
+    """PromptMR+ takes its adjacent frames through the same engine; the checkpoint loads for inference."""
+    from cardiomm.recon.checkpoint import load_any
+
+    m, out = _train_published("promptmr", dict(TINY_PUBLISHED, n_history=1), cohort, tmp_path)
+    assert m["arch"] == "promptmr" and m["steps"] == 2 and math.isfinite(m["val_loss"])
+    model, _ = load_any(out, "promptmr")
+    assert model.config.num_adj_slices == 3
+    log = pd.read_csv(tmp_path / "logs" / "train_log.csv")
+    assert list(log["epoch"]) == [1] and log["val_ssim"].notna().all()
+
+
+def test_official_cardiomm_trains_with_clip_text_features(cohort: list, tmp_path: Path) -> None:
+    """The official CardioMM trains on text features from a local CLIP folder (here a tiny random one); without
+    the folder the error names the config key."""
+    pytest.importorskip("transformers")
+    from clip_folder import tiny_clip_folder
+
+    from cardiomm.recon.checkpoint import load_any
+    from cardiomm.recon.text_prompts import ClipFolderError
+
+    folder = tmp_path / "clip-vit-base-patch16"
+    tiny_clip_folder(folder)
+    mcfg = dict(TINY_PUBLISHED, llm_model_dim=24, llm_embd_dim=8)
+    with pytest.raises(ClipFolderError, match="train.cardiomm_official.clip_dir is not set"):
+        _train_published("cardiomm_official", mcfg, cohort, tmp_path / "none")
+    m, out = _train_published("cardiomm_official", mcfg, cohort, tmp_path, clip_dir=folder)
+    assert m["arch"] == "cardiomm_official" and m["steps"] == 2 and math.isfinite(m["val_loss"])
+    model, _ = load_any(out, "cardiomm_official")
+    assert model.config.llm_model_dim == 24

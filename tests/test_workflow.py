@@ -108,7 +108,8 @@ def test_rerun_has_nothing_to_do(tiny_run):
 @pytest.mark.slow
 def test_train_all_runs_through_the_rules(tmp_path):
     """`snakemake train_all` on a tiny cohort (1 train + 1 val subject, 2 steps each): every rule's script runs,
-    writes a checkpoint that loads and a model card naming its data and command."""
+    writes a checkpoint that loads and a model card naming its data and command; the published architectures
+    listed in train.published included."""
     import torch
 
     cfg = yaml.safe_load((REPO / "config" / "tiny.yaml").read_text())
@@ -121,6 +122,18 @@ def test_train_all_runs_through_the_rules(tmp_path):
                                                "seed": 0}},
                     "cardiomm": {"model": {"cascades": 1, "features": 4, "levels": 1}, "train": small},
                     "varnet": {"model": {"cascades": 1, "features": 4}, "train": small}}
+    # the published architectures through the same rule, tiny; the official CardioMM with a tiny random CLIP
+    from clip_folder import tiny_clip_folder
+
+    tiny_clip_folder(tmp_path / "clip")
+    tiny = {"num_cascades": 1, "num_adj_slices": 3, "n_feat0": 4, "feature_dim": [6, 8, 12], "prompt_dim": [2, 4, 4],
+            "sens_n_feat0": 4, "sens_feature_dim": [4, 6, 8], "sens_prompt_dim": [2, 2, 4], "len_prompt": [2, 2, 2],
+            "prompt_size": [8, 4, 2], "n_enc_cab": [1, 1, 1], "n_dec_cab": [1, 1, 1], "n_skip_cab": [1, 1, 1],
+            "n_bottleneck_cab": 1}
+    cfg["train"].update({"published": ["cardiomm_official", "promptmr"],
+                         "cardiomm_official": {"model": {**tiny, "llm_model_dim": 24, "llm_embd_dim": 8},
+                                               "train": small, "clip_dir": str(tmp_path / "clip")},
+                         "promptmr": {"model": {**tiny, "n_history": 1}, "train": small}})
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
     proc = _run(tmp_path, "train_all")
     assert proc.returncode == 0, proc.stderr[-5000:]
@@ -132,6 +145,12 @@ def test_train_all_runs_through_the_rules(tmp_path):
         assert sum(p.numel() for p in model.parameters()) > 0
         card = (tmp_path / f"results/training/{arch}.md").read_text()
         assert "train_all" in card and "1 train / 1 val subjects" in card
+    from cardiomm.recon.checkpoint import load_any
+
+    for arch in ("cardiomm_official", "promptmr"):
+        model, _ = load_any(tmp_path / f"results/training/{arch}.pt", arch)
+        assert model.arch == arch and model.config.num_adj_slices == 3
+        assert "train_all" in (tmp_path / f"results/training/{arch}.md").read_text()
     seg = load_segmenter(tmp_path / "results/training/segmentation.pt")
     assert isinstance(seg, torch.nn.Module)
     assert "1 train / 1 val subjects" in (tmp_path / "results/training/segmentation.md").read_text()

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from cardiomm.conventions import BACKGROUND, LV_BLOOD, LV_MYO, RV_BLOOD
-from cardiomm.phantom.tissues import TISSUE_INDEX, TISSUES
+from cardiomm.phantom.tissues import TISSUE_INDEX
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,17 @@ class HeartSpec:
     infarct_angle: float | None = None  # rad, centre of an infarct sector (None: no infarct)
     infarct_width: float = 1.2  # rad
     infarct_thinning: float = 0.5  # wall thickness factor inside the infarct (distal to mid-ventricle)
+    oedema_angle: float | None = None  # rad, centre of a regional (transmural, base to apex) oedema sector
+    oedema_width: float = 1.6  # rad
+
+
+# Coronary territories as (centre angle, angular span) about the LV centre in this module's convention
+# (theta = atan2(y, x): -pi/2 anterior, pi septal (towards the RV), pi/2 inferior, 0 lateral), after the AHA
+# 17-segment assignment (Cerqueira et al., Circulation 2002;105:539): LAD = anterior and anteroseptal segments
+# (1, 2, 7, 8, 13, 14), RCA = inferior and inferoseptal (3, 4, 9, 10, 15), LCx = anterolateral and inferolateral
+# (5, 6, 11, 12, 16). The usual variability of coronary dominance is not modelled.
+CORONARY_TERRITORIES = {"LAD": (-2 * np.pi / 3, 2 * np.pi / 3), "RCA": (2 * np.pi / 3, 2 * np.pi / 3),
+                        "LCx": (0.0, 2 * np.pi / 3)}
 
 
 @dataclass(frozen=True)
@@ -139,14 +150,55 @@ def _in_sector(theta: np.ndarray, centre: float, width: float) -> np.ndarray:
     return np.abs(np.angle(np.exp(1j * (theta - centre)))) <= width / 2
 
 
+@dataclass(frozen=True)
+class FatSpec:
+    """Epicardial and pericardial adipose tissue (mm), issue 15.
+
+    Epicardial fat lies on the epicardium under the pericardium: a layer ``epi`` over the RV free wall and a
+    thinner one (``LV_FREE_WALL_FAT`` of it) over the LV, thickened by ``groove`` in the anterior and inferior
+    interventricular grooves and towards the base (atrioventricular groove). The pericardium is a
+    ``pericardium`` thick fibrous layer outside it; pericardial (paracardial) fat is a pad of up to ``pad``
+    outside the pericardium, anterior to the heart and growing towards the apex.
+    """
+
+    epi: float
+    groove: float
+    pad: float
+    pericardium: float = 1.2
+
+
+# epicardial fat over the LV free wall, relative to ``FatSpec.epi`` (the layer over the RV): thin in most people
+LV_FREE_WALL_FAT = 0.3
+# interventricular grooves: where the RV (at -x) meets the LV, anterior (-y) and inferior (+y), angle about the LV
+GROOVE_ANGLES = (-0.72 * np.pi, 0.72 * np.pi)
+
+
+def _fat_thickness(fat: FatSpec, theta: np.ndarray, depth_frac: float) -> np.ndarray:
+    """Epicardial fat thickness at angle ``theta`` about the LV centre and relative depth (0 base, 1 apex), mm."""
+    g = sum(np.exp(-((np.mod(theta - a + np.pi, 2 * np.pi) - np.pi) / 0.35) ** 2) for a in GROOVE_ANGLES)
+    base = 1.0 + 1.5 * max(0.0, 1.0 - depth_frac / 0.3)  # atrioventricular groove
+    return (LV_FREE_WALL_FAT * fat.epi + fat.groove * g) * base
+
+
 def rasterize(h: HeartSpec, body: BodySpec, z: float, f: float, x: np.ndarray, y: np.ndarray,
-              papillary: bool = False) -> tuple[np.ndarray, np.ndarray]:
+              papillary: bool = False, atria: bool = False, fat: FatSpec | None = None, window: bool = True
+              ) -> tuple[np.ndarray, np.ndarray]:
     """Tissue index and label at points ``(x, y)`` of the slice at depth ``z`` and contraction ``f``.
 
     ``papillary``: paint two papillary muscles and apical trabeculation (myocardial *tissue*) inside the LV
     cavity. Label convention (UK Biobank, Petersen et al. JCMR 2016;18:8 and 2017;19:18): papillary muscles
     and trabeculations are contoured as part of the LV blood pool, so their *label* stays ``LV_BLOOD`` and the
     truth volumes/mass are unchanged by them.
+
+    ``atria``: above the basal plane (``z`` < the base at contraction ``f``, where the ventricles end) paint the
+    left and right atria (blood, thin wall); labelled background, as the short-axis contours exclude the atria.
+    With the base descending in systole the basal slice shows atrium towards ES.
+
+    ``fat``: epicardial fat, pericardium and pericardial fat (:class:`FatSpec`) instead of the uniform 2.5 mm
+    "fat" ring of the earlier phantom. Neither changes any label inside the ventricles.
+
+    ``window``: compute the heart on :func:`heart_window` only (same result, a fraction of the points; ``x, y``
+    must then be a regular grid from :func:`pixel_grid`).
 
     Parameters
     ----------
@@ -178,6 +230,10 @@ def rasterize(h: HeartSpec, body: BodySpec, z: float, f: float, x: np.ndarray, y
         tissue[ell(-0.5 * inner_ax, 0.3 * inner_ay, 0.45 * inner_ax * grow, 0.5 * inner_ay * grow)] = T["liver"]
     tissue[ell(0, body.spine_y, 16, 14)] = T["bone"]
     tissue[ell(14, body.spine_y - 22, 11, 11)] = T["blood"]  # descending aorta
+    full_tissue, full_label = tissue, label
+    if window:  # the heart is painted in a box around it only (views: the same pixels, far fewer to compute)
+        win = heart_window(h, x, y)
+        x, y, tissue, label = x[win], y[win], tissue[win], label[win]  # ``ell`` reads the rebound x, y
 
     r_endo, r_epi, rv_a, rv_b = slice_radii(h, z, f)
     s = lv_state(h, f)
@@ -189,20 +245,41 @@ def rasterize(h: HeartSpec, body: BodySpec, z: float, f: float, x: np.ndarray, y
     # RV: ellipse left-anterior of the LV, overlapping the septum
     rv_cx = h.cx - (r_epi + 0.45 * rv_a)
     rv_cy = h.cy - 0.12 * rv_b
+    if fat is not None and r_epi > 0:
+        t_fat = _fat_thickness(fat, theta, depth_frac)
+        t_rv = fat.epi * 1.5 + 0.5 * fat.groove  # fat over the RV free wall
+        depth_pad = 0.4 + 0.6 * min(max(depth_frac, 0.0), 1.0)
+        pad = fat.pad * np.clip(-np.sin(theta), 0, None) ** 2 * depth_pad  # anterior pad, growing to the apex
+        pad_rv = 0.5 * fat.pad * depth_pad  # the RV lies anteriorly: half the pad all round it
+
+        def envelope(extra_lv: float | np.ndarray, extra_rv: float) -> np.ndarray:
+            e = rho <= r_epi_theta + t_fat + extra_lv
+            if rv_a > 0:
+                e |= ell(rv_cx, rv_cy, rv_a + h.rv_wall + t_rv + extra_rv, rv_b + h.rv_wall + t_rv + extra_rv)
+            return e
+
+        tissue[envelope(fat.pericardium + pad, fat.pericardium + pad_rv)] = T["pericardial_fat"]
+        tissue[envelope(fat.pericardium, fat.pericardium)] = T["pericardium"]
+        tissue[envelope(0.0, 0.0)] = T["epicardial_fat"]
     if rv_a > 0:
-        peri = ell(rv_cx, rv_cy, rv_a + h.rv_wall + 2.5, rv_b + h.rv_wall + 2.5) | (rho <= r_epi_theta + 2.5)
-        tissue[peri & (r_epi > 0)] = T["fat"]
+        if fat is None:
+            peri = ell(rv_cx, rv_cy, rv_a + h.rv_wall + 2.5, rv_b + h.rv_wall + 2.5) | (rho <= r_epi_theta + 2.5)
+            tissue[peri & (r_epi > 0)] = T["fat"]
         tissue[ell(rv_cx, rv_cy, rv_a + h.rv_wall, rv_b + h.rv_wall)] = T["rv_myocardium"]
         rv_cav = ell(rv_cx, rv_cy, rv_a, rv_b)
         tissue[rv_cav] = T["blood"]
         label[rv_cav] = RV_BLOOD
-    elif r_epi > 0:
+    elif r_epi > 0 and fat is None:
         tissue[rho <= r_epi_theta + 2.5] = T["fat"]
+    if atria and z < s.z_base:
+        _paint_atria(h, s, z, f, ell, tissue, fat)
     if r_epi > 0:
         myo = rho <= r_epi_theta
         tissue[myo] = T["myocardium"]
         if h.infarct_angle is not None and depth_frac > 0.3:
             tissue[myo & _in_sector(theta, h.infarct_angle, h.infarct_width)] = T["infarct"]
+        if h.oedema_angle is not None:
+            tissue[myo & _in_sector(theta, h.oedema_angle, h.oedema_width)] = T["oedema"]
         label[myo] = LV_MYO
     if r_endo > 0:
         cav = rho <= r_endo
@@ -210,7 +287,58 @@ def rasterize(h: HeartSpec, body: BodySpec, z: float, f: float, x: np.ndarray, y
         label[cav] = LV_BLOOD
         if papillary:
             tissue[cav & _papillary_mask(h, rho, theta, r_endo, depth_frac)] = T["myocardium"]
-    return tissue, label
+    return full_tissue, full_label
+
+
+#: margin (mm) of the heart's box beyond the ventricles' ED extent: epicardial fat, pericardium and fat pad
+HEART_WINDOW_MARGIN_MM = 35.0
+
+
+def heart_window(h: HeartSpec, x: np.ndarray, y: np.ndarray) -> tuple[slice, slice]:
+    """Row and column slices of the regular grid ``(x, y)`` (from :func:`pixel_grid`) that contain the whole
+    heart at every contraction (the ventricles are largest at ED), with its fat and the atria."""
+    r_epi = h.r_endo + h.wall * (1 + h.wall_amp)
+    m = HEART_WINDOW_MARGIN_MM
+    left = r_epi + 1.45 * h.rv_a + h.rv_wall + m
+    right = r_epi + m
+    up = max(r_epi, 1.12 * h.rv_b + h.rv_wall) + m
+    down = max(r_epi, 0.88 * h.rv_b + h.rv_wall) + m
+    xs, ys = x[0], y[:, 0]
+    cols = np.flatnonzero((xs >= h.cx - left) & (xs <= h.cx + right))
+    rows = np.flatnonzero((ys >= h.cy - up) & (ys <= h.cy + down))
+    if cols.size == 0 or rows.size == 0:
+        return slice(0, 0), slice(0, 0)
+    return slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)
+
+
+# Atria above the basal plane: length (mm) of the half-ellipsoids, radii relative to the ED ventricular bases,
+# and the relative growth of the atria as they fill during ventricular systole
+ATRIUM_LENGTH = 45.0
+LA_RADIUS, RA_RADIUS, ATRIAL_FILLING = 0.85, 0.75, 0.15
+ATRIAL_WALL = 2.0
+
+
+def _paint_atria(h: HeartSpec, s: LVState, z: float, f: float, ell, tissue: np.ndarray, fat: FatSpec | None
+                 ) -> None:
+    """Paint the left atrium (posterior, above the LV) and right atrium (above the RV) into ``tissue``."""
+    T = TISSUE_INDEX
+    up = s.z_base - z  # distance above the base
+    grow = 1.0 + ATRIAL_FILLING * f
+    r0 = _ellipsoid_radius(1.0, ATRIUM_LENGTH, up)  # 0..1 profile
+    if r0 <= 0:
+        return
+    r_la = LA_RADIUS * h.r_endo * grow * r0
+    r_ra_a, r_ra_b = RA_RADIUS * h.rv_a * grow * r0, RA_RADIUS * 0.7 * h.rv_b * grow * r0
+    la = (h.cx + 2.0, h.cy + 0.25 * h.r_endo)
+    ra = (h.cx - (s.r_epi + 0.45 * h.rv_a), h.cy + 0.1 * h.rv_b)
+    ring = (fat.epi * 2.5 + fat.pericardium) if fat is not None else 2.5
+    fat_t = T["epicardial_fat"] if fat is not None else T["fat"]
+    for (cx, cy), (a, b) in ((la, (r_la, r_la)), (ra, (r_ra_a, r_ra_b))):
+        tissue[ell(cx, cy, a + ATRIAL_WALL + ring, b + ATRIAL_WALL + ring)] = fat_t
+    for (cx, cy), (a, b) in ((la, (r_la, r_la)), (ra, (r_ra_a, r_ra_b))):
+        tissue[ell(cx, cy, a + ATRIAL_WALL, b + ATRIAL_WALL)] = T["rv_myocardium"]
+    for (cx, cy), (a, b) in ((la, (r_la, r_la)), (ra, (r_ra_a, r_ra_b))):
+        tissue[ell(cx, cy, a, b)] = T["blood"]
 
 
 # Papillary muscles: anterolateral (lateral = +x, anterior = -y) and posteromedial, as angles about the LV centre
@@ -243,13 +371,6 @@ def pixel_grid(ny: int, nx: int, dy: float, dx: float, ss: int = 1) -> tuple[np.
     yi = (np.arange(ny)[:, None] - ny // 2 + off[None]).reshape(-1) * dy
     xj = (np.arange(nx)[:, None] - nx // 2 + off[None]).reshape(-1) * dx
     return np.meshgrid(xj, yi)
-
-
-def tissue_fractions(tissue_ss: np.ndarray, ss: int) -> np.ndarray:
-    """Partial-volume fractions ``(n_tissues, ny, nx)`` from a super-sampled tissue index map."""
-    H, W = tissue_ss.shape[0] // ss, tissue_ss.shape[1] // ss
-    onehot = np.eye(len(TISSUES), dtype=np.float32)[tissue_ss]  # (H*ss, W*ss, n)
-    return onehot.reshape(H, ss, W, ss, -1).mean(axis=(1, 3)).transpose(2, 0, 1)
 
 
 def centre_samples(arr_ss: np.ndarray, ss: int) -> np.ndarray:

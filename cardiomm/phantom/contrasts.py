@@ -63,3 +63,49 @@ def molli_inversion_times(rr_ms: float, first_ti_ms: float = 110.0, second_offse
     n1, _, n2 = scheme
     ti = [first_ti_ms + k * rr_ms for k in range(n1)] + [first_ti_ms + second_offset_ms + k * rr_ms for k in range(n2)]
     return np.sort(np.array(ti))
+
+
+def bssfp_offres(pd: np.ndarray, t1: np.ndarray, t2: np.ndarray, flip_deg: float, tr_ms: float,
+                 df_hz: np.ndarray | float) -> np.ndarray:
+    """Complex balanced SSFP steady state at TE = TR/2 with off-resonance ``df_hz`` (alternating RF phase).
+
+    Elliptical signal model (Xiang & Hoff, MRM 2014;71:927), ``theta = pi + 2 pi df TR``:
+    ``I = M (1 - E2 e^{i theta}) / (1 - b cos theta) * sqrt(E2) * e^{i pi df TR}`` with
+    ``M = PD (1 - E1) sin(a) / D``, ``b = E2 (1 - E1)(1 + cos a) / D``, ``D = 1 - E1 cos a - E2^2 (E1 - cos a)``.
+    At ``df = 0`` it equals :func:`bssfp`; it is periodic in ``df`` with period ``1/TR`` and dips in bands at
+    ``df = +-1/(2 TR)``.
+
+    Parameters
+    ----------
+    pd, t1, t2: ``(n_tissues,)``.
+    df_hz: off-resonance, any shape ``S`` (broadcast against a trailing tissue axis: pass ``S + (1,)``).
+
+    Returns
+    -------
+    complex array, the broadcast of ``df_hz`` and ``(n_tissues,)``.
+    """
+    a = np.deg2rad(flip_deg)
+    e1, e2 = np.exp(-tr_ms / t1), np.exp(-tr_ms / t2)
+    d = 1 - e1 * np.cos(a) - e2**2 * (e1 - np.cos(a))
+    m = pd * (1 - e1) * np.sin(a) / d
+    b = e2 * (1 - e1) * (1 + np.cos(a)) / d
+    beta = 2 * np.pi * np.asarray(df_hz, float) * tr_ms * 1e-3
+    theta = np.pi + beta
+    return m * (1 - e2 * np.exp(1j * theta)) / (1 - b * np.cos(theta)) * np.sqrt(e2) * np.exp(0.5j * beta)
+
+
+def prep_stored_fraction(b1: np.ndarray | float) -> np.ndarray:
+    """Fraction of the longitudinal magnetisation that a tip-down / tip-up preparation (T2 prep, spin lock) with
+    relative flip ``b1`` (1 = nominal 90 deg) leaves along z, untouched by the decay: ``cos^2(pi b1 / 2)``."""
+    return np.cos(0.5 * np.pi * np.asarray(b1, float)) ** 2
+
+
+def prepared_decay(t_ms: np.ndarray, t2: np.ndarray, b1: np.ndarray | float) -> np.ndarray:
+    """Relative prepared magnetisation ``sin^2(pi b1/2) exp(-t/T) + cos^2(pi b1/2)`` (``(n_images,) + shape``).
+
+    With ``b1 = 1`` this is the ideal ``exp(-t/T)``; a B1 error leaves a non-decaying part, so a mono-exponential fit
+    reads a longer apparent T2 / T1rho than the tissue's (the truth tables carry the tissue value).
+    """
+    c = prep_stored_fraction(b1)
+    t = np.asarray(t_ms, float).reshape((-1,) + (1,) * np.ndim(t2 * c))
+    return (1 - c) * np.exp(-t / t2) + c

@@ -8,17 +8,18 @@ cohort), ``write_subject(spec, cfg, root)`` renders one subject in the CMRxRecon
 from __future__ import annotations
 
 import zlib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy import ndimage
 
 from cardiomm.atomic import write_csv
 from cardiomm.conventions import LV_BLOOD, LV_MYO, MODALITIES, PHENOTYPES, RV_BLOOD, SPLITS, unit
 from cardiomm.io.cmrxrecon import write_kspace, write_timing
 from cardiomm.io.nifti import Geometry, save_image
-from cardiomm.phantom import anatomy, coils, contrasts, texture
+from cardiomm.phantom import anatomy, coils, contrasts, render, texture
 from cardiomm.phantom.tissues import TISSUE_INDEX, subject_tissue_params, tissue_params
 from cardiomm.phantom.truth import wall_thickness_truth
 from cardiomm.physics.fft import fft2c
@@ -70,6 +71,16 @@ class PhantomConfig:
     texture_myocardium: float = 0.08  # bound of the relative PD modulation (cardiomm.phantom.texture)
     texture_blood: float = 0.15
     population_tissue: bool = True  # per-subject myocardial T1/T2/T1rho (cardiomm.phantom.tissues)
+    kspace_render: bool = True  # fine image brought to the grid in k-space (cardiomm.phantom.render), not by box mean
+    breath_hold: bool = True  # each slice its own breath-hold position of the heart
+    breath_hold_sd_mm: float = 1.5  # SD per axis (x, y, through-plane) of that position
+    base_through_plane: bool = True  # atria above the descending base; slab partial volume at the basal plane
+    cardiac_fat: bool = True  # epicardial fat, pericardium, pericardial fat (cardiomm.phantom.anatomy.FatSpec)
+    b0_field: bool = True  # B0 map (lung susceptibility + shim residual) and bSSFP off-resonance in the cine
+    b0_lung_ppm: float = 3.5  # field offset (ppm) between inside the lungs and far from them, after smoothing
+    b1_field: bool = True  # relative B1 map acting on the mapping preparations (cardiomm.phantom.contrasts)
+    b1_amplitude: float = 0.06  # peak |B1 - 1| at 3 T, scaled linearly with B0
+    lesion_territories: bool = True  # infarct and (regional) oedema in a coronary territory (anatomy.CORONARY_...)
 
     @classmethod
     def from_dict(cls, d: dict) -> PhantomConfig:
@@ -81,6 +92,12 @@ class PhantomConfig:
         if unknown:
             raise ValueError(f"unknown phantom config keys: {sorted(unknown)}")
         return cls(**kw)
+
+
+#: the realism switches of issue 15 set off: the earlier, piecewise-constant phantom (figures and benchmarks)
+REALISM_OFF = {"papillary_muscles": False, "texture": False, "population_tissue": False, "kspace_render": False,
+               "breath_hold": False, "base_through_plane": False, "cardiac_fat": False, "b0_field": False,
+               "b1_field": False, "lesion_territories": False}
 
 
 @dataclass(frozen=True)
@@ -159,6 +176,27 @@ def _heart(rng: np.random.Generator, disease: str, nt: int, cfg: PhantomConfig) 
     )
 
 
+#: probability of the culprit coronary territory of a lesion (LAD most often)
+TERRITORY_WEIGHTS = {"LAD": 0.5, "RCA": 0.3, "LCx": 0.2}
+
+
+def _lesion_heart(spec: SubjectSpec) -> anatomy.HeartSpec:
+    """The heart with its lesion placed in a coronary territory (:data:`anatomy.CORONARY_TERRITORIES`), seeded per
+    subject: an infarct sector (its width unchanged) or a regional oedema sector (1.2-2.0 rad), inside the territory.
+    ASSUMPTION: territory weights ``TERRITORY_WEIGHTS`` (LAD the most frequent culprit), no dominance variants."""
+    if spec.disease not in ("infarct", "oedema"):
+        return spec.heart
+    rng = _rng(spec.seed, "lesion")
+    names = list(TERRITORY_WEIGHTS)
+    centre, span = anatomy.CORONARY_TERRITORIES[names[rng.choice(len(names), p=list(TERRITORY_WEIGHTS.values()))]]
+    width = spec.heart.infarct_width if spec.disease == "infarct" else float(rng.uniform(1.2, 2.0))
+    room = max(0.0, (span - width) / 2)
+    angle = float(centre + rng.uniform(-room, room))
+    if spec.disease == "infarct":
+        return replace(spec.heart, infarct_angle=angle)
+    return replace(spec.heart, oedema_angle=angle, oedema_width=width)
+
+
 def cohort_specs(cfg: PhantomConfig) -> list[SubjectSpec]:
     """All subjects of the cohort, deterministic in ``cfg.seed``; ids ``P001..`` in split order."""
     specs, n = [], 0
@@ -178,6 +216,8 @@ def cohort_specs(cfg: PhantomConfig) -> list[SubjectSpec]:
                 n_coils_raw=int(cfg.coils_raw[rng.integers(len(cfg.coils_raw))]),
                 heart=_heart(rng, disease, cfg.nt, cfg), body=body, seed=int(rng.integers(2**31)),
             ))
+            if cfg.lesion_territories:  # drawn from the subject's own seed: the other draws stay as they were
+                specs[-1] = replace(specs[-1], heart=_lesion_heart(specs[-1]))
     return specs
 
 
@@ -199,14 +239,77 @@ def _slice_z(cfg: PhantomConfig) -> np.ndarray:
     return 3.0 + (cfg.thickness + cfg.gap) * np.arange(cfg.nz)
 
 
-def render_slice(spec: SubjectSpec, cfg: PhantomConfig, z: float, f: float) -> tuple[np.ndarray, np.ndarray,
-                                                                                     np.ndarray]:
-    """Tissue fractions ``(n_tissues, ny, nx)``, labels ``(ny, nx)`` and centre tissue index ``(ny, nx)``."""
+def breath_hold_offsets(spec: SubjectSpec, cfg: PhantomConfig, n: int, series: str) -> np.ndarray:
+    """Per-slice heart displacement ``(n, 3)`` (x, y, through-plane; mm) of the ``n`` breath-holds of a series.
+
+    Each slice of a breath-held SAX stack is acquired in its own breath-hold, and the heart comes back to a
+    slightly different position each time (an ASSUMPTION of the order of a few mm: Gaussian, SD
+    ``cfg.breath_hold_sd_mm`` per axis, clipped at 3 SD). Seeded per subject and series; zeros when switched off.
+    """
+    if not cfg.breath_hold:
+        return np.zeros((n, 3))
+    z = np.clip(_rng(spec.seed, "breath_hold", series).standard_normal((n, 3)), -3, 3)
+    return z * cfg.breath_hold_sd_mm
+
+
+def fat_spec(spec: SubjectSpec, cfg: PhantomConfig) -> anatomy.FatSpec | None:
+    """The subject's epicardial / pericardial fat (None: the earlier uniform ring). Thicknesses are an ASSUMPTION
+    of representative magnitude (epicardial fat over the RV free wall a few mm, thicker in the grooves)."""
+    if not cfg.cardiac_fat:
+        return None
+    rng = _rng(spec.seed, "fat")
+    return anatomy.FatSpec(epi=float(rng.uniform(0.8, 2.0)), groove=float(rng.uniform(2.5, 6.0)),
+                           pad=float(rng.uniform(2.0, 9.0)))
+
+
+@dataclass(frozen=True)
+class SliceRaster:
+    """One rasterised slice: sub-sampled tissue maps ``(n_planes, NY, NX)`` (through-plane partial volume), the
+    labels and centre tissue ``(ny, nx)`` of the slice-centre plane."""
+
+    tissue: np.ndarray
+    label: np.ndarray
+    centre_tissue: np.ndarray
+
+
+def _slab_planes(spec: SubjectSpec, cfg: PhantomConfig, z: float, f: float) -> list[float]:
+    """Depths sampled across the slab: three (centre first) when the slab contains the basal plane at ``f`` and
+    ``base_through_plane`` is on (the base moves through it), else the centre only."""
+    if cfg.base_through_plane:
+        zb = anatomy.lv_state(spec.heart, f).z_base
+        if abs(z - zb) < cfg.thickness / 2:
+            return [z, z - cfg.thickness / 3, z + cfg.thickness / 3]
+    return [z]
+
+
+def raster_slice(spec: SubjectSpec, cfg: PhantomConfig, z: float, f: float, offset: np.ndarray | None = None,
+                 fat: anatomy.FatSpec | None = None) -> SliceRaster:
+    """Rasterise the slice at depth ``z`` (+ the breath-hold ``offset`` (dx, dy, dz)) and contraction ``f``."""
     ss = cfg.supersample
     x, y = anatomy.pixel_grid(cfg.ny, cfg.nx, cfg.dy, cfg.dx, ss)
-    tissue, label = anatomy.rasterize(spec.heart, spec.body, z, f, x, y, papillary=cfg.papillary_muscles)
-    return (anatomy.tissue_fractions(tissue, ss), anatomy.centre_samples(label, ss),
-            anatomy.centre_samples(tissue, ss))
+    h = spec.heart
+    if offset is not None and np.any(offset):
+        h = replace(h, cx=h.cx + float(offset[0]), cy=h.cy + float(offset[1]))
+        z = z + float(offset[2])
+    planes, label = [], None
+    for k, zp in enumerate(_slab_planes(spec, cfg, z, f)):
+        tissue, lab = anatomy.rasterize(h, spec.body, zp, f, x, y, papillary=cfg.papillary_muscles,
+                                        atria=cfg.base_through_plane, fat=fat)
+        planes.append(tissue)
+        if k == 0:
+            label, centre = anatomy.centre_samples(lab, ss), anatomy.centre_samples(tissue, ss)
+    return SliceRaster(np.stack(planes), label, centre)
+
+
+def slice_image(r: SliceRaster, signals: np.ndarray, cfg: PhantomConfig, pixel_index: np.ndarray) -> np.ndarray:
+    """Acquisition-grid image ``(..., ny, nx)`` of a raster with per-pixel tissue signals ``(..., n_tissues, ny, nx)``:
+    the fine images of the slab's planes averaged, then :func:`cardiomm.phantom.render.to_grid`."""
+    fine = render.signal_image(r.tissue[0], signals, pixel_index)
+    if len(r.tissue) > 1:
+        for t in r.tissue[1:]:
+            fine = fine + render.signal_image(t, signals, pixel_index)
+        fine = fine / len(r.tissue)
+    return render.to_grid(fine, cfg.supersample, cfg.kspace_render)
 
 
 def _background_phase(cfg: PhantomConfig, z: float, rng: np.random.Generator) -> np.ndarray:
@@ -215,6 +318,35 @@ def _background_phase(cfg: PhantomConfig, z: float, rng: np.random.Generator) ->
     return np.exp(1j * (a * x + b * y + c * z + 0.5 * np.exp(-(x**2 + y**2) / 80.0**2)))
 
 
+GAMMA_MHZ_PER_T = 42.577
+#: smoothing (mm) of the air/lung indicator that stands in for the susceptibility field of the lungs
+B0_SMOOTH_MM = 10.0
+
+
+def b0_map_hz(spec: SubjectSpec, cfg: PhantomConfig, centre_tissue: np.ndarray, z: float) -> np.ndarray:
+    """Off-resonance ``(ny, nx)`` in Hz of a cine slice: lung/air susceptibility + a per-subject linear shim residual.
+
+    The susceptibility term is ``b0_lung_ppm`` times the air/lung indicator smoothed over ``B0_SMOOTH_MM`` (a
+    phenomenological stand-in for the dipole field: the offset rises towards the lungs and falls off over about a
+    centimetre into tissue); the shim residual has a gradient of SD 0.1 ppm per 100 mm per axis. The centre
+    frequency is set on the heart (the mean offset within 40 mm of the LV centre is zero). Scales with B0 (ppm).
+    """
+    x, y = anatomy.pixel_grid(cfg.ny, cfg.nx, cfg.dy, cfg.dx)
+    air = np.isin(centre_tissue, (TISSUE_INDEX["lung"], TISSUE_INDEX["air"])).astype(float)
+    chi = ndimage.gaussian_filter(air, (B0_SMOOTH_MM / cfg.dy, B0_SMOOTH_MM / cfg.dx), mode="nearest")
+    g = _rng(spec.seed, "b0").normal(0, 0.1, 3) / 100.0
+    ppm = cfg.b0_lung_ppm * chi + g[0] * x + g[1] * y + g[2] * z
+    heart = np.hypot(x - spec.heart.cx, y - spec.heart.cy) < 40
+    ppm -= ppm[heart].mean()
+    return ppm * GAMMA_MHZ_PER_T * spec.field_strength_T
+
+
+def b1_map(spec: SubjectSpec, cfg: PhantomConfig, z: float) -> np.ndarray:
+    """Relative B1 (flip-angle scale) ``(ny, nx)`` on a mapping slice: ``1 + A tanh(g)``, ``g`` a smooth random
+    field (wavelength about 250 mm), ``A = b1_amplitude * B0 / 3 T`` (transmit inhomogeneity grows with field)."""
+    x, y = anatomy.pixel_grid(cfg.ny, cfg.nx, cfg.dy, cfg.dx)
+    g = texture.random_field(_rng(spec.seed, "b1"), 250.0, n_modes=8)
+    return 1.0 + cfg.b1_amplitude * spec.field_strength_T / 3.0 * np.tanh(g(x, y, z))
 def _acquire(images: np.ndarray, spec: SubjectSpec, cfg: PhantomConfig, z: np.ndarray, tag: str,
              signal_ref: float) -> np.ndarray:
     """Multi-coil k-space of complex images ``(nt, nz, ny, nx)``: coils, noise at the target SNR, compression.
@@ -223,7 +355,8 @@ def _acquire(images: np.ndarray, spec: SubjectSpec, cfg: PhantomConfig, z: np.nd
     the coil-combined image. The raw coils' noise has covariance ``sigma^2 Psi``; SVD compression to
     ``cfg.coils`` virtual coils uses the expected data covariance (signal + noise), and the compressed noise is
     drawn with its exact covariance ``sigma^2 A Psi A^H`` -- the same distribution as compressing noisy raw
-    data, at a fraction of the cost and memory.
+    data, at a fraction of the cost and memory. The signal covariance is computed in image space (Parseval) and
+    only the virtual coils are Fourier transformed (``A F(s m) = F((A s) m)``).
     """
     import torch
 
@@ -232,21 +365,27 @@ def _acquire(images: np.ndarray, spec: SubjectSpec, cfg: PhantomConfig, z: np.nd
     pos = coils.coil_positions(spec.n_coils_raw, spec.body.ax, spec.body.ay, 80.0, rng)
     nt, nz = images.shape[:2]
     C = spec.n_coils_raw
-    raw = np.empty((nt, nz, C, cfg.ny, cfg.nx), np.complex64)
-    smap_rss_heart = []
+    smaps_all, smap_rss_heart = [], []
     cov = np.zeros((C, C), np.complex128)
+    heart = np.hypot(x - spec.heart.cx, y - spec.heart.cy) < 40
     for k in range(nz):
         smaps = coils.sensitivities(pos, x, y, float(z[k] - 40.0), d0=110.0, rng=rng)
-        heart = np.hypot(x - spec.heart.cx, y - spec.heart.cy) < 40
         smap_rss_heart.append(np.sqrt((np.abs(smaps) ** 2).sum(0))[heart].mean())
-        raw[:, k] = fft2c(torch.from_numpy(smaps[None] * images[:, k, None].astype(np.complex64))).numpy()
-        flat = np.moveaxis(raw[:, k], 1, 0).reshape(C, -1)
-        cov += flat @ flat.conj().T
+        # the raw coils' data covariance, by Parseval (orthonormal FFT) in image space without the raw k-space:
+        # sum over frames and pixels of (s m)(s m)^H = sum_p (sum_t |m_t(p)|^2) s(p) s(p)^H
+        w = (np.abs(images[:, k]) ** 2).sum(0).reshape(-1)
+        sf = smaps.reshape(C, -1).astype(np.complex128)
+        cov += (sf * w) @ sf.conj().T
+        smaps_all.append(smaps)
     sigma = signal_ref * float(np.mean(smap_rss_heart)) / cfg.snr
     psi = coils.noise_covariance(C, cfg.noise_correlation, rng)
-    n_samples = raw.size // C
+    n_samples = nt * nz * cfg.ny * cfg.nx
     A = coils.compression_matrix(cov + n_samples * sigma**2 * psi, cfg.coils)
-    out = coils.apply_compression(raw, A)
+    # compression commutes with the FFT: FFT the virtual coils' images only (A s m), not the raw coils
+    out = np.empty((nt, nz, A.shape[0], cfg.ny, cfg.nx), np.complex64)
+    for k in range(nz):
+        vmaps = np.einsum("vc,cyx->vyx", A, smaps_all[k])
+        out[:, k] = fft2c(torch.from_numpy(vmaps[None] * images[:, k, None].astype(np.complex64))).numpy()
     cov_v = sigma**2 * (A @ psi @ A.conj().T)
     for k in range(nz):
         out[:, k] += coils.correlated_noise(out[:, k].shape, cov_v, rng)
@@ -255,10 +394,11 @@ def _acquire(images: np.ndarray, spec: SubjectSpec, cfg: PhantomConfig, z: np.nd
 
 def subject_tissues(spec: SubjectSpec, cfg: PhantomConfig):
     """The subject's tissue parameters: per-subject population draws or the fixed class table."""
-    oedema = spec.disease == "oedema"
+    oedema, regional = spec.disease == "oedema", cfg.lesion_territories
     if cfg.population_tissue:
-        return subject_tissue_params(spec.field_strength_T, _rng(spec.seed, "tissue"), oedema=oedema)
-    return tissue_params(spec.field_strength_T, oedema=oedema)
+        return subject_tissue_params(spec.field_strength_T, _rng(spec.seed, "tissue"), oedema=oedema,
+                                     regional=regional)
+    return tissue_params(spec.field_strength_T, oedema=oedema, regional=regional)
 
 
 def texture_fields(spec: SubjectSpec, cfg: PhantomConfig) -> dict[str, tuple]:
@@ -299,23 +439,43 @@ def texture_maps(spec: SubjectSpec, cfg: PhantomConfig, fields: dict, z: float, 
     return out
 
 
-def _image(sig: np.ndarray, frac: np.ndarray, mods: dict[str, np.ndarray] | None) -> np.ndarray:
-    """``sum_tissue frac * signal * modulation``: ``sig (..., n_tissues)``, ``frac (n_tissues, ny, nx)``."""
-    img = np.tensordot(sig, frac, axes=1)
+def _with_texture(signals: np.ndarray, mods: dict[str, np.ndarray] | None, ny: int, nx: int) -> np.ndarray:
+    """Per-pixel tissue signals ``(..., n_tissues, ny, nx)`` from per-tissue ``(..., n_tissues)`` or per-pixel
+    signals, the textured tissues multiplied by their PD modulation ``(ny, nx)``."""
+    if signals.ndim < 3 or signals.shape[-2:] != (ny, nx):
+        signals = signals[..., None, None] * np.ones((ny, nx), np.float32)
+    else:
+        signals = signals.copy()
     for name, m in (mods or {}).items():
-        i = TISSUE_INDEX[name]
-        img = img + sig[..., i, None, None] * frac[i] * (m - 1.0)
-    return img
+        signals[..., TISSUE_INDEX[name], :, :] *= m
+    return signals
 
 
-def _signals(tp, mod: str, times: np.ndarray, cfg: PhantomConfig) -> np.ndarray:
-    """Signal per weighted image and tissue ``(nw, n_tissues)`` for a mapping modality."""
+def _signals(tp, mod: str, times: np.ndarray, cfg: PhantomConfig, b1: np.ndarray | None = None) -> np.ndarray:
+    """Signal per weighted image and tissue of a mapping modality: ``(nw, n_tissues)``, or per pixel
+    ``(nw, n_tissues, ny, nx)`` with a relative B1 map ``b1 (ny, nx)``.
+
+    B1 scales the flip angles: the MOLLI readout's Look-Locker rate (``1/tau_LL ~ flip^2``; the three-parameter
+    correction stays exact in this model, so the apparent T1 is unbiased) and the tip-down / tip-up pulses of the T2
+    and spin-lock preparations, which leave a non-decaying fraction (:func:`cardiomm.phantom.contrasts.prepared_decay`;
+    the apparent T2 / T1rho are then longer than the tissue's).
+    """
+    if b1 is None:
+        if mod == "t1map":
+            return contrasts.molli(tp.pd, tp.t1, times)
+        if mod == "t2map":
+            return contrasts.t2prep(tp.pd, tp.t1, tp.t2, times)
+        if mod == "t1rhomap":
+            return contrasts.t1rho_prep(tp.pd, tp.t1, tp.t1rho, times)
+        raise ValueError(f"no signal model for modality {mod!r}")
+    pd, t1 = tp.pd[:, None, None], tp.t1[:, None, None]
     if mod == "t1map":
-        return contrasts.molli(tp.pd, tp.t1, times)
-    if mod == "t2map":
-        return contrasts.t2prep(tp.pd, tp.t1, tp.t2, times)
-    if mod == "t1rhomap":
-        return contrasts.t1rho_prep(tp.pd, tp.t1, tp.t1rho, times)
+        t1s = 1.0 / (1.0 / t1 + b1[None] ** 2 / 5000.0)
+        a = pd * t1s / t1
+        return a[None] - (a + pd)[None] * np.exp(-np.asarray(times, float)[:, None, None, None] / t1s[None])
+    if mod in ("t2map", "t1rhomap"):
+        t = (tp.t2 if mod == "t2map" else tp.t1rho)[:, None, None]
+        return (pd * (1 - np.exp(-3000.0 / t1)))[None] * contrasts.prepared_decay(times, t, b1[None])
     raise ValueError(f"no signal model for modality {mod!r}")
 
 
@@ -332,10 +492,11 @@ def mapping_times(spec: SubjectSpec, cfg: PhantomConfig, mod: str) -> np.ndarray
 
 
 def _truth_rows(spec: SubjectSpec, cfg: PhantomConfig, cine_labels: np.ndarray,
-                param_maps: dict[str, np.ndarray], map_labels: np.ndarray) -> pd.DataFrame:
+                param_maps: dict[str, np.ndarray], map_labels: np.ndarray, z_heart: np.ndarray) -> pd.DataFrame:
     """True 11 phenotypes (from the voxelised labels; WT analytic, :mod:`cardiomm.phantom.truth`) and 3 biomarkers
-    (the tissue mean over the measurement's ROI, :func:`cardiomm.quantify.mapping.myocardial_roi`). ED is frame 0
-    (the phantom's cycle starts at ED) and ES comes from the same rule as the measurement
+    (the tissue mean over the measurement's ROI, :func:`cardiomm.quantify.mapping.myocardial_roi`); ``z_heart`` is
+    each cine slice's depth in the heart (breath-hold shift included). ED is frame 0 (the phantom's cycle starts at
+    ED) and ES comes from the same rule as the measurement
     (:func:`cardiomm.quantify.phases.ed_es_frames`)."""
     geom = Geometry(cfg.dx, cfg.dy, cfg.thickness, cfg.gap, frame_interval_s(spec.heart_rate_bpm, cfg.nt))
     lv = (cine_labels == LV_BLOOD).sum(axis=(1, 2, 3)) * geom.voxel_ml
@@ -349,7 +510,7 @@ def _truth_rows(spec: SubjectSpec, cfg: PhantomConfig, cine_labels: np.ndarray,
     vals["LVCO"] = vals["LVSV"] * spec.heart_rate_bpm / 1000.0
     vals["LVM"] = (cine_labels[0] == LV_MYO).sum() * geom.voxel_ml * 1.05
     # analytic ED wall thickness, defined as the pipeline measures it (cardiomm.phantom.truth)
-    vals["WT"] = wall_thickness_truth(spec.heart, _slice_z(cfg), cine_labels[0])
+    vals["WT"] = wall_thickness_truth(spec.heart, z_heart, cine_labels[0])
     rows = [{"subject": spec.subject, "indicator": k, "unit": unit(k), "value": float(vals[k])} for k in PHENOTYPES]
     from cardiomm.quantify.mapping import myocardial_roi
 
@@ -378,46 +539,53 @@ def write_subject(spec: SubjectSpec, cfg: PhantomConfig, root: str | Path) -> di
     geom = Geometry(cfg.dx, cfg.dy, cfg.thickness, cfg.gap, row["frame_interval_s"])
     out: dict[str, Path] = {}
 
-    # --- cine: bSSFP over one cardiac cycle
+    # --- cine: bSSFP over one cardiac cycle, one breath-hold per slice
     z_all = _slice_z(cfg)
     fr = anatomy.cycle_fraction(np.arange(cfg.nt) / cfg.nt, spec.heart.es_phase)
     sig = contrasts.bssfp(tp.pd, tp.t1, tp.t2, cfg.bssfp_flip_deg, cfg.bssfp_tr_ms)
     rng = _rng(spec.seed, "phase")
     phases = [_background_phase(cfg, z, rng) for z in z_all]
+    fat = fat_spec(spec, cfg)
+    pix = render.fine_to_coarse_index(cfg.ny, cfg.nx, cfg.supersample)
+    off_cine = breath_hold_offsets(spec, cfg, cfg.nz, "cine")
     images = np.empty((cfg.nt, cfg.nz, cfg.ny, cfg.nx), np.complex64)
     labels = np.empty((cfg.nt, cfg.nz, cfg.ny, cfg.nx), np.uint8)
-    for t in range(cfg.nt):
-        for k, z in enumerate(z_all):
-            frac, lab, _ = render_slice(spec, cfg, z, float(fr[t]))
+    for k, z in enumerate(z_all):
+        sig_k = sig
+        for t in range(cfg.nt):
+            r = raster_slice(spec, cfg, z, float(fr[t]), off_cine[k], fat)
+            if t == 0 and cfg.b0_field:  # static field of the (static) lungs of this slice
+                df = b0_map_hz(spec, cfg, r.centre_tissue, z)
+                sig_k = np.moveaxis(contrasts.bssfp_offres(tp.pd, tp.t1, tp.t2, cfg.bssfp_flip_deg, cfg.bssfp_tr_ms,
+                                                           df[..., None]), -1, 0).astype(np.complex64)
             mods = texture_maps(spec, cfg, fields, z, t / cfg.nt, tex_cache) if fields else None
-            images[t, k] = _image(sig, frac, mods) * phases[k]
-            labels[t, k] = lab
+            images[t, k] = slice_image(r, _with_texture(sig_k, mods, cfg.ny, cfg.nx), cfg, pix) * phases[k]
+            labels[t, k] = r.label
     myo_sig = float(sig[TISSUE_INDEX["myocardium"]])
     ksp = _acquire(images, spec, cfg, z_all, "cine", myo_sig)
     out["cine"] = subj.kspace_path("cine")
     write_kspace(out["cine"], ksp)
     save_image(gt_dir / "cine_label.nii.gz", labels, geom, is_label=True)
 
-    # --- mapping: three slices (base/mid/apex thirds) at end-diastole
+    # --- mapping: three slices (base/mid/apex thirds) at end-diastole, each in its own breath-hold
     idx = map_slice_indices(cfg)
     z_map = z_all[idx]
+    off_map = breath_hold_offsets(spec, cfg, len(z_map), "mapping")
     map_geom = Geometry(cfg.dx, cfg.dy, cfg.thickness, row["map_spacing_mm"] - cfg.thickness, 0.0)
-    fracs, map_labels, centre_tissue = [], [], []
-    for z in z_map:
-        fr_, lab, ct = render_slice(spec, cfg, z, 0.0)
-        fracs.append(fr_)
-        map_labels.append(lab)
-        centre_tissue.append(ct)
-    map_labels_a = np.stack(map_labels)
-    centre = np.stack(centre_tissue)
+    rasters = [raster_slice(spec, cfg, z, 0.0, off_map[k], fat) for k, z in enumerate(z_map)]
+    map_labels_a = np.stack([r.label for r in rasters])
+    centre = np.stack([r.centre_tissue for r in rasters])
+    # the truth is the tissue's value, whatever B1 makes the acquisition read
     param_maps = {"T1": tp.t1[centre], "T2": tp.t2[centre], "T1rho": tp.t1rho[centre]}
+    b1 = [b1_map(spec, cfg, z) if cfg.b1_field else None for z in z_map]
     for mod in ("t1map", "t2map", "t1rhomap"):
         times = mapping_times(spec, cfg, mod)
         imgs = np.empty((times.shape[1], len(z_map), cfg.ny, cfg.nx), np.complex64)
         for k in range(len(z_map)):
-            s = _signals(tp, mod, times[k], cfg)  # (nw, n_tissues)
+            s = _signals(tp, mod, times[k], cfg, b1[k])  # (nw, n_tissues[, ny, nx])
             mods = texture_maps(spec, cfg, fields, z_map[k], 0.0) if fields else None
-            imgs[:, k] = _image(s, fracs[k], mods) * phases[idx[k]][None]
+            sk = _with_texture(s, mods, cfg.ny, cfg.nx)
+            imgs[:, k] = slice_image(rasters[k], sk, cfg, pix) * phases[idx[k]][None]
         ref = float(np.abs(_signals(tp, mod, times[0], cfg)[:, TISSUE_INDEX["myocardium"]]).max())
         ksp = _acquire(imgs, spec, cfg, z_map, mod, ref)
         out[mod] = subj.kspace_path(mod)
@@ -427,7 +595,7 @@ def write_subject(spec: SubjectSpec, cfg: PhantomConfig, root: str | Path) -> di
     for bm, arr in param_maps.items():
         save_image(gt_dir / f"{bm}_truth.nii.gz", arr[None].astype(np.float32), map_geom)
 
-    truth = _truth_rows(spec, cfg, labels, param_maps, map_labels_a)
+    truth = _truth_rows(spec, cfg, labels, param_maps, map_labels_a, z_all + off_cine[:, 2])
     out["truth"] = subj.truth_path()
     write_csv(truth, out["truth"])
     return out

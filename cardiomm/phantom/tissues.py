@@ -15,6 +15,7 @@ import numpy as np
 # Tissue classes of the phantom (index into the fraction maps). Order is part of the convention.
 TISSUES = (
     "air", "lung", "fat", "muscle", "soft", "liver", "bone", "blood", "myocardium", "infarct", "rv_myocardium",
+    "epicardial_fat", "pericardial_fat", "pericardium", "oedema",
 )
 TISSUE_INDEX = {name: i for i, name in enumerate(TISSUES)}
 
@@ -32,6 +33,14 @@ _TABLE: dict[str, tuple[float, tuple, tuple, tuple]] = {
     "myocardium": (0.80, (700, 1000, 1200, 1400), (58, 50, 45, 40), (56, 52, 50, 47)),
     "infarct": (0.85, (900, 1300, 1560, 1820), (64, 55, 50, 44), (73, 68, 65, 61)),
     "rv_myocardium": (0.80, (700, 1000, 1200, 1400), (58, 50, 45, 40), (56, 52, 50, 47)),
+    # epicardial / pericardial adipose tissue: the relaxation of (subcutaneous) fat, its own class so that it can
+    # be switched and located; the fibrous pericardium is a thin, low-PD layer between them (dark on bSSFP)
+    "epicardial_fat": (0.90, (200, 260, 370, 450), (90, 80, 70, 60), (75, 70, 65, 60)),
+    "pericardial_fat": (0.90, (200, 260, 370, 450), (90, 80, 70, 60), (75, 70, 65, 60)),
+    "pericardium": (0.25, (650, 1000, 1400, 1600), (30, 28, 26, 24), (35, 32, 30, 28)),
+    # regional oedema (a coronary territory, cardiomm.phantom.anatomy.CORONARY_TERRITORIES): the myocardium's values,
+    # shifted by _with_oedema; with global oedema (lesion territories off) the whole myocardium is shifted instead
+    "oedema": (0.80, (700, 1000, 1200, 1400), (58, 50, 45, 40), (56, 52, 50, 47)),
 }
 
 # Oedema raises the whole LV myocardium's relaxation times (additive T2, multiplicative T1/T1rho).
@@ -53,8 +62,9 @@ class TissueParams:
     t1rho: np.ndarray
 
 
-def tissue_params(field_strength_T: float, oedema: bool = False) -> TissueParams:
-    """Tissue parameters at ``field_strength_T`` (interpolated in B0), with optional myocardial oedema."""
+def tissue_params(field_strength_T: float, oedema: bool = False, regional: bool = False) -> TissueParams:
+    """Tissue parameters at ``field_strength_T`` (interpolated in B0), with optional myocardial oedema: of the
+    whole LV myocardium, or (``regional``) of the ``oedema`` tissue only."""
     b0 = float(np.clip(field_strength_T, _B0[0], _B0[-1]))
     pd, t1, t2, t1rho = [], [], [], []
     for name in TISSUES:
@@ -64,12 +74,13 @@ def tissue_params(field_strength_T: float, oedema: bool = False) -> TissueParams
         t2.append(np.interp(b0, _B0, b))
         t1rho.append(np.interp(b0, _B0, c))
     tp = TissueParams(np.array(pd), np.array(t1), np.array(t2), np.array(t1rho))
-    return _with_oedema(tp) if oedema else tp
+    return _with_oedema(tp, regional) if oedema else tp
 
 
-def _with_oedema(tp: TissueParams) -> TissueParams:
-    """The oedema shift of the LV myocardium (T2 up, T1 and T1rho scaled), in place; returns ``tp``."""
-    i = TISSUE_INDEX["myocardium"]
+def _with_oedema(tp: TissueParams, regional: bool = False) -> TissueParams:
+    """The oedema shift (T2 up, T1 and T1rho scaled) of the LV myocardium, or (``regional``) of the ``oedema``
+    tissue; in place; returns ``tp``."""
+    i = TISSUE_INDEX["oedema" if regional else "myocardium"]
     tp.t2[i] += OEDEMA_T2_MS
     tp.t1[i] *= OEDEMA_T1_FACTOR
     tp.t1rho[i] *= OEDEMA_T1RHO_FACTOR
@@ -77,13 +88,18 @@ def _with_oedema(tp: TissueParams) -> TissueParams:
 
 
 # Between-subject variation of native myocardial relaxation times, as coefficients of variation (SD / mean) of
-# healthy volunteers, applied around the class means above. Sources (figures as recalled, rounded):
-# - T1 (MOLLI-type): Dabir et al., JCMR 2014;16:69 (International T1 Multicenter study), 1.5 T about 950 +/- 21 ms
-#   and 3 T about 1052 +/- 23 ms, i.e. CV ~2.2%; Piechnik et al., JCMR 2013;15:13 (ShMOLLI, 1.5 T) 962 +/- 25 ms,
-#   CV ~2.6%. Messroghli et al., JCMR 2017;19:75 (SCMR/EACVI consensus) asks for local reference ranges;
-#   we take CV 2.5% at every field strength.
-# - T2 (T2-prepared bSSFP): Wassmuth et al., JCMR 2013;15:27 (1.5 T, about 52 +/- 3 ms) and
-#   von Knobelsdorff-Brenkenhoff et al., JCMR 2013;15:53 (3 T, about 45 +/- 2 ms): CV ~5%.
+# healthy volunteers, applied around the class means above. Sources, checked against the papers' abstracts on
+# 2026-12-02 (issue 15; "verified" = the figure is in the abstract, "not verified" = not found there):
+# - T1 (MOLLI-type): Dabir et al., JCMR 2014;16:69 (International T1 Multicenter study, MOLLI 3(3)3(3)5, Philips):
+#   950 +/- 21 ms at 1.5 T and 1052 +/- 23 ms at 3 T (verified), i.e. CV ~2.2%; Piechnik et al., JCMR 2013;15:13
+#   (ShMOLLI, 1.5 T, n = 342): 962 +/- 25 ms (verified), CV ~2.6%. Messroghli et al., JCMR 2017;19:75 (SCMR/EACVI
+#   consensus) asks for local reference ranges (not verified here). We take CV 2.5% at every field strength.
+# - T2 (T2-prepared): Wassmuth et al., JCMR 2013;15:27 (1.5 T, n = 73): 52 +/- 5 ms with a FLASH readout (verified;
+#   the SSFP figure is cut off in the abstract we could read), i.e. CV ~10% including measurement variability;
+#   von Knobelsdorff-Brenkenhoff et al., JCMR 2013;15:53 (3 T, n = 60, T2-prepared SSFP): 44.1 / 45.1 / 46.9 ms
+#   base / mid / apex and a between-subject "scatter factor" of 1.08 (verified; no SD in the abstract). Hanson et
+#   al., Radiology 2020;297:344 (meta-analysis): pooled 52 ms at 1.5 T and 46 ms at 3 T (verified). The CV 5% used
+#   here (the biological share, below the measured spread) is an ASSUMPTION consistent with these.
 # - T1rho: no population study we can cite with confidence; CV 6% is an ASSUMPTION (similar to T2).
 # - 0.55 T and 5 T: no population data used; the same CVs are an ASSUMPTION.
 # The class means are representative values, not these papers' means (kept so the contrast of the
@@ -91,10 +107,11 @@ def _with_oedema(tp: TissueParams) -> TissueParams:
 POPULATION_CV = {"t1": 0.025, "t2": 0.05, "t1rho": 0.06}
 #: draws are clipped at this many SDs so no subject is physiologically absurd
 POPULATION_CLIP_SD = 3.0
-MYOCARDIAL_CLASSES = ("myocardium", "infarct", "rv_myocardium")
+MYOCARDIAL_CLASSES = ("myocardium", "infarct", "rv_myocardium", "oedema")
 
 
-def subject_tissue_params(field_strength_T: float, rng: np.random.Generator, oedema: bool = False) -> TissueParams:
+def subject_tissue_params(field_strength_T: float, rng: np.random.Generator, oedema: bool = False,
+                          regional: bool = False) -> TissueParams:
     """Tissue parameters of one subject: the class table with the myocardial T1, T2 and T1rho drawn from the
     population (one z-score per parameter per subject, shared by LV, RV myocardium and infarct, so the lesion's
     contrast against the remote myocardium is preserved), then the oedema shift. Deterministic in ``rng``.
@@ -104,4 +121,4 @@ def subject_tissue_params(field_strength_T: float, rng: np.random.Generator, oed
     for name, cv in POPULATION_CV.items():
         zs = float(np.clip(rng.standard_normal(), -POPULATION_CLIP_SD, POPULATION_CLIP_SD))
         getattr(tp, name)[idx] *= 1.0 + cv * zs
-    return _with_oedema(tp) if oedema else tp
+    return _with_oedema(tp, regional) if oedema else tp

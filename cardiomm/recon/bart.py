@@ -111,7 +111,7 @@ def bart_slice(method: str, y: np.ndarray, mask: np.ndarray, region: np.ndarray,
 
 def bart_recon_series(method: str, kus: np.ndarray, mask: np.ndarray, region: np.ndarray, lamda: float,
                       max_iter: int, periodic: bool = True, acs: int = 20) -> np.ndarray:
-    """A whole series through BART; checked inputs as :func:`cardiomm.recon.cs.cs_recon_series` passes them.
+    """A whole series through BART; checked inputs as :func:`cardiomm.recon.classical.recon_series` passes them.
 
     ``kus`` complex ``(nt, nz, nc, ny, nx)``, ``mask`` bool ``(nt, ny, nx)``; returns float32 ``(nt, nz, ny, nx)``
     magnitude. ``periodic`` is accepted for symmetry with the SigPy engine: BART's temporal TV is never circular.

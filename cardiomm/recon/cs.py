@@ -27,6 +27,9 @@ solved with SigPy's primal-dual hybrid gradient (:class:`sigpy.app.LinearLeastSq
 ``solver="PrimalDualHybridGradient"``). For cine the difference is circular (the cardiac cycle is periodic);
 for a mapping series (weightings ordered by inversion/echo/spin-lock time) it is not.
 
+A third k-t method, ``lps`` (low-rank plus sparse, Otazo et al. 2015), is in :mod:`cardiomm.recon.lps`; it shares
+this module's operator, data scaling and :class:`CSParams`.
+
 Scaling: the maps have unit RSS, the FFT is orthonormal and the mask is 0/1, so the forward operator ``A`` has
 norm <= 1 (step sizes are set from that bound, no power iteration) and ``|x|`` is on the RSS reference's scale
 (see :mod:`cardiomm.recon.sense`). The l1 terms are not scale-invariant, so the data of each slice are divided by
@@ -44,9 +47,6 @@ import pywt
 import scipy.fft
 import sigpy as sp
 
-from cardiomm.acquisition import Acquisition
-from cardiomm.recon.sense import MIN_CALIB_WIDTH, _espirit, sense_frame
-
 # method -> one-line description (the methods of this module; SENSE is in cardiomm.recon.sense)
 CS_METHODS = {"cs": "l1-wavelet SENSE (spatial compressed sensing)", "kttv": "temporal-TV SENSE (k-t)"}
 WAVELET = "db4"
@@ -56,49 +56,77 @@ PDHG_TAU = 2.0
 
 @dataclass(frozen=True)
 class CSParams:
-    """Parameters of one regularised reconstruction (config blocks ``cs:`` / ``kttv:``).
+    """Parameters of one regularised reconstruction (config blocks ``cs:`` / ``kttv:`` / ``lps:``).
 
-    lamda: l1 weight relative to a unit-magnitude image (see the module docstring); for ``kttv`` of a mapping
-        series ``lamda_mapping`` is used instead when given (cine and weighting series differ in temporal
+    lamda: l1 weight relative to a unit-magnitude image (see the module docstring); for ``kttv``/``lps`` of a
+        mapping series ``lamda_mapping`` is used instead when given (cine and weighting series differ in temporal
         redundancy, so the tuning chooses them separately).
     max_iter: solver iterations per slice.
-    engine: ``sigpy`` (default) or ``bart`` (:mod:`cardiomm.recon.bart`, needs the ``bart`` binary).
+    engine: ``sigpy`` (default) or ``bart`` (:mod:`cardiomm.recon.bart`, needs the ``bart`` binary; not ``lps``).
+    lamda_lowrank, lamda_lowrank_mapping: ``lps`` only: the nuclear-norm weight of the low-rank part
+        (:mod:`cardiomm.recon.lps`), for cine and (when given) for mapping series.
     """
 
     lamda: float
     max_iter: int
     lamda_mapping: float | None = None
     engine: str = "sigpy"
+    lamda_lowrank: float | None = None
+    lamda_lowrank_mapping: float | None = None
 
     @classmethod
     def from_dict(cls, method: str, cfg: dict | None) -> CSParams:
         cfg = dict(cfg or {})
         defaults = DEFAULTS[method]
-        unknown = set(cfg) - {"lamda", "max_iter", "lamda_mapping", "engine"}
+        keys = {"lamda", "max_iter", "lamda_mapping", "engine"} | (LOWRANK_KEYS if method == "lps" else set())
+        unknown = set(cfg) - keys
         if unknown:
             raise ValueError(f"config {method}: unknown keys {sorted(unknown)}")
+
+        def opt(k: str, default: float | None = None) -> float | None:
+            return default if cfg.get(k) is None else float(cfg[k])
+
         p = cls(
             lamda=float(cfg.get("lamda", defaults.lamda)),
             max_iter=int(cfg.get("max_iter", defaults.max_iter)),
-            lamda_mapping=(None if cfg.get("lamda_mapping") is None else float(cfg["lamda_mapping"])),
+            lamda_mapping=opt("lamda_mapping"),
             engine=str(cfg.get("engine", "sigpy")),
+            lamda_lowrank=opt("lamda_lowrank", defaults.lamda_lowrank),
+            lamda_lowrank_mapping=opt("lamda_lowrank_mapping"),
         )
-        if p.lamda < 0 or (p.lamda_mapping is not None and p.lamda_mapping < 0):
-            raise ValueError(f"config {method}.lamda: must be >= 0, got {p.lamda} / {p.lamda_mapping}")
+        weights = (p.lamda, p.lamda_mapping, p.lamda_lowrank, p.lamda_lowrank_mapping)
+        if any(w is not None and w < 0 for w in weights):
+            raise ValueError(f"config {method}: weights must be >= 0, got lamda {p.lamda} / {p.lamda_mapping}"
+                             + (f", lamda_lowrank {p.lamda_lowrank} / {p.lamda_lowrank_mapping}"
+                                if method == "lps" else ""))
         if p.max_iter < 1:
             raise ValueError(f"config {method}.max_iter: must be >= 1, got {p.max_iter}")
         if p.engine not in ("sigpy", "bart"):
             raise ValueError(f"config {method}.engine: must be 'sigpy' or 'bart', got {p.engine!r}")
+        if method == "lps" and p.engine == "bart":
+            raise ValueError("config lps.engine: 'bart' has no L+S equivalent (pics puts every -R penalty on one "
+                             "image; see cardiomm.recon.lps); use engine: sigpy")
         return p
 
     def lamda_for(self, kind: str) -> float:
         """The weight for a series of ``kind`` ``"cine"`` or ``"mapping"``."""
         return self.lamda_mapping if kind == "mapping" and self.lamda_mapping is not None else self.lamda
 
+    def lamda_lowrank_for(self, kind: str) -> float:
+        """``lps``: the nuclear-norm weight for a series of ``kind`` ``"cine"`` or ``"mapping"``."""
+        if self.lamda_lowrank is None:
+            raise ValueError("CSParams.lamda_lowrank_for: no lamda_lowrank (only the lps method has one)")
+        if kind == "mapping" and self.lamda_lowrank_mapping is not None:
+            return self.lamda_lowrank_mapping
+        return self.lamda_lowrank
 
+
+#: the config keys that only ``lps`` has
+LOWRANK_KEYS = {"lamda_lowrank", "lamda_lowrank_mapping"}
 # the schema's defaults (cardiomm/schema/config.schema.json; tests/test_config_schema.py keeps them equal)
 DEFAULTS = {"sense": CSParams(lamda=0.01, max_iter=30), "cs": CSParams(lamda=0.005, max_iter=30),
-            "kttv": CSParams(lamda=0.02, max_iter=40)}
+            "kttv": CSParams(lamda=0.02, max_iter=100),
+            "lps": CSParams(lamda=0.003, max_iter=60, lamda_lowrank=0.01)}
 
 
 # ---------------------------------------------------------------------------------------------- operators
@@ -315,53 +343,14 @@ def kttv_slice(y: np.ndarray, maps: np.ndarray, mask: np.ndarray, lamda: float, 
     """
     A, y, s = _problem(y, maps, mask)
     G = temporal_difference(A.ishape, periodic)
-    # PDHG on K = [A; G] needs tau * sigma * ||K||^2 <= 1, and ||K||^2 <= ||A||^2 + ||G||^2 <= 1 + 4.
-    # tau = 2 (large primal steps) reached in 60 iterations what tau = 0.2 had not reached in 100 (measured on a
-    # ktRadial24 cine slice), so the balance is PDHG_TAU with sigma = 1 / (5 tau).
+    # PDHG on K = [A; G] needs tau * sigma * ||K||^2 <= 1, and ||K||^2 <= ||A||^2 + ||G||^2 <= 1 + 4: sigma =
+    # 1 / (5 tau). The balance tau = PDHG_TAU = 2 (large primal steps) was measured against others (tau 1-10, and
+    # block-diagonal dual steps sigma_A, sigma_G with tau (sigma_A + 4 sigma_G) = 1), and SigPy's ADMM (rho 0.05-3,
+    # 3-10 CG steps): none reached a lower objective per CPU second on a ktRadial24 cine slice. What the method
+    # needed was iterations: at 40 it was 1.2-3.3 dB below BART's pics (same maps, same open-TV objective); at 100
+    # (the default) within 0.35 dB on every mask (benchmarks/results/kttv_convergence.md). It is still not the
+    # minimiser (which scores lower in PSNR at 24x): max_iter is part of the method, as for cs.
     x = sp.app.LinearLeastSquares(A, y, x=A.H(y), proxg=sp.prox.L1Reg(G.oshape, lamda), G=G,
                                   solver="PrimalDualHybridGradient", tau=PDHG_TAU, sigma=1.0 / (5.0 * PDHG_TAU),
                                   max_iter=max_iter, show_pbar=False).run()
     return (np.asarray(x) * np.float32(s)).astype(np.complex64)
-
-
-def cs_recon_series(method: str, acq: Acquisition, params: CSParams, kind: str = "cine") -> np.ndarray:
-    """``cs``, ``kttv`` (or ``sense``) reconstruction of a whole series, one ESPIRiT calibration per slice.
-
-    Parameters
-    ----------
-    method: ``"cs"``, ``"kttv"`` or ``"sense"`` (SigPy: :func:`cardiomm.recon.sense.sense_frame` frame by frame,
-        as :func:`cardiomm.recon.sense.sense_recon_series`; this entry exists for the BART engine).
-    acq: the validated acquisition (:class:`cardiomm.acquisition.Acquisition`): k-space ``(nt, nz, nc, ny, nx)``,
-        mask, ACS region and width.
-    params: :class:`CSParams`; kind: ``"cine"`` or ``"mapping"`` (temporal difference circular or not, and which
-        ``lamda``).
-
-    Returns
-    -------
-    float32 ``(nt, nz, ny, nx)`` magnitude on the scale of the RSS reference.
-    """
-    if method not in DEFAULTS:
-        raise ValueError(f"cs_recon_series: unknown method {method!r}; known: {sorted(DEFAULTS)}")
-    if kind not in ("cine", "mapping"):
-        raise ValueError(f"cs_recon_series: kind must be 'cine' or 'mapping', got {kind!r}")
-    k, m, region, acs = acq.kspace, acq.mask != 0, acq.acs, acq.acs_width
-    if acs < MIN_CALIB_WIDTH:
-        raise ValueError(f"cs_recon_series: {acq.source}: acs={acs}, ESPIRiT needs at least {MIN_CALIB_WIDTH} "
-                         "fully sampled")
-    lamda = params.lamda_for(kind)
-    if params.engine == "bart":
-        from cardiomm.recon.bart import bart_recon_series
-
-        return bart_recon_series(method, k, m, region, lamda, params.max_iter, periodic=kind == "cine", acs=acs)
-    nt, nz = k.shape[:2]
-    out = np.zeros((nt, nz, *k.shape[-2:]), dtype=np.float32)
-    for z in range(nz):
-        maps = _espirit(k[:, z], region, calib_width=acs)
-        if method == "sense":
-            x = np.stack([sense_frame(k[t, z], maps, m[t], lamda=lamda, max_iter=params.max_iter) for t in range(nt)])
-        elif method == "kttv":
-            x = kttv_slice(k[:, z], maps, m, lamda, params.max_iter, periodic=kind == "cine")
-        else:
-            x = cs_slice(k[:, z], maps, m, lamda, params.max_iter)
-        out[:, z] = np.abs(x)
-    return out

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import h5py
@@ -165,6 +165,9 @@ class FrameDataset(Dataset):
     cache_files: k-space files kept in memory.
     acs_lines: ACS width passed to the mask generator.
     mask_fns: ``(make_mask, acs_mask)`` with the signatures of :mod:`cardiomm.sampling.masks` (tests).
+    adjacent: ``F > 0`` (odd) adds the published architectures' inputs: ``adjacent``, ``adjacent_mask``,
+        ``square_acs``, ``acs_width`` (see :class:`~cardiomm.recon.sample.FrameSample`).
+    text_fn: ``(meta with modality, mask name) -> (2, D)`` text features, added as ``text`` (``cardiomm_official``).
     """
 
     def __init__(
@@ -180,7 +183,12 @@ class FrameDataset(Dataset):
         cache_files: int = 2,
         acs_lines: int = ACS_LINES,
         mask_fns: tuple[MaskFn, MaskFn] | None = None,
+        adjacent: int = 0,
+        text_fn: Callable[[Mapping, str], torch.Tensor] | None = None,
     ) -> None:
+        if adjacent < 0 or (adjacent and adjacent % 2 == 0):
+            raise ValueError(f"FrameDataset: adjacent must be 0 or odd, got {adjacent}")
+        self.adjacent, self.text_fn = int(adjacent), text_fn
         for mod in modalities:
             modality(mod)  # clear KeyError for unknown names
         bad = [p for p in patterns if p not in PATTERNS]
@@ -257,9 +265,21 @@ class FrameDataset(Dataset):
         )
         mname = parse_mask_name(name)
         us_tokens, us_cont = encode_undersampling(mname.pattern, mname.R)
-        return sample.replace(scan_tokens=torch.tensor(encode_scan(subj.meta, ref.modality), dtype=torch.long),
-                              us_tokens=torch.tensor(us_tokens, dtype=torch.long),
-                              us_cont=torch.tensor([us_cont], dtype=torch.float32))
+        sample = sample.replace(scan_tokens=torch.tensor(encode_scan(subj.meta, ref.modality), dtype=torch.long),
+                                us_tokens=torch.tensor(us_tokens, dtype=torch.long),
+                                us_cont=torch.tensor([us_cont], dtype=torch.float32))
+        if self.adjacent:
+            from cardiomm.recon.infer_published import adjacent_frames, square_acs
+
+            idx = adjacent_frames(ref.t, nt, self.adjacent)
+            m = torch.from_numpy(mask[idx] > 0)
+            k_adj = torch.where(m[:, None], kslice[idx], torch.zeros((), dtype=kslice.dtype)) / sample.scale
+            sample = sample.replace(adjacent=k_adj.to(torch.complex64), adjacent_mask=m.float(),
+                                    square_acs=torch.tensor(square_acs(name)),
+                                    acs_width=torch.tensor(int(self.acs_lines)))
+        if self.text_fn is not None:
+            sample = sample.replace(text=self.text_fn({**subj.meta, "modality": ref.modality}, name).float())
+        return sample
 
 
 class GroupedBatchSampler(Sampler[list[int]]):

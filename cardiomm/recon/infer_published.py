@@ -22,7 +22,8 @@ from torch import nn
 from cardiomm.conventions import ACS_LINES, parse_mask_name
 from cardiomm.device import get_device
 
-__all__ = ["adjacent_frames", "acs_rule", "reconstruct_series_published"]
+__all__ = ["adjacent_frames", "acs_rule", "network_input", "published_forward", "reconstruct_series_published",
+           "square_acs"]
 
 
 def adjacent_frames(t: int, nt: int, n: int) -> list[int]:
@@ -33,15 +34,47 @@ def adjacent_frames(t: int, nt: int, n: int) -> list[int]:
     return [idx[0]] * (lo + half) + idx + [idx[-1]] * (half + 1 - hi)
 
 
-def acs_rule(arch: str, mask_name: str) -> tuple[int, object]:
-    """``(acs_lines, square_acs or acs_kind)`` of the official rule for a project mask name."""
-    pattern = parse_mask_name(mask_name).pattern
-    radial = pattern in ("ktRadial", "Radial")
+def acs_rule(arch: str, mask_name: str, acs_width: int = ACS_LINES) -> tuple[int, bool]:
+    """``(acs_lines, square)`` of the official rule for a project mask name whose ACS is ``acs_width`` wide (the
+    release's, :func:`cardiomm.io.releases.acs_lines`; ``Acquisition.acs_width``): both published models take
+    the square 2D ACS for the radial patterns and ACS lines otherwise (``square_acs`` of ``cardiomm_official``,
+    ``acs_kind`` ``"square"``/``"lines"`` of ``promptmr``, set by :func:`published_forward`)."""
+    if arch not in ("cardiomm_official", "promptmr"):
+        raise ValueError(f"acs_rule: {arch!r} is not a published architecture")
+    return int(acs_width), square_acs(mask_name)
+
+
+def square_acs(mask_name: str) -> bool:
+    """Whether a project mask's ACS is a square (the radial patterns), not lines."""
+    return parse_mask_name(mask_name).pattern in ("ktRadial", "Radial")
+
+
+def network_input(k: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The published networks' layout of adjacent frames (training and inference alike).
+
+    ``k`` complex ``(B, F, C, ny, nx)`` and ``mask`` ``(B, F, ny, nx)`` (project layout) -> k-space
+    ``(B, F*C, nx, ny)`` frame-major with the phase-encoding lines last, and the bool mask expanded to it.
+    """
+    B, F, C, ny, nx = k.shape
+    kt = k.transpose(-1, -2).reshape(B, F * C, nx, ny)
+    mt = (mask > 0).transpose(-1, -2)[:, :, None].expand(B, F, C, nx, ny).reshape(B, F * C, nx, ny)
+    return kt, mt
+
+
+def published_forward(model: nn.Module, k: torch.Tensor, mask: torch.Tensor, acs_lines: int, square: bool,
+                      texts: torch.Tensor | None = None) -> torch.Tensor:
+    """One call of a published network on :func:`network_input`'s tensors; ``texts`` ``(B, 2, D)`` (metadata,
+    undersampling) for ``cardiomm_official``. Returns the RSS magnitude ``(B, ny, nx)`` in the project layout."""
+    arch = getattr(model, "arch", None)
     if arch == "cardiomm_official":
-        return ACS_LINES, radial
-    if arch == "promptmr":
-        return ACS_LINES, "square" if radial else "lines"
-    raise ValueError(f"acs_rule: {arch!r} is not a published architecture")
+        if texts is None:
+            raise ValueError("published_forward: cardiomm_official needs the text features")
+        out = model(k, mask, acs_lines, square, texts[:, 0], texts[:, 1])
+    elif arch == "promptmr":
+        out = model(k, mask, acs_lines, "square" if square else "lines")
+    else:
+        raise ValueError(f"published_forward: {arch!r} is not a published architecture")
+    return out.transpose(-1, -2)
 
 
 def reconstruct_series_published(
@@ -52,6 +85,7 @@ def reconstruct_series_published(
     meta: Mapping[str, object],
     clip_dir: str | os.PathLike | None = None,
     batch_size: int = 1,
+    acs_width: int = ACS_LINES,
 ) -> np.ndarray:
     """Reconstruct every frame of a series.
 
@@ -64,6 +98,8 @@ def reconstruct_series_published(
     mask_name: e.g. ``"ktGaussian8"`` (undersampling sentence and ACS rule).
     meta: scan metadata (``modality``, ``view``, ``vendor``, ``scanner``, ``field_strength_T``).
     clip_dir: the CLIP folder (``cardiomm_official`` only).
+    batch_size: frames per forward pass.
+    acs_width: ACS width of the mask (the release's; ``Acquisition.acs_width``).
 
     Returns
     -------
@@ -79,7 +115,7 @@ def reconstruct_series_published(
         raise ValueError(f"reconstruct_series_published: mask must be (nt={nt}, {ny}, {nx}), got {mask.shape}")
     mask = np.broadcast_to(mask, (nt, ny, nx))
     arch = getattr(model, "arch", None)
-    acs_lines, acs_mode = acs_rule(str(arch), mask_name)
+    acs_lines, square = acs_rule(str(arch), mask_name, acs_width)
     n_adj = int(model.config.num_adj_slices)
     device = get_device()
     model = model.to(device).eval()
@@ -92,25 +128,18 @@ def reconstruct_series_published(
             raise ValueError(f"CLIP folder {clip_dir}: text features have {enc.dim} dims, the network's heads "
                              f"expect llm_model_dim={model.config.llm_model_dim}")
         texts = enc.encode(list(sentences_for(meta, mask_name))).to(device)
-    k_t = torch.from_numpy(np.ascontiguousarray(kus.transpose(0, 1, 2, 4, 3))).to(torch.complex64)
-    m_t = torch.from_numpy(np.ascontiguousarray(mask.transpose(0, 2, 1)) > 0)
+    k_t = torch.from_numpy(np.ascontiguousarray(kus)).to(torch.complex64)
+    m_t = torch.from_numpy(np.ascontiguousarray(mask) > 0)
     out = np.zeros((nt, nz, ny, nx), dtype=np.float32)
     jobs = [(t, z) for z in range(nz) for t in range(nt)]
     with torch.inference_mode():
         for start in range(0, len(jobs), max(1, batch_size)):
             chunk = jobs[start: start + max(1, batch_size)]
-            ks, ms = [], []
-            for t, z in chunk:
-                idx = adjacent_frames(t, nt, n_adj)
-                ks.append(k_t[idx, z].reshape(n_adj * nc, nx, ny))
-                ms.append(m_t[idx][:, None].expand(n_adj, nc, nx, ny).reshape(n_adj * nc, nx, ny))
-            k = torch.stack(ks).to(device)
-            m = torch.stack(ms).to(device)
-            if texts is not None:
-                b = len(chunk)
-                img = model(k, m, acs_lines, acs_mode, texts[0:1].expand(b, -1), texts[1:2].expand(b, -1))
-            else:
-                img = model(k, m, acs_lines, acs_mode)
+            idx = [adjacent_frames(t, nt, n_adj) for t, _ in chunk]
+            k, m = network_input(torch.stack([k_t[i, z] for i, (_, z) in zip(idx, chunk)]),
+                                 torch.stack([m_t[i] for i in idx]))
+            text = None if texts is None else texts[None].expand(len(chunk), -1, -1)
+            img = published_forward(model, k.to(device), m.to(device), acs_lines, square, text)
             for (t, z), frame in zip(chunk, img.float().cpu().numpy()):
-                out[t, z] = frame.T
+                out[t, z] = frame
     return out

@@ -27,7 +27,8 @@ def zero_filled_method(name: str, params: ReconParams) -> Reconstructor:
 
 
 def classical_method(name: str, params: ReconParams) -> Reconstructor:
-    """SENSE (SigPy frame by frame, or BART with ``sense.engine: bart``), ``cs`` and ``kttv`` (SigPy or BART)."""
+    """SENSE (SigPy frame by frame, or BART with ``sense.engine: bart``), ``cs`` and ``kttv`` (SigPy or BART),
+    ``lps`` (SigPy only)."""
     sense = dict(params.sense or {})
     if name == "sense" and sense.get("engine", "sigpy") == "sigpy":
         from cardiomm.recon.sense import sense_recon_series
@@ -38,12 +39,13 @@ def classical_method(name: str, params: ReconParams) -> Reconstructor:
             return sense_recon_series(acq, **kw)
 
         return rec_sense
-    from cardiomm.recon.cs import CSParams, cs_recon_series
+    from cardiomm.recon.classical import recon_series
+    from cardiomm.recon.cs import CSParams
 
     cs_params = CSParams.from_dict(name, sense if name == "sense" else (params.classical or {}).get(name, {}))
 
     def rec(acq: Acquisition) -> np.ndarray:
-        return cs_recon_series(name, acq, cs_params, MODALITIES[acq.meta["modality"]].kind)
+        return recon_series(name, acq, cs_params, MODALITIES[acq.meta["modality"]].kind)
 
     return rec
 
@@ -62,9 +64,8 @@ def trained_method(name: str, params: ReconParams) -> Reconstructor:
 
 
 def published_method(name: str, params: ReconParams) -> Reconstructor:
-    """A published architecture with third-party weights (``cardiomm_official``, ``promptmr``), loaded once.
-
-    :func:`~cardiomm.recon.infer_published.reconstruct_series_published` takes no ACS width (as before the registry)."""
+    """A published architecture with third-party weights (``cardiomm_official``, ``promptmr``), loaded once;
+    the ACS width is the acquisition's (the release's, like the other methods)."""
     from cardiomm.recon.checkpoint import load_any
     from cardiomm.recon.infer_published import reconstruct_series_published
 
@@ -74,6 +75,6 @@ def published_method(name: str, params: ReconParams) -> Reconstructor:
 
     def rec(acq: Acquisition) -> np.ndarray:
         return reconstruct_series_published(model, acq.kspace, acq.mask, acq.mask_name, dict(acq.meta),
-                                            pub.get("clip_dir"), own.get("batch_size", 1))
+                                            pub.get("clip_dir"), own.get("batch_size", 1), acq.acs_width)
 
     return rec

@@ -27,6 +27,11 @@ class FrameSample:
     us_tokens: long ``(2,)``; us_cont: float32 ``(1,)`` = log2(R) (:func:`encode_undersampling`).
     context: complex64 ``(2k, H, W)`` zero-filled neighbouring frames (``temporal_context = k > 0``), else ``None``.
     target: float32 ``(H, W)`` normalised RSS of the fully sampled frame (training), else ``None``.
+    adjacent: complex64 ``(F, C, H, W)`` the ``F`` adjacent frames' normalised undersampled k-space, centre frame
+        in the middle (the published architectures' input; :func:`cardiomm.recon.infer_published.adjacent_frames`),
+        else ``None``; adjacent_mask: float32 ``(F, H, W)`` their masks.
+    square_acs: bool ``()`` the mask's ACS is a square (radial patterns), not lines; acs_width: long ``()`` its width.
+    text: float32 ``(2, D)`` text features of the metadata and undersampling sentences (``cardiomm_official``).
     """
 
     kspace: torch.Tensor
@@ -38,6 +43,11 @@ class FrameSample:
     us_cont: torch.Tensor | None = None
     context: torch.Tensor | None = None
     target: torch.Tensor | None = None
+    adjacent: torch.Tensor | None = None
+    adjacent_mask: torch.Tensor | None = None
+    square_acs: torch.Tensor | None = None
+    acs_width: torch.Tensor | None = None
+    text: torch.Tensor | None = None
 
     def to(self, device: torch.device | str, non_blocking: bool = False) -> FrameSample:
         """Every tensor field moved to ``device``."""

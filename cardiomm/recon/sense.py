@@ -75,22 +75,62 @@ def espirit_maps(
     return _espirit(k, region, calib_width, thresh, crop)
 
 
-def _espirit(k: np.ndarray, region: np.ndarray, calib_width: int, thresh: float = 0.02,
-             crop: float = 0.95) -> np.ndarray:
-    """:func:`espirit_maps` on inputs already checked (``k`` complex ``(nt, nc, ny, nx)``, ``region`` bool
-    ``(ny, nx)`` sampled in every frame)."""
+def calibration(k: np.ndarray, region: np.ndarray, calib_width: int) -> tuple[np.ndarray, int]:
+    """The ESPIRiT calibration input of one slice: the frame-averaged k-space inside the central calibration square.
+
+    Parameters
+    ----------
+    k: complex ``(nt, nc, ny, nx)`` masked k-space of one slice; region: bool ``(ny, nx)`` ACS region, sampled in
+    every frame; calib_width: requested side of the calibration square.
+
+    Returns
+    -------
+    complex64 ``(nc, ny, nx)`` (zero outside the square) and the square's side: ``calib_width`` reduced to the
+    largest centred square inside ``region``. Only that square enters ESPIRiT (SigPy crops it), so zeroing the
+    rest changes nothing, and it makes the calibration a function of the ACS data alone: masks with the same ACS
+    data give the same input, hence the same maps (:func:`cardiomm.stages.coilmaps` computes them once).
+    """
     width = min(int(calib_width), central_square_width(region))
     if width < MIN_CALIB_WIDTH:
         raise ValueError(
             f"espirit_maps: ESPIRiT needs a fully sampled central calibration region of at least "
             f"{MIN_CALIB_WIDTH}x{MIN_CALIB_WIDTH}; got {width} (calib_width={calib_width}, ACS too small)"
         )
+    ny, nx = region.shape
+    square = np.zeros((ny, nx), dtype=bool)
+    y0, x0 = ny // 2 - width // 2, nx // 2 - width // 2  # sigpy's centred crop
+    square[y0: y0 + width, x0: x0 + width] = True
     # one calibration per slice: average the ACS over frames (static coils, more SNR); zero elsewhere
-    calib = (k.mean(axis=0) * region).astype(np.complex64)
+    # (np.where, not a product: exact zeros, no -0.0, so equal ACS data give equal bytes)
+    return np.where(square, k.mean(axis=0), 0).astype(np.complex64), width
+
+
+def _espirit(k: np.ndarray, region: np.ndarray, calib_width: int, thresh: float = 0.02,
+             crop: float = 0.95) -> np.ndarray:
+    """:func:`espirit_maps` on inputs already checked (``k`` complex ``(nt, nc, ny, nx)``, ``region`` bool
+    ``(ny, nx)`` sampled in every frame)."""
+    calib, width = calibration(k, region, calib_width)
+    return espirit_calibrated(calib, width, thresh, crop)
+
+
+def espirit_calibrated(calib: np.ndarray, width: int, thresh: float = 0.02, crop: float = 0.95) -> np.ndarray:
+    """ESPIRiT maps ``(nc, ny, nx)`` complex64 of a calibration input of :func:`calibration`."""
     maps = mr_app.EspiritCalib(calib, calib_width=width, thresh=thresh, crop=crop, show_pbar=False).run()
     maps = np.nan_to_num(np.asarray(maps), nan=0.0, posinf=0.0, neginf=0.0)  # shim: see module docstring
     maps = normalize_smaps(torch.from_numpy(maps.astype(np.complex128))).numpy()
     return maps.astype(np.complex64)
+
+
+def slice_maps(acq: Acquisition, z: int) -> np.ndarray:
+    """ESPIRiT maps ``(nc, ny, nx)`` of slice ``z``: from ``acq.coil_maps`` when the coil-maps job computed them,
+    else calibrated here on the frame-averaged ACS (calibration square up to ``acq.acs_width``).
+
+    Either way the array has ESPIRiT's own memory layout (Fortran order): SigPy's coil sums follow the layout, so
+    this keeps a reconstruction bitwise the same with or without the coil-maps job.
+    """
+    if acq.coil_maps is not None:
+        return np.asfortranarray(acq.coil_maps[z])
+    return _espirit(acq.kspace[:, z], acq.acs, calib_width=acq.acs_width)
 
 
 def sense_frame(
@@ -117,7 +157,7 @@ def sense_frame(
 
 
 def sense_recon_series(acq: Acquisition, lamda: float = 0.01, max_iter: int = 30) -> np.ndarray:
-    """CG-SENSE reconstruction of a whole series with per-slice ESPIRiT maps.
+    """CG-SENSE reconstruction of a whole series with per-slice ESPIRiT maps (:func:`slice_maps`).
 
     Parameters
     ----------
@@ -139,7 +179,7 @@ def sense_recon_series(acq: Acquisition, lamda: float = 0.01, max_iter: int = 30
     nt, nz = k.shape[:2]
     out = np.zeros((nt, nz, *k.shape[-2:]), dtype=np.float32)
     for z in range(nz):
-        maps = _espirit(k[:, z], acq.acs, calib_width=acs)
+        maps = slice_maps(acq, z)
         for t in range(nt):
             out[t, z] = np.abs(sense_frame(k[t, z], maps, m[t], lamda=lamda, max_iter=max_iter))
     return out

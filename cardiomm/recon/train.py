@@ -1,4 +1,4 @@
-"""Training loop shared by CardioMM and the E2E-VarNet peer.
+"""The reconstruction task of the training engine (:mod:`cardiomm.training`), for every recon architecture.
 
 Loss: ``ssim_weight * (1 - SSIM) + l1_weight * L1`` on the magnitude of the coil-combined output against the
 RSS of the fully sampled frame, both divided by the zero-filled scale (:mod:`cardiomm.recon.data`).
@@ -6,37 +6,35 @@ The SSIM is our own differentiable implementation of the fastMRI/E2E-VarNet trai
 window, K1 = 0.01, K2 = 0.03, data range = per-image maximum of the target), not ``monai.losses.SSIMLoss``,
 whose data range is one fixed number for the whole batch while our targets vary per image.
 
-Optimiser AdamW, LR multiplied by ``gamma`` every ``step_size`` epochs, gradient-norm clipping. Each epoch ends
-with an atomic resume file ``<log_dir>/resume.pt`` (model, optimiser, scheduler, history); a restarted run
-continues after the last finished epoch and, since every random choice is seeded by ``(seed, epoch)``, ends
-with the same weights as an uninterrupted run. Logs: ``train_log.csv`` (one row per epoch) and
-``loss_curve.png`` in ``log_dir``.
+Optimiser AdamW, LR multiplied by ``gamma`` every ``step_size`` epochs, gradient-norm clipping; the final
+(last-epoch) weights are kept. The loop, the resume state ``<log_dir>/resume.pt`` (refused for another
+configuration, naming the keys), ``train_log.csv`` and ``loss_curve.png`` are the engine's
+(:func:`cardiomm.training.fit`); this module supplies :class:`ReconTask`: the model, batches, forward and loss,
+validation metrics.
 """
 
 from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Subset
-from tqdm import tqdm
 
-from cardiomm.atomic import atomic_path, write_csv
-from cardiomm.checkpoint import check_resume
+from cardiomm.atomic import atomic_path
 from cardiomm.conventions import ACS_LINES, PATTERNS
 from cardiomm.device import autocast, get_device
-from cardiomm.progress import tqdm_to_log
-from cardiomm.recon.checkpoint import build_model, count_parameters, save_checkpoint
+from cardiomm.recon.checkpoint import PUBLISHED, build_model, count_parameters, save_checkpoint
 from cardiomm.recon.data import FrameDataset, GroupedBatchSampler, MaskFn
 from cardiomm.recon.prompts import drop_tokens
 from cardiomm.recon.sample import FrameSample, collate_samples
+from cardiomm.training import EpochStats, ModelCard, fit
 
 
 @dataclass
@@ -160,9 +158,24 @@ def nmse(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 def run_batch(model: nn.Module, batch: FrameSample, device: torch.device) -> torch.Tensor:
     """Forward one collated :class:`~cardiomm.recon.sample.FrameSample` (:func:`collate_samples`);
-    returns the magnitude image ``(B, H, W)`` float32 in normalised units."""
+    returns the magnitude image ``(B, H, W)`` float32 in normalised units.
+
+    The published architectures (``cardiomm_official``, ``promptmr``) take the sample's adjacent frames in their
+    own layout (:func:`cardiomm.recon.infer_published.published_forward`, as at inference), one item at a time
+    (each item has its own ACS rule)."""
     with autocast(device):
-        out = model(batch.to(device, non_blocking=True))
+        if getattr(model, "arch", None) in PUBLISHED:
+            from cardiomm.recon.infer_published import network_input, published_forward
+
+            b = batch.to(device, non_blocking=True)
+            if b.adjacent is None:
+                raise ValueError(f"run_batch: {model.arch} needs the adjacent frames (FrameDataset(adjacent=F))")
+            out = torch.cat([published_forward(model, *network_input(b.adjacent[i:i + 1], b.adjacent_mask[i:i + 1]),
+                                               int(b.acs_width[i]), bool(b.square_acs[i]),
+                                               None if b.text is None else b.text[i:i + 1])
+                             for i in range(b.adjacent.shape[0])])
+        else:
+            out = model(batch.to(device, non_blocking=True))
     return out.abs().float()
 
 
@@ -210,15 +223,118 @@ def plot_losses(history: list[dict], step_losses: list[float], path: str | os.Pa
 
 
 def _val_loader(subjects, modalities, cfg: TrainConfig, temporal_context: int,  # noqa: ANN001
-                mask_fns: tuple[MaskFn, MaskFn] | None) -> DataLoader | None:
+                mask_fns: tuple[MaskFn, MaskFn] | None, adjacent: int = 0,
+                text_fn: Callable[[Mapping, str], torch.Tensor] | None = None) -> DataLoader | None:
     if not subjects or cfg.val_frames < 1:
         return None
     ds = FrameDataset(subjects, modalities, cfg.patterns, cfg.accelerations, cfg.max_frames_per_subject,
                       seed=cfg.seed + 1, temporal_context=temporal_context, fixed_masks=True,
-                      cache_files=cfg.cache_files, acs_lines=cfg.acs_lines, mask_fns=mask_fns)
+                      cache_files=cfg.cache_files, acs_lines=cfg.acs_lines, mask_fns=mask_fns,
+                      adjacent=adjacent, text_fn=text_fn)
     # evenly spread frames, in dataset order so files are read one after the other
     idx = np.unique(np.linspace(0, len(ds) - 1, min(cfg.val_frames, len(ds))).round().astype(int)).tolist()
     return DataLoader(Subset(ds, idx), batch_size=1, shuffle=False, num_workers=0, collate_fn=collate_samples)
+
+
+class ReconTask:
+    """The reconstruction task for :func:`cardiomm.training.fit` (one model for all ``modalities``).
+
+    Batches: :class:`FrameDataset` frames grouped by shape (:class:`GroupedBatchSampler`), masks and order
+    reseeded per epoch; prompt tokens dropped to UNKNOWN with a generator seeded by ``(seed, epoch)``.
+    Scheduler: StepLR. "Best": the last epoch (the final weights are kept, as the paper's training does).
+    Files: ``resume.pt``, ``train_log.csv``, ``loss_curve.png``. The published architectures get their
+    ``num_adj_slices`` adjacent frames, and ``cardiomm_official`` its text features from the CLIP folder
+    ``clip_dir`` (required for it; :class:`cardiomm.recon.text_prompts.ClipTextEncoder`).
+    """
+
+    determinism = False
+    resume_name, log_name, curve_name = "resume.pt", "train_log.csv", "loss_curve.png"
+
+    def __init__(self, kind: str, model_cfg: dict | None, cfg: TrainConfig, train_subjects: list,
+                 val_subjects: list, modalities: list[str], out_ckpt: str | os.PathLike,
+                 mask_fns: tuple[MaskFn, MaskFn] | None, clip_dir: str | os.PathLike | None = None) -> None:
+        self.kind, self.model_cfg, self.cfg, self.clip_dir = kind, model_cfg, cfg, clip_dir
+        self.train_subjects, self.val_subjects, self.modalities = train_subjects, val_subjects, list(modalities)
+        self.out_ckpt, self.mask_fns = out_ckpt, mask_fns
+        self.name, self.seed, self.epochs = kind, cfg.seed, cfg.epochs
+        self.lr, self.weight_decay, self.clip = cfg.lr, cfg.weight_decay, cfg.clip
+
+    def build_model(self, device: torch.device) -> nn.Module:
+        model = build_model(self.kind, self.model_cfg).to(device)
+        self.device = device
+        self.model_cfg_full = model.config.to_dict()
+        self.kctx = int(getattr(model.config, "temporal_context", 0))
+        self.adjacent = int(model.config.num_adj_slices) if self.kind in PUBLISHED else 0
+        self.text_fn = _text_features(model, self.clip_dir) if self.kind == "cardiomm_official" else None
+        return model
+
+    def scheduler(self, opt: torch.optim.Optimizer) -> torch.optim.lr_scheduler.LRScheduler:
+        return torch.optim.lr_scheduler.StepLR(opt, step_size=self.cfg.step_size, gamma=self.cfg.gamma)
+
+    def prepare(self, model: nn.Module, device: torch.device) -> None:
+        cfg = self.cfg
+        self.train_ds = FrameDataset(self.train_subjects, self.modalities, cfg.patterns, cfg.accelerations,
+                                     cfg.max_frames_per_subject, seed=cfg.seed, temporal_context=self.kctx,
+                                     cache_files=cfg.cache_files, acs_lines=cfg.acs_lines, mask_fns=self.mask_fns,
+                                     adjacent=self.adjacent, text_fn=self.text_fn)
+        self.sampler = GroupedBatchSampler(self.train_ds, cfg.batch_size, seed=cfg.seed)
+        self.loader = DataLoader(self.train_ds, batch_sampler=self.sampler, num_workers=0,
+                                 collate_fn=collate_samples)
+        self.val_loader = _val_loader(self.val_subjects, self.modalities, cfg, self.kctx, self.mask_fns,
+                                      self.adjacent, self.text_fn)
+
+    def identity(self) -> tuple[dict, tuple[str, ...]]:
+        return ({"arch": self.kind, "model_config": _jsonable(self.model_cfg_full),
+                 "train_config": _jsonable(self.cfg.to_dict())},
+                ("train_config.epochs",))  # more epochs may be added
+
+    def epoch_batches(self, epoch: int) -> tuple[DataLoader, int]:
+        self.train_ds.set_epoch(epoch)
+        self.sampler.set_epoch(epoch)
+        self.gen = torch.Generator().manual_seed(self.cfg.seed * 100_003 + epoch)
+        n = len(self.sampler)
+        return self.loader, n if self.cfg.steps_per_epoch is None else min(self.cfg.steps_per_epoch, n)
+
+    def loss(self, model: nn.Module, batch: FrameSample, epoch: int, step: int) -> torch.Tensor:
+        cfg = self.cfg
+        batch = batch.replace(scan_tokens=drop_tokens(batch.scan_tokens, cfg.token_dropout, self.gen),
+                              us_tokens=drop_tokens(batch.us_tokens, cfg.token_dropout, self.gen))
+        pred = run_batch(model, batch, self.device)
+        return recon_loss(pred, batch.target.to(self.device), cfg.ssim_weight, cfg.l1_weight)
+
+    def validate(self, model: nn.Module) -> dict[str, float]:
+        return evaluate(model, self.val_loader, self.device, self.cfg) if self.val_loader is not None else {}
+
+    def row(self, stats: EpochStats, val: dict[str, float]) -> dict:
+        n = len(stats.losses)
+        return {"epoch": stats.epoch, "steps": n, "train_loss": float(np.mean(stats.losses)),
+                "val_loss": val.get("loss", float("nan")), "val_ssim": val.get("ssim", float("nan")),
+                "val_psnr": val.get("psnr", float("nan")), "val_nmse": val.get("nmse", float("nan")),
+                "lr": stats.lr, "train_seconds": stats.train_seconds, "seconds_per_step": stats.train_seconds / n}
+
+    def score(self, row: dict, epoch: int) -> float:
+        return float(epoch)  # the latest epoch wins
+
+    def plot(self, history: list[dict], step_losses: list[float], path: Path) -> None:
+        plot_losses(history, step_losses, path)
+
+    def finish(self, model: nn.Module, history: list[dict], best: dict, start: int, step_seconds: list[float],
+               wall_seconds: float) -> dict:
+        last = history[-1]
+        metrics = {
+            "arch": self.kind, "n_parameters": count_parameters(model), "epochs": len(history),
+            "steps": int(sum(h["steps"] for h in history)), "train_loss": last["train_loss"],
+            "val_loss": last["val_loss"], "val_ssim": last["val_ssim"], "val_psnr": last["val_psnr"],
+            "val_nmse": last["val_nmse"],
+            "seconds": float(sum(h["train_seconds"] for h in history)),
+            "seconds_per_step": float(np.mean([h["seconds_per_step"] for h in history])),
+            "device": self.device.type, "torch_threads": torch.get_num_threads(),
+            "n_train_frames": len(self.train_ds), "modalities": self.modalities,
+            "wall_seconds_this_run": wall_seconds,
+        }
+        model.to("cpu")
+        metrics["state_sha256"] = save_checkpoint(self.out_ckpt, model, self.cfg.to_dict(), metrics)
+        return metrics
 
 
 def train_model(
@@ -232,20 +348,24 @@ def train_model(
     log_dir: str | os.PathLike,
     mask_fns: tuple[MaskFn, MaskFn] | None = None,
     progress: bool = True,
+    card: ModelCard | None = None,
+    clip_dir: str | os.PathLike | None = None,
 ) -> dict:
-    """Train a reconstruction network and write its checkpoint.
+    """Train a reconstruction network with :func:`cardiomm.training.fit` and write its checkpoint.
 
     Parameters
     ----------
-    kind: ``"cardiomm"`` or ``"varnet"``.
-    model_cfg: fields of :class:`CardioMMConfig` / :class:`VarNetConfig` (missing = defaults).
+    kind: an architecture of :data:`cardiomm.recon.checkpoint.ARCHS` (``"cardiomm"``, ``"varnet"``, ...).
+    model_cfg: fields of the architecture's config dataclass (missing = defaults).
     train_cfg: fields of :class:`TrainConfig` (missing = defaults).
     train_subjects, val_subjects: :class:`cardiomm.cohort.Subject` lists (validation may be empty).
     modalities: modality names to train on (one model for all of them).
     out_ckpt: final checkpoint (:func:`cardiomm.recon.checkpoint.save_checkpoint`), written atomically.
     log_dir: ``train_log.csv``, ``loss_curve.png`` and ``resume.pt`` (resumed from when present).
     mask_fns: optional ``(make_mask, acs_mask)`` replacement (tests).
-    progress: show a tqdm bar per epoch.
+    progress: show a progress bar per epoch (in the log).
+    card: model card to write beside the checkpoint.
+    clip_dir: the local CLIP folder whose text features ``cardiomm_official`` is trained with (required for it).
 
     Returns
     -------
@@ -253,101 +373,23 @@ def train_model(
     val_nmse, seconds, seconds_per_step, state_sha256``.
     """
     cfg = TrainConfig.from_dict(train_cfg)
-    log_dir = Path(log_dir)
-    log_dir.mkdir(parents=True, exist_ok=True)
-    device = get_device()
-    torch.manual_seed(cfg.seed)
-    model = build_model(kind, model_cfg).to(device)
-    model_cfg_full = model.config.to_dict()
-    kctx = int(getattr(model.config, "temporal_context", 0))
+    task = ReconTask(kind, model_cfg, cfg, train_subjects, val_subjects, modalities, out_ckpt, mask_fns, clip_dir)
+    return fit(task, log_dir, get_device(), progress=progress, card=card)
 
-    train_ds = FrameDataset(train_subjects, modalities, cfg.patterns, cfg.accelerations, cfg.max_frames_per_subject,
-                            seed=cfg.seed, temporal_context=kctx, cache_files=cfg.cache_files,
-                            acs_lines=cfg.acs_lines, mask_fns=mask_fns)
-    sampler = GroupedBatchSampler(train_ds, cfg.batch_size, seed=cfg.seed)
-    train_loader = DataLoader(train_ds, batch_sampler=sampler, num_workers=0, collate_fn=collate_samples)
-    val_loader = _val_loader(val_subjects, modalities, cfg, kctx, mask_fns)
 
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=cfg.step_size, gamma=cfg.gamma)
-    history: list[dict] = []
-    step_losses: list[float] = []
-    resume = log_dir / "resume.pt"
-    start = 0
-    if resume.exists():
-        st = torch.load(resume, map_location="cpu", weights_only=True)
-        check_resume(resume, {k: st.get(k) for k in ("arch", "model_config", "train_config")},
-                     {"arch": kind, "model_config": model_cfg_full, "train_config": cfg.to_dict()},
-                     may_change=("train_config.epochs",))  # more epochs may be added
-        model.load_state_dict(st["model"])
-        opt.load_state_dict(st["optimizer"])
-        sched.load_state_dict(st["scheduler"])
-        history, step_losses, start = list(st["history"]), list(st["step_losses"]), int(st["epoch"])
+def _text_features(model: nn.Module, clip_dir: str | os.PathLike | None) -> Callable[[Mapping, str], torch.Tensor]:
+    """``(meta, mask name) -> (2, D)`` CLIP text features of the two official sentences (cached per sentence)."""
+    from cardiomm.recon.text_prompts import ClipTextEncoder, sentences_for
 
-    t_run = time.perf_counter()
-    for epoch in range(start, cfg.epochs):
-        model.train()
-        train_ds.set_epoch(epoch)
-        sampler.set_epoch(epoch)
-        gen = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
-        n_steps = len(sampler) if cfg.steps_per_epoch is None else min(cfg.steps_per_epoch, len(sampler))
-        losses: list[float] = []
-        t0 = time.perf_counter()
-        bar = tqdm(total=n_steps, desc=f"{kind} epoch {epoch + 1}/{cfg.epochs}", disable=not progress,
-                   **tqdm_to_log(mininterval=20.0, leave=False))
-        for i, batch in enumerate(train_loader):
-            if i >= n_steps:
-                break
-            batch = batch.replace(scan_tokens=drop_tokens(batch.scan_tokens, cfg.token_dropout, gen),
-                                  us_tokens=drop_tokens(batch.us_tokens, cfg.token_dropout, gen))
-            pred = run_batch(model, batch, device)
-            loss = recon_loss(pred, batch.target.to(device), cfg.ssim_weight, cfg.l1_weight)
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"non-finite training loss at epoch {epoch + 1} step {i + 1}")
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            if cfg.clip > 0:
-                nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
-            opt.step()
-            losses.append(float(loss.detach()))
-            bar.update(1)
-            bar.set_postfix(loss=f"{np.mean(losses[-50:]):.4f}", refresh=False)
-        bar.close()
-        lr = opt.param_groups[0]["lr"]
-        sched.step()
-        train_s = time.perf_counter() - t0
-        val = evaluate(model, val_loader, device, cfg) if val_loader is not None else {}
-        row = {"epoch": epoch + 1, "steps": len(losses), "train_loss": float(np.mean(losses)),
-               "val_loss": val.get("loss", float("nan")), "val_ssim": val.get("ssim", float("nan")),
-               "val_psnr": val.get("psnr", float("nan")), "val_nmse": val.get("nmse", float("nan")),
-               "lr": lr, "train_seconds": train_s, "seconds_per_step": train_s / max(len(losses), 1)}
-        history.append(row)
-        step_losses += losses
-        print(f"[{kind}] epoch {epoch + 1}/{cfg.epochs} " + " ".join(
-            f"{k}={v:.4g}" for k, v in row.items() if k not in ("epoch",)), flush=True)
-        write_csv(pd.DataFrame(history), log_dir / "train_log.csv")
-        plot_losses(history, step_losses, log_dir / "loss_curve.png")
-        with atomic_path(resume) as tmp:
-            torch.save({"arch": kind, "model_config": _jsonable(model_cfg_full),
-                        "train_config": _jsonable(cfg.to_dict()), "epoch": epoch + 1,
-                        "model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-                        "history": history, "step_losses": step_losses}, tmp)
+    enc = ClipTextEncoder(clip_dir, key="train.cardiomm_official.clip_dir")
+    if enc.dim != model.config.llm_model_dim:
+        raise ValueError(f"CLIP folder {clip_dir}: text features have {enc.dim} dims, the network's heads expect "
+                         f"llm_model_dim={model.config.llm_model_dim} (train.cardiomm_official.model)")
 
-    last = history[-1]
-    metrics = {
-        "arch": kind, "n_parameters": count_parameters(model), "epochs": len(history),
-        "steps": int(sum(h["steps"] for h in history)), "train_loss": last["train_loss"],
-        "val_loss": last["val_loss"], "val_ssim": last["val_ssim"], "val_psnr": last["val_psnr"],
-        "val_nmse": last["val_nmse"],
-        "seconds": float(sum(h["train_seconds"] for h in history)),
-        "seconds_per_step": float(np.mean([h["seconds_per_step"] for h in history])),
-        "device": device.type, "torch_threads": torch.get_num_threads(),
-        "n_train_frames": len(train_ds), "modalities": list(modalities),
-        "wall_seconds_this_run": time.perf_counter() - t_run,
-    }
-    model.to("cpu")
-    metrics["state_sha256"] = save_checkpoint(out_ckpt, model, cfg.to_dict(), metrics)
-    return metrics
+    def text(meta: Mapping, mask_name: str) -> torch.Tensor:
+        return enc.encode(list(sentences_for(meta, mask_name)))
+
+    return text
 
 
 def _jsonable(d: dict) -> dict:

@@ -5,7 +5,9 @@ every method and weight; each ``(method, lamda)`` of the grid reconstructs the s
 workflow's image-quality metric (PSNR per frame against the fully sampled RSS reference, CMRxRecon
 normalisation, :func:`cardiomm.compare.image_quality.frame_metrics`). The chosen weight of a method and series
 kind (``cine`` or ``mapping``) maximises the mean PSNR over that kind's cases (every mask pooled: the config holds
-one weight per method and kind). Test and external subjects are never used: the caller passes only ``val``.
+one weight per method and kind). ``lps`` has two weights (sparse ``lamda``, low-rank ``lamda_lowrank``): its grid
+is the product of two lists and the chosen pair maximises the mean PSNR. Test and external subjects are never
+used: the caller passes only ``val``.
 """
 
 from __future__ import annotations
@@ -18,10 +20,11 @@ import pandas as pd
 from cardiomm.compare.image_quality import frame_metrics
 from cardiomm.conventions import MODALITIES
 from cardiomm.recon.cs import CSParams, cs_slice, kttv_slice
+from cardiomm.recon.lps import lps_slice
 from cardiomm.recon.sense import espirit_maps
 from cardiomm.sampling.masks import acs_mask, check_mask
 
-TUNED = ("cs", "kttv")
+TUNED = ("cs", "kttv", "lps")
 
 
 @dataclass(frozen=True)
@@ -47,18 +50,34 @@ def central_slices(nz: int, n: int) -> list[int]:
     return sorted(order[:n])
 
 
-def grid_search(cases: list[Case], grid: dict[str, list[float]], params: dict[str, CSParams]) -> pd.DataFrame:
+def grid_points(method: str, weights: list[float] | dict[str, list[float]]) -> list[tuple[float, float | None]]:
+    """``(lamda, lamda_lowrank)`` pairs to try: ``cs``/``kttv`` a list (``lamda_lowrank`` None), ``lps`` the product
+    of ``{"lamda": [...], "lamda_lowrank": [...]}``."""
+    if method not in TUNED:
+        raise ValueError(f"config tune_classical.grid: unknown method {method!r}; tunable: {list(TUNED)}")
+    if method == "lps":
+        if not isinstance(weights, dict) or set(weights) != {"lamda", "lamda_lowrank"}:
+            raise ValueError("config tune_classical.grid.lps: must be {lamda: [...], lamda_lowrank: [...]}")
+        return [(float(a), float(b)) for b in weights["lamda_lowrank"] for a in weights["lamda"]]
+    if isinstance(weights, dict):
+        raise ValueError(f"config tune_classical.grid.{method}: must be a list of weights")
+    return [(float(a), None) for a in weights]
+
+
+def grid_search(cases: list[Case], grid: dict, params: dict[str, CSParams]) -> pd.DataFrame:
     """PSNR/SSIM of every case x method x weight.
 
     Parameters
     ----------
-    cases: validation slices; grid: method (``cs``/``kttv``) -> weights to try; params: the methods' other
+    cases: validation slices; grid: method -> weights to try (:func:`grid_points`); params: the methods' other
         parameters (``max_iter``).
 
     Returns
     -------
-    long table: subject, modality, kind, mask, slice, method, lamda, psnr, ssim (means over frames).
+    long table: subject, modality, kind, mask, slice, method, lamda, lamda_lowrank (NaN but for ``lps``), psnr,
+    ssim (means over frames).
     """
+    points = {method: grid_points(method, weights) for method, weights in grid.items()}
     rows = []
     for c in cases:
         check_mask(c.mask, c.kus.shape, c.mask_name, source=f"tune: {c.subject} {c.modality} {c.mask_name}")
@@ -66,61 +85,73 @@ def grid_search(cases: list[Case], grid: dict[str, list[float]], params: dict[st
         y = c.kus[:, 0]
         maps = espirit_maps(y, m, acs_mask(c.mask_name, *y.shape[-2:]))
         kind = MODALITIES[c.modality].kind
-        for method, lamdas in grid.items():
-            if method not in TUNED:
-                raise ValueError(f"config tune_classical.grid: unknown method {method!r}; tunable: {list(TUNED)}")
-            for lam in lamdas:
+        for method, pts in points.items():
+            for lam, lam_lr in pts:
                 if method == "kttv":
-                    x = kttv_slice(y, maps, m, float(lam), params[method].max_iter, periodic=kind == "cine")
+                    x = kttv_slice(y, maps, m, lam, params[method].max_iter, periodic=kind == "cine")
+                elif method == "lps":
+                    x = lps_slice(y, maps, m, lam, lam_lr, params[method].max_iter, periodic=kind == "cine")
                 else:
-                    x = cs_slice(y, maps, m, float(lam), params[method].max_iter)
+                    x = cs_slice(y, maps, m, lam, params[method].max_iter)
                 fm = frame_metrics(c.ref, np.abs(x)[:, None])
                 rows.append({"subject": c.subject, "modality": c.modality, "kind": kind, "mask": c.mask_name,
-                             "slice": c.slice, "method": method, "lamda": float(lam),
+                             "slice": c.slice, "method": method, "lamda": lam,
+                             "lamda_lowrank": np.nan if lam_lr is None else lam_lr,
                              "psnr": float(np.mean([r["psnr"] for r in fm])),
                              "ssim": float(np.mean([r["ssim"] for r in fm]))})
     return pd.DataFrame(rows)
 
 
 def choose(table: pd.DataFrame) -> pd.DataFrame:
-    """Per method and kind: mean PSNR/SSIM of each weight and the chosen one (``chosen`` = max mean PSNR)."""
+    """Per method and kind: mean PSNR/SSIM of each weight (pair) and the chosen one (``chosen`` = max mean PSNR)."""
     if table.empty:
         raise ValueError("tune: no validation cases (no val subjects, modalities or masks selected)")
-    g = table.groupby(["method", "kind", "lamda"], as_index=False).agg(
+    if "lamda_lowrank" not in table:
+        table = table.assign(lamda_lowrank=np.nan)
+    g = table.groupby(["method", "kind", "lamda", "lamda_lowrank"], as_index=False, dropna=False).agg(
         psnr=("psnr", "mean"), ssim=("ssim", "mean"), cases=("psnr", "size"))
-    best = g.loc[g.groupby(["method", "kind"])["psnr"].idxmax(), ["method", "kind", "lamda"]]
     g["chosen"] = False
-    for _, b in best.iterrows():
-        g.loc[(g["method"] == b["method"]) & (g["kind"] == b["kind"]) & (g["lamda"] == b["lamda"]), "chosen"] = True
+    g.loc[g.groupby(["method", "kind"])["psnr"].idxmax(), "chosen"] = True
     return g
 
 
 def config_lines(summary: pd.DataFrame, params: dict[str, CSParams], command: str) -> str:
-    """The ``cs:``/``kttv:`` config lines that the choice implies (for the tuning report)."""
+    """The ``cs:``/``kttv:``/``lps:`` config lines that the choice implies (for the tuning report)."""
     out = [f"# chosen by `{command}` (mean validation PSNR; see the table)"]
     for method in sorted(set(summary["method"])):
-        ch = summary[(summary["method"] == method) & summary["chosen"]].set_index("kind")["lamda"]
-        lam = ch.get("cine", params[method].lamda)
-        lam_map = ch.get("mapping")
-        extra = f", lamda_mapping: {lam_map:g}" if lam_map is not None else ""
-        out.append(f"{method}: {{lamda: {lam:g}{extra}, max_iter: {params[method].max_iter}}}")
+        ch = summary[(summary["method"] == method) & summary["chosen"]].set_index("kind")
+        p = params[method]
+        keys = [("lamda", "lamda", p.lamda)] + ([("lamda_lowrank", "lamda_lowrank", p.lamda_lowrank)]
+                                                if method == "lps" else [])
+        parts = []
+        for key, col, default in keys:
+            parts.append(f"{key}: {ch[col].get('cine', default):g}")
+            if "mapping" in ch.index:
+                parts.append(f"{key}_mapping: {ch[col]['mapping']:g}")
+        order = ["lamda", "lamda_lowrank", "lamda_mapping", "lamda_lowrank_mapping"]
+        parts.sort(key=lambda t: order.index(t.split(":")[0]))
+        out.append(f"{method}: {{{', '.join(parts)}, max_iter: {p.max_iter}}}")
     return "\n".join(out) + "\n"
 
 
 def plot(summary: pd.DataFrame, out_stem: str) -> list:
-    """Mean validation PSNR against ``lamda`` (log axis), one line per method x kind, the choice circled."""
+    """Mean validation PSNR against ``lamda`` (log axis), one line per method x kind (x ``lamda_lowrank`` for
+    ``lps``), the choice circled."""
     from cardiomm.figures.plots import plt, save_figure
 
-    fig, ax = plt.subplots(figsize=(5.5, 3.8))
-    for (method, kind), g in summary.groupby(["method", "kind"]):
+    fig, ax = plt.subplots(figsize=(8.0, 4.2))
+    styles = {m: ("-", "--", ":", "-.")[i % 4] for i, m in enumerate(TUNED)}
+    for (method, kind, lam_lr), g in summary.groupby(["method", "kind", "lamda_lowrank"], dropna=False):
         g = g.sort_values("lamda")
-        (line,) = ax.plot(g["lamda"], g["psnr"], marker="o", label=f"{method} ({kind})")
+        tag = "" if np.isnan(lam_lr) else f", lamda_lowrank {lam_lr:g}"
+        (line,) = ax.plot(g["lamda"], g["psnr"], marker="o", linestyle=styles.get(method, "-"),
+                          label=f"{method} ({kind}{tag})")
         ch = g[g["chosen"]]
         ax.scatter(ch["lamda"], ch["psnr"], s=160, facecolors="none", edgecolors=line.get_color(), linewidths=2)
     ax.set_xscale("log")
     ax.set_xlabel("lamda (relative to a unit-magnitude image)")
     ax.set_ylabel("mean validation PSNR (dB)")
     ax.set_title("Classical baselines: regularisation weight (val split)")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.grid(alpha=0.3)
     return save_figure(fig, out_stem)

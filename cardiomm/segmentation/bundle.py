@@ -34,7 +34,7 @@ import torch.nn.functional as F
 
 from cardiomm.device import get_device
 from cardiomm.io.nifti import Geometry
-from cardiomm.segmentation.segmenters import ProbabilitySegmenter, SegmenterConfigError, declared_mapping
+from cardiomm.segmentation.base import ProbabilitySegmenter, SegmenterConfigError, declared_mapping
 
 
 class BundleError(SegmenterConfigError):

@@ -31,7 +31,7 @@ import numpy as np
 
 from cardiomm.device import get_device
 from cardiomm.io.nifti import Geometry
-from cardiomm.segmentation.segmenters import ProbabilitySegmenter, SegmenterConfigError, declared_mapping
+from cardiomm.segmentation.base import ProbabilitySegmenter, SegmenterConfigError, declared_mapping
 
 NNUNET_INSTALL = "pip install --no-deps -r requirements-nnunet.txt"
 

@@ -12,33 +12,24 @@ Three kinds (``segmentation.kind``):
     an nnU-Net v2 trained-model folder (``dataset.json``, ``plans.json``, ``fold_X/checkpoint_final.pth``),
     run with nnU-Net's own ``nnUNetPredictor``: :mod:`cardiomm.segmentation.nnunet`.
 
-Every segmenter has one method, ``segment(images, geom, kind, source) -> labels``: images
-``(nt, nz, ny, nx)`` float magnitude, labels ``uint8`` in our convention, ``(nt, nz, ny, nx)`` for cine and
-``(1, nz, ny, nx)`` for mapping series (softmax probabilities averaged over the weighted images).
-
-Foreign models go through :class:`ProbabilitySegmenter`: the model gives class probabilities of a
-``(nz, ny, nx)`` volume in its own label values, already resampled back to our grid; this class does
-the argmax, the model's one declared label mapping (:mod:`cardiomm.segmentation.labels`) and the same
-largest-component cleanup as the built-in segmenter.
+The interface every segmenter implements and the base of the foreign ones live in
+:mod:`cardiomm.segmentation.base`.
 """
 
 from __future__ import annotations
 
-import abc
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from cardiomm.io.nifti import Geometry
-from cardiomm.segmentation.labels import apply_mapping, mapping_from_convention
+from cardiomm.segmentation.base import LABEL_CHOICES, Segmenter, SegmenterConfigError
+
+__all__ = ["KINDS", "LABEL_CHOICES", "BuiltinSegmenter", "Segmenter", "SegmenterConfig", "SegmenterConfigError",
+           "load_segmenter_from_config"]
 
 KINDS = ("builtin", "monai_bundle", "nnunetv2")
-LABEL_CHOICES = ("auto", "ours", "acdc", "mnms", "cmrxrecon2023", "monai_ventricular_3label")
-
-
-class SegmenterConfigError(ValueError):
-    """``config["segmentation"]`` names a kind, folder or option that cannot be used."""
 
 
 @dataclass(frozen=True)
@@ -83,16 +74,6 @@ class SegmenterConfig:
                    checkpoint=seg.get("checkpoint", "checkpoint_final.pth"))
 
 
-class Segmenter(abc.ABC):
-    """A segmenter of short-axis series."""
-
-    name: str
-
-    @abc.abstractmethod
-    def segment(self, images: np.ndarray, geom: Geometry, kind: str, source: str = "images") -> np.ndarray:
-        """Labels ``uint8`` in our convention: ``(nt, nz, ny, nx)`` (cine) or ``(1, nz, ny, nx)`` (mapping)."""
-
-
 class BuiltinSegmenter(Segmenter):
     """The shipped checkpoint through :mod:`cardiomm.segmentation.infer` (the default run, unchanged)."""
 
@@ -107,43 +88,6 @@ class BuiltinSegmenter(Segmenter):
 
         fn = segment_mapping_series if kind == "mapping" else segment_series
         return fn(self.model, images, source=source)
-
-
-class ProbabilitySegmenter(Segmenter):
-    """A foreign model that returns class probabilities of one volume in its own label values."""
-
-    lut: np.ndarray  # model value -> our value
-
-    @abc.abstractmethod
-    def volume_probabilities(self, volume: np.ndarray, geom: Geometry, source: str) -> np.ndarray:
-        """Class probabilities ``(C, nz, ny, nx)`` float32 of a volume ``(nz, ny, nx)``, on its own grid."""
-
-    def _labels(self, prob: np.ndarray, source: str) -> np.ndarray:
-        return apply_mapping(prob.argmax(0), self.lut, source).astype(np.uint8)
-
-    def segment(self, images: np.ndarray, geom: Geometry, kind: str, source: str = "images") -> np.ndarray:
-        from cardiomm.segmentation.infer import check_series, keep_largest_components
-
-        imgs = check_series(images, source)
-        if kind == "mapping":
-            prob = sum(self.volume_probabilities(v, geom, f"{source}[{t}]") for t, v in enumerate(imgs))
-            labels = self._labels(prob / len(imgs), source)[None]
-        else:
-            labels = np.stack([self._labels(self.volume_probabilities(v, geom, f"{source}[{t}]"), source)
-                               for t, v in enumerate(imgs)])
-        return keep_largest_components(labels)
-
-
-def declared_mapping(labels: str, metadata_names: dict[int, str] | None, source: str) -> np.ndarray:
-    """The model's one label mapping: the convention named in the config, else its own metadata's names."""
-    from cardiomm.segmentation.labels import mapping_from_names
-
-    if labels != "auto":
-        return mapping_from_convention(labels)
-    if not metadata_names:
-        raise SegmenterConfigError(f"{source}: the model declares no label names; set segmentation.labels to one "
-                                   f"of {LABEL_CHOICES[1:]}")
-    return mapping_from_names(metadata_names, source)
 
 
 def load_segmenter_from_config(config: dict) -> Segmenter:

@@ -1,6 +1,7 @@
-"""Train the segmenter on fully sampled 2D slices; save, verify and load checkpoints.
+"""The segmentation task of the training engine (:mod:`cardiomm.training`); save, verify and load checkpoints.
 
-Training is resumable: after every epoch the full state (model, optimizer, scheduler, RNG, history,
+Training runs in :func:`cardiomm.training.fit` with :class:`SegTask` (model, batches, loss, validation,
+"best"). It is resumable: after every epoch the full state (model, optimizer, scheduler, RNG, history,
 best weights) is written atomically to ``<log_dir>/last.pt``; a new call with the same configuration
 and the same data resumes after the last finished epoch. Augmentation and shuffling are reseeded
 from ``seed + epoch`` at the start of each epoch, so a resumed run gives the same weights as an
@@ -28,16 +29,14 @@ import pandas as pd
 import torch
 from monai.data import DataLoader
 from monai.losses import DiceCELoss
-from monai.utils import set_determinism
-from tqdm import tqdm
 
-from cardiomm.atomic import atomic_path, write_csv
-from cardiomm.checkpoint import check_resume, state_sha256
+from cardiomm.atomic import atomic_path
+from cardiomm.checkpoint import read_dict, state_sha256
 from cardiomm.device import get_device
-from cardiomm.progress import tqdm_to_log
 from cardiomm.segmentation.data import AugmentConfig, SegPair, as_pair, padded_size, training_pairs
 from cardiomm.segmentation.metrics import CLASS_NAMES, dice_stack, hd95_stack
 from cardiomm.segmentation.network import ARCH, build_segmenter, config_dict, net_config
+from cardiomm.training import EpochStats, ModelCard, fit
 
 log = logging.getLogger(__name__)
 
@@ -135,15 +134,7 @@ def save_segmenter(
 
 
 def _load_dict(path: Path, what: str) -> dict:
-    if not path.exists():
-        raise SegmenterCheckpointError(f"{path}: {what} does not exist")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # torch raises many types for truncated / foreign files
-        raise SegmenterCheckpointError(f"{path}: not a readable {what}, corrupt or truncated? ({err})") from None
-    if not isinstance(ckpt, dict):
-        raise SegmenterCheckpointError(f"{path}: {what} holds a {type(ckpt).__name__}, expected a dict")
-    return ckpt
+    return read_dict(path, what, SegmenterCheckpointError)
 
 
 def read_checkpoint(path: str | os.PathLike) -> dict:
@@ -260,15 +251,86 @@ def _plot_curve(history: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
-def _try_resume(last: Path, cfg: SegTrainConfig, fingerprint: str) -> dict | None:
-    """The resume state in ``last``, or ``None`` when there is none; another configuration or other data is
-    refused naming the keys (:func:`cardiomm.checkpoint.check_resume`, the rule both trainers follow)."""
-    if not last.exists():
-        return None
-    state = _load_dict(last, "resume state")
-    check_resume(last, {k: state.get(k) for k in ("format", "train_config", "data_fingerprint")},
-                 {"format": RESUME_FORMAT, "train_config": asdict(cfg), "data_fingerprint": fingerprint})
-    return state
+class SegTask:
+    """The segmentation task for :func:`cardiomm.training.fit`.
+
+    Batches: shuffled 2D slices with MONAI augmentation, both reseeded from ``seed + epoch``. Loss: MONAI
+    ``DiceCELoss``. Scheduler: cosine annealing to 1 % of ``lr``. "Best": the highest mean validation Dice
+    (the latest epoch without validation data). Files: ``last.pt``, ``train_log.csv``, ``learning_curve.png``.
+    """
+
+    determinism = True
+    clip = 0.0
+    resume_name, log_name, curve_name = LAST_NAME, LOG_NAME, CURVE_NAME
+
+    def __init__(self, train: list[SegPair], val: list[SegPair], cfg: SegTrainConfig, out_ckpt: Path,
+                 log_dir: Path) -> None:
+        self.train, self.val, self.cfg, self.out_ckpt, self.log_dir = train, val, cfg, out_ckpt, log_dir
+        self.name, self.seed, self.epochs = "segmenter", cfg.seed, cfg.epochs
+        self.lr, self.weight_decay = cfg.lr, cfg.weight_decay
+
+    def build_model(self, device: torch.device) -> torch.nn.Module:
+        self.device = device
+        return build_segmenter(self.cfg.size).to(device)
+
+    def scheduler(self, opt: torch.optim.Optimizer) -> torch.optim.lr_scheduler.LRScheduler:
+        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=self.cfg.epochs, eta_min=self.cfg.lr * 0.01)
+
+    def prepare(self, model: torch.nn.Module, device: torch.device) -> None:
+        cfg, divisor = self.cfg, net_config(self.cfg.size).divisor
+        self.loss_fn = DiceCELoss(to_onehot_y=True, softmax=True, batch=True)
+        self.train_ds = _dataset(self.train, True, cfg, divisor)
+        self.val_loader = (DataLoader(_dataset(self.val, False, cfg, divisor), batch_size=cfg.val_batch_size,
+                                      shuffle=False, num_workers=0) if self.val else None)
+        self.val_spacings = [p.spacing_mm for p in self.val]
+        self.fingerprint = _fingerprint(self.train + self.val)
+        n_batches = math.ceil(len(self.train_ds) / cfg.batch_size)
+        self.n_steps = min(cfg.steps_per_epoch or n_batches, n_batches)
+
+    def identity(self) -> tuple[dict, tuple[str, ...]]:
+        return {"format": RESUME_FORMAT, "train_config": asdict(self.cfg), "data_fingerprint": self.fingerprint}, ()
+
+    def epoch_batches(self, epoch: int) -> tuple[DataLoader, int]:
+        # Reseed augmentation and shuffling per epoch: a resumed run replays exactly the same batches.
+        self.train_ds.transform.set_random_state(self.cfg.seed + epoch)
+        gen = torch.Generator().manual_seed(self.cfg.seed + epoch)
+        loader = DataLoader(self.train_ds, batch_size=self.cfg.batch_size, shuffle=True, generator=gen,
+                            num_workers=0)
+        return loader, self.n_steps
+
+    def loss(self, model: torch.nn.Module, batch: dict, epoch: int, step: int) -> torch.Tensor:
+        return self.loss_fn(model(batch["image"].to(self.device)), batch["label"].to(self.device))
+
+    def validate(self, model: torch.nn.Module) -> dict[str, float]:
+        if self.val_loader is None:
+            return {}
+        return _validate(model, self.val_loader, self.val_spacings, self.loss_fn, self.device)
+
+    def row(self, stats: EpochStats, val: dict[str, float]) -> dict[str, Any]:
+        row: dict[str, Any] = {"epoch": stats.epoch, "train_loss": float(np.mean(stats.losses)), "lr": stats.lr}
+        row.update(val)
+        row["seconds"] = time.perf_counter() - stats.started
+        return row
+
+    def score(self, row: dict[str, Any], epoch: int) -> float:
+        return row.get("val_dice_mean", float(epoch))  # without validation: the latest epoch wins
+
+    def plot(self, history: list[dict], step_losses: list[float], path: Path) -> None:
+        _plot_curve(history, path)
+
+    def finish(self, model: torch.nn.Module, history: list[dict], best: dict[str, Any], start: int,
+               step_seconds: list[float], wall_seconds: float) -> dict[str, Any]:
+        metrics = {k: v for k, v in best["metrics"].items() if isinstance(v, int | float)}
+        metrics.update({"best_epoch": best["epoch"], "n_train": len(self.train), "n_val": len(self.val)})
+        save_segmenter(model, self.out_ckpt, self.cfg, metrics, state_dict=best["state_dict"])
+        return {
+            "checkpoint": str(self.out_ckpt), "log_csv": str(self.log_dir / LOG_NAME),
+            "curve_png": str(self.log_dir / CURVE_NAME), "epochs": len(history), "resumed_from_epoch": start,
+            "best_epoch": best["epoch"], "best_val_dice_mean": best["metrics"].get("val_dice_mean", math.nan),
+            "final_train_loss": history[-1]["train_loss"] if history else math.nan,
+            "seconds_per_step": float(np.mean(step_seconds)) if step_seconds else math.nan,
+            "n_train": len(self.train), "n_val": len(self.val),
+        }
 
 
 def train_segmenter(
@@ -277,8 +339,10 @@ def train_segmenter(
     cfg: SegTrainConfig,
     out_ckpt: str | os.PathLike,
     log_dir: str | os.PathLike,
+    card: ModelCard | None = None,
 ) -> dict[str, Any]:
-    """Train the 2D U-Net with MONAI ``DiceCELoss`` and write the checkpoint, a CSV log and a learning curve.
+    """Train the 2D U-Net with :func:`cardiomm.training.fit` and write the checkpoint, a CSV log and a learning
+    curve.
 
     Parameters
     ----------
@@ -287,6 +351,7 @@ def train_segmenter(
     cfg: hyper-parameters.
     out_ckpt: final checkpoint path (``.pt``), written atomically.
     log_dir: folder for ``last.pt`` (resume state), ``train_log.csv`` and ``learning_curve.png``.
+    card: model card to write beside the checkpoint.
 
     Returns
     -------
@@ -298,94 +363,5 @@ def train_segmenter(
     val = [as_pair(p, i) for i, p in enumerate(val_pairs)]
     if not train:
         raise ValueError("train_segmenter: no training pairs")
-    out_ckpt, log_dir = Path(out_ckpt), Path(log_dir)
-    log_dir.mkdir(parents=True, exist_ok=True)
-    last, csv_path, png_path = log_dir / LAST_NAME, log_dir / LOG_NAME, log_dir / CURVE_NAME
-    device = get_device()
-
-    set_determinism(seed=cfg.seed)
-    torch.manual_seed(cfg.seed)
-    model = build_segmenter(cfg.size).to(device)
-    divisor = net_config(cfg.size).divisor
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs, eta_min=cfg.lr * 0.01)
-    loss_fn = DiceCELoss(to_onehot_y=True, softmax=True, batch=True)
-
-    train_ds = _dataset(train, True, cfg, divisor)
-    val_loader = (DataLoader(_dataset(val, False, cfg, divisor), batch_size=cfg.val_batch_size, shuffle=False,
-                             num_workers=0) if val else None)
-    val_spacings = [p.spacing_mm for p in val]
-
-    fingerprint = _fingerprint(train + val)
-    history: list[dict] = []
-    best: dict[str, Any] = {"epoch": 0, "score": -math.inf, "state_dict": None, "metrics": {}}
-    start = 0
-    state = _try_resume(last, cfg, fingerprint)
-    if state is not None:
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        sched.load_state_dict(state["scheduler"])
-        torch.set_rng_state(state["torch_rng"])
-        history, best, start = state["history"], state["best"], int(state["epoch"])
-        log.info("resuming segmenter training from %s after epoch %d", last, start)
-
-    n_batches = math.ceil(len(train_ds) / cfg.batch_size)
-    n_steps = min(cfg.steps_per_epoch or n_batches, n_batches)
-    step_times: list[float] = []
-    for epoch in range(start, cfg.epochs):
-        t0 = time.perf_counter()
-        # Reseed augmentation and shuffling per epoch: a resumed run replays exactly the same batches.
-        train_ds.transform.set_random_state(cfg.seed + epoch)
-        gen = torch.Generator().manual_seed(cfg.seed + epoch)
-        loader = DataLoader(train_ds, batch_size=cfg.batch_size, shuffle=True, generator=gen, num_workers=0)
-        model.train()
-        losses = []
-        bar = tqdm(loader, total=n_steps, desc=f"segmenter epoch {epoch + 1}/{cfg.epochs}",
-                   **tqdm_to_log(mininterval=20.0, leave=False))
-        for step, b in enumerate(bar):
-            if step >= n_steps:
-                break
-            ts = time.perf_counter()
-            x, y = b["image"].to(device), b["label"].to(device)
-            opt.zero_grad(set_to_none=True)
-            loss = loss_fn(model(x), y)
-            loss.backward()
-            opt.step()
-            losses.append(loss.item())
-            step_times.append(time.perf_counter() - ts)
-            bar.set_postfix(loss=f"{losses[-1]:.4f}")
-        bar.close()
-        lr = opt.param_groups[0]["lr"]
-        row: dict[str, Any] = {"epoch": epoch + 1, "train_loss": float(np.mean(losses)), "lr": lr}
-        sched.step()
-        if val_loader is not None:
-            row.update(_validate(model, val_loader, val_spacings, loss_fn, device))
-        row["seconds"] = time.perf_counter() - t0
-        history.append(row)
-        score = row.get("val_dice_mean", float(epoch))  # without validation: the latest epoch wins
-        if score > best["score"]:
-            best = {"epoch": epoch + 1, "score": score, "metrics": dict(row),
-                    "state_dict": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}}
-        write_csv(pd.DataFrame(history), csv_path)
-        _plot_curve(history, png_path)
-        resume = {
-            "format": RESUME_FORMAT, "train_config": asdict(cfg), "data_fingerprint": fingerprint,
-            "epoch": epoch + 1, "model": model.state_dict(), "optimizer": opt.state_dict(),
-            "scheduler": sched.state_dict(), "torch_rng": torch.get_rng_state(), "history": history, "best": best,
-        }
-        with atomic_path(last) as tmp:
-            torch.save(resume, tmp)
-        log.info("segmenter epoch %d/%d: %s", epoch + 1, cfg.epochs,
-                 ", ".join(f"{k}={v:.4g}" for k, v in row.items() if isinstance(v, float)))
-
-    metrics = {k: v for k, v in best["metrics"].items() if isinstance(v, int | float)}
-    metrics.update({"best_epoch": best["epoch"], "n_train": len(train), "n_val": len(val)})
-    save_segmenter(model, out_ckpt, cfg, metrics, state_dict=best["state_dict"])
-    return {
-        "checkpoint": str(out_ckpt), "log_csv": str(csv_path), "curve_png": str(png_path),
-        "epochs": len(history), "resumed_from_epoch": start, "best_epoch": best["epoch"],
-        "best_val_dice_mean": best["metrics"].get("val_dice_mean", math.nan),
-        "final_train_loss": history[-1]["train_loss"] if history else math.nan,
-        "seconds_per_step": float(np.mean(step_times)) if step_times else math.nan,
-        "n_train": len(train), "n_val": len(val),
-    }
+    task = SegTask(train, val, cfg, Path(out_ckpt), Path(log_dir))
+    return fit(task, log_dir, get_device(), card=card)

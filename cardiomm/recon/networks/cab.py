@@ -11,8 +11,59 @@ All tensors are real ``(B, channels, H, W)``.
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass, fields
+
 import torch
 from torch import nn
+
+#: the per-level (three-value) fields of :class:`CABUnetConfig`
+LEVEL_FIELDS = ("feature_dim", "prompt_dim", "sens_feature_dim", "sens_prompt_dim", "len_prompt", "prompt_size",
+                "n_enc_cab", "n_dec_cab", "n_skip_cab")
+
+
+@dataclass
+class CABUnetConfig:
+    """Hyper-parameters both published architectures share, named as their official arguments (defaults: the
+    published classes' defaults): cascades, adjacent frames, the widths, prompt banks and CAB counts of the
+    cascade U-Net (``n_feat0``, ``feature_dim``, ``prompt_dim``) and of the sensitivity U-Net (``sens_*``), and
+    whether the sensitivity network sees the ACS only (``mask_center``). Subclasses add their own fields (and
+    may change a default, e.g. PromptMR+'s ``len_prompt``)."""
+
+    num_cascades: int = 12
+    num_adj_slices: int = 5
+    n_feat0: int = 48
+    feature_dim: tuple[int, ...] = (72, 96, 120)
+    prompt_dim: tuple[int, ...] = (24, 48, 72)
+    sens_n_feat0: int = 24
+    sens_feature_dim: tuple[int, ...] = (36, 48, 60)
+    sens_prompt_dim: tuple[int, ...] = (12, 24, 36)
+    len_prompt: tuple[int, ...] = (3, 3, 3)
+    prompt_size: tuple[int, ...] = (64, 32, 16)
+    n_enc_cab: tuple[int, ...] = (2, 3, 3)
+    n_dec_cab: tuple[int, ...] = (2, 2, 3)
+    n_skip_cab: tuple[int, ...] = (1, 1, 1)
+    n_bottleneck_cab: int = 3
+    no_use_ca: bool = False
+    mask_center: bool = True
+
+    def __post_init__(self) -> None:
+        name = type(self).__name__
+        for f in LEVEL_FIELDS:
+            value = tuple(int(v) for v in getattr(self, f))
+            if len(value) != 3:
+                raise ValueError(f"{name}.{f} needs 3 values (one per level), got {value}")
+            setattr(self, f, value)
+        if self.num_adj_slices < 1 or self.num_adj_slices % 2 != 1:
+            raise ValueError(f"{name}.num_adj_slices must be odd, got {self.num_adj_slices}")
+        if self.num_cascades < 1:
+            raise ValueError(f"{name}.num_cascades must be >= 1, got {self.num_cascades}")
+
+    def to_dict(self) -> dict:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+    @classmethod
+    def field_names(cls) -> set[str]:
+        return {f.name for f in fields(cls)}
 
 
 def conv(cin: int, cout: int, kernel_size: int, bias: bool = False, stride: int = 1) -> nn.Conv2d:

@@ -35,7 +35,7 @@ batch size 1, where the fixtures are recorded):
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -45,6 +45,7 @@ from cardiomm.physics.coils import rss
 from cardiomm.physics.fft import fft2c, ifft2c
 from cardiomm.recon.networks.cab import (
     CAB,
+    CABUnetConfig,
     DownBlock,
     SkipBlock,
     UpBlock,
@@ -62,57 +63,19 @@ Operator = Callable[[torch.Tensor], torch.Tensor]
 __all__ = ["CardioMMOfficial", "CardioMMOfficialConfig", "PAPER_CONFIG", "LMHead", "official_square_acs"]
 
 
-def _ints(v: object) -> tuple[int, ...]:
-    return tuple(int(x) for x in v)  # type: ignore[union-attr]
-
-
 @dataclass
-class CardioMMOfficialConfig:
+class CardioMMOfficialConfig(CABUnetConfig):
     """Hyper-parameters, named as the official ``CardioMM_Module`` arguments (defaults: the defaults of the
     official ``CardioMM_SEM``/``CardioMM_Module`` classes; the published training uses :data:`PAPER_CONFIG`).
+    The shared U-Net fields are :class:`~cardiomm.recon.networks.cab.CABUnetConfig`'s.
 
     ``llm_model_dim`` is the text encoder's output width (512 for CLIP ViT-B/16), ``llm_embd_dim`` the
     projected width fed to the network.
     """
 
-    num_cascades: int = 12
-    num_adj_slices: int = 5
-    n_feat0: int = 48
-    feature_dim: tuple[int, ...] = (72, 96, 120)
-    prompt_dim: tuple[int, ...] = (24, 48, 72)
-    sens_n_feat0: int = 24
-    sens_feature_dim: tuple[int, ...] = (36, 48, 60)
-    sens_prompt_dim: tuple[int, ...] = (12, 24, 36)
-    len_prompt: tuple[int, ...] = (3, 3, 3)
-    prompt_size: tuple[int, ...] = (64, 32, 16)
-    n_enc_cab: tuple[int, ...] = (2, 3, 3)
-    n_dec_cab: tuple[int, ...] = (2, 2, 3)
-    n_skip_cab: tuple[int, ...] = (1, 1, 1)
-    n_bottleneck_cab: int = 3
-    no_use_ca: bool = False
-    mask_center: bool = True
     llm_model_dim: int = 512
     llm_embd_dim: int = 256
     llm_nclasses: int = 3
-
-    def __post_init__(self) -> None:
-        for name in ("feature_dim", "prompt_dim", "sens_feature_dim", "sens_prompt_dim", "len_prompt",
-                     "prompt_size", "n_enc_cab", "n_dec_cab", "n_skip_cab"):
-            value = _ints(getattr(self, name))
-            if len(value) != 3:
-                raise ValueError(f"CardioMMOfficialConfig.{name} needs 3 values (one per level), got {value}")
-            setattr(self, name, value)
-        if self.num_adj_slices < 1 or self.num_adj_slices % 2 != 1:
-            raise ValueError(f"CardioMMOfficialConfig.num_adj_slices must be odd, got {self.num_adj_slices}")
-        if self.num_cascades < 1:
-            raise ValueError(f"CardioMMOfficialConfig.num_cascades must be >= 1, got {self.num_cascades}")
-
-    def to_dict(self) -> dict:
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
-
-    @classmethod
-    def field_names(cls) -> set[str]:
-        return {f.name for f in fields(cls)}
 
 
 #: the published training configuration (``trainscript_CMRxReconAll.sh``: 10 cascades; ``train_CardioMM.py``:

@@ -36,7 +36,7 @@ explicit argument ``acs_kind`` (``"lines"`` for ``uniform``/``kt_uniform``/``kt_
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -46,6 +46,7 @@ from cardiomm.physics.coils import rss
 from cardiomm.physics.fft import fft2c, ifft2c
 from cardiomm.recon.networks.cab import (
     CAB,
+    CABUnetConfig,
     DownBlock,
     SkipBlock,
     cabs,
@@ -64,25 +65,11 @@ __all__ = ["PromptMR", "PromptMRConfig", "PAPER_CONFIG", "acs_kind_for"]
 
 
 @dataclass
-class PromptMRConfig:
-    """Hyper-parameters, named as the official ``PromptMrModule`` arguments (defaults: ``pmr-plus.yaml``)."""
+class PromptMRConfig(CABUnetConfig):
+    """Hyper-parameters, named as the official ``PromptMrModule`` arguments (defaults: ``pmr-plus.yaml``).
+    The shared U-Net fields are :class:`~cardiomm.recon.networks.cab.CABUnetConfig`'s."""
 
-    num_cascades: int = 12
-    num_adj_slices: int = 5
-    n_feat0: int = 48
-    feature_dim: tuple[int, ...] = (72, 96, 120)
-    prompt_dim: tuple[int, ...] = (24, 48, 72)
-    sens_n_feat0: int = 24
-    sens_feature_dim: tuple[int, ...] = (36, 48, 60)
-    sens_prompt_dim: tuple[int, ...] = (12, 24, 36)
     len_prompt: tuple[int, ...] = (5, 5, 5)
-    prompt_size: tuple[int, ...] = (64, 32, 16)
-    n_enc_cab: tuple[int, ...] = (2, 3, 3)
-    n_dec_cab: tuple[int, ...] = (2, 2, 3)
-    n_skip_cab: tuple[int, ...] = (1, 1, 1)
-    n_bottleneck_cab: int = 3
-    no_use_ca: bool = False
-    mask_center: bool = True
     learnable_prompt: bool = False
     adaptive_input: bool = True
     n_buffer: int = 4
@@ -93,29 +80,19 @@ class PromptMRConfig:
     model_version: str = "promptmr_v2"
 
     def __post_init__(self) -> None:
-        for name in ("feature_dim", "prompt_dim", "sens_feature_dim", "sens_prompt_dim", "len_prompt",
-                     "prompt_size", "n_enc_cab", "n_dec_cab", "n_skip_cab"):
-            value = tuple(int(v) for v in getattr(self, name))
-            if len(value) != 3:
-                raise ValueError(f"PromptMRConfig.{name} needs 3 values (one per level), got {value}")
-            setattr(self, name, value)
-        if self.num_adj_slices < 1 or self.num_adj_slices % 2 != 1:
-            raise ValueError(f"PromptMRConfig.num_adj_slices must be odd, got {self.num_adj_slices}")
+        super().__post_init__()
         if self.adaptive_input and self.n_buffer < 3:
             raise ValueError(f"PromptMRConfig.n_buffer must be >= 3 with adaptive_input, got {self.n_buffer}")
         if self.model_version not in ("promptmr", "promptmr_v2"):
             raise ValueError(f"PromptMRConfig.model_version must be 'promptmr' or 'promptmr_v2', got "
                              f"{self.model_version!r}")
-        if self.num_cascades < 1 or self.n_history < 0:
-            raise ValueError("PromptMRConfig: num_cascades must be >= 1 and n_history >= 0")
+        if self.n_history < 0:
+            raise ValueError("PromptMRConfig: n_history must be >= 0")
 
     @property
     def buffer(self) -> int:
         """Buffer images fed to the cascade U-Nets (0 without adaptive input)."""
         return self.n_buffer if self.adaptive_input else 0
-
-    def to_dict(self) -> dict:
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
 
 
 #: the configuration of the released CMRxRecon 2024 weights (``configs/model/pmr-plus.yaml``)
