@@ -479,14 +479,16 @@ def myocardial_summary(
     The LV myocardium label is eroded by one pixel per slice (:func:`myocardial_roi`) so that partial-volume
     pixels at the blood and epicardial borders are left out. Invalid pixels are counted, never averaged.
 
-    Why the median and not the mean: an automatic myocardium that reaches one or two pixels into the blood pool
-    (or the infarct border that the erosion of the true wall leaves out) adds a one-sided tail of much longer
-    values (blood T1 is 1.5-1.6 times myocardial T1), and the mean (breakdown point 0) follows it. Measured with
-    the shipped segmenter on the fully sampled reference of the default cohort: the mean's T1 bias is +11 ms on
-    average and +17 to +63 ms on three subjects where 7-40% of the ROI lies outside the true eroded wall; the
-    median's is within the goal (``benchmarks/results/reference_bias.md``). The wall is about 4 pixels thick at
-    2.25 mm, so a deeper erosion (a "conservative" ROI, Messroghli et al. 2017 JCMR 19:75) would leave no
-    pixels; the median is its robust-statistics counterpart. On a heterogeneous wall (focal infarct) the median
+    Why the median and not the mean: an automatic myocardium that reaches a pixel or two into the blood pool
+    (blood T1 is 1.5-1.6 times myocardial T1), likely into the epicardial fat (T1 a quarter of it; the
+    negative tails, not checked pixel by pixel), or into the
+    infarct border that the erosion of the true wall leaves out, adds tails of very different values, and the
+    mean (breakdown point 0) follows them. Measured with the shipped segmenter on the fully sampled reference of
+    the default cohort (``benchmarks/results/reference_bias.md``): the mean's T1 bias ranges over -56 to +55 ms per
+    subject (cohort mean -6.5 ms; T2 +1.5, T1rho +3.0 ms, both off the 1 ms goal), the median's over -26 to
+    +6 ms (cohort mean -6.2 ms; T2 +0.3, T1rho +0.4 ms). The wall is about 4 pixels thick at 2.25 mm, so a
+    deeper erosion (a "conservative" ROI, Messroghli et al. 2017 JCMR 19:75) would leave almost no pixels; the
+    median is its robust-statistics counterpart. On a heterogeneous wall (focal infarct) the median
     under-weights the focal tail, a few ms with the true labels on the default cohort; the mean is reported too.
 
     Parameters
