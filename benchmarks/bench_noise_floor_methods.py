@@ -57,7 +57,9 @@ DEFAULT_COUNTS = {"train": 24, "val": 4, "test": 6, "external": 3}
 METHODS = ("zerofilled", "sense", "varnet", "cardiomm")
 SENSE = {"lamda": 0.01, "max_iter": 30}  # config.yaml's sense block
 MASK_SEED = 7  # config.yaml's mask_seed
-FLOOR_TOL = 0.1  # a background floor within 10% of the tissue floor is "the same floor"
+# a background floor within 25% of the tissue floor is "the same floor": P_tissue = mean(M^2 - A^2) over ~1500
+# myocardial samples has a relative standard error of about 15% at SNR 25 (sd of M^2 - A^2 ~ A sqrt(2 P))
+FLOOR_TOL = 0.25
 
 
 def goal_met(df: pd.DataFrame) -> str:
