@@ -26,11 +26,12 @@ larger of the x and y lags, over the weightings) must not exceed :data:`MAX_AIR_
 not be zero. Measured (``benchmarks/results/noise_floor_methods.md``, and the tiny workflow cohort): the fully
 sampled RSS reference has 0.001-0.02 (default cohort) and 0.03-0.07 (tiny cohort: 8 coils, small FOV); every
 reconstruction of undersampled data 0.37-0.89 (zero-filled, E2E-VarNet, CardioMM), and SENSE's air is exactly
-zero (outside the ESPIRiT support). In those series the background floor was 0 to 0.5 times the floor measured
-in the tissue against a noiseless twin (many times for E2E-VarNet, whose tissue carries no floor), so removing
-it changed T1 by an arbitrary amount; such a series is fitted as it is, and the caller records why. (A
-Kolmogorov-Smirnov test of the air against central chi was tried and dropped: with correlated coils the noise
-is a weighted sum of chi-squares, and the tiny cohort's reference failed it.)
+zero (outside the ESPIRiT support). In those series the ratio of the background floor to the floor measured in
+the tissue against a noiseless twin was 0 (SENSE), 0.3-1.0 (zero-filled, CardioMM) and 0.8-46 (E2E-VarNet,
+whose tissue carries no floor), so removing it changed T1 by an arbitrary amount; such a series is fitted as
+it is, and the caller records why. (A Kolmogorov-Smirnov test of the air against central chi was tried and
+dropped: with correlated coils the noise is a weighted sum of chi-squares, and the tiny cohort's reference
+failed it.)
 
 SNR criterion: a pixel is fitted as a valid value only if its brightest weighted image exceeds the background
 mean by :data:`MIN_PEAK_Z` background standard deviations. A noise-only RSS pixel with 10 coils peaks at about
