@@ -10,7 +10,8 @@ myocardial mean (``myocardial_summary``), with
 - ``segmenter``: the shipped segmenter's labels on the reference, as in the default run;
 
 each with the magnitudes fitted as they are (``raw``, the old behaviour) and with the RSS noise floor removed
-and the SNR criterion applied (``corrected``, :mod:`cardiomm.quantify.noise`, the default now).
+and the SNR criterion applied (``corrected``, :mod:`cardiomm.quantify.noise`, the default now), and each
+summarised by the ROI's median (the biomarker now, ``SUMMARY``) and its mean (the old summary).
 
 Usage: ``OMP_NUM_THREADS=1 python benchmarks/bench_reference_bias.py [--subjects 9] [--off SWITCH ...]``;
 writes ``benchmarks/results/reference_bias.md``.
@@ -38,6 +39,7 @@ from cardiomm.io.nifti import load_image
 from cardiomm.phantom.generate import PhantomConfig, cohort_specs, write_subject
 from cardiomm.provenance import cpu_name
 from cardiomm.quantify.mapping import map_series, myocardial_summary, series_noise
+from cardiomm.quantify.noise import floor_summary
 from cardiomm.recon.zero_filled import zero_filled
 
 MODS = {"t1map": "T1", "t2map": "T2", "t1rhomap": "T1rho"}
@@ -60,14 +62,25 @@ def subject_biases(spec, cfg: PhantomConfig, root: Path, model) -> list[dict]:
         if model is not None:
             labels["segmenter"] = segment_mapping_series(model, images, source=f"{spec.subject} {mod}")[0]
         noise = series_noise(images)
+        floor = floor_summary(noise)
         for lab_name, lab in labels.items():
             for fit_name, nz in (("raw", None), ("corrected", noise)):
                 vmap, valid = map_series(images, times, bm, mask=lab == LV_MYO, noise=nz)
                 summ = myocardial_summary(vmap, valid, lab, geom)
-                rows.append({"subject": spec.subject, "disease": spec.disease, "B0": spec.field_strength_T,
-                             "biomarker": bm, "labels": lab_name, "fit": fit_name,
-                             "bias": summ["mean"] - truth[bm]})  # fmt: skip
+                for stat in ("median", "mean"):
+                    rows.append({"subject": spec.subject, "disease": spec.disease, "B0": spec.field_strength_T,
+                                 "biomarker": bm, "labels": lab_name, "fit": fit_name, "statistic": stat,
+                                 "bias": summ[stat] - truth[bm],
+                                 "noise_floor": floor if fit_name == "corrected" else "not asked for"})  # fmt: skip
     return rows
+
+
+def _floor_line(df: pd.DataFrame) -> str:
+    """How many reference series had their floor removed in every slice (the air passed the white-noise test)."""
+    per_series = df[df["fit"] == "corrected"].drop_duplicates(["subject", "biomarker"])
+    every = per_series["noise_floor"].str.startswith("removed (")
+    return (f"removed in every slice of {int(every.sum())} of {len(per_series)} series (the air passed the "
+            "white-noise test of `cardiomm.quantify.noise`)")
 
 
 def main() -> None:
@@ -92,9 +105,9 @@ def main() -> None:
             rows += subject_biases(spec, cfg, Path(tmp), model)
             print(spec.subject, f"{time.time() - t0:.0f} s", flush=True)
     df = pd.DataFrame(rows)
-    piv = df.pivot_table(index=["labels", "fit"], columns="biomarker", values="bias", aggfunc="mean")
-    lo = df.pivot_table(index=["labels", "fit"], columns="biomarker", values="bias", aggfunc="min")
-    hi = df.pivot_table(index=["labels", "fit"], columns="biomarker", values="bias", aggfunc="max")
+    piv = df.pivot_table(index=["labels", "fit", "statistic"], columns="biomarker", values="bias", aggfunc="mean")
+    lo = df.pivot_table(index=["labels", "fit", "statistic"], columns="biomarker", values="bias", aggfunc="min")
+    hi = df.pivot_table(index=["labels", "fit", "statistic"], columns="biomarker", values="bias", aggfunc="max")
     lines = [
         "# Fully sampled reference vs phantom truth: myocardial T1 / T2 / T1rho bias",
         "",
@@ -103,24 +116,26 @@ def main() -> None:
         f"- date: {dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M UTC')}; {time.time() - t0:.0f} s",
         f"- subjects: {', '.join(s.subject for s in specs)} (default cohort, test + external, SNR {cfg.snr:g}, "
         f"{cfg.coils} virtual coils)" + (f"; phantom switches off: {', '.join(args.off)}" if args.off else ""),
-        "- goal: |mean bias| <= 10 ms (T1), <= 1 ms (T2, T1rho) with the default (`corrected`) fit",
+        "- goal: |mean bias| <= 10 ms (T1), <= 1 ms (T2, T1rho) with the default (`corrected` fit, `median`)",
+        "- the machine is shared (the lead and other sessions run jobs on its 2 cores): times are indicative",
+        f"- noise floor (`corrected`): {_floor_line(df)}",
         "",
         "Mean bias (reference − truth, ms) [min, max over subjects]:",
         "",
-        "| labels | fit | " + " | ".join(MODS.values()) + " |",
-        "|---|---|" + "---|" * len(MODS),
+        "| labels | fit | statistic | " + " | ".join(MODS.values()) + " |",
+        "|---|---|---|" + "---|" * len(MODS),
     ]
-    for (lab, fit), r in piv.iterrows():
-        cells = [f"{r[b]:+.2f} [{lo.loc[(lab, fit), b]:+.1f}, {hi.loc[(lab, fit), b]:+.1f}]" for b in MODS.values()]
-        lines.append(f"| {lab} | {fit} | " + " | ".join(cells) + " |")
-    met = {b: abs(piv.loc[("true labels", "corrected"), b]) <= g for b, g in GOALS.items()}
-    lines += ["", "Goal met (true labels, corrected): " + ", ".join(f"{b} {'yes' if ok else 'NO'}"
-                                                              for b, ok in met.items()), ""]  # fmt: skip
-    if ("segmenter", "corrected") in piv.index:
-        met = {b: abs(piv.loc[("segmenter", "corrected"), b]) <= g for b, g in GOALS.items()}
-        lines += ["Goal met (segmenter labels, corrected): " + ", ".join(f"{b} {'yes' if ok else 'NO'}"
-                                                                     for b, ok in met.items()), ""]  # fmt: skip
-    lines += ["Per subject:", "", df.round(2).to_markdown(index=False), ""]
+    for key, r in piv.iterrows():
+        cells = [f"{r[b]:+.2f} [{lo.loc[key, b]:+.1f}, {hi.loc[key, b]:+.1f}]" for b in MODS.values()]
+        lines.append("| " + " | ".join(key) + " | " + " | ".join(cells) + " |")
+    lines.append("")
+    for lab in ("true labels", "segmenter"):
+        key = (lab, "corrected", "median")
+        if key in piv.index:
+            met = {b: abs(piv.loc[key, b]) <= g for b, g in GOALS.items()}
+            lines += [f"Goal met ({lab}, corrected, median): " + ", ".join(f"{b} {'yes' if ok else 'NO'}"
+                                                                           for b, ok in met.items()), ""]  # fmt: skip
+    lines += ["Per subject:", "", df.drop(columns="noise_floor").round(2).to_markdown(index=False), ""]
     write_text(args.results, "\n".join(lines))
     print("\n".join(lines[:20]))
 

@@ -370,8 +370,10 @@ def quantify(subject: Subject, method: str, inputs: Mapping[str, str], outputs: 
 
     A case that failed segmentation QC keeps its value with ``qc_pass = False`` and the reason; a quantity
     that cannot be computed is NaN with the reason. Nothing is dropped silently. ``noise_floor="background"``
-    removes each image's RSS noise floor, estimated from its background air, before the mapping fits and
-    applies the SNR criterion (:mod:`cardiomm.quantify.noise`); ``"none"`` fits the magnitudes as they are.
+    removes each image's RSS noise floor, estimated from its background air, before the mapping fits where that
+    air is noise-only RSS magnitude, and applies the SNR criterion (:mod:`cardiomm.quantify.noise`); ``"none"``
+    fits the magnitudes as they are. Each biomarker row says what was done (``noise_floor``) and the ROI
+    statistic (``statistic``).
     """
     import pandas as pd
 
@@ -379,6 +381,7 @@ def quantify(subject: Subject, method: str, inputs: Mapping[str, str], outputs: 
     from cardiomm.io.nifti import load_image
     from cardiomm.quantify.cine import cine_phenotypes
     from cardiomm.quantify.mapping import map_series, myocardial_summary, series_noise
+    from cardiomm.quantify.noise import floor_summary
     from cardiomm.quantify.wall_thickness import aha_segments
 
     qc = pd.read_csv(seg_table).set_index(["mask", "modality"])
@@ -410,9 +413,8 @@ def quantify(subject: Subject, method: str, inputs: Mapping[str, str], outputs: 
         log.info("%s %s %s: timing from %s", subject.id, mod, mk, timing_source)
         body = images.mean(axis=0) > 0.05 * np.percentile(images.mean(axis=0), 99)
         noise = series_noise(images) if noise_floor == "background" else None
-        if noise is not None and any(n is None for n in noise):
-            log.warning("%s %s %s %s: no background air in slice(s) %s: noise floor not removed there",
-                        method, mk, subject.id, mod, [z for z, n in enumerate(noise) if n is None])
+        floor = floor_summary(noise)
+        log.info("%s %s %s %s: noise floor %s", method, mk, subject.id, mod, floor)
         vmap, valid = map_series(images, times, bm, mask=body, noise=noise)
         save_image(outputs[key(mod, mk, "map")], np.nan_to_num(vmap)[None].astype(np.float32),
                    geom)
@@ -421,12 +423,12 @@ def quantify(subject: Subject, method: str, inputs: Mapping[str, str], outputs: 
         except ValueError:
             segs = None
         summ = myocardial_summary(vmap, valid, labels[0], geom, segments=segs)
-        v = float(summ["mean"])
+        v = float(summ["value"])
         reason = summ.get("reason") or ""
         reason = "; ".join(r for r in (qc_reason, reason) if r)
         rows.append(_row(subject, method, mk, bm, v, ok and np.isfinite(v), reason,
                          n_pixels=summ.get("n_pixels"), n_invalid=summ.get("n_invalid"),
-                         timing_source=timing_source))
+                         timing_source=timing_source, statistic=summ["statistic"], noise_floor=floor))
     write_csv(pd.DataFrame(rows), out_csv)
 
 

@@ -216,6 +216,20 @@ def test_myocardial_summary_erodes_and_ignores_invalid_pixels() -> None:
     assert out["area_mm2"] == pytest.approx((n0 + n1) * 1.4 * 1.4)
 
 
+def test_myocardial_summary_value_is_the_median_robust_to_a_blood_tail() -> None:
+    """An automatic myocardium that takes in blood-pool pixels adds a one-sided tail: the biomarker (the median)
+    stays at the wall's value, the mean follows the tail (the reference's T1 bias with the segmenter's labels)."""
+    labels = ring_labels(nz=1)
+    eroded = np.stack([ndimage.binary_erosion(s) for s in labels == LV_MYO])
+    value = np.where(eroded, 1200.0, np.nan)
+    tail = np.argwhere(eroded[0])[::10]  # 10% of the ROI at blood T1
+    value[0][tuple(tail.T)] = 1900.0
+    out = myocardial_summary(value, np.isfinite(value), labels, GEOM)
+    assert out["statistic"] == "median" and out["value"] == out["median"] == pytest.approx(1200.0)
+    assert out["mean"] > 1250.0
+    assert out["per_slice"][0]["value"] == pytest.approx(1200.0)
+
+
 def test_myocardial_summary_per_segment() -> None:
     labels = ring_labels(nz=3)
     segments = np.zeros(labels.shape, dtype=np.int8)
@@ -223,7 +237,7 @@ def test_myocardial_summary_per_segment() -> None:
     segments[0][(labels[0] == LV_MYO) & (np.arange(40)[None, :] < 20)] = 2
     value = np.where(segments == 2, 900.0, 1200.0)
     out = myocardial_summary(value, np.ones(labels.shape, bool), labels, GEOM, segments)
-    assert out["per_segment"][2]["mean"] == pytest.approx(900.0)
+    assert out["per_segment"][2]["mean"] == pytest.approx(900.0) == out["per_segment"][2]["value"]
     assert out["per_segment"][5]["mean"] == pytest.approx(1200.0)
     assert math.isnan(out["per_segment"][1]["mean"]) and out["per_segment"][1]["n_pixels"] == 0
 
@@ -232,7 +246,7 @@ def test_myocardial_summary_nan_with_reason() -> None:
     thin = ring_labels(r_in=7.0, r_out=8.0)  # a one-pixel ring vanishes under erosion
     value = np.full(thin.shape, 1000.0)
     out = myocardial_summary(value, np.ones(thin.shape, bool), thin, GEOM)
-    assert math.isnan(out["mean"]) and out["n_pixels"] == 0 and "erosion" in out["reason"]
+    assert math.isnan(out["mean"]) and math.isnan(out["value"]) and out["n_pixels"] == 0 and "erosion" in out["reason"]
     none = np.zeros_like(thin)
     out = myocardial_summary(value, np.ones(thin.shape, bool), none, GEOM)
     assert math.isnan(out["mean"]) and "no LV myocardium" in out["reason"]

@@ -16,7 +16,7 @@ from cardiomm.phantom.generate import PhantomConfig, cohort_specs, write_subject
 from cardiomm.physics.coils import rss
 from cardiomm.physics.fft import ifft2c
 from cardiomm.quantify.mapping import map_series, myocardial_summary, series_noise
-from cardiomm.quantify.noise import MIN_AIR_PIXELS, background_noise, remove_noise_floor
+from cardiomm.quantify.noise import MIN_AIR_PIXELS, background_noise, floor_summary, remove_noise_floor
 
 COILS = 10
 TE = np.array([0.0, 25.0, 55.0])
@@ -82,6 +82,35 @@ def test_noise_only_pixels_are_not_valid_t1():
     assert valid[0][_disc(r=28.0)].mean() > 0.99  # the object itself is still fitted
 
 
+def test_floor_is_removed_only_where_the_air_is_noise_only_rss():
+    """The background floor is the tissue floor only for noise-only (white) RSS air; a denoised, zero or
+    aliased background is detected, and its series is fitted as it is (what the raw fit gives)."""
+    from scipy import ndimage
+
+    rng = np.random.default_rng(3)
+    disc = _disc()
+    sigma = 1.0 / 25.0 / np.sqrt(2)
+    img = _rss_series(np.exp(-TE / 50.0), disc, sigma, rng)
+    bg = background_noise(img[:, 0])
+    assert bg.floor_valid and abs(bg.correlation) < 0.05 and bg.floor_reason == ""
+    denoised = ndimage.gaussian_filter(img, (0, 0, 3, 3))  # a network's smooth air: the floor without its spread
+    zero = img * disc  # SENSE: nothing outside the coil-sensitivity support
+    # zero-filled: a faint aliased copy of the object, in every coil, in the air (structured there)
+    ghost = _rss_series(np.exp(-TE / 50.0), disc + 0.15 * np.roll(disc, 48, axis=-1), sigma, rng)
+    for name, bad in (("denoised", denoised), ("zero", zero), ("ghost", ghost)):
+        b = background_noise(bad[:, 0])
+        assert b is not None and not b.floor_valid and b.floor_reason, name
+    assert "zero or constant" in background_noise(zero[:, 0]).floor_reason
+    times = np.tile(TE, (1, 1))
+    raw, _ = map_series(denoised, times, "T2", mask=disc[None])
+    kept, _ = map_series(denoised, times, "T2", mask=disc[None], noise=series_noise(denoised))
+    np.testing.assert_allclose(kept[0][disc], raw[0][disc])
+    assert floor_summary(series_noise(img)) == "removed (background air, every slice)"
+    assert "not removed in slice 0: background air is not white noise" in floor_summary(series_noise(denoised))
+    assert floor_summary([None]).endswith("slice 0: no background air")
+    assert "not asked for" in floor_summary(None)
+
+
 def test_remove_noise_floor_rejects_bad_power():
     assert remove_noise_floor(np.array([3.0, 1.0]), 4.0).tolist() == [pytest.approx(np.sqrt(5.0)), 0.0]
     with pytest.raises(ValueError, match="noise floor"):
@@ -108,7 +137,7 @@ def _reference_biases(root, cfg: PhantomConfig) -> dict:
         lab = labels[0].astype(np.uint8)
         for name, noise in (("raw", None), ("corrected", series_noise(images))):
             vmap, valid = map_series(images, times, bm, mask=lab == LV_MYO, noise=noise)
-            out[bm, name] = myocardial_summary(vmap, valid, lab, geom)["mean"] - truth[bm]
+            out[bm, name] = myocardial_summary(vmap, valid, lab, geom)["value"] - truth[bm]
     return out
 
 
@@ -131,3 +160,45 @@ def test_fully_sampled_reference_recovers_biomarker_truth(biases, bm, bound):
     floor_raw = noisy[bm, "raw"] - clean[bm, "raw"]
     floor_corrected = noisy[bm, "corrected"] - clean[bm, "corrected"]
     assert abs(floor_corrected) < 0.5 * abs(floor_raw), (noisy, clean)
+
+
+def test_undersampled_reconstruction_keeps_its_floor(tmp_path):
+    """Zero-filled undersampled data: the air holds aliased signal, so its power is not the tissue floor
+    (benchmarks/results/noise_floor_methods.md); the reference's air passes the test in every slice."""
+    from cardiomm.cohort import subject_from_row
+    from cardiomm.conventions import ACS_LINES
+    from cardiomm.recon.zero_filled import zero_filled
+    from cardiomm.sampling.masks import make_mask, undersample
+
+    spec = cohort_specs(CFG)[0]
+    write_subject(spec, CFG, tmp_path)
+    s = subject_from_row(tmp_path, {k: str(v) for k, v in spec.row(CFG).items()})
+    k = read_kspace(s.kspace_path("t2map"))
+    assert all(n.floor_valid for n in series_noise(zero_filled(k)))
+    m = make_mask("Uniform8", k.shape[0], k.shape[-2], k.shape[-1], seed=7, acs=ACS_LINES)
+    noise = series_noise(zero_filled(undersample(k, m)))
+    assert not any(n.floor_valid for n in noise)
+    assert floor_summary(noise).startswith("not removed in slice 0")
+
+
+def test_reference_with_the_segmenters_labels_recovers_t1_truth(tmp_path):
+    """P037 (external centre, 5 T, dilated): the shipped segmenter's myocardium takes in blood-pool pixels, which
+    put the ROI mean +55 ms off the truth; the biomarker (the median) is within a loose bound (goal 10 ms on the
+    cohort's mean; +6 ms on this subject; benchmarks/results/reference_bias.md)."""
+    from cardiomm.cohort import subject_from_row
+    from cardiomm.segmentation.infer import segment_mapping_series
+    from cardiomm.segmentation.train import load_segmenter
+
+    cfg = PhantomConfig(nt=2, counts={"train": 24, "val": 4, "test": 6, "external": 3})
+    spec = next(s for s in cohort_specs(cfg) if s.subject == "P037")
+    write_subject(spec, cfg, tmp_path)
+    s = subject_from_row(tmp_path, {k: str(v) for k, v in spec.row(cfg).items()})
+    truth = pd.read_csv(s.truth_path()).set_index("indicator")["value"]["T1"]
+    images = rss(ifft2c(torch.from_numpy(read_kspace(s.kspace_path("t1map"))))).numpy()
+    times = read_timing(s.timing_path("t1map"), nz=images.shape[1], nt=images.shape[0])
+    _, geom = load_image(s.label_path("t1map"))
+    lab = segment_mapping_series(load_segmenter("cardiomm/weights/segmentation.pt"), images)[0]
+    vmap, valid = map_series(images, times, "T1", mask=lab == LV_MYO, noise=series_noise(images))
+    summ = myocardial_summary(vmap, valid, lab, geom)
+    assert abs(summ["value"] - truth) <= 25.0, (summ["value"], summ["mean"], truth)
+    assert summ["mean"] - truth > 2 * abs(summ["value"] - truth)  # the mean follows the blood tail

@@ -67,6 +67,10 @@ def test_tables_hold_every_subject_method_mask_and_indicator(tiny_run):
     assert set(ph["method"]) == methods and set(bm["method"]) == methods
     assert set(ph["indicator"]) == set(PHENOTYPES)
     assert set(bm["indicator"]) == set(BIOMARKERS)
+    # every measured biomarker row says what was done about the noise floor and which ROI statistic it is
+    measured = bm[bm["method"] != "truth"]
+    assert measured["noise_floor"].notna().all() and set(measured["statistic"]) == {"median"}
+    assert measured.loc[measured["method"] == "reference", "noise_floor"].str.startswith("removed").any()
     masks = {"Uniform8", "ktGaussian16", "ktRadial24"}
     assert set(ph.loc[ph["method"] == "cardiomm", "mask"]) == masks
     n_subj = ph["subject"].nunique()

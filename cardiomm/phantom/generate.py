@@ -494,8 +494,9 @@ def mapping_times(spec: SubjectSpec, cfg: PhantomConfig, mod: str) -> np.ndarray
 def _truth_rows(spec: SubjectSpec, cfg: PhantomConfig, cine_labels: np.ndarray,
                 param_maps: dict[str, np.ndarray], map_labels: np.ndarray, z_heart: np.ndarray) -> pd.DataFrame:
     """True 11 phenotypes (from the voxelised labels; WT analytic, :mod:`cardiomm.phantom.truth`) and 3 biomarkers
-    (eroded myocardium); ``z_heart`` is each cine slice's depth in the heart (breath-hold shift included). ED is
-    frame 0 (the phantom's cycle starts at ED) and ES comes from the same rule as the measurement
+    (the tissue mean over the measurement's ROI, :func:`cardiomm.quantify.mapping.myocardial_roi`); ``z_heart`` is
+    each cine slice's depth in the heart (breath-hold shift included). ED is frame 0 (the phantom's cycle starts at
+    ED) and ES comes from the same rule as the measurement
     (:func:`cardiomm.quantify.phases.ed_es_frames`)."""
     geom = Geometry(cfg.dx, cfg.dy, cfg.thickness, cfg.gap, frame_interval_s(spec.heart_rate_bpm, cfg.nt))
     lv = (cine_labels == LV_BLOOD).sum(axis=(1, 2, 3)) * geom.voxel_ml
@@ -511,8 +512,10 @@ def _truth_rows(spec: SubjectSpec, cfg: PhantomConfig, cine_labels: np.ndarray,
     # analytic ED wall thickness, defined as the pipeline measures it (cardiomm.phantom.truth)
     vals["WT"] = wall_thickness_truth(spec.heart, z_heart, cine_labels[0])
     rows = [{"subject": spec.subject, "indicator": k, "unit": unit(k), "value": float(vals[k])} for k in PHENOTYPES]
+    from cardiomm.quantify.mapping import myocardial_roi
+
+    myo = myocardial_roi(map_labels)  # the measurement's ROI; the truth is the tissue mean over it
     for mod in ("t1map", "t2map", "t1rhomap"):
-        myo = np.stack([ndimage.binary_erosion(sl == LV_MYO) for sl in map_labels])
         bm = MODALITIES[mod].biomarker
         rows.append({"subject": spec.subject, "indicator": bm, "unit": unit(bm),
                      "value": float(param_maps[bm][myo].mean())})
