@@ -9,13 +9,20 @@ import torch
 
 from cardiomm.checkpoint import ResumeMismatchError, check_resume, config_diff, state_sha256
 from cardiomm.recon.checkpoint import load_model
-from cardiomm.segmentation.train import load_segmenter, read_checkpoint, save_segmenter
+from cardiomm.segmentation.train import (
+    CKPT_FORMAT,
+    LEGACY_FORMATS,
+    _legacy_sha256,
+    load_segmenter,
+    read_checkpoint,
+    save_segmenter,
+)
 
 WEIGHTS = Path(__file__).resolve().parents[1] / "cardiomm" / "weights"
 #: state_sha256 of the shipped weights (the recon ones are also in their model cards)
-SHIPPED = {"cardiomm": "5a72df27fcf8f4954e0ed0d59ffe743151181327150efff3a36cf6ece7206263",
-           "varnet": "9b95372bb98d39a858c7883181765be10041c354eaaa9ce126dad677c7c0472d",
-           "segmentation": "5888654c8970bf09f4d27a12d122e6eabe2ccdd00ca5f449f8f7b4b27a0d1f28"}
+SHIPPED = {"cardiomm": "80334e5d7bf934048939cc2d7adf841f33cb530acaf59a0824c95be958fcb720",
+           "varnet": "a00ef902f8535d0031217994f0b19eabd8d1a0b838b3fedd7485da08edf16c14",
+           "segmentation": "d529ee225d7c2957e2f83adaed3d7d1138b8910d2d66770560f4acd39fe05440"}
 
 
 @pytest.mark.parametrize("name", ["cardiomm", "varnet"])
@@ -25,10 +32,23 @@ def test_shipped_recon_weights_load_with_stable_fingerprints(name: str) -> None:
     assert SHIPPED[name] in (WEIGHTS / f"{name}.md").read_text()
 
 
-def test_shipped_segmenter_v1_loads_and_resaves_in_the_one_digest(tmp_path: Path) -> None:
+def test_shipped_segmenter_loads_with_its_fingerprint() -> None:
     model = load_segmenter(WEIGHTS / "segmentation.pt").cpu()
-    assert read_checkpoint(WEIGHTS / "segmentation.pt")["format"] == "cardiomm-segmenter-v1"  # legacy, still read
+    assert read_checkpoint(WEIGHTS / "segmentation.pt")["format"] == CKPT_FORMAT
     assert state_sha256(model.state_dict()) == SHIPPED["segmentation"]
+
+
+def test_a_legacy_v1_segmenter_loads_and_resaves_in_the_one_digest(tmp_path: Path) -> None:
+    """Segmenters written before the one digest (format v1, its own hash) are still read, and verified."""
+    model = load_segmenter(WEIGHTS / "segmentation.pt").cpu()
+    v1 = dict(read_checkpoint(WEIGHTS / "segmentation.pt"))
+    v1["format"], v1["sha256"] = LEGACY_FORMATS[0], _legacy_sha256(v1["state_dict"])
+    torch.save(v1, tmp_path / "v1.pt")
+    assert state_sha256(load_segmenter(tmp_path / "v1.pt").state_dict()) == SHIPPED["segmentation"]
+    v1["sha256"] = "0" * 64  # a v1 file whose digest does not match is refused
+    torch.save(v1, tmp_path / "bad.pt")
+    with pytest.raises(Exception, match="bad.pt"):
+        load_segmenter(tmp_path / "bad.pt")
     save_segmenter(model, tmp_path / "v2.pt")
     ck = read_checkpoint(tmp_path / "v2.pt")
     assert ck["sha256"] == SHIPPED["segmentation"]  # a re-saved file carries the one digest

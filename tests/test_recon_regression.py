@@ -2,7 +2,8 @@
 
 ``tests/fixtures/recon_shipped_models_io.npz`` holds a 1-frame, 4-coil, 40 x 40 crop of the synthetic cohort's
 undersampled cine k-space (Uniform8 and ktRadial24 masks, ACS 20) and the magnitude :func:`reconstruct_series`
-returned for it before the acquisition/operator refactor of issue 13 (recorded with that code's
+returned for it with the checkpoints retrained on the issue-15 phantom (2026-12-02; first recorded before the
+acquisition/operator refactor of issue 13 with that code's
 ``reconstruct_series(model, kus, mask, name, meta, acs=20)``). The checkpoints load with ``strict=True``, so
 their parameter names are unchanged too.
 """

@@ -154,3 +154,38 @@ def test_train_all_runs_through_the_rules(tmp_path):
     seg = load_segmenter(tmp_path / "results/training/segmentation.pt")
     assert isinstance(seg, torch.nn.Module)
     assert "1 train / 1 val subjects" in (tmp_path / "results/training/segmentation.md").read_text()
+
+
+@pytest.mark.slow
+def test_classical_methods_run_everywhere_downstream(tmp_path):
+    """cs, kttv and lps (opt-in) go through the whole workflow like every method: recon on every modality and
+    mask with the shared coil maps, segmentation, quantification, agreement, the audit and the figures."""
+    from cardiomm.methods import label
+
+    classical = ["cs", "kttv", "lps"]
+    cfg = yaml.safe_load(_config(tmp_path).read_text())
+    cfg["methods"] = ["zerofilled", *classical]
+    cfg.update({"cs": {"max_iter": 5}, "kttv": {"max_iter": 10}, "lps": {"max_iter": 10}})
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
+    proc = _run(tmp_path)
+    assert proc.returncode == 0, proc.stderr[-5000:]
+    res = tmp_path / "results" / "tiny"
+    ph = pd.read_csv(res / "tables" / "phenotypes.csv")
+    bm = pd.read_csv(res / "tables" / "biomarkers.csv")
+    iq = pd.read_csv(res / "tables" / "image_quality.csv")
+    masks = {"Uniform8", "ktGaussian16", "ktRadial24"}
+    for m in classical:
+        assert set(ph.loc[ph["method"] == m, "mask"]) == masks, m
+        assert set(bm.loc[bm["method"] == m, "indicator"]) == set(BIOMARKERS), m
+        assert set(iq.loc[iq["method"] == m, "modality"]) == {"cine", "t1map", "t2map", "t1rhomap"}, m
+        assert (res / "figures" / f"bland_altman_{m}.png").exists()
+        assert label(m) in (res / "audit.md").read_text()
+    ag = pd.read_csv(res / "tables" / "agreement.csv")
+    assert set(classical) <= set(ag["method"])
+    # one ESPIRiT calibration per subject x modality, shared by the three masks (hard links)
+    maps = sorted((res / "coilmaps").rglob("*.npy"))
+    assert len(maps) == 3 * 4 * len(masks)
+    inodes = {(p.parent.name, p.name.rsplit("_", 1)[0]): set() for p in maps}
+    for p in maps:
+        inodes[(p.parent.name, p.name.rsplit("_", 1)[0])].add(p.stat().st_ino)
+    assert all(len(v) == 1 for v in inodes.values())
