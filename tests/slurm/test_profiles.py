@@ -114,3 +114,57 @@ def test_conda_env_pins_match_requirements() -> None:
     reqs = [line.strip() for line in (REPO / "requirements.txt").read_text().splitlines()
             if line.strip() and not line.startswith("#")]
     assert sorted(pip, key=str.lower) == sorted(reqs, key=str.lower), "envs/cardiomm.yaml drifted from requirements.txt"
+
+
+def _job_rules(config: dict, tmp_path: Path) -> list[str]:
+    """The rules of the workflow under ``config`` that become cluster jobs (not local, with something to run)."""
+    from snakemake.api import SnakemakeApi
+    from snakemake.settings import types as st
+
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(yaml.safe_dump(config))
+    with SnakemakeApi(st.OutputSettings(quiet={st.Quietness.ALL})) as api:
+        wapi = api.workflow(resource_settings=st.ResourceSettings(), snakefile=REPO / "Snakefile",
+                            workdir=REPO, config_settings=st.ConfigSettings(configfiles=[cfg]))
+        wapi.dag()
+        wf = wapi._workflow
+        return [r.name for r in wf.rules if r.name not in wf._localrules and not r.norun]
+
+
+def test_every_cluster_job_has_limits_also_per_modality_group(tmp_path: Path) -> None:
+    """A rule without a `set-resources` entry gets the 2 GB / 30 min floor. On a real tree where one subject
+    lacks a modality the per-subject rules are named `<rule>_setN` (Plan.groups), and must keep their limits."""
+    from cardiomm.phantom.generate import PhantomConfig, cohort_specs, write_subject
+
+    small = PhantomConfig(nx=48, ny=40, dx=4.5, dy=4.5, nt=3, nz=2, gap=12.0, coils_raw=(4,), coils=4,
+                          counts={"train": 0, "val": 0, "test": 1, "external": 0}, seed=5)
+    root = tmp_path / "real"
+    write_subject(cohort_specs(small)[0], small, root)
+    cine = root / "MultiCoil" / "Cine" / "TrainingSet" / "FullSample"
+    import shutil
+
+    shutil.copytree(cine / "P001", cine / "P002")  # P002: cine only -> two groups
+    config = yaml.safe_load((REPO / "config" / "tiny.yaml").read_text())
+    config["data"] = {"root": str(root), "synthetic": False,
+                      "defaults": {"dx_mm": 4.5, "dy_mm": 4.5, "thickness_mm": 8, "gap_mm": 12,
+                                   "frame_interval_s": 0.1}}
+    rules = _job_rules(config, tmp_path)
+    assert "recon_set1" in rules and "recon_set2" in rules and "coilmaps_set2" in rules, rules
+    p = load_profile(SLURM, {"CARDIOMM_SLURM_GPU_PARTITION": "gpu"})
+    named = {item.split(":", 1)[0] for item in p["set-resources"]}
+    assert not set(rules) - named, f"jobs without limits in profiles/slurm: {sorted(set(rules) - named)}"
+    for rule in rules:
+        base = re.sub(r"_set\d+$", "", rule)
+        assert rule_resources(p, rule) == rule_resources(p, base), rule
+
+
+def test_the_profile_sends_every_neural_method_to_the_gpu_partition() -> None:
+    from cardiomm import workflow as wf
+
+    p = load_profile(SLURM, {"CARDIOMM_SLURM_PARTITION": "cpu", "CARDIOMM_SLURM_GPU_PARTITION": "gpu",
+                             "CARDIOMM_SLURM_GPUS": "2"})
+    recon = rule_resources(p, "recon")
+    for method in wf.METHODS:
+        neural = method in wf.NEURAL
+        assert evaluate(recon["slurm_partition"], method) == ("gpu" if neural else "cpu"), method
+        assert evaluate(recon["gpu"], method) == (2 if neural else 0), method
