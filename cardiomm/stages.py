@@ -478,7 +478,8 @@ def agreement(phenotypes_csv: str, biomarkers_csv: str, comparator: str, toleran
     from cardiomm.compare.audit import audit_markdown
     from cardiomm.conventions import TRUTH
 
-    df = pd.concat([pd.read_csv(phenotypes_csv), pd.read_csv(biomarkers_csv)], ignore_index=True)
+    bio = pd.read_csv(biomarkers_csv)
+    df = pd.concat([pd.read_csv(phenotypes_csv), bio], ignore_index=True)
     tol, src = tolerances_from_config(tolerance_overrides)
     main = agreement_table(df, comparator=comparator, tolerances=tol)
     tables = [main]
@@ -487,7 +488,7 @@ def agreement(phenotypes_csv: str, biomarkers_csv: str, comparator: str, toleran
             tables.append(agreement_table(df, comparator=other, tolerances=tol))
     both = pd.concat(tables, ignore_index=True)
     write_csv(both, out_csv)
-    md = audit_markdown(both, tol, src, cohort)
+    md = audit_markdown(both, tol, src, cohort, biomarkers=bio)
     write_text(out_md, md)
     if out_html:
         from cardiomm.compare.markdown_html import markdown_to_html

@@ -52,7 +52,8 @@ def test_every_table_and_figure_is_produced(tiny_run):
     for t in ("image_quality", "segmentation", "phenotypes", "biomarkers", "agreement", "masks"):
         df = pd.read_csv(res / "tables" / f"{t}.csv")
         assert len(df) > 0, t
-    assert (res / "audit.md").read_text().startswith("# Clinical-indicator preservation audit")
+    audit = (res / "audit.md").read_text()
+    assert audit.startswith("# Clinical-indicator preservation audit") and "## Mapping fits: noise floor" in audit
     figs = sorted(p.name for p in (res / "figures").glob("*.png"))
     assert "image_quality.png" in figs and "maps.png" in figs
     assert all((res / "figures" / f.replace(".png", ".pdf")).exists() for f in figs)

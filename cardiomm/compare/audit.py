@@ -21,7 +21,7 @@ from cardiomm.compare.verdict import INCONCLUSIVE, NOT_PRESERVED, PRESERVED, ver
 from cardiomm.conventions import FULLY_SAMPLED, INDICATORS, REFERENCE, TRUTH, unit
 from cardiomm.methods import METHODS, REGISTRY
 
-__all__ = ["METHOD_LABELS", "audit_markdown", "default_tolerances", "method_label"]
+__all__ = ["METHOD_LABELS", "audit_markdown", "default_tolerances", "method_label", "noise_floor_markdown"]
 
 #: display names: the two comparators, then every method's label from the registry (:mod:`cardiomm.methods`)
 METHOD_LABELS: dict[str, str] = {TRUTH: "Truth", REFERENCE: "Reference", **{n: m.label for n, m in REGISTRY.items()}}
@@ -191,7 +191,46 @@ def _comparator_section(agr: pd.DataFrame, comparator: str, tolerances: dict[str
     return lines
 
 
-def audit_markdown(agreement: pd.DataFrame, tolerances: dict[str, float], sources: dict[str, str], cohort: str) -> str:
+def _floor_status(text: object) -> str:
+    """``every`` / ``some`` / ``none``: in how many slices a mapping fit removed the noise floor, from the
+    biomarker row's ``noise_floor`` (:func:`cardiomm.quantify.noise.floor_summary`)."""
+    t = str(text)
+    if t.startswith("removed (") or t.startswith("removed in every"):
+        return "every"
+    return "some" if t.startswith("removed in slices") else "none"
+
+
+def noise_floor_markdown(biomarkers: pd.DataFrame) -> list[str]:
+    """Section: per method and mask, the mapping series whose fit removed the RSS noise floor in every slice, in
+    some, or in none (``biomarkers``: the biomarker table with its ``noise_floor`` column; rows without it, or
+    truth rows, are left out). A biomarker verdict compares fits with different noise treatment wherever the
+    method's series and the comparator's differ here."""
+    if biomarkers is None or "noise_floor" not in biomarkers.columns:
+        return []
+    b = biomarkers[biomarkers["method"] != TRUTH]
+    b = b[b["noise_floor"].notna()]
+    if b.empty:
+        return []
+    b = b.assign(status=b["noise_floor"].map(_floor_status))
+    series = b.drop_duplicates(["method", "mask", "subject", "indicator"])
+    lines = ["## Mapping fits: noise floor", "",
+             "Series (subject x biomarker) whose fit removed the RSS noise floor, estimated from the background air, "
+             "in every slice / some slices / none. The floor is removed only where the air is white noise "
+             "(`quantify.noise_floor`); a denoised or aliased reconstruction is fitted as it is. Where a method's "
+             "series and the comparator's differ here, a biomarker's bias includes the different noise treatment, "
+             "not only the reconstruction.", "",
+             "| method | mask | every slice | some slices | none |", "|---|---|---|---|---|"]
+    order = {m: i for i, m in enumerate(_METHOD_ORDER)}
+    keys = sorted({(m, k) for m, k in zip(series["method"], series["mask"], strict=True)},
+                  key=lambda mk: (order.get(mk[0], len(order)), mask_sort_key(mk[1])))
+    for m, k in keys:
+        st = series[(series["method"] == m) & (series["mask"] == k)]["status"].value_counts()
+        lines.append(f"| {method_label(m)} | {k} | {st.get('every', 0)} | {st.get('some', 0)} | {st.get('none', 0)} |")
+    return [*lines, ""]
+
+
+def audit_markdown(agreement: pd.DataFrame, tolerances: dict[str, float], sources: dict[str, str], cohort: str,
+                   biomarkers: pd.DataFrame | None = None) -> str:
     """Markdown report answering "which indicators survive which acceleration, per method".
 
     Parameters
@@ -204,6 +243,7 @@ def audit_markdown(agreement: pd.DataFrame, tolerances: dict[str, float], source
     sources : indicator -> citation string for the tolerance (printed where a value differs from the
         defaults of :mod:`cardiomm.compare.tolerances`).
     cohort : cohort name shown in the title.
+    biomarkers : the biomarker table (optional): adds the noise-floor section (:func:`noise_floor_markdown`).
 
     Returns
     -------
@@ -242,6 +282,7 @@ def audit_markdown(agreement: pd.DataFrame, tolerances: dict[str, float], source
         lines += _comparator_section(agreement[agreement["comparator"] == comp], comp, tolerances)
     if not agreement.empty:
         lines += power_markdown(agreement, tolerances)
+    lines += noise_floor_markdown(biomarkers)
     lines += [
         "## Tolerances",
         "",

@@ -14,6 +14,26 @@ from cardiomm.recon.lps import lps_slice
 from cardiomm.recon.sense import MIN_CALIB_WIDTH, sense_frame, slice_maps
 
 
+def slice_recon(method: str, y: np.ndarray, maps: np.ndarray, mask: np.ndarray, lamda: float,
+                lamda_lowrank: float | None, max_iter: int, periodic: bool) -> np.ndarray:
+    """One slice, all frames, with one SigPy classical method: the single dispatch on the method's name.
+
+    ``y`` complex ``(nt, nc, ny, nx)``, ``maps`` ``(nc, ny, nx)``, ``mask`` ``(nt, ny, nx)`` bool; ``lamda_lowrank``
+    for ``lps`` only; ``periodic``: cine (circular temporal transforms) or mapping. Returns complex ``(nt, ny, nx)``.
+    """
+    if method == "sense":
+        return np.stack([sense_frame(y[t], maps, mask[t], lamda=lamda, max_iter=max_iter) for t in range(len(y))])
+    if method == "kttv":
+        return kttv_slice(y, maps, mask, lamda, max_iter, periodic=periodic)
+    if method == "lps":
+        if lamda_lowrank is None:
+            raise ValueError("slice_recon: lps needs lamda_lowrank")
+        return lps_slice(y, maps, mask, lamda, lamda_lowrank, max_iter, periodic=periodic)
+    if method == "cs":
+        return cs_slice(y, maps, mask, lamda, max_iter)
+    raise ValueError(f"slice_recon: unknown method {method!r}; known: sense, cs, kttv, lps")
+
+
 def recon_series(method: str, acq: Acquisition, params: CSParams, kind: str = "cine") -> np.ndarray:
     """``cs``, ``kttv``, ``lps`` (or ``sense``) reconstruction of a whole series, one ESPIRiT calibration per slice.
 
@@ -47,15 +67,7 @@ def recon_series(method: str, acq: Acquisition, params: CSParams, kind: str = "c
     nt, nz = k.shape[:2]
     out = np.zeros((nt, nz, *k.shape[-2:]), dtype=np.float32)
     for z in range(nz):
-        maps = slice_maps(acq, z)
-        if method == "sense":
-            x = np.stack([sense_frame(k[t, z], maps, m[t], lamda=lamda, max_iter=params.max_iter) for t in range(nt)])
-        elif method == "kttv":
-            x = kttv_slice(k[:, z], maps, m, lamda, params.max_iter, periodic=kind == "cine")
-        elif method == "lps":
-            x = lps_slice(k[:, z], maps, m, lamda, params.lamda_lowrank_for(kind), params.max_iter,
-                          periodic=kind == "cine")
-        else:
-            x = cs_slice(k[:, z], maps, m, lamda, params.max_iter)
-        out[:, z] = np.abs(x)
+        out[:, z] = np.abs(slice_recon(method, k[:, z], slice_maps(acq, z), m, lamda,
+                                       params.lamda_lowrank_for(kind) if method == "lps" else None,
+                                       params.max_iter, periodic=kind == "cine"))
     return out

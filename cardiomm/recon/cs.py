@@ -40,6 +40,7 @@ result is multiplied back: ``lamda`` is relative to an image of unit magnitude, 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -132,34 +133,41 @@ DEFAULTS = {"sense": CSParams(lamda=0.01, max_iter=30), "cs": CSParams(lamda=0.0
 # ---------------------------------------------------------------------------------------------- operators
 
 
-class FFT2(sp.linop.Linop):
+class Unitary(sp.linop.Linop):
+    """A unitary transform given by its two functions: ``(...)`` -> same shape; the adjoint is ``inverse``.
+
+    ``forward`` and ``inverse`` must be exact inverses of one another and norm-preserving (``norm="ortho"``); the
+    adjoint is then the same class with the two swapped, so a transform and its inverse are one definition.
+    ``name`` labels it in SigPy's repr.
+    """
+
+    def __init__(self, shape: tuple[int, ...], forward: Callable[[np.ndarray], np.ndarray],
+                 inverse: Callable[[np.ndarray], np.ndarray], name: str):
+        self.forward, self.inverse = forward, inverse
+        super().__init__(tuple(shape), tuple(shape), repr_str=name)
+
+    def _apply(self, input: np.ndarray) -> np.ndarray:
+        return self.forward(input)
+
+    def _adjoint_linop(self) -> sp.linop.Linop:
+        return Unitary(self.ishape, self.inverse, self.forward, f"{self.repr_str}^H")
+
+
+def _fft2(x: np.ndarray) -> np.ndarray:
+    return scipy.fft.fft2(x, norm="ortho", workers=1)
+
+
+def _ifft2(x: np.ndarray) -> np.ndarray:
+    return scipy.fft.ifft2(x, norm="ortho", workers=1)
+
+
+def FFT2(shape: tuple[int, ...]) -> Unitary:  # noqa: N802 (an operator, named as SigPy names its linops)
     """Orthonormal, *uncentred* 2D FFT over the last two axes with :mod:`scipy.fft` (complex64 stays complex64).
 
     SigPy's own :class:`sigpy.linop.FFT` calls :mod:`numpy.fft` and shifts twice per call; this one is about twice
     as fast on the CPU. The centring is moved into the maps and the data instead (:func:`centring_modulation`).
     """
-
-    def __init__(self, shape: tuple[int, ...]):
-        super().__init__(tuple(shape), tuple(shape))
-
-    def _apply(self, input: np.ndarray) -> np.ndarray:
-        return scipy.fft.fft2(input, norm="ortho", workers=1)
-
-    def _adjoint_linop(self) -> sp.linop.Linop:
-        return IFFT2(self.ishape)
-
-
-class IFFT2(sp.linop.Linop):
-    """Adjoint (= inverse) of :class:`FFT2`."""
-
-    def __init__(self, shape: tuple[int, ...]):
-        super().__init__(tuple(shape), tuple(shape))
-
-    def _apply(self, input: np.ndarray) -> np.ndarray:
-        return scipy.fft.ifft2(input, norm="ortho", workers=1)
-
-    def _adjoint_linop(self) -> sp.linop.Linop:
-        return FFT2(self.ishape)
+    return Unitary(shape, _fft2, _ifft2, "FFT2")
 
 
 class Sample(sp.linop.Linop):

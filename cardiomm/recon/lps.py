@@ -43,6 +43,8 @@ import numpy as np
 import scipy.fft
 import sigpy as sp
 
+from cardiomm.recon.cs import Unitary
+
 #: method -> one-line description
 LPS_METHODS = {"lps": "low-rank plus sparse SENSE (k-t, Otazo et al. 2015)"}
 
@@ -66,52 +68,30 @@ class NuclearNormReg(sp.prox.Prox):
         return ((u * s) @ vh).reshape(self.shape).astype(input.dtype, copy=False)
 
 
-class TemporalFFT(sp.linop.Linop):
+def _tfft(x: np.ndarray) -> np.ndarray:
+    return scipy.fft.fft(x, axis=0, norm="ortho", workers=1)
+
+
+def _tifft(x: np.ndarray) -> np.ndarray:
+    return scipy.fft.ifft(x, axis=0, norm="ortho", workers=1)
+
+
+def _tdct(x: np.ndarray) -> np.ndarray:
+    return scipy.fft.dct(x, type=2, axis=0, norm="ortho", workers=1)
+
+
+def _tidct(x: np.ndarray) -> np.ndarray:
+    return scipy.fft.idct(x, type=2, axis=0, norm="ortho", workers=1)
+
+
+def TemporalFFT(shape: tuple[int, ...]) -> Unitary:  # noqa: N802 (an operator)
     """Orthonormal, uncentred FFT along axis 0 (frames): ``(nt, ...)`` -> ``(nt, ...)``; unitary."""
-
-    def __init__(self, shape: tuple[int, ...]):
-        super().__init__(tuple(shape), tuple(shape))
-
-    def _apply(self, input: np.ndarray) -> np.ndarray:
-        return scipy.fft.fft(input, axis=0, norm="ortho", workers=1)
-
-    def _adjoint_linop(self) -> sp.linop.Linop:
-        return _TemporalIFFT(self.ishape)
+    return Unitary(shape, _tfft, _tifft, "TemporalFFT")
 
 
-class _TemporalIFFT(sp.linop.Linop):
-    def __init__(self, shape: tuple[int, ...]):
-        super().__init__(tuple(shape), tuple(shape))
-
-    def _apply(self, input: np.ndarray) -> np.ndarray:
-        return scipy.fft.ifft(input, axis=0, norm="ortho", workers=1)
-
-    def _adjoint_linop(self) -> sp.linop.Linop:
-        return TemporalFFT(self.ishape)
-
-
-class TemporalDCT(sp.linop.Linop):
+def TemporalDCT(shape: tuple[int, ...]) -> Unitary:  # noqa: N802 (an operator)
     """Orthonormal DCT-II along axis 0 (frames), applied to the real and imaginary parts: unitary on complex arrays."""
-
-    def __init__(self, shape: tuple[int, ...]):
-        super().__init__(tuple(shape), tuple(shape))
-
-    def _apply(self, input: np.ndarray) -> np.ndarray:
-        return scipy.fft.dct(input, type=2, axis=0, norm="ortho", workers=1)
-
-    def _adjoint_linop(self) -> sp.linop.Linop:
-        return _TemporalIDCT(self.ishape)
-
-
-class _TemporalIDCT(sp.linop.Linop):
-    def __init__(self, shape: tuple[int, ...]):
-        super().__init__(tuple(shape), tuple(shape))
-
-    def _apply(self, input: np.ndarray) -> np.ndarray:
-        return scipy.fft.idct(input, type=2, axis=0, norm="ortho", workers=1)
-
-    def _adjoint_linop(self) -> sp.linop.Linop:
-        return TemporalDCT(self.ishape)
+    return Unitary(shape, _tdct, _tidct, "TemporalDCT")
 
 
 def temporal_transform(shape: tuple[int, ...], periodic: bool) -> sp.linop.Linop:

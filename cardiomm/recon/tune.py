@@ -19,8 +19,8 @@ import pandas as pd
 
 from cardiomm.compare.image_quality import frame_metrics
 from cardiomm.conventions import MODALITIES
-from cardiomm.recon.cs import CSParams, cs_slice, kttv_slice
-from cardiomm.recon.lps import lps_slice
+from cardiomm.recon.classical import slice_recon
+from cardiomm.recon.cs import CSParams
 from cardiomm.recon.sense import espirit_maps
 from cardiomm.sampling.masks import acs_mask, check_mask
 
@@ -87,12 +87,8 @@ def grid_search(cases: list[Case], grid: dict, params: dict[str, CSParams]) -> p
         kind = MODALITIES[c.modality].kind
         for method, pts in points.items():
             for lam, lam_lr in pts:
-                if method == "kttv":
-                    x = kttv_slice(y, maps, m, lam, params[method].max_iter, periodic=kind == "cine")
-                elif method == "lps":
-                    x = lps_slice(y, maps, m, lam, lam_lr, params[method].max_iter, periodic=kind == "cine")
-                else:
-                    x = cs_slice(y, maps, m, lam, params[method].max_iter)
+                x = slice_recon(method, y, maps, m, lam, lam_lr, params[method].max_iter,
+                                periodic=kind == "cine")
                 fm = frame_metrics(c.ref, np.abs(x)[:, None])
                 rows.append({"subject": c.subject, "modality": c.modality, "kind": kind, "mask": c.mask_name,
                              "slice": c.slice, "method": method, "lamda": lam,
