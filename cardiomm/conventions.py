@@ -44,6 +44,9 @@ class Modality:
     analysis: what the workflow does with it after reconstruction: ``"phenotypes"`` (segmented, cine
         phenotypes), ``"biomarker"`` (segmented, pixel-wise map fit) or ``"image"`` (reconstructed and scored for
         image quality only: the views and contrasts that no segmenter or fit of this package covers).
+    view: the imaging plane the series itself fixes (``"lax"``, ``"2ch"``, ``"lvot"``, ...; the words of the
+        reconstruction prompts, :mod:`cardiomm.recon.prompts`), or ``None``: the subject's ``view`` metadata (cine
+        SAX and the maps). :func:`series_meta` applies it.
     ranking: which frames the releases' ranking scores, where it differs from ``kind``: ``"cine"`` (the first 3)
         or ``"mapping"`` (every one). run4Ranking.m (2024) and run4Ranking_2025.m (2025) keep every weighting
         of the T1map/T2map (2025 also T2smap, T1mappost, T1rho) files, one image of BlackBlood/T1w/T2w, and the
@@ -58,6 +61,7 @@ class Modality:
     biomarker: str | None = None
     analysis: str = "image"
     ranking: str | None = None
+    view: str | None = None
 
     @property
     def ranking_kind(self) -> str:
@@ -74,9 +78,10 @@ class Modality:
 ANALYSES = ("phenotypes", "biomarker", "image")
 
 
-def _view(name: str, family: str, kind: str = "cine", stem: str | None = None, ranking: str | None = None) -> Modality:
+def _view(name: str, family: str, kind: str = "cine", stem: str | None = None, ranking: str | None = None,
+          view: str | None = None) -> Modality:
     """An image-only series (reconstructed and scored, not segmented or quantified)."""
-    return Modality(name, stem or name, family, kind, ranking=ranking)
+    return Modality(name, stem or name, family, kind, ranking=ranking, view=view)
 
 
 MODALITIES: dict[str, Modality] = {
@@ -95,21 +100,21 @@ MODALITIES: dict[str, Modality] = {
     #        lge_*, perfusion, T1w, T2w, blackblood, flow2d, T1mappost, T2smap) are those public training code on the
     #        2025 download lists: the official format text names only their folders (BlackBlood, Flow2d, LGE,
     #        Mapping, Perfusion, T1rho, T1w, T2w). BlackBlood, T1w and T2w are 4D (nx, ny, nc, nz): nt = 1.
-    "cine_lax": _view("cine_lax", "Cine"),
-    "cine_lax_2ch": _view("cine_lax_2ch", "Cine"),
-    "cine_lax_3ch": _view("cine_lax_3ch", "Cine"),
-    "cine_lax_4ch": _view("cine_lax_4ch", "Cine"),
-    "cine_lvot": _view("cine_lvot", "Cine"),
-    "cine_rvot": _view("cine_rvot", "Cine"),
-    "aorta_sag": _view("aorta_sag", "Aorta"),
-    "aorta_tra": _view("aorta_tra", "Aorta"),
+    "cine_lax": _view("cine_lax", "Cine", view="lax"),
+    "cine_lax_2ch": _view("cine_lax_2ch", "Cine", view="2ch"),
+    "cine_lax_3ch": _view("cine_lax_3ch", "Cine", view="3ch"),
+    "cine_lax_4ch": _view("cine_lax_4ch", "Cine", view="4ch"),
+    "cine_lvot": _view("cine_lvot", "Cine", view="lvot"),
+    "cine_rvot": _view("cine_rvot", "Cine", view="rvot"),
+    "aorta_sag": _view("aorta_sag", "Aorta", view="sagittal"),
+    "aorta_tra": _view("aorta_tra", "Aorta", view="transversal"),
     "tagging": _view("tagging", "Tagging"),
     "flow2d": _view("flow2d", "Flow2d"),
-    "lge_sax": _view("lge_sax", "LGE", "mapping", ranking="cine"),
-    "lge_lax": _view("lge_lax", "LGE", "mapping", ranking="cine"),
-    "lge_lax_2ch": _view("lge_lax_2ch", "LGE", "mapping", ranking="cine"),
-    "lge_lax_3ch": _view("lge_lax_3ch", "LGE", "mapping", ranking="cine"),
-    "lge_lax_4ch": _view("lge_lax_4ch", "LGE", "mapping", ranking="cine"),
+    "lge_sax": _view("lge_sax", "LGE", "mapping", ranking="cine", view="sax"),
+    "lge_lax": _view("lge_lax", "LGE", "mapping", ranking="cine", view="lax"),
+    "lge_lax_2ch": _view("lge_lax_2ch", "LGE", "mapping", ranking="cine", view="2ch"),
+    "lge_lax_3ch": _view("lge_lax_3ch", "LGE", "mapping", ranking="cine", view="3ch"),
+    "lge_lax_4ch": _view("lge_lax_4ch", "LGE", "mapping", ranking="cine", view="4ch"),
     "perfusion": _view("perfusion", "Perfusion", "mapping", ranking="cine"),
     "t1w": _view("t1w", "T1w", "mapping", "T1w"),
     "t2w": _view("t2w", "T2w", "mapping", "T2w"),
@@ -120,6 +125,13 @@ MODALITIES: dict[str, Modality] = {
 MAPPING_MODALITIES = tuple(k for k, m in MODALITIES.items() if m.analysis == "biomarker")
 SEGMENTED_MODALITIES = tuple(k for k, m in MODALITIES.items() if m.segmented)
 IMAGE_ONLY_MODALITIES = tuple(k for k, m in MODALITIES.items() if not m.segmented)
+
+
+def series_meta(subject_meta: dict, mod: str) -> dict:
+    """The metadata of one series of a subject: the subject's, with ``modality`` and the view the series fixes
+    (:attr:`Modality.view`; a long-axis cine is never prompted as the subject's short-axis ``view``)."""
+    view = modality(mod).view
+    return {**subject_meta, "modality": mod, **({"view": view} if view else {})}
 
 
 def modality(name: str) -> Modality:

@@ -21,7 +21,7 @@ import numpy as np
 
 from cardiomm.atomic import write_csv
 from cardiomm.cohort import Subject, write_subjects_csv
-from cardiomm.conventions import MODALITIES
+from cardiomm.conventions import MODALITIES, series_meta
 from cardiomm.io import cmrxrecon as cio
 from cardiomm.io.nifti import save_image
 from cardiomm.workflow import key, named
@@ -147,7 +147,7 @@ def coilmaps(subject: Subject, inputs: Mapping[str, str], outputs: Mapping[str, 
     done: dict[str, str] = {}  # calibration digest -> maps file written in this job
     for (mod, mk, _), out in named(outputs).items():
         acq = load_undersampled(inputs[key(mod, mk, "kus")], inputs[key(mod, mk, "mask")], mk, acs,
-                                {**subject.meta, "modality": mod})
+                                series_meta(subject.meta, mod))
         calibs = [calibration(acq.kspace[:, z], acq.acs, acq.acs_width) for z in range(acq.shape[1])]
         h = hashlib.sha256()
         for c, w in calibs:
@@ -239,7 +239,7 @@ def reconstruct(method: str, subject: Subject, mask_name: str, inputs: Mapping[s
     t0, frames = time.perf_counter(), 0
     for n, mod in enumerate(mods, 1):
         acq = load_undersampled(inputs[key(mod, "kus")], inputs[key(mod, "mask")], mk, acs,
-                                {**subject.meta, "modality": mod},  # validated once, here
+                                series_meta(subject.meta, mod),  # validated once, here
                                 maps_path=inputs.get(key(mod, "maps")))
         img = rec(acq)
         _write_recon(img, outputs[key(mod, "mat")], outputs[key(mod, "nii")], subject, mod)

@@ -67,7 +67,7 @@ def test_clip_text_encoder_loads_the_local_folder(clip):
 
 
 def test_missing_or_wrong_clip_folder_says_what_to_put_where(tmp_path):
-    with pytest.raises(ClipFolderError, match="recon.published.clip_dir is not set.*clip-vit-base-patch16"):
+    with pytest.raises(ClipFolderError, match="published.clip_dir is not set.*clip-vit-base-patch16"):
         ClipTextEncoder(None)
     with pytest.raises(ClipFolderError, match=r"nowhere' is not a folder.*config\.json"):
         ClipTextEncoder(tmp_path / "nowhere")
@@ -109,3 +109,15 @@ def test_official_cardiomm_series_with_clip_prompts(clip):
     np.testing.assert_allclose(out[1, 0], ref, rtol=1e-5, atol=1e-6 * np.abs(ref).max())
     with pytest.raises(ClipFolderError, match="clip_dir is not set"):
         reconstruct_series_published(net, kus, mask, "Uniform4", meta, None)
+
+
+def test_a_series_fixes_its_own_view_in_both_prompt_kinds():
+    from cardiomm.conventions import series_meta
+    from cardiomm.recon.prompts import VIEW_VOCAB, encode_scan
+
+    subject = {"view": "sax", "vendor": "Siemens", "scanner": "Vida", "field_strength_T": 3.0}
+    cine, lax, ch4 = (series_meta(subject, m) for m in ("cine", "cine_lax", "cine_lax_4ch"))
+    assert cine["view"] == "sax" and lax["view"] == "lax" and ch4["view"] == "4ch" and subject["view"] == "sax"
+    assert series_meta({"view": "lax"}, "t1map")["view"] == "lax"  # the maps keep the subject's plane
+    assert encode_scan(lax)[1] == VIEW_VOCAB.index("lax") + encode_scan(cine)[1] - VIEW_VOCAB.index("sax")
+    assert metadata_sentence(cine).endswith("short-axis.") and metadata_sentence(ch4).endswith("long-axis.")

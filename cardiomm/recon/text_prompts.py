@@ -45,11 +45,13 @@ PATTERN_WORDS = {"Uniform": "uniform", "ktUniform": "uniform", "ktGaussian": "ra
 _NEEDED = ("config.json",)
 _WEIGHTS = ("model.safetensors", "pytorch_model.bin")
 _TOKENIZER = ("vocab.json", "merges.txt")
-_LAYOUT_HELP = ("put the Hugging Face 'openai/clip-vit-base-patch16' snapshot there: config.json, "
-                "model.safetensors (or pytorch_model.bin), vocab.json, merges.txt, tokenizer_config.json, "
-                "special_tokens_map.json (e.g. `huggingface-cli download openai/clip-vit-base-patch16 --local-dir "
-                "<folder>` on a machine with network access), and name the folder in the config key "
-                "recon.published.clip_dir")
+def _layout_help(key: str) -> str:
+    """What to put in the CLIP folder, and which config key names it."""
+    return ("put the Hugging Face 'openai/clip-vit-base-patch16' snapshot there: config.json, "
+            "model.safetensors (or pytorch_model.bin), vocab.json, merges.txt, tokenizer_config.json, "
+            "special_tokens_map.json (e.g. `huggingface-cli download openai/clip-vit-base-patch16 --local-dir "
+            "<folder>` on a machine with network access), and name the folder in the config key "
+            f"{key}")
 
 
 def import_transformers():  # noqa: ANN201 - the transformers module
@@ -136,19 +138,19 @@ def sentences_for(meta: Mapping[str, object], mask_name: str) -> tuple[str, str]
     return metadata_sentence(meta), undersampling_sentence(mask_name)
 
 
-def check_clip_folder(folder: str | os.PathLike | None, key: str = "recon.published.clip_dir") -> Path:
+def check_clip_folder(folder: str | os.PathLike | None, key: str = "published.clip_dir") -> Path:
     """The folder as a :class:`Path` if it holds a CLIP model and tokenizer; else :class:`ClipFolderError`."""
     if folder is None or str(folder) == "":
         raise ClipFolderError(f"{key} is not set: the official CardioMM needs the CLIP text encoder; "
-                              + _LAYOUT_HELP)
+                              + _layout_help(key))
     path = Path(folder)
     if not path.is_dir():
-        raise ClipFolderError(f"{key} = {str(path)!r} is not a folder; " + _LAYOUT_HELP)
+        raise ClipFolderError(f"{key} = {str(path)!r} is not a folder; " + _layout_help(key))
     missing = [n for n in _NEEDED + _TOKENIZER if not (path / n).is_file()]
     if not any((path / n).is_file() for n in _WEIGHTS):
         missing.append(" or ".join(_WEIGHTS))
     if missing:
-        raise ClipFolderError(f"{key} = {str(path)!r} lacks {missing}; " + _LAYOUT_HELP)
+        raise ClipFolderError(f"{key} = {str(path)!r} lacks {missing}; " + _layout_help(key))
     return path
 
 
@@ -160,7 +162,7 @@ class ClipTextEncoder:
     as the official transform asks; here capped at the model's 77 positions).
     """
 
-    def __init__(self, folder: str | os.PathLike | None, key: str = "recon.published.clip_dir") -> None:
+    def __init__(self, folder: str | os.PathLike | None, key: str = "published.clip_dir") -> None:
         path = check_clip_folder(folder, key)
         tf = import_transformers()
         try:
@@ -175,7 +177,7 @@ class ClipTextEncoder:
             self.model = tf.CLIPTextModelWithProjection.from_pretrained(str(path), **kwargs)
         except (OSError, ValueError, KeyError, RuntimeError) as err:
             raise ClipFolderError(f"{key} = {str(path)!r} could not be read as a CLIP model ({type(err).__name__}: "
-                                  f"{err}); " + _LAYOUT_HELP) from None
+                                  f"{err}); " + _layout_help(key)) from None
         self.model.eval()
         for p in self.model.parameters():
             p.requires_grad_(False)
