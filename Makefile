@@ -60,6 +60,10 @@ weights: $(STAMP)
 	cp results/training/cardiomm.pt results/training/cardiomm.md cardiomm/weights/
 	cp results/training/varnet.pt results/training/varnet.md cardiomm/weights/
 	cp results/training/segmentation.pt results/training/segmentation.md cardiomm/weights/
+	@# the published architectures: only those trained (train.published)
+	@for n in promptmr cardiomm_official; do \
+	  if [ -f results/training/$$n.pt ]; then cp results/training/$$n.pt results/training/$$n.md cardiomm/weights/; \
+	  echo "copied $$n"; fi; done
 
 test-slurm: $(STAMP)
 	bash tests/slurm/run_slurm_test.sh
