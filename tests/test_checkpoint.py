@@ -22,7 +22,8 @@ WEIGHTS = Path(__file__).resolve().parents[1] / "cardiomm" / "weights"
 #: state_sha256 of the shipped weights (the recon ones are also in their model cards)
 SHIPPED = {"cardiomm": "80334e5d7bf934048939cc2d7adf841f33cb530acaf59a0824c95be958fcb720",
            "varnet": "a00ef902f8535d0031217994f0b19eabd8d1a0b838b3fedd7485da08edf16c14",
-           "segmentation": "d529ee225d7c2957e2f83adaed3d7d1138b8910d2d66770560f4acd39fe05440"}
+           "segmentation": "d529ee225d7c2957e2f83adaed3d7d1138b8910d2d66770560f4acd39fe05440",
+           "promptmr": "52db9db626295a7af475b93b54d1db4f1c5bf29a68d33e761525fe2d136cfb53"}
 
 
 @pytest.mark.parametrize("name", ["cardiomm", "varnet"])
@@ -30,6 +31,17 @@ def test_shipped_recon_weights_load_with_stable_fingerprints(name: str) -> None:
     model, meta = load_model(WEIGHTS / f"{name}.pt", name)
     assert meta["state_sha256"] == SHIPPED[name] == state_sha256(model.state_dict())
     assert SHIPPED[name] in (WEIGHTS / f"{name}.md").read_text()
+
+
+def test_shipped_promptmr_loads_through_the_published_loader_with_its_fingerprint() -> None:
+    from cardiomm.recon.checkpoint import load_any
+    from cardiomm.recon.sample import INPUT_NORMALISATION
+
+    model, meta = load_any(WEIGHTS / "promptmr.pt", "promptmr")
+    assert meta["state_sha256"] == SHIPPED["promptmr"] == state_sha256(model.state_dict())
+    assert SHIPPED["promptmr"] in (WEIGHTS / "promptmr.md").read_text()
+    # our training normalised the input: inference must apply the same scale (README 'Published models')
+    assert meta["extra"]["input_normalisation"] == INPUT_NORMALISATION
 
 
 def test_shipped_segmenter_loads_with_its_fingerprint() -> None:
