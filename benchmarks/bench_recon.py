@@ -1,8 +1,8 @@
-"""Benchmark: reconstruction quality and speed of the four methods, side by side.
+"""Benchmark: reconstruction quality and speed of the config's methods, side by side.
 
 1. Quality: aggregates ``results/<cohort>/tables/image_quality.csv`` (written by ``make run``) per split
    (held-out ``test`` vs ``external``: unseen field strength / vendor) x method x mask: mean PSNR / SSIM / NMSE.
-2. Speed: seconds per 2D frame for zero-filled, SigPy ESPIRiT + CG-SENSE, E2E-VarNet and CardioMM on the same
+2. Speed: seconds per 2D frame for zero-filled, SigPy ESPIRiT + CG-SENSE and every neural method on the same
    subject and mask in one process, one after the other (ratios are the meaningful numbers on a CPU).
 3. Memory: peak RSS of CardioMM CPU inference on one default-size series, in a fresh process.
 
@@ -31,12 +31,11 @@ sys.path.insert(0, str(REPO))
 
 from cardiomm.acquisition import Acquisition  # noqa: E402
 from cardiomm.io.cmrxrecon import read_kspace, read_mask  # noqa: E402
-from cardiomm.methods import METHODS  # noqa: E402
-from cardiomm.recon.checkpoint import load_model  # noqa: E402
-from cardiomm.recon.infer import reconstruct_series  # noqa: E402
+from cardiomm.methods import METHODS, ReconParams  # noqa: E402
+from cardiomm.methods import method as registered  # noqa: E402
 from cardiomm.recon.sense import sense_recon_series  # noqa: E402
 from cardiomm.recon.zero_filled import zero_filled  # noqa: E402
-from cardiomm.workflow import plan_from_config  # noqa: E402
+from cardiomm.workflow import NEURAL, plan_from_config  # noqa: E402
 
 MEM_CHILD = r"""
 import resource, sys, numpy as np
@@ -113,12 +112,14 @@ def main() -> None:
     sense_recon_series(Acquisition.from_arrays(sub, msub, args.mask),
                        **{k: v for k, v in cfg["sense"].items() if k != "engine"})
     timings["sense (ESPIRiT per slice + CG-SENSE)"] = (time.perf_counter() - t) / n2d
-    for arch in ("varnet", "cardiomm"):
-        model, _ = load_model(REPO / cfg["models"][arch], arch=arch)
-        reconstruct_series(model, Acquisition.from_arrays(sub[:1, :1], msub[:1], args.mask, meta=meta))  # warm-up
+    # every neural method of the config, as the workflow runs it (the registry's prepared reconstructor)
+    for name in [m for m in cfg["methods"] if m in NEURAL]:
+        rec = registered(name).prepare(ReconParams(str(REPO / cfg["models"][name]), cfg["sense"], {},
+                                                   cfg.get("published") or {}))
+        rec(Acquisition.from_arrays(sub[:, :1], msub, args.mask, meta=meta))  # warm-up (whole frames: PromptMR+)
         t = time.perf_counter()
-        reconstruct_series(model, Acquisition.from_arrays(sub, msub, args.mask, meta=meta))
-        timings[arch] = (time.perf_counter() - t) / n2d
+        rec(Acquisition.from_arrays(sub, msub, args.mask, meta=meta))
+        timings[name] = (time.perf_counter() - t) / n2d
     mem = subprocess.run([sys.executable, "-c", MEM_CHILD, str(REPO / cfg["models"]["cardiomm"]), str(kus_p),
                           str(mask_p), args.mask], capture_output=True, text=True, check=True)
     peak_mb = float(mem.stdout.strip().splitlines()[-1])
