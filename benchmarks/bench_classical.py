@@ -87,7 +87,8 @@ def main() -> None:
     ap.add_argument("--modality", default="cine", choices=sorted(MODALITIES))
     ap.add_argument("--slice", type=int, default=None, help="slice index (default: the middle one)")
     ap.add_argument("--no-bart", action="store_true", help="SigPy only, even where bart is on PATH")
-    ap.add_argument("--no-cardiomm", action="store_true", help="skip the shipped CardioMM (the headline's network)")
+    ap.add_argument("--no-neural", action="store_true",
+                    help="skip the config's neural methods (CardioMM-style, PromptMR+, ... with the shipped weights)")
     ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args()
 
@@ -100,11 +101,14 @@ def main() -> None:
     kind = MODALITIES[args.modality].kind
     engines = ["sigpy"] + (["bart"] if bart_available() and not args.no_bart else [])
     params = {m: CSParams.from_dict(m, cfg[m]) for m in ("sense", "cs", "kttv", "lps")}
-    model = None
-    if not args.no_cardiomm:
-        from cardiomm.recon.checkpoint import load_model
+    from cardiomm.methods import ReconParams
+    from cardiomm.methods import method as registered
+    from cardiomm.workflow import NEURAL
 
-        model, _ = load_model(str(REPO / cfg["models"]["cardiomm"]), arch="cardiomm")
+    # every neural method of the config, prepared as the workflow prepares it (model loaded once)
+    neural = {} if args.no_neural else {
+        m: registered(m).prepare(ReconParams(str(REPO / cfg["models"][m]), cfg["sense"], {}, cfg["published"]))
+        for m in cfg["methods"] if m in NEURAL}
     rows = []
     for mk in cfg["masks"]:
         mask = make_mask(mk, nt, ny, nx, seed=cfg["mask_seed"])
@@ -126,17 +130,14 @@ def main() -> None:
                              "lamda": p.lamda_for(kind), "max_iter": p.max_iter})
                 print(f"[bench] {mk} {meth} {eng}: {psnr:.2f} dB {ssim:.3f}  cpu {cpu:.2f} s  wall {wall:.2f} s",
                       flush=True)
-        if model is not None:
-            from cardiomm.recon.infer import reconstruct_series
-
+        for name, net in neural.items():
             c0, w0 = _cpu(), time.perf_counter()
-            acq = Acquisition.from_arrays(kus, mask, mk, meta={**spec.row(pcfg), "modality": args.modality})
-            rec = reconstruct_series(model, acq)
+            rec = net(Acquisition.from_arrays(kus, mask, mk, meta={**spec.row(pcfg), "modality": args.modality}))
             cpu, wall = _cpu() - c0, time.perf_counter() - w0
             psnr, ssim = _quality(ref, rec)
-            rows.append({"mask": mk, "method": "cardiomm", "engine": "torch (shipped weights)", "psnr": psnr,
+            rows.append({"mask": mk, "method": name, "engine": "torch (shipped weights)", "psnr": psnr,
                          "ssim": ssim, "cpu_s_per_frame": cpu / nt, "wall_s_per_frame": wall / nt})
-            print(f"[bench] {mk} cardiomm: {psnr:.2f} dB {ssim:.3f}", flush=True)
+            print(f"[bench] {mk} {name}: {psnr:.2f} dB {ssim:.3f}", flush=True)
     for r in rows:
         eng = r["engine"] if r["engine"] in ("sigpy", "bart") else "sigpy"
         sense = next((s for s in rows if s["mask"] == r["mask"] and s["method"] == "sense"
@@ -167,7 +168,7 @@ def main() -> None:
         "- CPU s/frame: process + child (bart) CPU time of the whole slice, ESPIRiT calibration included, / frames",
         "",
         "| mask | method | engine | PSNR (dB) | SSIM | CPU s/frame | wall s/frame | CPU vs SENSE (same engine; "
-        "CardioMM: vs SigPy's) |",
+        "networks: vs SigPy's) |",
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in rows:
