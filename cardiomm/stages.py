@@ -635,8 +635,13 @@ def figures_images(tables: Mapping[str, str], inputs: Mapping[str, str], outputs
                 maps[f"{bm} {me}" + ("" if mk == FULLY_SAMPLED else f" {mk}")] = mp[0, z]
         plots.maps_panel(maps, myo, {}, stem("maps"), title=f"{sid}: myocardial maps (mid slice)")
 
+    if key("segmentation", "typical") not in dict(outputs.items()):  # nothing segmented (Plan.figure_outputs)
+        _check_written(outputs)
+        return
     seg = pd.read_csv(tables["segmentation"])
     cine = seg[(seg["modality"] == modalities[0])].copy()
+    if cine.empty:
+        raise ValueError(f"figures: the segmentation table {tables['segmentation']} has no {modalities[0]} rows")
     score = cine.filter(like="dice_").mean(axis=1) if any(c.startswith("dice_") for c in cine) else None
     if score is not None and score.notna().any():
         cine["score"] = score

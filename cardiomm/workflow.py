@@ -266,9 +266,10 @@ class Plan:
 
     @property
     def figure_subject(self) -> str:
-        """The subject whose images the figures show: the first evaluated one with the most of the run's
-        modalities (every one of them in a synthetic run)."""
-        return max(self.subjects, key=lambda s: len(self.mods(s.id))).id
+        """The subject whose images the figures show: the first evaluated one with the most segmented modalities,
+        then the most modalities (every one of them in a synthetic run). A real tree's richest subject may have
+        image-only series alone; the segmentation figures need a segmented one."""
+        return max(self.subjects, key=lambda s: (len(self.seg_mods(s.id)), len(self.mods(s.id)))).id
 
     def figure_modalities(self) -> list[str]:
         """The figure subject's modalities, segmented ones first (the first is the one the segmentation figures
@@ -285,7 +286,8 @@ class Plan:
                   for mk in self.masks}
         if self.mapping_modalities(self.figure_subject):
             files["maps"] = f"{fig}/maps.png"
-        files |= {key("segmentation", w): f"{fig}/segmentation_{w}.png" for w in ("typical", "worst")}
+        if MODALITIES[self.figure_modalities()[0]].segmented:  # else nothing was segmented: no overlays
+            files |= {key("segmentation", w): f"{fig}/segmentation_{w}.png" for w in ("typical", "worst")}
         return files
 
     def figure_method_outputs(self, method: str = "{method}") -> dict[str, str]:
@@ -311,7 +313,7 @@ class Plan:
         files = {key("image", me, mk, sid0, m): self.recon(me, mk, sid0, m) for me in every
                  for mk in self.masks_for(me) for m in mods0}
         m = mods0[0]
-        for s in self.subjects:
+        for s in self.subjects if MODALITIES[m].segmented else []:
             if m not in self.mods(s.id):
                 continue
             for me in every:

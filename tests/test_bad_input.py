@@ -279,3 +279,18 @@ def test_real_cohort_skips_subjects_missing_a_modality(real_root, tmp_path, caps
     cfg["modalities"] = ["cine"]
     plan = plan_from_config(cfg)
     assert [s.id for s in plan.subjects] == ["P001", "P002"] and [g[0] for g in plan.groups()] == [""]
+
+
+def test_figures_pick_a_segmented_subject_and_skip_overlays_without_one():
+    """A real tree whose richest subject has image-only series (long-axis views) alone: the figure subject is one
+    with a segmented modality; with no segmented modality at all, no segmentation overlays are asked for."""
+    plan = plan_from_config(_base_config())
+    a, b = plan.subjects[0].id, plan.subjects[1].id
+    present = {a: ["cine"], b: ["cine_lax", "cine_lax_2ch", "cine_lax_4ch"]}
+    plan.mods = lambda sid, mods=None: present.get(sid, [])
+    assert plan.figure_subject == a and plan.figure_modalities() == ["cine"]
+    assert "segmentation/typical" in {k.replace("__", "/") for k in plan.figure_outputs()}
+    present = {a: ["cine_lax"], b: ["cine_lax", "cine_lax_2ch"]}
+    assert plan.figure_subject == b
+    assert not [k for k in plan.figure_outputs() if k.startswith("segmentation")]
+    assert not [k for k in plan.figure_inputs() if k.startswith("seg")]
