@@ -107,7 +107,7 @@ def main() -> None:
 
     # every neural method of the config, prepared as the workflow prepares it (model loaded once)
     neural = {} if args.no_neural else {
-        m: registered(m).prepare(ReconParams(str(REPO / cfg["models"][m]), cfg["sense"], {}, cfg["published"]))
+        m: registered(m).prepare(ReconParams.from_config(cfg, m, REPO))
         for m in cfg["methods"] if m in NEURAL}
     rows = []
     for mk in cfg["masks"]:

@@ -114,8 +114,7 @@ def main() -> None:
     timings["sense (ESPIRiT per slice + CG-SENSE)"] = (time.perf_counter() - t) / n2d
     # every neural method of the config, as the workflow runs it (the registry's prepared reconstructor)
     for name in [m for m in cfg["methods"] if m in NEURAL]:
-        rec = registered(name).prepare(ReconParams(str(REPO / cfg["models"][name]), cfg["sense"], {},
-                                                   cfg.get("published") or {}))
+        rec = registered(name).prepare(ReconParams.from_config(cfg, name, REPO))
         rec(Acquisition.from_arrays(sub[:, :1], msub, args.mask, meta=meta))  # warm-up (whole frames: PromptMR+)
         t = time.perf_counter()
         rec(Acquisition.from_arrays(sub, msub, args.mask, meta=meta))

@@ -19,7 +19,10 @@ One reconstruction is two steps, so that a job loads a model once and reconstruc
 from __future__ import annotations
 
 import importlib
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
@@ -51,6 +54,15 @@ class ReconParams:
     sense: dict = field(default_factory=dict)
     classical: dict = field(default_factory=dict)
     published: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_config(cls, config: Mapping, name: str, root: str | os.PathLike = ".") -> ReconParams:
+        """What the workflow's recon rule gives method ``name`` under a validated ``config`` (defaults filled):
+        its checkpoint ``models.<name>`` under ``root`` (if it has one), and the ``sense``, classical and
+        ``published`` blocks. For scripts that run a method outside the workflow (the benchmarks)."""
+        model = config.get("models", {}).get(name)
+        return cls(str(Path(root) / model) if model else None, dict(config["sense"]),
+                   {m: config[m] for m in CLASSICAL if m in config}, dict(config.get("published") or {}))
 
 
 class Reconstructor(Protocol):

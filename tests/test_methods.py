@@ -195,3 +195,16 @@ def test_reference_image_is_one_function_and_matches_numpy() -> None:
 
     acq = Acquisition.from_arrays(k, np.ones((3, 12, 10), np.uint8), "Uniform8", 4, {"modality": "cine"})
     assert np.array_equal(rec(acq), img)
+
+
+def test_recon_params_from_a_config_are_what_the_recon_rule_passes(tmp_path):
+    import yaml
+
+    from cardiomm.config import validate_config
+    from cardiomm.methods import CLASSICAL, ReconParams
+
+    cfg = validate_config(yaml.safe_load((Path(__file__).resolve().parents[1] / "config.yaml").read_text()))
+    p = ReconParams.from_config(cfg, "promptmr", tmp_path)
+    assert p.model_path == str(tmp_path / cfg["models"]["promptmr"])
+    assert p.sense == cfg["sense"] and set(p.classical) == set(CLASSICAL) and p.published == cfg["published"]
+    assert ReconParams.from_config(cfg, "sense").model_path is None

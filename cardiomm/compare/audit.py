@@ -134,14 +134,19 @@ def _count(sub: pd.DataFrame) -> str:
     return f"{c.get(PRESERVED, 0)} ✓ / {c.get(NOT_PRESERVED, 0)} ✗ / {c.get(INCONCLUSIVE, 0)} ?"
 
 
+def _method_mask_pairs(df: pd.DataFrame) -> list[tuple[str, str]]:
+    """The ``(method, mask)`` pairs present in ``df``, in report order (comparators, then the registry's methods;
+    masks by pattern and acceleration)."""
+    methods = sorted(df["method"].unique(), key=lambda m: _METHOD_ORDER.index(m) if m in _METHOD_ORDER else 99)
+    return [(m, k) for m in methods for k in sorted(df.loc[df["method"] == m, "mask"].unique(), key=mask_sort_key)]
+
+
 def _comparator_section(agr: pd.DataFrame, comparator: str, tolerances: dict[str, float]) -> list[str]:
     lines: list[str] = []
     # The report's tolerances are authoritative: recompute the verdict so the text and matrix agree.
     agr = with_verdicts(agr, tolerances)
-    methods = sorted(agr["method"].unique(), key=lambda m: _METHOD_ORDER.index(m) if m in _METHOD_ORDER else 99)
-    cols = [
-        (m, k) for m in methods for k in sorted(agr.loc[agr["method"] == m, "mask"].unique(), key=mask_sort_key)
-    ]
+    cols = _method_mask_pairs(agr)
+    methods = list(dict.fromkeys(m for m, _ in cols))
     indicators = [i for i in INDICATORS if i in set(agr["indicator"])]
     n_subj = int(agr["n"].max()) if len(agr) else 0
     lines += [
@@ -191,15 +196,6 @@ def _comparator_section(agr: pd.DataFrame, comparator: str, tolerances: dict[str
     return lines
 
 
-def _floor_status(text: object) -> str:
-    """``every`` / ``some`` / ``none``: in how many slices a mapping fit removed the noise floor, from the
-    biomarker row's ``noise_floor`` (:func:`cardiomm.quantify.noise.floor_summary`)."""
-    t = str(text)
-    if t.startswith("removed (") or t.startswith("removed in every"):
-        return "every"
-    return "some" if t.startswith("removed in slices") else "none"
-
-
 def noise_floor_markdown(biomarkers: pd.DataFrame) -> list[str]:
     """Section: per method and mask, the mapping series whose fit removed the RSS noise floor in every slice, in
     some, or in none (``biomarkers``: the biomarker table with its ``noise_floor`` column; rows without it, or
@@ -207,11 +203,13 @@ def noise_floor_markdown(biomarkers: pd.DataFrame) -> list[str]:
     method's series and the comparator's differ here."""
     if biomarkers is None or "noise_floor" not in biomarkers.columns:
         return []
+    from cardiomm.quantify.noise import floor_status  # the vocabulary of the text it reads back
+
     b = biomarkers[biomarkers["method"] != TRUTH]
     b = b[b["noise_floor"].notna()]
     if b.empty:
         return []
-    b = b.assign(status=b["noise_floor"].map(_floor_status))
+    b = b.assign(status=b["noise_floor"].map(floor_status))
     series = b.drop_duplicates(["method", "mask", "subject", "indicator"])
     lines = ["## Mapping fits: noise floor", "",
              "Series (subject x biomarker) whose fit removed the RSS noise floor, estimated from the background air, "
@@ -220,10 +218,7 @@ def noise_floor_markdown(biomarkers: pd.DataFrame) -> list[str]:
              "series and the comparator's differ here, a biomarker's bias includes the different noise treatment, "
              "not only the reconstruction.", "",
              "| method | mask | every slice | some slices | none |", "|---|---|---|---|---|"]
-    order = {m: i for i, m in enumerate(_METHOD_ORDER)}
-    keys = sorted({(m, k) for m, k in zip(series["method"], series["mask"], strict=True)},
-                  key=lambda mk: (order.get(mk[0], len(order)), mask_sort_key(mk[1])))
-    for m, k in keys:
+    for m, k in _method_mask_pairs(series):
         st = series[(series["method"] == m) & (series["mask"] == k)]["status"].value_counts()
         lines.append(f"| {method_label(m)} | {k} | {st.get('every', 0)} | {st.get('some', 0)} | {st.get('none', 0)} |")
     return [*lines, ""]

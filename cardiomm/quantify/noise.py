@@ -158,6 +158,15 @@ def floor_summary(noise: list[BackgroundNoise | None] | None) -> str:
     return head + "not removed in " + "; ".join(f"slice {z}: {r}" for z, r in why.items())
 
 
+def floor_status(summary: object) -> str:
+    """``"every"`` / ``"some"`` / ``"none"``: in how many slices a fit removed the floor, read back from the text
+    :func:`floor_summary` wrote (a biomarker row's ``noise_floor``)."""
+    text = str(summary)
+    if text.startswith("removed ("):
+        return "every"
+    return "some" if text.startswith("removed in slices") else "none"
+
+
 def remove_noise_floor(images: np.ndarray, power: float) -> np.ndarray:
     """``sqrt(max(M^2 - power, 0))`` of magnitude images (any shape)."""
     images = np.asarray(images, dtype=np.float64)
