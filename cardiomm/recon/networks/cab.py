@@ -1,17 +1,22 @@
-"""Channel-attention building blocks shared by the published CardioMM and PromptMR+ architectures.
+"""Channel-attention building blocks and the U-Net shared by the published CardioMM and PromptMR+ architectures.
 
 Both published models (wangziblake/CardioMM_MMCMR-427K, hellopipu/PromptMR-plus) build their U-Nets from
-the same residual channel-attention block (CAB, from MPRNet/PromptIR) and the same encoder/decoder/skip
-blocks. They are written here once, from the papers' and repositories' description, with the **attribute
-names of the published modules** (``body``, ``CA.conv_du``, ``encoder``, ``down``, ``fuse``, ``reduce``,
-``up``, ``ca``, ``skip_attn``) because those names are the keys of the released checkpoints.
+the same residual channel-attention block (CAB, from MPRNet/PromptIR), the same encoder/decoder/skip blocks
+and the same three-level skeleton (:class:`CABUnet`); they differ only in what each decoder level adds (a
+text- or image-driven prompt, text conditioning, history features). All of it is written here once, from the
+papers' and repositories' description, with the **attribute names of the published modules** (``body``,
+``CA.conv_du``, ``encoder``, ``down``, ``fuse``, ``reduce``, ``up``, ``ca``, ``skip_attn``, ``feat_extract``,
+``enc_level<i>``, ``skip_attn<i>``, ``bottleneck``, ``<block>_level<i>``, ``conv_last``) because those names are
+the keys of the released checkpoints.
 
 All tensors are real ``(B, channels, H, W)``, except the complex k-space of :func:`by_frame` /
-:func:`frame_operator`, the layout of the published networks' data consistency.
+:func:`frame_operator` / :func:`coil_images`, the layout of the published networks' operators. Every Fourier
+transform of the two networks goes through the injected operator (:func:`frame_operator`, :func:`coil_images`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, fields
 
 import torch
@@ -68,6 +73,16 @@ class CABUnetConfig:
     def field_names(cls) -> set[str]:
         return {f.name for f in fields(cls)}
 
+    def unet_kwargs(self, sens: bool) -> dict:
+        """The :class:`CABUnet` arguments both architectures take from the config: those of the sensitivity
+        U-Net (``sens_*`` widths) or of the cascade U-Nets; prompt banks and CAB counts are shared."""
+        return dict(n_feat0=self.sens_n_feat0 if sens else self.n_feat0,
+                    feature_dim=self.sens_feature_dim if sens else self.feature_dim,
+                    prompt_dim=self.sens_prompt_dim if sens else self.prompt_dim,
+                    len_prompt=self.len_prompt, prompt_size=self.prompt_size, n_enc_cab=self.n_enc_cab,
+                    n_dec_cab=self.n_dec_cab, n_skip_cab=self.n_skip_cab, n_bottleneck_cab=self.n_bottleneck_cab,
+                    no_use_ca=self.no_use_ca)
+
 
 def conv(cin: int, cout: int, kernel_size: int, bias: bool = False, stride: int = 1) -> nn.Conv2d:
     """'Same' convolution (padding ``kernel_size // 2``)."""
@@ -114,13 +129,19 @@ def cabs(n: int, n_feat: int, kernel_size: int, reduction: int, bias: bool, act:
 
 
 class DownBlock(nn.Module):
-    """``n_cab`` CABs (the skip feature) then a stride-2 3x3 convolution with bias (the next level)."""
+    """``n_cab`` CABs (the skip feature) then a stride-2 3x3 convolution with bias (the next level).
+
+    With ``first_act`` (the first encoder level) the first CAB has its own PReLU and is built even when
+    ``n_cab`` is 0, as in both official encoders (their first block is created outside the count), so an
+    official checkpoint with ``n_enc_cab[0] = 0`` loads strictly and runs that block.
+    """
 
     def __init__(self, cin: int, cout: int, n_cab: int, kernel_size: int, reduction: int, bias: bool,
                  act: nn.Module, no_use_ca: bool = False, first_act: bool = False) -> None:
         super().__init__()
+        n = max(n_cab, 1) if first_act else n_cab
         blocks = [CAB(cin, kernel_size, reduction, bias, nn.PReLU() if (first_act and i == 0) else act, no_use_ca)
-                  for i in range(n_cab)]
+                  for i in range(n)]
         self.encoder = nn.Sequential(*blocks)
         self.down = nn.Conv2d(cin, cout, kernel_size=3, stride=2, padding=1, bias=True)
 
@@ -161,6 +182,62 @@ class UpBlock(nn.Module):
         return self.ca(self.up(x) + skip)
 
 
+#: builds the blocks one decoder level adds: ``(level, in_dim, out_dim) -> {name: module}``, registered as
+#: ``<name>_level<level>`` (e.g. ``prompt``, ``dec``, ``metacond``), in the published modules' order
+LevelBlocks = Callable[[int, int, int], Mapping[str, nn.Module]]
+#: one decoder step: ``(j, level, x, skip) -> x`` with ``j = 0, 1, 2`` for the levels 3, 2, 1
+DecoderStep = Callable[[int, int, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+class CABUnet(nn.Module):
+    """The three-level CAB U-Net of both published architectures.
+
+    ``feat_extract`` (3x3 conv) -> ``enc_level1..3`` (:class:`DownBlock`, the first with its own PReLU) ->
+    ``bottleneck`` (CABs) -> decoder levels 3, 2, 1, each built by ``level_blocks`` and run by the subclass's
+    :data:`DecoderStep` on the level's skip feature (after ``skip_attn<level>``) -> ``conv_last`` (5x5 conv).
+    Input ``(B, in_chans, H, W)`` with ``H, W`` multiples of 8 (:func:`unet_input`), output
+    ``(B, out_chans, H, W)``.
+    """
+
+    def __init__(self, in_chans: int, out_chans: int, n_feat0: int, feature_dim: tuple[int, ...],
+                 n_enc_cab: tuple[int, ...], n_skip_cab: tuple[int, ...], n_bottleneck_cab: int, no_use_ca: bool,
+                 act: nn.Module, level_blocks: LevelBlocks, kernel_size: int = 3, reduction: int = 4,
+                 bias: bool = False) -> None:
+        super().__init__()
+        k, r, ca = kernel_size, reduction, no_use_ca
+        f0, (f1, f2, f3) = n_feat0, feature_dim
+        self.feat_extract = conv(in_chans, f0, k, bias)
+        self.enc_level1 = DownBlock(f0, f1, n_enc_cab[0], k, r, bias, act, ca, first_act=True)
+        self.enc_level2 = DownBlock(f1, f2, n_enc_cab[1], k, r, bias, act, ca)
+        self.enc_level3 = DownBlock(f2, f3, n_enc_cab[2], k, r, bias, act, ca)
+        self.skip_attn1 = SkipBlock(f0, n_skip_cab[0], k, r, bias, act, ca)
+        self.skip_attn2 = SkipBlock(f1, n_skip_cab[1], k, r, bias, act, ca)
+        self.skip_attn3 = SkipBlock(f2, n_skip_cab[2], k, r, bias, act, ca)
+        self.bottleneck = cabs(n_bottleneck_cab, f3, k, r, bias, act, ca)
+        for level, (cin, cout) in zip((3, 2, 1), ((f3, f2), (f2, f1), (f1, f0))):
+            for name, block in level_blocks(level, cin, cout).items():
+                setattr(self, f"{name}_level{level}", block)
+        self.conv_last = conv(f0, out_chans, 5, bias)
+
+    def block(self, name: str, level: int) -> nn.Module:
+        """The decoder block ``<name>_level<level>``."""
+        return getattr(self, f"{name}_level{level}")
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """``(bottleneck features, [skip features of levels 3, 2, 1 after their skip blocks])``."""
+        x = self.feat_extract(x)
+        x, enc1 = self.enc_level1(x)
+        x, enc2 = self.enc_level2(x)
+        x, enc3 = self.enc_level3(x)
+        return self.bottleneck(x), [self.skip_attn3(enc3), self.skip_attn2(enc2), self.skip_attn1(enc1)]
+
+    def decode(self, x: torch.Tensor, skips: list[torch.Tensor], step: DecoderStep) -> torch.Tensor:
+        """Decoder levels 3, 2, 1 by ``step``, then ``conv_last``."""
+        for j, (level, skip) in enumerate(zip((3, 2, 1), skips)):
+            x = step(j, level, x, skip)
+        return self.conv_last(x)
+
+
 def pad_to_multiple(x: torch.Tensor, multiple: int = 8) -> tuple[torch.Tensor, tuple[int, int, int, int]]:
     """Zero-pad the last two axes to multiples of ``multiple`` (extra column/row on the right/bottom).
 
@@ -197,6 +274,18 @@ def standardise(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tens
     return (x - mean) / std, mean, std
 
 
+def unet_input(x: torch.Tensor) -> tuple[torch.Tensor, Callable[[torch.Tensor], torch.Tensor]]:
+    """The published networks' U-Net input and its inverse.
+
+    Complex ``(B, n, H, W)`` -> real ``(B, 2n, H', W')``: ``[real, imaginary]`` channels, standardised per item
+    (:func:`standardise`), zero-padded to multiples of 8; the returned function maps a U-Net output of that
+    shape back (unpad, un-standardise, complex).
+    """
+    y, mean, std = standardise(complex_to_channels(x))
+    y, pads = pad_to_multiple(y, 8)
+    return y, lambda out: channels_to_complex(unpad(out, pads) * std + mean)
+
+
 def by_frame(x: torch.Tensor, frames: int) -> torch.Tensor:
     """The published networks' frame-major channels as frames x coils: ``(B, F*C, H, W)`` -> ``(B, F, C, H, W)``.
 
@@ -221,3 +310,15 @@ def frame_operator(maps: torch.Tensor, mask: torch.Tensor, op: OperatorFactory =
     and ``A^H A x`` are ``A.H`` and ``A.N``.
     """
     return op(maps, mask)
+
+
+def coil_images(k: torch.Tensor, op: OperatorFactory = SenseOp, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Coil images ``F^-1 (M k)`` of each channel, through the injected operator with unit sensitivities.
+
+    ``k`` complex ``(B, N, H, W)`` (any coil/frame channels), ``mask`` ``None`` or ``(B, 1 or N, H, W)``
+    (e.g. the ACS region of the sampled points). Each channel is its own one-coil image, ``A = M F 1``, and the
+    result ``A^H k`` is complex ``(B, N, H, W)``: the sensitivity networks' ACS coil images and the coil
+    images of the final RSS combination.
+    """
+    unit = torch.ones((1, 1, 1, *k.shape[-2:]), dtype=k.dtype, device=k.device)
+    return op(unit, None if mask is None else mask.unsqueeze(-3)).H(k.unsqueeze(-3))

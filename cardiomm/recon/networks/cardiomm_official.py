@@ -2,11 +2,14 @@
 
 This is the architecture of the official ``CardioMM_SEM`` network and of the two text projection heads of its
 Lightning module, re-implemented from the repository's description and code (not copied), with native
-complex tensors. The data consistency and the coil transforms of the cascades go through the project's SENSE
-operator (:class:`cardiomm.physics.sense.SenseOp`, per frame: :func:`~cardiomm.recon.networks.cab.frame_operator`),
-passed to :meth:`CardioMMOfficial.forward` as ``op`` like the other networks'; the sensitivity network's coil
-images of the ACS k-space and the output's coil images are plain :func:`cardiomm.physics.fft.ifft2c` (no maps
-exist yet / none are applied). Module attribute names follow the official ones, so an official checkpoint loads
+complex tensors. Every Fourier transform goes through the project's SENSE operator
+(:class:`cardiomm.physics.sense.SenseOp`), passed to :meth:`CardioMMOfficial.forward` as ``op`` like the other
+networks': the data consistency and the coil transforms of the cascades per frame
+(:func:`~cardiomm.recon.networks.cab.frame_operator`), the ACS coil images of the sensitivity network and the coil
+images of the output with unit sensitivities (no maps exist yet / none are applied;
+:func:`~cardiomm.recon.networks.cab.coil_images`). The U-Net is the shared
+:class:`~cardiomm.recon.networks.cab.CABUnet` with CardioMM's decoder levels. Module attribute names follow the
+official ones, so an official checkpoint loads
 with ``load_state_dict(strict=True)``: the keys are ``metausunetlight.*`` (reconstruction network),
 ``lm_head_meta.*`` and ``lm_head_us.*`` (text heads). Equivalence with the official code is tested on
 fixtures recorded from it (``tests/test_published_models.py``).
@@ -44,23 +47,16 @@ import torch.nn.functional as F
 from torch import nn
 
 from cardiomm.physics.coils import rss
-from cardiomm.physics.fft import ifft2c
 from cardiomm.physics.sense import OperatorFactory, SenseOp
 from cardiomm.recon.networks.cab import (
     CAB,
+    CABUnet,
     CABUnetConfig,
-    DownBlock,
-    SkipBlock,
     UpBlock,
     by_frame,
-    cabs,
-    channels_to_complex,
-    complex_to_channels,
-    conv,
+    coil_images,
     frame_operator,
-    pad_to_multiple,
-    standardise,
-    unpad,
+    unet_input,
 )
 
 __all__ = ["CardioMMOfficial", "CardioMMOfficialConfig", "PAPER_CONFIG", "LMHead", "official_square_acs"]
@@ -152,94 +148,74 @@ class USPromptBlock(nn.Module):
         return self.dec_conv3x3(prompt)
 
 
-class CardioMMUnet(nn.Module):
-    """Three-level CAB U-Net with an undersampling prompt and metadata conditioning at every decoder level."""
+class CardioMMUnet(CABUnet):
+    """The shared :class:`~cardiomm.recon.networks.cab.CABUnet` with an undersampling prompt
+    (``prompt_level<i>``) and metadata conditioning (``metacond_level<i>``) at every decoder level."""
 
     def __init__(self, in_chans: int, out_chans: int, n_feat0: int, feature_dim: tuple[int, ...],
                  prompt_dim: tuple[int, ...], len_prompt: tuple[int, ...], prompt_size: tuple[int, ...],
                  n_enc_cab: tuple[int, ...], n_dec_cab: tuple[int, ...], n_skip_cab: tuple[int, ...],
                  n_bottleneck_cab: int, no_use_ca: bool, text_dim: int, act: nn.Module,
                  kernel_size: int = 3, reduction: int = 4, bias: bool = False) -> None:
-        super().__init__()
-        k, r, ca = kernel_size, reduction, no_use_ca
-        f0, (f1, f2, f3) = n_feat0, feature_dim
-        self.feat_extract = conv(in_chans, f0, k, bias)
-        self.enc_level1 = DownBlock(f0, f1, n_enc_cab[0], k, r, bias, act, ca, first_act=True)
-        self.enc_level2 = DownBlock(f1, f2, n_enc_cab[1], k, r, bias, act, ca)
-        self.enc_level3 = DownBlock(f2, f3, n_enc_cab[2], k, r, bias, act, ca)
-        self.skip_attn1 = SkipBlock(f0, n_skip_cab[0], k, r, bias, act, ca)
-        self.skip_attn2 = SkipBlock(f1, n_skip_cab[1], k, r, bias, act, ca)
-        self.skip_attn3 = SkipBlock(f2, n_skip_cab[2], k, r, bias, act, ca)
-        self.bottleneck = cabs(n_bottleneck_cab, f3, k, r, bias, act, ca)
-        for level, (cin, cout) in zip((3, 2, 1), ((f3, f2), (f2, f1), (f1, f0))):
+        def level_blocks(level: int, cin: int, cout: int) -> dict[str, nn.Module]:
             i = level - 1
-            setattr(self, f"prompt_level{level}", USPromptBlock(prompt_dim[i], len_prompt[i], prompt_size[i],
-                                                                text_dim))
-            setattr(self, f"dec_level{level}", UpBlock(cin, cout, prompt_dim[i], n_dec_cab[i], k, r, bias, act, ca))
-            setattr(self, f"metacond_level{level}", TextConditionBlock(cout, k, r, text_dim))
-        self.conv_last = conv(f0, out_chans, 5, bias)
+            return {"prompt": USPromptBlock(prompt_dim[i], len_prompt[i], prompt_size[i], text_dim),
+                    "dec": UpBlock(cin, cout, prompt_dim[i], n_dec_cab[i], kernel_size, reduction, bias, act,
+                                   no_use_ca),
+                    "metacond": TextConditionBlock(cout, kernel_size, reduction, text_dim)}
+
+        super().__init__(in_chans, out_chans, n_feat0, feature_dim, n_enc_cab, n_skip_cab, n_bottleneck_cab,
+                         no_use_ca, act, level_blocks, kernel_size, reduction, bias)
 
     def forward(self, x: torch.Tensor, text_meta: torch.Tensor, text_us: torch.Tensor) -> torch.Tensor:
         """``x (B*m, in_chans, H, W)`` with ``H, W`` multiples of 8; texts ``(B, 1, E)``."""
-        x = self.feat_extract(x)
-        x, enc1 = self.enc_level1(x)
-        x, enc2 = self.enc_level2(x)
-        x, enc3 = self.enc_level3(x)
-        x = self.bottleneck(x)
-        for level, skip in ((3, enc3), (2, enc2), (1, enc1)):
-            prompt = getattr(self, f"prompt_level{level}")(x, text_us)
-            x = getattr(self, f"dec_level{level}")(x, prompt, getattr(self, f"skip_attn{level}")(skip))
-            x = getattr(self, f"metacond_level{level}")(x, text_meta)
-        return self.conv_last(x)
+
+        def step(j: int, level: int, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+            x = self.block("dec", level)(x, self.block("prompt", level)(x, text_us), skip)
+            return self.block("metacond", level)(x, text_meta)
+
+        return self.decode(*self.encode(x), step)
 
 
 class NormCardioMMUnet(nn.Module):
-    """Complex ``(B, C, H, W)`` -> channels ``[re, im]``, standardised per item, padded to 8, U-Net, back."""
+    """Complex ``(B, C, H, W)`` -> :func:`~cardiomm.recon.networks.cab.unet_input` -> U-Net -> back."""
 
     def __init__(self, **unet_kwargs: object) -> None:
         super().__init__()
         self.unet = CardioMMUnet(**unet_kwargs)  # type: ignore[arg-type]
 
     def forward(self, x: torch.Tensor, text_meta: torch.Tensor, text_us: torch.Tensor) -> torch.Tensor:
-        x, mean, std = standardise(complex_to_channels(x))
-        x, pads = pad_to_multiple(x, 8)
-        x = unpad(self.unet(x, text_meta, text_us), pads)
-        return channels_to_complex(x * std + mean)
+        y, back = unet_input(x)
+        return back(self.unet(y, text_meta, text_us))
 
 
 def _unet_kwargs(cfg: CardioMMOfficialConfig, chans: int, sens: bool, act: nn.Module) -> dict:
-    return dict(in_chans=chans, out_chans=chans,
-                n_feat0=cfg.sens_n_feat0 if sens else cfg.n_feat0,
-                feature_dim=cfg.sens_feature_dim if sens else cfg.feature_dim,
-                prompt_dim=cfg.sens_prompt_dim if sens else cfg.prompt_dim,
-                len_prompt=cfg.len_prompt, prompt_size=cfg.prompt_size, n_enc_cab=cfg.n_enc_cab,
-                n_dec_cab=cfg.n_dec_cab, n_skip_cab=cfg.n_skip_cab, n_bottleneck_cab=cfg.n_bottleneck_cab,
-                no_use_ca=cfg.no_use_ca, text_dim=cfg.llm_embd_dim, act=act)
+    return dict(cfg.unet_kwargs(sens), in_chans=chans, out_chans=chans, text_dim=cfg.llm_embd_dim, act=act)
 
 
-def acs_kspace(k: torch.Tensor, mask: torch.Tensor, acs_lines: int, square: bool) -> torch.Tensor:
-    """K-space restricted to the calibration region, as the official ``KspaceACSExtractor``.
+def acs_mask(mask: torch.Tensor, acs_lines: int, square: bool) -> torch.Tensor:
+    """The calibration region of the official ``KspaceACSExtractor``: bool ``(B, 1 or N, H, W)``, the k-space
+    points (of a zero-filled k-space) that the sensitivity network sees.
 
     Parameters
     ----------
-    k: complex ``(B, N, H, W)`` undersampled k-space (zero where not sampled).
-    mask: bool ``(B, 1 or N, H, W)``.
+    mask: bool ``(B, 1 or N, H, W)`` sampling mask.
     acs_lines: ACS width; for line masks ``0`` means "measure it on the first mask row": twice the distance
         from column ``W // 2`` to the nearest unsampled column (at least 1).
     square: ``True``: keep the sampled points of the centred ``acs_lines`` x ``acs_lines`` square;
         ``False``: keep the columns ``[p, p + n)`` with ``p = (W - n + 1) // 2``, for all rows.
     """
-    B, _, H, W = k.shape
+    B, _, H, W = mask.shape
     if square:
         if acs_lines < 1:
-            raise ValueError("acs_kspace: a square ACS needs acs_lines >= 1")
+            raise ValueError("acs_mask: a square ACS needs acs_lines >= 1")
         n = acs_lines
         top, left = (H - n + 1) // 2, (W - n + 1) // 2
         region = torch.zeros_like(mask)
         region[..., top: top + n, left: left + n] = mask[..., top: top + n, left: left + n]
-        return k * region
+        return region
     if acs_lines:
-        n = torch.full((B,), int(acs_lines), dtype=torch.long, device=k.device)
+        n = torch.full((B,), int(acs_lines), dtype=torch.long, device=mask.device)
     else:
         row = mask[:, 0, 0, :].to(torch.int8)
         c = W // 2
@@ -247,9 +223,9 @@ def acs_kspace(k: torch.Tensor, mask: torch.Tensor, acs_lines: int, square: bool
         right = torch.argmin(row[:, c:], dim=1)
         n = torch.clamp(2 * torch.minimum(left, right), min=1)
     start = (W - n + 1) // 2
-    cols = torch.arange(W, device=k.device)
+    cols = torch.arange(W, device=mask.device)
     keep = (cols[None] >= start[:, None]) & (cols[None] < (start + n)[:, None])  # (B, W)
-    return k * keep[:, None, None, :]
+    return keep[:, None, None, :].expand(B, 1, H, W)
 
 
 class SensitivityModel(nn.Module):
@@ -262,13 +238,13 @@ class SensitivityModel(nn.Module):
         self.norm_unet = NormCardioMMUnet(**_unet_kwargs(cfg, 2, True, act))
 
     def forward(self, k: torch.Tensor, mask: torch.Tensor, acs_lines: int, square_acs: bool,
-                text_meta: torch.Tensor, text_us: torch.Tensor) -> torch.Tensor:
-        """``k (B, F*C, H, W)`` -> sensitivities ``(B, F, C, H, W)`` with unit RSS over each frame's coils."""
+                text_meta: torch.Tensor, text_us: torch.Tensor, op: OperatorFactory = SenseOp) -> torch.Tensor:
+        """``k (B, F*C, H, W)`` -> sensitivities ``(B, F, C, H, W)`` with unit RSS over each frame's coils; the
+        ACS coil images come from ``op`` (:func:`~cardiomm.recon.networks.cab.coil_images`)."""
         B, N, H, W = k.shape
-        if self.mask_center:
-            k = acs_kspace(k, mask, acs_lines, square_acs)
-        coil_images = ifft2c(k).reshape(B * N, 1, H, W)
-        maps = self.norm_unet(coil_images, text_meta, text_us).reshape(B, self.frames, N // self.frames, H, W)
+        region = acs_mask(mask, acs_lines, square_acs) if self.mask_center else None
+        images = coil_images(k, op, region).reshape(B * N, 1, H, W)
+        maps = self.norm_unet(images, text_meta, text_us).reshape(B, self.frames, N // self.frames, H, W)
         return maps / rss(maps, dim=2).unsqueeze(2)
 
 
@@ -307,14 +283,14 @@ class CardioMMNet(nn.Module):
     def forward(self, k0: torch.Tensor, mask: torch.Tensor, acs_lines: int, square_acs: bool,
                 text_meta: torch.Tensor, text_us: torch.Tensor, op: OperatorFactory = SenseOp) -> torch.Tensor:
         """RSS magnitude ``(B, H, W)`` of the centre frame; ``k0 (B, F*C, H, W)`` frame-major, ``mask`` bool
-        ``(B, 1 or F*C, H, W)``; ``op`` the data-consistency operator's constructor ``op(maps, mask)``."""
-        smaps = self.sens_net(k0, mask, acs_lines, square_acs, text_meta, text_us)  # (B, F, C, H, W)
+        ``(B, 1 or F*C, H, W)``; ``op`` the operator's constructor ``op(maps, mask)`` for every Fourier transform."""
+        smaps = self.sens_net(k0, mask, acs_lines, square_acs, text_meta, text_us, op)  # (B, F, C, H, W)
         A = frame_operator(smaps, by_frame(mask, self.frames), op)
         k0 = by_frame(k0, self.frames)
         k = k0
         for cascade in self.cascades:
             k = cascade(k, k0, A, text_meta, text_us)
-        return rss(ifft2c(k[:, self.frames // 2]), dim=1)
+        return rss(coil_images(k[:, self.frames // 2], op), dim=1)
 
 
 class CardioMMOfficial(nn.Module):
@@ -329,8 +305,9 @@ class CardioMMOfficial(nn.Module):
     * ``acs_lines``: ACS width (see :func:`acs_kspace`); ``square_acs``: square (2D) or line (1D) ACS;
     * ``text_meta``, ``text_us``: ``(B, llm_model_dim)`` text encoder outputs for the metadata and the
       undersampling sentences (:mod:`cardiomm.recon.text_prompts`);
-    * ``op``: the data-consistency operator's constructor ``op(maps, mask)`` (default
-      :class:`~cardiomm.physics.sense.SenseOp`), built per frame from the estimated maps and the mask.
+    * ``op``: the operator's constructor ``op(maps, mask)`` (default :class:`~cardiomm.physics.sense.SenseOp`)
+      through which every Fourier transform goes: the data consistency per frame from the estimated maps and the
+      mask, the ACS and output coil images with unit maps.
 
     Output: real ``(B, H, W)`` RSS magnitude of the centre frame, in the units of ``kspace``.
     """

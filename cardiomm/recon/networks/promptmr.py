@@ -1,10 +1,12 @@
 """PromptMR+ (Xin et al., winner of CMRxRecon 2024; hellopipu/PromptMR-plus ``models/promptmr.py``), written here.
 
-Re-implemented from the repository's description and code (not copied), with native complex tensors. The data
-consistency and the coil transforms of the cascades go through the project's SENSE operator
-(:class:`cardiomm.physics.sense.SenseOp`, per frame: :func:`~cardiomm.recon.networks.cab.frame_operator`), passed
-to :meth:`PromptMR.forward` as ``op`` like the other networks'; the sensitivity network's coil images of the ACS
-k-space and the output's coil images are plain :func:`cardiomm.physics.fft.ifft2c`. Module attribute names follow
+Re-implemented from the repository's description and code (not copied), with native complex tensors. Every
+Fourier transform goes through the project's SENSE operator (:class:`cardiomm.physics.sense.SenseOp`), passed to
+:meth:`PromptMR.forward` as ``op`` like the other networks': the data consistency and the coil transforms of the
+cascades per frame (:func:`~cardiomm.recon.networks.cab.frame_operator`), the ACS coil images of the sensitivity
+network and the coil images of the output with unit sensitivities (:func:`~cardiomm.recon.networks.cab.coil_images`).
+The U-Net is the shared :class:`~cardiomm.recon.networks.cab.CABUnet` with PromptMR+'s decoder levels. Module
+attribute names follow
 the official network, so its state dict loads with ``strict=True`` (keys ``sens_net.*``, ``cascades.<i>.*``; the
 released Lightning ``.ckpt`` prefixes them with ``promptmr.``, stripped by
 :func:`cardiomm.recon.checkpoint.load_published`).
@@ -19,7 +21,8 @@ Structure:
   frozen random prompt bank) on the coil-combined frames, with
 
   - *adaptive input* (``n_buffer = 4``): the U-Net also sees ``A^H A x_i``, a latent carried from the
-    previous cascade, the zero-filled image ``x_0`` and ``A^H A x_i - x_0``;
+    previous cascade, the zero-filled image ``x_0`` and ``A^H A x_i - x_0``; with ``n_buffer`` other than 4
+    the official code has had two orders (``buffer_order``, :func:`adaptive_buffer`);
   - *history features* (``n_history``): each decoder level fuses the features of the previous
     ``n_history`` cascades (a 1x1 "momentum" convolution and a CAB);
   - soft data consistency ``k - w * M (k - k0) - F S(net)`` (``promptmr``) or ``x - w (A^H A x - x0) - net(x)``
@@ -36,6 +39,15 @@ The official ACS extractor reads the mask type from ``mask_type[0]`` (a batch of
 explicit argument ``acs_kind`` (``"lines"`` for ``uniform``/``kt_uniform``/``kt_random``, ``"square"`` for
 ``kt_radial``). Its square ACS starts at ``H // 2 - n // 2``, which differs from CardioMM's
 ``(H - n + 1) // 2`` when ``H - n`` is odd; each port keeps its own model's rule.
+
+Official revisions (hellopipu/PromptMR-plus). The adaptive-input buffer for ``n_buffer`` other than 4 changed on
+2025-09-04: ``models/promptmr.py`` in ba66423 and ``models/promptmr_v2.py`` in 18a0a72 (where, up to the newest
+commit 934eeda, the cascade reads a ``n_buffer`` attribute it never sets, so that file cannot run with adaptive
+input). Before (the code release of 2025-01-23 under which the released weights were trained, up to 0dd8ce5):
+``buffer_order="repeat_difference"``, ``[A^H A x, latent, x_0] + [A^H A x - x_0] * (n_buffer - 3)``; after:
+``"repeat_latent"``, ``[A^H A x] + [latent] * (n_buffer - 3) + [x_0, A^H A x - x_0]``. At ``n_buffer = 4`` (every
+released configuration) both are the same. A checkpoint does not record its code revision: set
+``buffer_order`` in the model config for a checkpoint trained with the newer order.
 """
 
 from __future__ import annotations
@@ -47,26 +59,22 @@ import torch.nn.functional as F
 from torch import nn
 
 from cardiomm.physics.coils import expand, rss
-from cardiomm.physics.fft import ifft2c
 from cardiomm.physics.sense import OperatorFactory, SenseOp
 from cardiomm.recon.networks.cab import (
     CAB,
+    CABUnet,
     CABUnetConfig,
-    DownBlock,
-    SkipBlock,
     by_frame,
-    cabs,
-    channels_to_complex,
-    complex_to_channels,
-    conv,
+    coil_images,
     frame_operator,
-    pad_to_multiple,
-    standardise,
-    unpad,
+    unet_input,
 )
 from cardiomm.recon.networks.cab import UpBlock as _UpBlock
 
-__all__ = ["PromptMR", "PromptMRConfig", "PAPER_CONFIG", "acs_kind_for"]
+__all__ = ["PromptMR", "PromptMRConfig", "PAPER_CONFIG", "BUFFER_ORDERS", "acs_kind_for", "adaptive_buffer"]
+
+#: the adaptive-input buffer orders of the official revisions (module docstring); the first is the default
+BUFFER_ORDERS = ("repeat_difference", "repeat_latent")
 
 
 @dataclass
@@ -83,6 +91,10 @@ class PromptMRConfig(CABUnetConfig):
     #: ``"promptmr"`` (``models/promptmr.py``: k-space cascades) or ``"promptmr_v2"`` (``models/promptmr_v2.py``,
     #: the official Lightning module's default: image-domain cascades); same state-dict keys, different forward
     model_version: str = "promptmr_v2"
+    #: order of the adaptive-input buffer for ``n_buffer`` other than 4 (:data:`BUFFER_ORDERS`,
+    #: :func:`adaptive_buffer`): ``"repeat_difference"`` (official code up to 2025-09-04, incl. the release) or
+    #: ``"repeat_latent"`` (official code since then); not an official argument, a checkpoint does not record it
+    buffer_order: str = "repeat_difference"
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -93,6 +105,8 @@ class PromptMRConfig(CABUnetConfig):
                              f"{self.model_version!r}")
         if self.n_history < 0:
             raise ValueError("PromptMRConfig: n_history must be >= 0")
+        if self.buffer_order not in BUFFER_ORDERS:
+            raise ValueError(f"PromptMRConfig.buffer_order must be one of {BUFFER_ORDERS}, got {self.buffer_order!r}")
 
     @property
     def buffer(self) -> int:
@@ -115,33 +129,52 @@ def acs_kind_for(mask_type: str) -> str:
     raise ValueError(f"PromptMR+: mask type {mask_type!r} is not one of {(*_LINE_TYPES, 'kt_radial')}")
 
 
-def acs_kspace(k: torch.Tensor, mask: torch.Tensor, acs_lines: int, acs_kind: str) -> torch.Tensor:
-    """PromptMR+'s calibration k-space; ``k (B, N, H, W)``, ``mask`` bool ``(B, 1 or N, H, W)``.
+def adaptive_buffer(ffx: torch.Tensor, latent: torch.Tensor, img_zf: torch.Tensor, n_buffer: int,
+                    order: str) -> torch.Tensor:
+    """The cascade U-Net's extra input images, ``(B, n_buffer * F, H, W)`` from three ``(B, F, H, W)``.
+
+    ``ffx = A^H A x_i``, ``latent`` (the previous cascade's latent output), ``img_zf = x_0 = A^H k_0``;
+    ``order`` (:data:`BUFFER_ORDERS`): ``"repeat_difference"`` ``[ffx, latent, x_0] + [ffx - x_0] * (n - 3)``,
+    ``"repeat_latent"`` ``[ffx] + [latent] * (n - 3) + [x_0, ffx - x_0]``; equal for ``n_buffer = 4``.
+    """
+    if order == "repeat_difference":
+        parts = [ffx, latent, img_zf] + [ffx - img_zf] * (n_buffer - 3)
+    elif order == "repeat_latent":
+        parts = [ffx] + [latent] * (n_buffer - 3) + [img_zf, ffx - img_zf]
+    else:
+        raise ValueError(f"adaptive_buffer: order must be one of {BUFFER_ORDERS}, got {order!r}")
+    return torch.cat(parts, dim=1)
+
+
+def acs_mask(mask: torch.Tensor, acs_lines: int, acs_kind: str) -> torch.Tensor:
+    """PromptMR+'s calibration region, bool ``(B, 1 or N, H, W)``: the k-space points (of a zero-filled
+    k-space) that the sensitivity network sees; ``mask`` bool ``(B, 1 or N, H, W)``.
 
     ``"square"``: sampled points of the ``n x n`` square starting at ``(H // 2 - n // 2, W // 2 - n // 2)``;
-    ``"lines"``: columns ``[p, p + n)``, ``p = (W - n + 1) // 2``; ``acs_lines == -1`` measures ``n`` on the
-    first mask row (twice the distance from ``W // 2`` to the nearest unsampled column, at least 1).
+    ``"lines"``: columns ``[p, p + n)``, ``p = (W - n + 1) // 2``, of every row (sampled or not, as the official
+    line extractor); ``acs_lines == -1`` measures ``n`` on the first mask row (twice the distance from
+    ``W // 2`` to the nearest unsampled column, at least 1).
     """
-    B, _, H, W = k.shape
+    B, _, H, W = mask.shape
     if acs_kind == "square":
         n = int(acs_lines)
         top, left = H // 2 - n // 2, W // 2 - n // 2
         region = torch.zeros_like(mask)
         region[..., top: top + n, left: left + n] = mask[..., top: top + n, left: left + n]
-        return k * region
+        return region
     if acs_kind != "lines":
-        raise ValueError(f"acs_kspace: acs_kind must be 'lines' or 'square', got {acs_kind!r}")
+        raise ValueError(f"acs_mask: acs_kind must be 'lines' or 'square', got {acs_kind!r}")
     if acs_lines == -1:
         row = mask[:, 0, 0, :].to(torch.int8)
         c = W // 2
         n = torch.clamp(2 * torch.minimum(torch.argmin(row[:, :c].flip(1), dim=1),
                                           torch.argmin(row[:, c:], dim=1)), min=1)
     else:
-        n = torch.full((B,), int(acs_lines), dtype=torch.long, device=k.device)
+        n = torch.full((B,), int(acs_lines), dtype=torch.long, device=mask.device)
     start = (W - n + 1) // 2
-    cols = torch.arange(W, device=k.device)
+    cols = torch.arange(W, device=mask.device)
     keep = (cols[None] >= start[:, None]) & (cols[None] < (start + n)[:, None])
-    return k * keep[:, None, None, :]
+    return keep[:, None, None, :].expand(B, 1, H, W)
 
 
 class PromptBlock(nn.Module):
@@ -182,60 +215,47 @@ class UpBlock(_UpBlock):
         return super().forward(x, prompt, skip)
 
 
-class PromptUnet(nn.Module):
-    """Three-level CAB U-Net with image-adaptive prompts and optional history features."""
+class PromptUnet(CABUnet):
+    """The shared :class:`~cardiomm.recon.networks.cab.CABUnet` with image-adaptive prompts (``prompt_level<i>``)
+    and decoder levels fused with the previous cascades' features (``dec_level<i>``, ``n_history > 0``)."""
 
     def __init__(self, chans: int, n_feat0: int, feature_dim: tuple[int, ...], prompt_dim: tuple[int, ...],
                  len_prompt: tuple[int, ...], prompt_size: tuple[int, ...], n_enc_cab: tuple[int, ...],
                  n_dec_cab: tuple[int, ...], n_skip_cab: tuple[int, ...], n_bottleneck_cab: int, no_use_ca: bool,
                  learnable_prompt: bool, n_history: int, act: nn.Module, kernel_size: int = 3,
                  reduction: int = 4, bias: bool = False) -> None:
-        super().__init__()
-        k, r, ca = kernel_size, reduction, no_use_ca
-        f0, (f1, f2, f3) = n_feat0, feature_dim
-        self.feature_dim = feature_dim
-        self.n_history = n_history
-        self.feat_extract = conv(chans, f0, k, bias)
-        self.enc_level1 = DownBlock(f0, f1, n_enc_cab[0], k, r, bias, act, ca, first_act=True)
-        self.enc_level2 = DownBlock(f1, f2, n_enc_cab[1], k, r, bias, act, ca)
-        self.enc_level3 = DownBlock(f2, f3, n_enc_cab[2], k, r, bias, act, ca)
-        self.skip_attn1 = SkipBlock(f0, n_skip_cab[0], k, r, bias, act, ca)
-        self.skip_attn2 = SkipBlock(f1, n_skip_cab[1], k, r, bias, act, ca)
-        self.skip_attn3 = SkipBlock(f2, n_skip_cab[2], k, r, bias, act, ca)
-        self.bottleneck = cabs(n_bottleneck_cab, f3, k, r, bias, act, ca)
-        for level, (cin, cout) in zip((3, 2, 1), ((f3, f2), (f2, f1), (f1, f0))):
+        def level_blocks(level: int, cin: int, cout: int) -> dict[str, nn.Module]:
             i = level - 1
-            setattr(self, f"prompt_level{level}", PromptBlock(prompt_dim[i], len_prompt[i], prompt_size[i], cin,
-                                                              learnable_prompt))
-            setattr(self, f"dec_level{level}", UpBlock(cin, cout, prompt_dim[i], n_dec_cab[i], k, r, bias, act,
-                                                       ca, n_history))
-        self.conv_last = conv(f0, chans, 5, bias)
+            return {"prompt": PromptBlock(prompt_dim[i], len_prompt[i], prompt_size[i], cin, learnable_prompt),
+                    "dec": UpBlock(cin, cout, prompt_dim[i], n_dec_cab[i], kernel_size, reduction, bias, act,
+                                   no_use_ca, n_history)}
+
+        super().__init__(chans, chans, n_feat0, feature_dim, n_enc_cab, n_skip_cab, n_bottleneck_cab, no_use_ca,
+                         act, level_blocks, kernel_size, reduction, bias)
+        self.n_history = n_history
 
     def forward(self, x: torch.Tensor, history: list[torch.Tensor] | None = None
                 ) -> tuple[torch.Tensor, list[torch.Tensor] | None]:
         """``x (B, chans, H, W)``; ``history``: per decoder level (3, 2, 1) the previous cascades' features."""
-        x = self.feat_extract(x)
-        x, enc1 = self.enc_level1(x)
-        x, enc2 = self.enc_level2(x)
-        x, enc3 = self.enc_level3(x)
-        x = self.bottleneck(x)
-        current = []
-        for j, (level, skip) in enumerate(((3, enc3), (2, enc2), (1, enc1))):
+        current: list[torch.Tensor] = []
+
+        def step(j: int, level: int, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
             current.append(x)
-            prompt = getattr(self, f"prompt_level{level}")(x)
-            x = getattr(self, f"dec_level{level}")(x, prompt, getattr(self, f"skip_attn{level}")(skip),
-                                                   None if history is None else history[j])
+            return self.block("dec", level)(x, self.block("prompt", level)(x), skip,
+                                            None if history is None else history[j])
+
+        y = self.decode(*self.encode(x), step)
         if self.n_history == 0:
-            return self.conv_last(x), None
+            return y, None
         if history is None:  # first cascade: the current features stand in for all previous ones
             new = [c.repeat(1, self.n_history, 1, 1) for c in current]
         else:  # newest first; the oldest cascade's features drop out
             new = [torch.cat([c, h[:, : h.shape[1] - c.shape[1]]], dim=1) for c, h in zip(current, history)]
-        return self.conv_last(x), new
+        return y, new
 
 
 class NormPromptUnet(nn.Module):
-    """Complex ``(B, n, H, W)`` (+ buffer images) -> ``[re, im]`` channels, standardised, padded to 8, U-Net."""
+    """Complex ``(B, n, H, W)`` (+ buffer images) -> :func:`~cardiomm.recon.networks.cab.unet_input` -> U-Net."""
 
     def __init__(self, **unet_kwargs: object) -> None:
         super().__init__()
@@ -246,24 +266,16 @@ class NormPromptUnet(nn.Module):
                 ) -> tuple[torch.Tensor, torch.Tensor | None, list[torch.Tensor] | None]:
         """``(output (B, n, H, W), latent (B, n, H, W) or None, history)``."""
         n = x.shape[1]
-        if buffer is not None:
-            x = torch.cat([x, buffer], dim=1)
-        y, mean, std = standardise(complex_to_channels(x))
-        y, pads = pad_to_multiple(y, 8)
+        y, back = unet_input(x if buffer is None else torch.cat([x, buffer], dim=1))
         y, history = self.unet(y, history)
-        y = channels_to_complex(unpad(y, pads) * std + mean)
+        y = back(y)
         if buffer is None:
             return y, None, history
         return y[:, :n], y[:, 2 * n: 3 * n], history
 
 
 def _unet_kwargs(cfg: PromptMRConfig, chans: int, sens: bool, act: nn.Module) -> dict:
-    return dict(chans=chans, n_feat0=cfg.sens_n_feat0 if sens else cfg.n_feat0,
-                feature_dim=cfg.sens_feature_dim if sens else cfg.feature_dim,
-                prompt_dim=cfg.sens_prompt_dim if sens else cfg.prompt_dim,
-                len_prompt=cfg.len_prompt, prompt_size=cfg.prompt_size, n_enc_cab=cfg.n_enc_cab,
-                n_dec_cab=cfg.n_dec_cab, n_skip_cab=cfg.n_skip_cab, n_bottleneck_cab=cfg.n_bottleneck_cab,
-                no_use_ca=cfg.no_use_ca, learnable_prompt=cfg.learnable_prompt,
+    return dict(cfg.unet_kwargs(sens), chans=chans, learnable_prompt=cfg.learnable_prompt,
                 n_history=0 if sens else cfg.n_history, act=act)
 
 
@@ -275,13 +287,14 @@ class SensitivityModel(nn.Module):
         self.frames, self.adj, self.mask_center = cfg.num_adj_slices, cfg.use_sens_adj, cfg.mask_center
         self.norm_unet = NormPromptUnet(**_unet_kwargs(cfg, 2 * self.frames if self.adj else 2, True, act))
 
-    def forward(self, k: torch.Tensor, mask: torch.Tensor, acs_lines: int, acs_kind: str) -> torch.Tensor:
-        """``k (B, F*C, H, W)`` -> ``(B, F, C, H, W)`` with unit RSS over each frame's coils."""
+    def forward(self, k: torch.Tensor, mask: torch.Tensor, acs_lines: int, acs_kind: str,
+                op: OperatorFactory = SenseOp) -> torch.Tensor:
+        """``k (B, F*C, H, W)`` -> ``(B, F, C, H, W)`` with unit RSS over each frame's coils; the ACS coil images
+        come from ``op`` (:func:`~cardiomm.recon.networks.cab.coil_images`)."""
         B, N, H, W = k.shape
         Fr, C = self.frames, N // self.frames
-        if self.mask_center:
-            k = acs_kspace(k, mask, acs_lines, acs_kind)
-        img = ifft2c(k).reshape(B, Fr, C, H, W)
+        region = acs_mask(mask, acs_lines, acs_kind) if self.mask_center else None
+        img = coil_images(k, op, region).reshape(B, Fr, C, H, W)
         if self.adj:
             maps = self.norm_unet(img.transpose(1, 2).reshape(B * C, Fr, H, W))[0]
             maps = maps.reshape(B, C, Fr, H, W).transpose(1, 2)
@@ -314,9 +327,10 @@ class PromptMR(nn.Module):
 
     :meth:`forward` inputs: ``kspace`` complex ``(B, F*C, H, W)`` (frame-major adjacent frames, zero where not
     sampled), ``mask`` ``(B, 1 or F*C, H, W)`` non-zero = sampled, ``acs_lines`` (``-1``: measure it for line
-    masks), ``acs_kind`` (``"lines"``/``"square"``, :func:`acs_kind_for`), ``op`` the data-consistency
-    operator's constructor ``op(maps, mask)`` (default :class:`~cardiomm.physics.sense.SenseOp`), built per frame
-    from the estimated maps and the mask. Output: real ``(B, H, W)`` RSS magnitude of the centre frame.
+    masks), ``acs_kind`` (``"lines"``/``"square"``, :func:`acs_kind_for`), ``op`` the operator's constructor
+    ``op(maps, mask)`` (default :class:`~cardiomm.physics.sense.SenseOp`) through which every Fourier transform
+    goes: the data consistency per frame from the estimated maps and the mask, the ACS and output coil images
+    with unit maps. Output: real ``(B, H, W)`` RSS magnitude of the centre frame.
     """
 
     arch = "promptmr"
@@ -344,7 +358,7 @@ class PromptMR(nn.Module):
         mask = mask > 0
         zero = torch.zeros((), dtype=kspace.dtype, device=kspace.device)
         k0 = torch.where(mask, kspace, zero)
-        smaps = self.sens_net(k0, mask, int(acs_lines), acs_kind)  # (B, F, C, H, W)
+        smaps = self.sens_net(k0, mask, int(acs_lines), acs_kind, op)  # (B, F, C, H, W)
         A = frame_operator(smaps, by_frame(mask, c.num_adj_slices), op)  # A = M F S per frame
         k0 = by_frame(k0, c.num_adj_slices)
         centre = c.num_adj_slices // 2
@@ -358,8 +372,8 @@ class PromptMR(nn.Module):
             k, latent, history = cascade(k, k0, A, history, buffer)
             if c.buffer and i < c.num_cascades - 1:
                 ffx = A.H(k)  # S^H F^-1 M k
-                buffer = torch.cat([ffx] + [latent] * (c.buffer - 3) + [img_zf, ffx - img_zf], dim=1)
-        return rss(ifft2c(k[:, centre]), dim=1)
+                buffer = adaptive_buffer(ffx, latent, img_zf, c.buffer, c.buffer_order)
+        return rss(coil_images(k[:, centre], op), dim=1)
 
     def _forward_v2(self, k0: torch.Tensor, A: SenseOp) -> torch.Tensor:
         """Image-domain cascades (``promptmr_v2``): ``x - w (A^H A x - x0) - net(x)``; ``k0 (B, F, C, H, W)``,
@@ -369,8 +383,7 @@ class PromptMR(nn.Module):
         img, latent, history = img_zf, img_zf, None
         for cascade in self.cascades:
             ffx = A.N(img)
-            buffer = (torch.cat([ffx, latent, img_zf] + [ffx - img_zf] * (c.buffer - 3), dim=1) if c.buffer
-                      else None)
+            buffer = adaptive_buffer(ffx, latent, img_zf, c.buffer, c.buffer_order) if c.buffer else None
             term, new_latent, history = cascade.model(img, history, buffer)
             latent = new_latent if new_latent is not None else latent
             img = img - (ffx - img_zf) * cascade.dc_weight - term
