@@ -1,10 +1,18 @@
 """The published CardioMM and PromptMR+ ports against numbers recorded from the official code.
 
-The fixtures in ``tests/fixtures/`` were written by running the official code (CardioMM_MMCMR-427K
-``models/CardioMM_model.py`` + the ``LMHead`` heads with fastmri 0.3.0; PromptMR-plus ``models/promptmr.py``
-at ba66423) in a scratch folder outside the repository, on seeded tiny configurations at batch size 1 with
-perturbed random weights: ``<name>.ckpt`` holds the official module's state dict (Lightning layout),
-``<name>_io.npz`` the inputs and the official output. No official code is in the repository.
+The fixtures in ``tests/fixtures/`` were written by running the official code in a scratch folder outside the
+repository, on seeded tiny configurations at batch size 1 with perturbed random weights: ``<name>.ckpt`` holds the
+official module's state dict (Lightning layout), ``<name>_io.npz`` the inputs, the official output, the port's
+config and the provenance (``official_repo``, ``official_commit``, ``official_note``). No official code is in the
+repository.
+
+* CardioMM (wangziblake/CardioMM_MMCMR-427K c4938c6: ``models/CardioMM_model.py``, the same code as dfbf7a9;
+  ``utils.py`` ``KspaceACSExtractor`` at 2fec317; the ``LMHead`` heads; fastmri 0.3.0).
+* PromptMR+ (hellopipu/PromptMR-plus): ``ba66423`` (the first five fixtures), ``0dd8ce5`` (``*_release``,
+  ``*_c3f1``: the adaptive-input order of every commit before 2025-09-04, the same model files as the newest
+  commit in the search index, 1672606) and ``934eeda`` (``*_latest``, the newest upstream commit; its
+  ``promptmr_v2.py`` needs the ``n_buffer`` attribute it never sets on a cascade, so that run set it, as the
+  ``official_note`` says). Each records its ``buffer_order``.
 """
 
 from __future__ import annotations
@@ -30,11 +38,12 @@ from cardiomm.recon.checkpoint import (
     save_checkpoint,
 )
 from cardiomm.recon.networks.cardiomm_official import CardioMMOfficial, CardioMMOfficialConfig, official_square_acs
-from cardiomm.recon.networks.promptmr import PromptMR, PromptMRConfig, acs_kind_for
+from cardiomm.recon.networks.promptmr import BUFFER_ORDERS, PromptMR, PromptMRConfig, acs_kind_for, adaptive_buffer
 
 FIX = Path(__file__).parent / "fixtures"
-CMM = ["uniform1d", "kt2d", "random1d_inferred"]
-PMR = ["plus_uniform1d", "plus_kt2d", "plain_inferred", "v2_uniform1d", "v2_kt2d"]
+CMM = ["uniform1d", "kt2d", "random1d_inferred", "c3f1"]
+PMR = ["plus_uniform1d", "plus_kt2d", "plain_inferred", "v2_uniform1d", "v2_kt2d",
+       "plus_nb3_release", "plus_nb6_latest", "v2_nb6_release", "v2_nb3_latest", "v2_c3f1", "plus_c3f1"]
 TOL = 1e-5
 
 
@@ -44,7 +53,8 @@ def _io(prefix: str, name: str) -> dict:
     m = torch.from_numpy(io["mask"])[..., 0]  # official (1, 1 or N, 1 or H, W, 1) -> (1, 1 or N, 1 or H, W)
     m = m.expand(m.shape[0], m.shape[1], k.shape[2], k.shape[3])
     out = {"kspace": k, "mask": m, "acs": int(io["num_low_frequencies"]), "mask_type": str(io["mask_type"]),
-           "output": torch.from_numpy(io["output"]), "config": json.loads(str(io["config"]))}
+           "output": torch.from_numpy(io["output"]), "config": json.loads(str(io["config"])),
+           "official": (str(io["official_repo"]), str(io["official_commit"]), str(io["official_note"]))}
     for key in ("text_meta", "text_us", "emb_meta"):
         if key in io:
             out[key] = torch.from_numpy(io[key])
@@ -86,13 +96,68 @@ def test_cardiomm_official_reproduces_official_outputs(name):
     assert torch.all(emb.abs() == 1)
 
 
+def _pmr(name: str, io: dict, **over: object) -> PromptMR:
+    """A PromptMR+ fixture's model: config from the checkpoint's hyper_parameters (as for a released file) plus
+    the fixture's ``buffer_order`` (which no official checkpoint records)."""
+    model, _ = load_published(FIX / f"promptmr_{name}.ckpt", "promptmr",
+                              {"buffer_order": io["config"]["buffer_order"], **over})
+    return model
+
+
 @pytest.mark.parametrize("name", PMR)
 def test_promptmr_reproduces_official_outputs(name):
     io = _io("promptmr", name)
-    model, meta = load_published(FIX / f"promptmr_{name}.ckpt", "promptmr")  # config from hyper_parameters
+    model = _pmr(name, io)
     assert model.config.n_history == io["config"]["n_history"]
+    assert model.config.n_buffer == io["config"]["n_buffer"]
     out = _run_pmr(model, io)
     assert _rel(out, io["output"]) <= TOL
+
+
+@pytest.mark.parametrize("name", [n for n in PMR if n not in ("plus_uniform1d", "v2_uniform1d", "plain_inferred",
+                                                               "plus_c3f1")])
+def test_promptmr_buffer_order_is_what_the_fixture_tests(name):
+    """At ``n_buffer`` other than 4 the two official orders give different networks: the other order misses
+    the official output by far more than the tolerance (so each fixture pins its order)."""
+    io = _io("promptmr", name)
+    assert io["config"]["n_buffer"] != 4 and io["config"]["adaptive_input"]
+    other = next(o for o in BUFFER_ORDERS if o != io["config"]["buffer_order"])
+    assert _rel(_run_pmr(_pmr(name, io, buffer_order=other), io), io["output"]) > 100 * TOL
+
+
+def test_promptmr_buffer_orders_agree_at_four_and_default_to_the_release():
+    io = _io("promptmr", "plus_uniform1d")
+    assert io["config"]["n_buffer"] == 4
+    a, b = (_run_pmr(_pmr("plus_uniform1d", io, buffer_order=o), io) for o in BUFFER_ORDERS)
+    assert torch.equal(a, b)
+    assert PromptMRConfig().buffer_order == "repeat_difference"
+    with pytest.raises(ValueError, match="buffer_order"):
+        PromptMRConfig(buffer_order="newest")
+    x, lat, zf = (torch.full((1, 1, 2, 2), v, dtype=torch.complex64) for v in (1.0, 2.0, 3.0))
+    assert adaptive_buffer(x, lat, zf, 5, "repeat_difference")[0, :, 0, 0].tolist() == [1, 2, 3, -2, -2]
+    assert adaptive_buffer(x, lat, zf, 5, "repeat_latent")[0, :, 0, 0].tolist() == [1, 2, 2, 3, -2]
+    assert adaptive_buffer(x, lat, zf, 3, "repeat_latent")[0, :, 0, 0].tolist() == [1, 3, -2]  # no latent at 3
+
+
+@pytest.mark.parametrize("prefix,name", [("cardiomm_official", n) for n in CMM] + [("promptmr", n) for n in PMR])
+def test_every_fixture_records_its_official_commit(prefix, name):
+    repo, commit, _ = _io(prefix, name)["official"]
+    assert repo == {"cardiomm_official": "wangziblake/CardioMM_MMCMR-427K",
+                    "promptmr": "hellopipu/PromptMR-plus"}[prefix]
+    assert len(commit) == 40 and int(commit, 16) >= 0
+
+
+def test_first_encoder_block_exists_without_encoder_cabs():
+    """Both official encoders build their first block outside the count, so ``n_enc_cab[0] = 0`` still has
+    ``enc_level1.encoder.0`` (the c3f1 fixtures load strictly with it and reproduce the official output)."""
+    cfg = dict(_io("cardiomm_official", "c3f1")["config"])
+    assert cfg["n_enc_cab"][0] == 0
+    keys = CardioMMOfficial(CardioMMOfficialConfig(**cfg)).state_dict().keys()
+    assert "metausunetlight.cascades.0.model.unet.enc_level1.encoder.0.body.0.weight" in keys
+    assert "metausunetlight.cascades.0.model.unet.enc_level1.encoder.1.body.0.weight" not in keys
+    pcfg = PromptMRConfig(**_io("promptmr", "v2_c3f1")["config"])
+    assert pcfg.n_enc_cab[0] == 0 and "cascades.0.model.unet.enc_level1.encoder.0.CA.conv_du.0.weight" in \
+        PromptMR(pcfg).state_dict()
 
 
 def test_text_changes_the_output_and_is_paired_per_item():
@@ -111,35 +176,70 @@ def test_text_changes_the_output_and_is_paired_per_item():
     assert _rel(ab[0:1], a) <= TOL and _rel(ab[1:2], b) <= TOL
 
 
-@pytest.mark.parametrize("arch,name", [("cardiomm_official", "kt2d"), ("promptmr", "plus_kt2d"),
-                                       ("promptmr", "v2_uniform1d")])
-def test_data_consistency_goes_through_the_injected_operator(arch, name):
-    """The published ports take their data consistency from ``op(maps, mask)`` (a SenseOp per frame): the
-    default gives the official output, the factory is called once per forward with the frames x coils layout,
-    and a different operator changes the reconstruction."""
+def _load(arch: str, name: str, io: dict) -> torch.nn.Module:
+    if arch == "cardiomm_official":
+        return load_published(FIX / f"{arch}_{name}.ckpt", arch, io["config"])[0]
+    return _pmr(name, io)
+
+
+def _args(arch: str, io: dict) -> tuple:
+    if arch == "cardiomm_official":
+        return (io["kspace"], io["mask"], io["acs"], official_square_acs(io["mask_type"]), io["text_meta"],
+                io["text_us"])
+    return io["kspace"], io["mask"], io["acs"], acs_kind_for(io["mask_type"])
+
+
+@pytest.mark.parametrize("arch,name", [("cardiomm_official", "kt2d"), ("cardiomm_official", "random1d_inferred"),
+                                       ("promptmr", "plus_kt2d"), ("promptmr", "v2_uniform1d"),
+                                       ("promptmr", "plain_inferred")])
+def test_every_fft_goes_through_the_injected_operator(arch, name, monkeypatch):
+    """The published ports take every Fourier transform from ``op(maps, mask)``: the data consistency per frame
+    (maps ``(B, F, C, H, W)``), the ACS coil images and (k-space cascades) the output coil images with unit
+    maps. A torch FFT outside a SenseOp method fails the run; the default gives the official output; a
+    different operator changes the reconstruction."""
     io = _io(arch, name)
-    model, _ = load_published(FIX / f"{arch}_{name}.ckpt", arch, io["config"] if arch == "cardiomm_official" else None)
+    model = _load(arch, name, io)
     frames = model.config.num_adj_slices
-    calls = []
+    calls: list[tuple[tuple, tuple | None]] = []
+    inside = [0]
+
+    def guarded(method):
+        def run(self, *a):
+            inside[0] += 1
+            try:
+                return method(self, *a)
+            finally:
+                inside[0] -= 1
+        return run
+
+    for meth in ("__call__", "adjoint"):
+        monkeypatch.setattr(SenseOp, meth, guarded(getattr(SenseOp, meth)))
+    for fn in ("fft2", "ifft2", "fftn", "ifftn"):
+        original = getattr(torch.fft, fn)
+
+        def fft(*a, _f=original, _n=fn, **kw):
+            assert inside[0], f"torch.fft.{_n} called outside the injected operator"
+            return _f(*a, **kw)
+        monkeypatch.setattr(torch.fft, fn, fft)
 
     def recording(maps, mask):
-        calls.append((tuple(maps.shape), tuple(mask.shape)))
+        calls.append((tuple(maps.shape), None if mask is None else tuple(mask.shape)))
         return SenseOp(maps, mask)
 
     def scaled(maps, mask):  # a different (still linear) operator: maps scaled by 2
         return SenseOp(2 * maps, mask)
 
-    run = _run_cmm if arch == "cardiomm_official" else _run_pmr
     with torch.no_grad():
-        args = ((io["kspace"], io["mask"], io["acs"], official_square_acs(io["mask_type"]), io["text_meta"],
-                 io["text_us"]) if arch == "cardiomm_official"
-                else (io["kspace"], io["mask"], io["acs"], acs_kind_for(io["mask_type"])))
-        out = model(*args, op=recording)
-        other = model(*args, op=scaled)
+        out = model(*_args(arch, io), op=recording)
+        other = model(*_args(arch, io), op=scaled)
+        default = model(*_args(arch, io))
     B, N, H, W = io["kspace"].shape
-    assert len(calls) == 1 and calls[0][0] == (B, frames, N // frames, H, W)
-    assert calls[0][1] in ((B, 1, 1, H, W), (B, frames, N // frames, H, W))  # one mask, or one per frame x coil
-    assert torch.equal(out, run(model, io))
+    dc = [c for c in calls if c[0] == (B, frames, N // frames, H, W)]
+    unit = [c for c in calls if c[0] == (1, 1, 1, H, W)]
+    assert len(dc) == 1 and dc[0][1] in ((B, 1, 1, H, W), (B, frames, N // frames, H, W))
+    kspace_cascades = arch == "cardiomm_official" or model.config.model_version == "promptmr"
+    assert len(unit) == (2 if kspace_cascades else 1) and len(calls) == len(dc) + len(unit)
+    assert torch.equal(out, default)
     assert _rel(out, io["output"]) <= TOL
     assert _rel(other, io["output"]) > 1e-3
 
