@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, fields
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from cardiomm.physics.sense import OperatorFactory, SenseOp
@@ -182,6 +183,32 @@ class UpBlock(nn.Module):
         return self.ca(self.up(x) + skip)
 
 
+class PromptBank(nn.Module):
+    """The prompt of both published decoders: a frozen (``learnable=False``) random bank of ``prompt_len`` maps
+    ``(prompt_dim, prompt_size, prompt_size)``, mixed by ``softmax(linear(v))``, resized (bilinear) to the decoder
+    level and passed through a 3x3 convolution. Subclasses say what ``v`` is and name the linear layer
+    (``linear_name``, a checkpoint key)."""
+
+    linear_name = "linear_layer"
+
+    def __init__(self, prompt_dim: int, prompt_len: int, prompt_size: int, in_dim: int,
+                 learnable: bool = False) -> None:
+        super().__init__()
+        self.prompt_param = nn.Parameter(torch.rand(1, prompt_len, prompt_dim, prompt_size, prompt_size),
+                                         requires_grad=learnable)
+        setattr(self, self.linear_name, nn.Linear(in_dim, prompt_len))
+        self.dec_conv3x3 = nn.Conv2d(prompt_dim, prompt_dim, kernel_size=3, padding=1, bias=False)
+
+    def weights(self, v: torch.Tensor) -> torch.Tensor:
+        """``v (B, in_dim)`` -> mixing weights ``(B, prompt_len)``."""
+        return F.softmax(getattr(self, self.linear_name)(v), dim=1)
+
+    def prompt(self, weights: torch.Tensor, size: tuple[int, ...]) -> torch.Tensor:
+        """``weights (B, prompt_len)`` -> prompt ``(B, prompt_dim, *size)``."""
+        mixed = (weights[:, :, None, None, None] * self.prompt_param[0].unsqueeze(0)).sum(dim=1)
+        return self.dec_conv3x3(F.interpolate(mixed, size=size, mode="bilinear"))
+
+
 #: builds the blocks one decoder level adds: ``(level, in_dim, out_dim) -> {name: module}``, registered as
 #: ``<name>_level<level>`` (e.g. ``prompt``, ``dec``, ``metacond``), in the published modules' order
 LevelBlocks = Callable[[int, int, int], Mapping[str, nn.Module]]
@@ -322,3 +349,39 @@ def coil_images(k: torch.Tensor, op: OperatorFactory = SenseOp, mask: torch.Tens
     """
     unit = torch.ones((1, 1, 1, *k.shape[-2:]), dtype=k.dtype, device=k.device)
     return op(unit, None if mask is None else mask.unsqueeze(-3)).H(k.unsqueeze(-3))
+
+
+def zero_filled_input(name: str, kspace: torch.Tensor, mask: torch.Tensor, frames: int
+                      ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Check a published network's input and return ``(k0, mask)``: the k-space zeroed where not sampled and the
+    bool mask; ``kspace`` complex ``(B, F*C, H, W)`` with ``F = frames``, ``mask`` ``(B, 1 or F*C, H, W)``
+    (non-zero = sampled). A wrong shape raises one ``ValueError`` naming the network (``name``)."""
+    if kspace.ndim != 4 or not kspace.is_complex():
+        raise ValueError(f"{name}: kspace must be complex (B, F*C, H, W), got {kspace.dtype} {tuple(kspace.shape)}")
+    B, N, H, W = kspace.shape
+    if N % frames:
+        raise ValueError(f"{name}: {N} k-space channels are not {frames} frames x coils")
+    if mask.ndim != 4 or mask.shape[0] != B or mask.shape[1] not in (1, N) or tuple(mask.shape[-2:]) != (H, W):
+        raise ValueError(f"{name}: mask must be (B={B}, 1 or {N}, {H}, {W}), got {tuple(mask.shape)}")
+    mask = mask > 0
+    return torch.where(mask, kspace, torch.zeros((), dtype=kspace.dtype, device=kspace.device)), mask
+
+
+def acs_columns(mask: torch.Tensor, n: int | None) -> torch.Tensor:
+    """The line-ACS region of both published extractors: bool ``(B, 1, H, W)``, the columns ``[p, p + n)`` with
+    ``p = (W - n + 1) // 2`` in every row; ``mask`` bool ``(B, 1 or N, H, W)``. ``n = None`` measures ``n`` per
+    item on the first mask row: twice the distance from column ``W // 2`` to the nearest unsampled column, at
+    least 1."""
+    B, _, H, W = mask.shape
+    if n is None:
+        row = mask[:, 0, 0, :].to(torch.int8)
+        c = W // 2
+        left = torch.argmin(row[:, :c].flip(1), dim=1)
+        right = torch.argmin(row[:, c:], dim=1)
+        width = torch.clamp(2 * torch.minimum(left, right), min=1)
+    else:
+        width = torch.full((B,), int(n), dtype=torch.long, device=mask.device)
+    start = (W - width + 1) // 2
+    cols = torch.arange(W, device=mask.device)
+    keep = (cols[None] >= start[:, None]) & (cols[None] < (start + width)[:, None])  # (B, W)
+    return keep[:, None, None, :].expand(B, 1, H, W)

@@ -52,11 +52,14 @@ from cardiomm.recon.networks.cab import (
     CAB,
     CABUnet,
     CABUnetConfig,
+    PromptBank,
     UpBlock,
+    acs_columns,
     by_frame,
     coil_images,
     frame_operator,
     unet_input,
+    zero_filled_input,
 )
 
 __all__ = ["CardioMMOfficial", "CardioMMOfficialConfig", "PAPER_CONFIG", "LMHead", "official_square_acs"]
@@ -127,25 +130,14 @@ class TextConditionBlock(nn.Module):
         return self.block((x * self.gamma + self.beta) * gate) + x
 
 
-class USPromptBlock(nn.Module):
-    """Undersampling prompt: a frozen random bank of ``prompt_len`` maps mixed by ``softmax(linear(t))``,
-    resized (bilinear) to the decoder level and passed through a 3x3 convolution."""
+class USPromptBlock(PromptBank):
+    """Undersampling prompt: the bank mixed by ``softmax(linear_layer2(t))`` of the item's text."""
 
-    def __init__(self, prompt_dim: int, prompt_len: int, prompt_size: int, text_dim: int,
-                 learnable: bool = False) -> None:
-        super().__init__()
-        self.prompt_param = nn.Parameter(torch.rand(1, prompt_len, prompt_dim, prompt_size, prompt_size),
-                                         requires_grad=learnable)
-        self.linear_layer2 = nn.Linear(text_dim, prompt_len)
-        self.dec_conv3x3 = nn.Conv2d(prompt_dim, prompt_dim, kernel_size=3, padding=1, bias=False)
+    linear_name = "linear_layer2"
 
     def forward(self, x: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
         """``x (B*m, C, H, W)`` (only its shape is used), ``text (B, 1, text_dim)`` -> ``(B*m, prompt_dim, H, W)``."""
-        weights = _per_item(F.softmax(self.linear_layer2(text[:, 0]), dim=1), x.shape[0])  # (B*m, L)
-        bank = self.prompt_param[0]  # (L, D, S, S)
-        prompt = (weights[:, :, None, None, None] * bank.unsqueeze(0)).sum(dim=1)
-        prompt = F.interpolate(prompt, size=x.shape[-2:], mode="bilinear")
-        return self.dec_conv3x3(prompt)
+        return self.prompt(_per_item(self.weights(text[:, 0]), x.shape[0]), x.shape[-2:])
 
 
 class CardioMMUnet(CABUnet):
@@ -205,7 +197,7 @@ def acs_mask(mask: torch.Tensor, acs_lines: int, square: bool) -> torch.Tensor:
     square: ``True``: keep the sampled points of the centred ``acs_lines`` x ``acs_lines`` square;
         ``False``: keep the columns ``[p, p + n)`` with ``p = (W - n + 1) // 2``, for all rows.
     """
-    B, _, H, W = mask.shape
+    H, W = mask.shape[-2:]
     if square:
         if acs_lines < 1:
             raise ValueError("acs_mask: a square ACS needs acs_lines >= 1")
@@ -214,18 +206,7 @@ def acs_mask(mask: torch.Tensor, acs_lines: int, square: bool) -> torch.Tensor:
         region = torch.zeros_like(mask)
         region[..., top: top + n, left: left + n] = mask[..., top: top + n, left: left + n]
         return region
-    if acs_lines:
-        n = torch.full((B,), int(acs_lines), dtype=torch.long, device=mask.device)
-    else:
-        row = mask[:, 0, 0, :].to(torch.int8)
-        c = W // 2
-        left = torch.argmin(row[:, :c].flip(1), dim=1)
-        right = torch.argmin(row[:, c:], dim=1)
-        n = torch.clamp(2 * torch.minimum(left, right), min=1)
-    start = (W - n + 1) // 2
-    cols = torch.arange(W, device=mask.device)
-    keep = (cols[None] >= start[:, None]) & (cols[None] < (start + n)[:, None])  # (B, W)
-    return keep[:, None, None, :].expand(B, 1, H, W)
+    return acs_columns(mask, int(acs_lines) if acs_lines else None)
 
 
 class SensitivityModel(nn.Module):
@@ -302,7 +283,7 @@ class CardioMMOfficial(nn.Module):
     * ``kspace``: complex ``(B, F*C, H, W)``, the ``F = num_adj_slices`` adjacent frames (centre frame in the
       middle) each with ``C`` coils, frame-major; zero where not sampled;
     * ``mask``: ``(B, 1 or F*C, H, W)``, non-zero = sampled (a kt mask has a different mask per frame);
-    * ``acs_lines``: ACS width (see :func:`acs_kspace`); ``square_acs``: square (2D) or line (1D) ACS;
+    * ``acs_lines``: ACS width (see :func:`acs_mask`); ``square_acs``: square (2D) or line (1D) ACS;
     * ``text_meta``, ``text_us``: ``(B, llm_model_dim)`` text encoder outputs for the metadata and the
       undersampling sentences (:mod:`cardiomm.recon.text_prompts`);
     * ``op``: the operator's constructor ``op(maps, mask)`` (default :class:`~cardiomm.physics.sense.SenseOp`)
@@ -325,18 +306,10 @@ class CardioMMOfficial(nn.Module):
     def forward(self, kspace: torch.Tensor, mask: torch.Tensor, acs_lines: int, square_acs: bool,
                 text_meta: torch.Tensor, text_us: torch.Tensor, op: OperatorFactory = SenseOp) -> torch.Tensor:
         c = self.config
-        if kspace.ndim != 4 or not kspace.is_complex():
-            raise ValueError(f"CardioMMOfficial: kspace must be complex (B, F*C, H, W), got {kspace.dtype} "
-                             f"{tuple(kspace.shape)}")
-        B, N, H, W = kspace.shape
-        if N % c.num_adj_slices:
-            raise ValueError(f"CardioMMOfficial: {N} k-space channels are not {c.num_adj_slices} frames x coils")
-        if mask.ndim != 4 or mask.shape[0] != B or mask.shape[1] not in (1, N) or tuple(mask.shape[-2:]) != (H, W):
-            raise ValueError(f"CardioMMOfficial: mask must be (B={B}, 1 or {N}, {H}, {W}), got {tuple(mask.shape)}")
+        k0, mask = zero_filled_input("CardioMMOfficial", kspace, mask, c.num_adj_slices)
+        B = kspace.shape[0]
         for name, t in (("text_meta", text_meta), ("text_us", text_us)):
             if tuple(t.shape) != (B, c.llm_model_dim):
                 raise ValueError(f"CardioMMOfficial: {name} must be (B={B}, {c.llm_model_dim}), got {tuple(t.shape)}")
-        mask = mask > 0
-        k0 = torch.where(mask, kspace, torch.zeros((), dtype=kspace.dtype, device=kspace.device))
         return self.metausunetlight(k0, mask, int(acs_lines), bool(square_acs),
                                     self.lm_head_meta(text_meta), self.lm_head_us(text_us), op)

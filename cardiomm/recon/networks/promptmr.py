@@ -55,7 +55,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from cardiomm.physics.coils import expand, rss
@@ -64,10 +63,13 @@ from cardiomm.recon.networks.cab import (
     CAB,
     CABUnet,
     CABUnetConfig,
+    PromptBank,
+    acs_columns,
     by_frame,
     coil_images,
     frame_operator,
     unet_input,
+    zero_filled_input,
 )
 from cardiomm.recon.networks.cab import UpBlock as _UpBlock
 
@@ -155,7 +157,7 @@ def acs_mask(mask: torch.Tensor, acs_lines: int, acs_kind: str) -> torch.Tensor:
     line extractor); ``acs_lines == -1`` measures ``n`` on the first mask row (twice the distance from
     ``W // 2`` to the nearest unsampled column, at least 1).
     """
-    B, _, H, W = mask.shape
+    H, W = mask.shape[-2:]
     if acs_kind == "square":
         n = int(acs_lines)
         top, left = H // 2 - n // 2, W // 2 - n // 2
@@ -164,35 +166,15 @@ def acs_mask(mask: torch.Tensor, acs_lines: int, acs_kind: str) -> torch.Tensor:
         return region
     if acs_kind != "lines":
         raise ValueError(f"acs_mask: acs_kind must be 'lines' or 'square', got {acs_kind!r}")
-    if acs_lines == -1:
-        row = mask[:, 0, 0, :].to(torch.int8)
-        c = W // 2
-        n = torch.clamp(2 * torch.minimum(torch.argmin(row[:, :c].flip(1), dim=1),
-                                          torch.argmin(row[:, c:], dim=1)), min=1)
-    else:
-        n = torch.full((B,), int(acs_lines), dtype=torch.long, device=mask.device)
-    start = (W - n + 1) // 2
-    cols = torch.arange(W, device=mask.device)
-    keep = (cols[None] >= start[:, None]) & (cols[None] < (start + n)[:, None])
-    return keep[:, None, None, :].expand(B, 1, H, W)
+    return acs_columns(mask, None if acs_lines == -1 else int(acs_lines))
 
 
-class PromptBlock(nn.Module):
-    """Image-adaptive prompt: ``softmax(linear(mean_hw(x)))`` mixes a frozen random bank; bilinear; 3x3 conv."""
-
-    def __init__(self, prompt_dim: int, prompt_len: int, prompt_size: int, lin_dim: int,
-                 learnable: bool = False) -> None:
-        super().__init__()
-        self.prompt_param = nn.Parameter(torch.rand(1, prompt_len, prompt_dim, prompt_size, prompt_size),
-                                         requires_grad=learnable)
-        self.linear_layer = nn.Linear(lin_dim, prompt_len)
-        self.dec_conv3x3 = nn.Conv2d(prompt_dim, prompt_dim, kernel_size=3, padding=1, bias=False)
+class PromptBlock(PromptBank):
+    """Image-adaptive prompt: the bank mixed by ``softmax(linear(mean_hw(x)))``."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x (B, lin_dim, H, W)`` -> ``(B, prompt_dim, H, W)``."""
-        weights = F.softmax(self.linear_layer(x.mean(dim=(-2, -1))), dim=1)
-        prompt = (weights[:, :, None, None, None] * self.prompt_param[0].unsqueeze(0)).sum(dim=1)
-        return self.dec_conv3x3(F.interpolate(prompt, size=x.shape[-2:], mode="bilinear"))
+        return self.prompt(self.weights(x.mean(dim=(-2, -1))), x.shape[-2:])
 
 
 class UpBlock(_UpBlock):
@@ -347,17 +329,7 @@ class PromptMR(nn.Module):
     def forward(self, kspace: torch.Tensor, mask: torch.Tensor, acs_lines: int, acs_kind: str,
                 op: OperatorFactory = SenseOp) -> torch.Tensor:
         c = self.config
-        if kspace.ndim != 4 or not kspace.is_complex():
-            raise ValueError(f"PromptMR: kspace must be complex (B, F*C, H, W), got {kspace.dtype} "
-                             f"{tuple(kspace.shape)}")
-        B, N, H, W = kspace.shape
-        if N % c.num_adj_slices:
-            raise ValueError(f"PromptMR: {N} k-space channels are not {c.num_adj_slices} frames x coils")
-        if mask.ndim != 4 or mask.shape[0] != B or mask.shape[1] not in (1, N) or tuple(mask.shape[-2:]) != (H, W):
-            raise ValueError(f"PromptMR: mask must be (B={B}, 1 or {N}, {H}, {W}), got {tuple(mask.shape)}")
-        mask = mask > 0
-        zero = torch.zeros((), dtype=kspace.dtype, device=kspace.device)
-        k0 = torch.where(mask, kspace, zero)
+        k0, mask = zero_filled_input("PromptMR", kspace, mask, c.num_adj_slices)
         smaps = self.sens_net(k0, mask, int(acs_lines), acs_kind, op)  # (B, F, C, H, W)
         A = frame_operator(smaps, by_frame(mask, c.num_adj_slices), op)  # A = M F S per frame
         k0 = by_frame(k0, c.num_adj_slices)
