@@ -43,7 +43,7 @@ explicit argument ``acs_kind`` (``"lines"`` for ``uniform``/``kt_uniform``/``kt_
 Official revisions (hellopipu/PromptMR-plus). The adaptive-input buffer for ``n_buffer`` other than 4 changed on
 2025-09-04: ``models/promptmr.py`` in ba66423 and ``models/promptmr_v2.py`` in 18a0a72 (where, up to the newest
 commit 934eeda, the cascade reads a ``n_buffer`` attribute it never sets, so that file cannot run with adaptive
-input). Before (the code release of 2025-01-23 under which the released weights were trained, up to 0dd8ce5):
+input). Before (from the code release of 2025-01-23, published with the weights, up to 0dd8ce5):
 ``buffer_order="repeat_difference"``, ``[A^H A x, latent, x_0] + [A^H A x - x_0] * (n_buffer - 3)``; after:
 ``"repeat_latent"``, ``[A^H A x] + [latent] * (n_buffer - 3) + [x_0, A^H A x - x_0]``. At ``n_buffer = 4`` (every
 released configuration) both are the same. A checkpoint does not record its code revision: set
