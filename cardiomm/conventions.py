@@ -1,16 +1,14 @@
 """The one place for every naming convention shared across stages.
 
 Everything else imports from here: label values, modality names and file stems, mask names,
-phenotype and biomarker names with their units. Method names are re-exported from the method registry
-(:mod:`cardiomm.methods`), which owns them. Changing a convention means changing this file only.
+phenotype and biomarker names with their units. Method names are not conventions: the method registry
+(:mod:`cardiomm.methods`) owns them. This module imports nothing of the package: it is the ground floor.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-
-from cardiomm.methods import CLASSICAL, METHODS, PUBLISHED_METHODS  # noqa: F401 - re-exported (owned there)
 
 # --------------------------------------------------------------------------------------------
 # Segmentation labels (UK Biobank / CMRxRecon convention)
@@ -199,8 +197,8 @@ def parse_mask_name(name: str) -> MaskName:
 # --------------------------------------------------------------------------------------------
 # Reconstruction methods
 # --------------------------------------------------------------------------------------------
-# The methods themselves (names, labels, kinds, entry points) are the registry cardiomm.methods (imported above:
-# METHODS, CLASSICAL, PUBLISHED_METHODS are re-exported from it).
+# The methods themselves (names, labels, kinds, entry points) are the registry cardiomm.methods; these two names
+# are the rows that are not methods.
 REFERENCE = "reference"  # the fully sampled RSS image (cardiomm.recon.zero_filled on the full k-space)
 TRUTH = "truth"
 

@@ -351,7 +351,7 @@ def test_series_reconstruction_takes_the_release_acs_width():
 def test_workflow_knows_the_published_methods():
     from cardiomm import workflow as wf
     from cardiomm.compare.audit import method_label
-    from cardiomm.conventions import METHODS, PUBLISHED_METHODS
+    from cardiomm.methods import METHODS, PUBLISHED_METHODS
 
     assert set(PUBLISHED_METHODS) <= set(METHODS) and set(PUBLISHED_METHODS) <= set(wf.NEURAL)
     assert method_label("cardiomm") == "CardioMM-style (ours)" and method_label("promptmr") == "PromptMR+"
