@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cardiomm import stages
+from cardiomm.stages import tune as tune_stage
 from cardiomm.cohort import Subject
 from cardiomm.recon.cs import CSParams
 from cardiomm.recon.tune import Case, central_slices, choose, config_lines, grid_search
@@ -43,7 +43,7 @@ def test_central_slices() -> None:
 
 def test_tuning_refuses_test_subjects(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="only validation subjects.*P029"):
-        stages.tune_classical([Subject("P029", tmp_path, "test")], {},
+        tune_stage.tune_classical([Subject("P029", tmp_path, "test")], {},
                               {"slices": 1, "grid": {"kttv": [0.01]}}, {}, "x", *(str(tmp_path / f) for f in "abcd"))
 
 

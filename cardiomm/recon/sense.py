@@ -88,7 +88,7 @@ def calibration(k: np.ndarray, region: np.ndarray, calib_width: int) -> tuple[np
     complex64 ``(nc, ny, nx)`` (zero outside the square) and the square's side: ``calib_width`` reduced to the
     largest centred square inside ``region``. Only that square enters ESPIRiT (SigPy crops it), so zeroing the
     rest changes nothing, and it makes the calibration a function of the ACS data alone: masks with the same ACS
-    data give the same input, hence the same maps (:func:`cardiomm.stages.coilmaps` computes them once).
+    data give the same input, hence the same maps (:func:`cardiomm.stages.recon.coilmaps` computes them once).
     """
     width = min(int(calib_width), central_square_width(region))
     if width < MIN_CALIB_WIDTH:

@@ -2,7 +2,7 @@
 
 Applied to fully sampled k-space this is the reference image of the whole pipeline (the CMRxRecon
 ground truth is the RSS of the fully sampled coil images): the one function that makes it, for the reference
-rule (:func:`cardiomm.stages.reference`) and for the segmenter's training images
+rule (:func:`cardiomm.stages.recon.reference`) and for the segmenter's training images
 (:func:`cardiomm.segmentation.data.build_training_pairs`), so training and inference see the same image.
 """
 
