@@ -41,7 +41,7 @@ class Acquisition:
     source: the k-space file (or a description), quoted in errors.
     coil_maps: ESPIRiT maps ``(nz, nc, ny, nx)`` of this series, calibrated once on its ACS by the coil-maps job
         (:func:`cardiomm.stages.recon.coilmaps`) and shared by the classical methods; ``None``: computed where needed
-        (:func:`cardiomm.recon.sense.slice_maps`).
+        (:func:`cardiomm.recon.classical.sense.slice_maps`).
     """
 
     kspace: np.ndarray

@@ -43,8 +43,8 @@ class Modality:
         phenotypes), ``"biomarker"`` (segmented, pixel-wise map fit) or ``"image"`` (reconstructed and scored for
         image quality only: the views and contrasts that no segmenter or fit of this package covers).
     view: the imaging plane the series itself fixes (``"lax"``, ``"2ch"``, ``"lvot"``, ...; the words of the
-        reconstruction prompts, :mod:`cardiomm.recon.prompts`), or ``None``: the subject's ``view`` metadata (cine
-        SAX and the maps). :func:`series_meta` applies it.
+        reconstruction prompts, :mod:`cardiomm.recon.learned.prompts`), or ``None``: the subject's ``view`` metadata
+        (cine SAX and the maps). :func:`series_meta` applies it.
     ranking: which frames the releases' ranking scores, where it differs from ``kind``: ``"cine"`` (the first 3)
         or ``"mapping"`` (every one). run4Ranking.m (2024) and run4Ranking_2025.m (2025) keep every weighting
         of the T1map/T2map (2025 also T2smap, T1mappost, T1rho) files, one image of BlackBlood/T1w/T2w, and the
@@ -199,7 +199,7 @@ def parse_mask_name(name: str) -> MaskName:
 # --------------------------------------------------------------------------------------------
 # The methods themselves (names, labels, kinds, entry points) are the registry cardiomm.methods; these two names
 # are the rows that are not methods.
-REFERENCE = "reference"  # the fully sampled RSS image (cardiomm.recon.zero_filled on the full k-space)
+REFERENCE = "reference"  # the fully sampled RSS image (cardiomm.recon.classical.zero_filled on the full k-space)
 TRUTH = "truth"
 
 # --------------------------------------------------------------------------------------------

@@ -129,12 +129,13 @@ REGISTRY: dict[str, Method] = {m.name: m for m in (
 )}
 
 METHODS: tuple[str, ...] = tuple(REGISTRY)
-#: iterative SigPy/BART baselines on ESPIRiT maps (:mod:`cardiomm.recon.cs`)
+#: iterative SigPy/BART baselines on ESPIRiT maps (:mod:`cardiomm.recon.classical.cs`)
 CLASSICAL: tuple[str, ...] = tuple(n for n, m in REGISTRY.items() if m.kind == "classical")
 #: networks this pipeline can train (``train_recon``; the ``{model}`` wildcard of ``rules/train.smk``): ours and
 #: the published architectures (these only when listed in ``train.published``)
 TRAINABLE: tuple[str, ...] = tuple(n for n, m in REGISTRY.items() if m.kind in ("neural", "published"))
-#: published architectures run with third-party weights (:func:`cardiomm.recon.checkpoint.load_published`); opt-in
+#: published architectures run with third-party weights, opt-in
+#: (:func:`cardiomm.recon.learned.architectures.load_published`)
 PUBLISHED_METHODS: tuple[str, ...] = tuple(n for n, m in REGISTRY.items() if m.kind == "published")
 #: methods that read a checkpoint (and whose recon jobs ask for a GPU)
 NEEDS_MODEL: tuple[str, ...] = tuple(n for n, m in REGISTRY.items() if m.needs_model)

@@ -12,17 +12,17 @@ import pytest
 import torch
 import yaml
 
-from cardiomm.stages import recon as recon_stage
-from cardiomm.stages import undersample as undersample_stage
 from cardiomm.acquisition import Acquisition
 from cardiomm.cohort import Subject, subject_from_row
 from cardiomm.io import cmrxrecon as cio
 from cardiomm.io.nifti import Geometry
 from cardiomm.phantom.generate import PhantomConfig, cohort_specs, write_subject
-from cardiomm.recon.checkpoint import CheckpointError, build_model, load_model, save_checkpoint
+from cardiomm.recon.learned.architectures import CheckpointError, build_model, load_model, save_checkpoint
 from cardiomm.segmentation.infer import segment_series
 from cardiomm.segmentation.network import build_segmenter
-from cardiomm.segmentation.train import SegmenterCheckpointError, load_segmenter, save_segmenter
+from cardiomm.segmentation.training_task import SegmenterCheckpointError, load_segmenter, save_segmenter
+from cardiomm.stages import recon as recon_stage
+from cardiomm.stages import undersample as undersample_stage
 from cardiomm.workflow import ConfigError, key, plan_from_config
 
 REPO = Path(__file__).resolve().parents[1]
@@ -100,7 +100,7 @@ def test_recon_rejects_mask_of_wrong_shape_and_missing_acs(real_root, tmp_path):
 
 
 def test_sense_rejects_too_small_acs(real_root):
-    from cardiomm.recon.sense import sense_recon_series
+    from cardiomm.recon.classical.sense import sense_recon_series
 
     k = cio.read_kspace(_subject(real_root).kspace_path("cine"))
     mask = np.zeros((k.shape[0], k.shape[3], k.shape[4]), np.uint8)

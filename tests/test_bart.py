@@ -9,11 +9,11 @@ import pytest
 
 from cardiomm.acquisition import Acquisition
 from cardiomm.io.cfl import read_cfl, read_hdr, write_cfl
-from cardiomm.recon.bart import bart_available, bart_slice, from_bart_image, to_bart
-from cardiomm.recon.classical import recon_series
-from cardiomm.recon.cs import CSParams
-from cardiomm.recon.sense import espirit_maps, sense_frame
-from cardiomm.recon.zero_filled import zero_filled
+from cardiomm.recon.classical.bart import bart_available, bart_slice, from_bart_image, to_bart
+from cardiomm.recon.classical.cs import CSParams
+from cardiomm.recon.classical.sense import espirit_maps, sense_frame
+from cardiomm.recon.classical.series import recon_series
+from cardiomm.recon.classical.zero_filled import zero_filled
 from cardiomm.sampling.masks import acs_mask, make_mask, undersample
 
 needs_bart = pytest.mark.skipif(bart_available() is None,
@@ -103,7 +103,7 @@ def test_bart_sense_with_our_maps_equals_sigpy_sense(phantom_case) -> None:
 def test_bart_kttv_with_our_maps_converges_to_sigpy_kttv(phantom_case) -> None:
     # same maps, data, lamda and a non-circular temporal difference (BART's TV, SigPy's mapping form): the same
     # problem, BART's ADMM against SigPy's PDHG; measured relative difference 0.027 at 40, 0.009 at 100 iterations
-    from cardiomm.recon.cs import kttv_slice
+    from cardiomm.recon.classical.cs import kttv_slice
 
     _, mask, kus = phantom_case
     m, y = mask.astype(bool), kus[:, 0]

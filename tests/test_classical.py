@@ -10,8 +10,7 @@ import torch
 
 from cardiomm.acquisition import Acquisition
 from cardiomm.physics.fft import fft2c
-from cardiomm.recon.classical import recon_series
-from cardiomm.recon.cs import (
+from cardiomm.recon.classical.cs import (
     FFT2,
     CSParams,
     Sample,
@@ -21,8 +20,9 @@ from cardiomm.recon.cs import (
     modulate_data,
     temporal_difference,
 )
-from cardiomm.recon.sense import espirit_maps, sense_recon_series
-from cardiomm.recon.zero_filled import zero_filled
+from cardiomm.recon.classical.sense import espirit_maps, sense_recon_series
+from cardiomm.recon.classical.series import recon_series
+from cardiomm.recon.classical.zero_filled import zero_filled
 from cardiomm.sampling.masks import acs_mask, make_mask, undersample
 from tests.test_baselines import coil_maps
 
@@ -201,7 +201,7 @@ def test_bad_input_and_params(kspace: np.ndarray) -> None:
 
 
 def test_detail_weights_spare_only_the_approximation_band() -> None:
-    from cardiomm.recon.cs import detail_weights
+    from cardiomm.recon.classical.cs import detail_weights
 
     shape = (2, 64, 48)
     w = detail_weights(shape, 0.5)

@@ -9,14 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cardiomm.stages import recon as recon_stage
 from cardiomm.acquisition import load_undersampled
 from cardiomm.cohort import Subject
 from cardiomm.io import cmrxrecon as cio
-from cardiomm.recon.classical import recon_series
-from cardiomm.recon.cs import CSParams
-from cardiomm.recon.sense import sense_recon_series, slice_maps
+from cardiomm.recon.classical.cs import CSParams
+from cardiomm.recon.classical.sense import sense_recon_series, slice_maps
+from cardiomm.recon.classical.series import recon_series
 from cardiomm.sampling.masks import make_mask, undersample
+from cardiomm.stages import recon as recon_stage
 from cardiomm.workflow import key
 
 NT, NZ, NC, NY, NX, ACS = 4, 2, 4, 32, 28, 12

@@ -99,7 +99,7 @@ def test_the_schema_itself_is_valid_and_every_default_fits_its_key():
 
 
 def test_defaults_are_filled_in_at_every_level():
-    from cardiomm.recon.cs import DEFAULTS
+    from cardiomm.recon.classical.cs import DEFAULTS
 
     cfg = validate_config(_minimal())
     assert cfg["mask_seed"] == 7 and cfg["mask_source"] == "official"
@@ -250,14 +250,14 @@ def test_snakemake_stops_at_start_up_on_a_misspelt_key(tmp_path):
 
 def _dataclass_blocks():
     from cardiomm.phantom.generate import PhantomConfig
-    from cardiomm.recon.networks.cardiomm import CardioMMConfig
-    from cardiomm.recon.networks.cardiomm_official import CardioMMOfficialConfig
-    from cardiomm.recon.networks.promptmr import PromptMRConfig
-    from cardiomm.recon.networks.varnet import VarNetConfig
-    from cardiomm.recon.train import TrainConfig
+    from cardiomm.recon.learned.networks.cardiomm import CardioMMConfig
+    from cardiomm.recon.learned.networks.cardiomm_official import CardioMMOfficialConfig
+    from cardiomm.recon.learned.networks.promptmr import PromptMRConfig
+    from cardiomm.recon.learned.networks.varnet import VarNetConfig
+    from cardiomm.recon.learned.training_task import TrainConfig
     from cardiomm.segmentation.data import AugmentConfig
     from cardiomm.segmentation.segmenters import SegmenterConfig
-    from cardiomm.segmentation.train import SegTrainConfig
+    from cardiomm.segmentation.training_task import SegTrainConfig
 
     return [
         (("phantom",), PhantomConfig),
@@ -294,7 +294,7 @@ def test_schema_block_has_exactly_the_dataclass_fields(path, cls):
 
 
 def test_every_architecture_has_a_typed_model_block():
-    from cardiomm.recon.checkpoint import ARCHS, make_config
+    from cardiomm.recon.learned.architectures import ARCHS, make_config
 
     where = {"cardiomm": ("train", "cardiomm", "model"), "varnet": ("train", "varnet", "model"),
              "cardiomm_official": ("published", "cardiomm_official", "model_config"),
@@ -305,7 +305,7 @@ def test_every_architecture_has_a_typed_model_block():
 
 
 def test_classical_blocks_match_their_parameters():
-    from cardiomm.recon.cs import DEFAULTS, LOWRANK_KEYS, CSParams
+    from cardiomm.recon.classical.cs import DEFAULTS, LOWRANK_KEYS, CSParams
 
     fields = {f.name for f in dataclasses.fields(CSParams)}
     for m, p in DEFAULTS.items():

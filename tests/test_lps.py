@@ -7,9 +7,8 @@ import pytest
 import sigpy as sp
 
 from cardiomm.acquisition import Acquisition
-from cardiomm.recon.classical import recon_series
-from cardiomm.recon.cs import CSParams, _problem
-from cardiomm.recon.lps import (
+from cardiomm.recon.classical.cs import CSParams, _problem
+from cardiomm.recon.classical.lps import (
     NuclearNormReg,
     TemporalDCT,
     TemporalFFT,
@@ -19,8 +18,9 @@ from cardiomm.recon.lps import (
     lps_slice,
     lps_solve,
 )
-from cardiomm.recon.sense import espirit_maps, sense_recon_series
-from cardiomm.recon.zero_filled import zero_filled
+from cardiomm.recon.classical.sense import espirit_maps, sense_recon_series
+from cardiomm.recon.classical.series import recon_series
+from cardiomm.recon.classical.zero_filled import zero_filled
 from cardiomm.sampling.masks import acs_mask, make_mask, undersample
 from tests.test_classical import NT, N, _psnr, _rng_complex, kspace  # noqa: F401 - kspace is a fixture
 

@@ -42,7 +42,7 @@ def test_every_entry_point_resolves_to_a_function() -> None:
 
 
 def test_checkpoint_architectures_are_the_methods_that_need_a_model() -> None:
-    from cardiomm.recon.checkpoint import ARCHS, PUBLISHED
+    from cardiomm.recon.learned.architectures import ARCHS, PUBLISHED
 
     assert set(ARCHS) == set(methods.NEEDS_MODEL)
     assert set(PUBLISHED) == set(methods.PUBLISHED_METHODS)
@@ -100,7 +100,7 @@ def _imports(path: Path, modules: set[str]) -> set[str]:
         elif isinstance(node, ast.Import):
             found.update(a.name for a in node.names)
     out = set()
-    for m in found:  # `from cardiomm.recon.cs import x` is the module cardiomm.recon.cs
+    for m in found:  # `from cardiomm.recon.classical.cs import x` is the module cardiomm.recon.classical.cs
         while m and m not in modules:
             m = m.rpartition(".")[0]
         if m:
@@ -178,7 +178,7 @@ def test_mask_names_round_trip() -> None:
 
 def test_prompt_and_release_folders_use_the_grammar() -> None:
     from cardiomm.io.releases import _is_accfactor
-    from cardiomm.recon.prompts import encode_mask_name, encode_undersampling
+    from cardiomm.recon.learned.prompts import encode_mask_name, encode_undersampling
 
     for name in ("Uniform8", "ktGaussian16", "ktRadial24", "ktUniform4", "AccFactor10"):
         mn = parse_mask_name(name)
@@ -194,7 +194,7 @@ def _numpy_reference(k: np.ndarray) -> np.ndarray:
 
 
 def test_reference_image_is_one_function_and_matches_numpy() -> None:
-    from cardiomm.recon.zero_filled import zero_filled
+    from cardiomm.recon.classical.zero_filled import zero_filled
     from cardiomm.segmentation import data
 
     assert data.zero_filled is zero_filled and not hasattr(data, "rss_series")

@@ -88,7 +88,7 @@ def _object_operators(smaps: torch.Tensor, mask: torch.Tensor):
 def test_generic_operator_properties(which: str, ny: int, nx: int, batch: tuple[int, ...], coil_mask: bool) -> None:
     """One generic check for every operator object: adjoint identity, linearity, ``N == H . A``, ``H.H == A``.
     ``batch=(2, 3)`` is also the published networks' per-frame layout (batch x frames; ``coil_mask``: their mask
-    per frame and coil, :func:`cardiomm.recon.networks.cab.frame_operator`)."""
+    per frame and coil, :func:`cardiomm.recon.learned.networks.cab.frame_operator`)."""
     smaps, mask = _problem(ny, nx, 3, batch, coil_mask=coil_mask)
     name, A, AH, xs, ys = next(o for o in _object_operators(smaps, mask) if o[0] == which)
     assert_adjoint(A, AH, tuple(xs), tuple(ys))

@@ -17,12 +17,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from cardiomm.stages import segment as segment_stage
 from cardiomm.cohort import Subject
 from cardiomm.io.nifti import Geometry, load_image, save_image
 from cardiomm.segmentation.infer import keep_largest_components
 from cardiomm.segmentation.labels import LabelError, from_acdc
 from cardiomm.segmentation.segmenters import SegmenterConfigError, load_segmenter_from_config
+from cardiomm.stages import segment as segment_stage
 from cardiomm.workflow import key
 
 sys.path.insert(0, str(Path(__file__).parent))

@@ -1,7 +1,7 @@
 """Masked multi-coil SENSE operator ``A = M F S`` as a SigPy-style object with ``.H`` (adjoint) and ``.N`` (normal).
 
 :class:`SenseOp` is the one data-consistency operator of the package: the networks build it from their
-coil maps and mask (:mod:`cardiomm.recon.networks`), and the functions :func:`sense_forward`,
+coil maps and mask (:mod:`cardiomm.recon.learned.networks`), and the functions :func:`sense_forward`,
 :func:`sense_adjoint` and :func:`sense_normal` are thin views of it. Every operator here is checked by the
 generic adjoint test of ``tests/test_physics.py``.
 """

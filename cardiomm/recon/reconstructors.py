@@ -2,9 +2,10 @@
 
 Each loads what its method needs once (a model, the parameter dataclass) and returns a callable that
 reconstructs one series (:class:`cardiomm.methods.Reconstructor`). They are thin: the science is in
-:mod:`cardiomm.recon.zero_filled`, :mod:`~cardiomm.recon.sense`, :mod:`~cardiomm.recon.cs`,
-:mod:`~cardiomm.recon.infer` and :mod:`~cardiomm.recon.infer_published`, imported here on first use so that
-a classical job never imports the networks.
+:mod:`cardiomm.recon.classical.zero_filled`, :mod:`~cardiomm.recon.classical.sense`,
+:mod:`~cardiomm.recon.classical.cs`,
+:mod:`~cardiomm.recon.learned.infer` and :mod:`~cardiomm.recon.learned.infer_published`, imported here on first use so
+that a classical job never imports the networks.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from cardiomm.methods import ReconParams, Reconstructor
 
 def zero_filled_method(name: str, params: ReconParams) -> Reconstructor:
     """RSS of the inverse FFT of the undersampled k-space (the reference's function on masked data)."""
-    from cardiomm.recon.zero_filled import zero_filled
+    from cardiomm.recon.classical.zero_filled import zero_filled
 
     def rec(acq: Acquisition) -> np.ndarray:
         return zero_filled(acq.kspace)
@@ -31,7 +32,7 @@ def classical_method(name: str, params: ReconParams) -> Reconstructor:
     ``lps`` (SigPy only)."""
     sense = dict(params.sense or {})
     if name == "sense" and sense.get("engine", "sigpy") == "sigpy":
-        from cardiomm.recon.sense import sense_recon_series
+        from cardiomm.recon.classical.sense import sense_recon_series
 
         kw = {k: v for k, v in sense.items() if k != "engine"}
 
@@ -39,8 +40,8 @@ def classical_method(name: str, params: ReconParams) -> Reconstructor:
             return sense_recon_series(acq, **kw)
 
         return rec_sense
-    from cardiomm.recon.classical import recon_series
-    from cardiomm.recon.cs import CSParams
+    from cardiomm.recon.classical.cs import CSParams
+    from cardiomm.recon.classical.series import recon_series
 
     cs_params = CSParams.from_dict(name, sense if name == "sense" else (params.classical or {}).get(name, {}))
 
@@ -52,8 +53,8 @@ def classical_method(name: str, params: ReconParams) -> Reconstructor:
 
 def trained_method(name: str, params: ReconParams) -> Reconstructor:
     """A network trained by this pipeline (``cardiomm``, ``varnet``): its checkpoint loaded once."""
-    from cardiomm.recon.checkpoint import load_model
-    from cardiomm.recon.infer import reconstruct_series
+    from cardiomm.recon.learned.architectures import load_model
+    from cardiomm.recon.learned.infer import reconstruct_series
 
     model, _ = load_model(params.model_path, arch=name)
 
@@ -66,9 +67,9 @@ def trained_method(name: str, params: ReconParams) -> Reconstructor:
 def published_method(name: str, params: ReconParams) -> Reconstructor:
     """A published architecture (``cardiomm_official``, ``promptmr``), loaded once, with released weights or ours;
     the ACS width is the acquisition's (the release's, like the other methods); the intensity normalisation is
-    the checkpoint's (:func:`cardiomm.recon.infer_published.input_normalised`)."""
-    from cardiomm.recon.checkpoint import load_any
-    from cardiomm.recon.infer_published import input_normalised, reconstruct_series_published
+    the checkpoint's (:func:`cardiomm.recon.learned.infer_published.input_normalised`)."""
+    from cardiomm.recon.learned.architectures import load_any
+    from cardiomm.recon.learned.infer_published import input_normalised, reconstruct_series_published
 
     pub = dict(params.published or {})
     own = pub.get(name) or {}

@@ -28,7 +28,7 @@ def _write_recon(image: np.ndarray, mat_path: str, nii_path: str, subject: Subje
 
 def reference(subject: Subject, outputs: Mapping[str, str]) -> None:
     """Fully sampled RSS reference of each modality named in ``outputs`` (``key(mod, "mat" | "nii")``)."""
-    from cardiomm.recon.zero_filled import zero_filled
+    from cardiomm.recon.classical.zero_filled import zero_filled
 
     for mod in dict.fromkeys(k[0] for k in named(outputs)):
         img = zero_filled(cio.read_kspace(subject.kspace_path(mod)))
@@ -40,8 +40,8 @@ def coilmaps(subject: Subject, inputs: Mapping[str, str], outputs: Mapping[str, 
     ``(nz, nc, ny, nx)`` complex64), for the classical methods' reconstruction jobs.
 
     One job per subject. Maps depend on the frame-averaged data in the central calibration square only
-    (:func:`cardiomm.recon.sense.calibration`); the synthetic cohort's three masks share their 20 ACS lines, so
-    ESPIRiT runs once per slice instead of once per slice x mask x classical method. A series whose calibration
+    (:func:`cardiomm.recon.classical.sense.calibration`); the synthetic cohort's three masks share their 20 ACS lines,
+    so ESPIRiT runs once per slice instead of once per slice x mask x classical method. A series whose calibration
     input equals (byte for byte) an earlier one's gets a hard link to that file; the maps are the ones each
     reconstruction job would compute itself. ``inputs``: ``key(mod, mask, "mask" | "kus")`` -> undersampled file.
     """
@@ -51,7 +51,7 @@ def coilmaps(subject: Subject, inputs: Mapping[str, str], outputs: Mapping[str, 
     from cardiomm.acquisition import load_undersampled
     from cardiomm.atomic import atomic_path
     from cardiomm.io.releases import acs_lines
-    from cardiomm.recon.sense import calibration, espirit_calibrated
+    from cardiomm.recon.classical.sense import calibration, espirit_calibrated
 
     acs = acs_lines(subject.release)
     done: dict[str, str] = {}  # calibration digest -> maps file written in this job

@@ -26,7 +26,7 @@ def train_recon(kind: str, cfg: dict, subjects: list[Subject], cohort: str, moda
     import torch
 
     from cardiomm.methods import REGISTRY
-    from cardiomm.recon.train import train_model
+    from cardiomm.recon.learned.training_task import train_model
     from cardiomm.training import ModelCard
 
     torch.set_num_threads(max(1, int(threads)))
@@ -50,7 +50,7 @@ def train_segmentation(cfg: dict, subjects: list[Subject], cohort: str, modaliti
     import torch
 
     from cardiomm.segmentation.data import build_training_pairs
-    from cardiomm.segmentation.train import SegTrainConfig, train_segmenter
+    from cardiomm.segmentation.training_task import SegTrainConfig, train_segmenter
     from cardiomm.training import ModelCard
 
     torch.set_num_threads(max(1, int(threads)))

@@ -15,7 +15,7 @@ log = logging.getLogger("cardiomm")
 
 def tune_classical(subjects: list[Subject], inputs: Mapping[str, str], tune_cfg: dict, classical_params: dict,
                    command: str, out_table: str, out_summary: str, out_plot_stem: str, out_md: str) -> None:
-    """Grid search of the ``cs``/``kttv``/``lps`` weights on validation subjects (:mod:`cardiomm.recon.tune`).
+    """Grid search of the ``cs``/``kttv``/``lps`` weights on validation subjects (:mod:`cardiomm.recon.classical.tune`).
 
     ``inputs``: ``key(subject, mod, mask, "mask" | "kus")`` -> undersampled files and ``key(subject, mod, "full",
     "ref")`` -> the reference ``.mat`` (:meth:`cardiomm.workflow.Plan.tune_inputs`); ``tune_cfg`` is the config
@@ -23,8 +23,8 @@ def tune_classical(subjects: list[Subject], inputs: Mapping[str, str], tune_cfg:
     """
     from cardiomm.atomic import write_text
     from cardiomm.conventions import FULLY_SAMPLED
-    from cardiomm.recon.cs import CSParams
-    from cardiomm.recon.tune import TUNED, Case, central_slices, choose, config_lines, grid_search, plot
+    from cardiomm.recon.classical.cs import CSParams
+    from cardiomm.recon.classical.tune import TUNED, Case, central_slices, choose, config_lines, grid_search, plot
 
     bad = [s.id for s in subjects if s.split != "val"]
     if bad:

@@ -1,6 +1,7 @@
 """A whole series with one of the iterative classical methods (``sense``, ``cs``, ``kttv``, ``lps``), on SigPy or
-BART: the one place that picks the solver, so that the solvers (:mod:`cardiomm.recon.cs`, :mod:`~cardiomm.recon.lps`,
-:mod:`~cardiomm.recon.bart`) import only downward and never each other's dispatcher.
+BART: the one place that picks the solver, so that the solvers (:mod:`cardiomm.recon.classical.cs`,
+:mod:`~cardiomm.recon.classical.lps`,
+:mod:`~cardiomm.recon.classical.bart`) import only downward and never each other's dispatcher.
 """
 
 from __future__ import annotations
@@ -8,10 +9,10 @@ from __future__ import annotations
 import numpy as np
 
 from cardiomm.acquisition import Acquisition
-from cardiomm.recon.bart import bart_recon_series
-from cardiomm.recon.cs import DEFAULTS, CSParams, cs_slice, kttv_slice
-from cardiomm.recon.lps import lps_slice
-from cardiomm.recon.sense import MIN_CALIB_WIDTH, sense_frame, slice_maps
+from cardiomm.recon.classical.bart import bart_recon_series
+from cardiomm.recon.classical.cs import DEFAULTS, CSParams, cs_slice, kttv_slice
+from cardiomm.recon.classical.lps import lps_slice
+from cardiomm.recon.classical.sense import MIN_CALIB_WIDTH, sense_frame, slice_maps
 
 
 def slice_recon(method: str, y: np.ndarray, maps: np.ndarray, mask: np.ndarray, lamda: float,
@@ -39,9 +40,9 @@ def recon_series(method: str, acq: Acquisition, params: CSParams, kind: str = "c
 
     Parameters
     ----------
-    method: ``"cs"``, ``"kttv"``, ``"lps"`` (:mod:`cardiomm.recon.lps`) or ``"sense"`` (SigPy:
-        :func:`cardiomm.recon.sense.sense_frame` frame by frame, as :func:`cardiomm.recon.sense.sense_recon_series`;
-        this entry exists for the BART engine).
+    method: ``"cs"``, ``"kttv"``, ``"lps"`` (:mod:`cardiomm.recon.classical.lps`) or ``"sense"`` (SigPy:
+        :func:`cardiomm.recon.classical.sense.sense_frame` frame by frame, as
+        :func:`cardiomm.recon.classical.sense.sense_recon_series`; this entry exists for the BART engine).
     acq: the validated acquisition (:class:`cardiomm.acquisition.Acquisition`): k-space ``(nt, nz, nc, ny, nx)``,
         mask, ACS region and width.
     params: :class:`CSParams`; kind: ``"cine"`` or ``"mapping"`` (temporal difference circular or not, and which
@@ -61,7 +62,7 @@ def recon_series(method: str, acq: Acquisition, params: CSParams, kind: str = "c
                          "fully sampled")
     lamda = params.lamda_for(kind)
     if method == "lps" and params.engine != "sigpy":
-        raise ValueError("recon_series: lps has no bart engine (see cardiomm.recon.lps)")
+        raise ValueError("recon_series: lps has no bart engine (see cardiomm.recon.classical.lps)")
     if params.engine == "bart":
         return bart_recon_series(method, k, m, region, lamda, params.max_iter, periodic=kind == "cine", acs=acs)
     nt, nz = k.shape[:2]

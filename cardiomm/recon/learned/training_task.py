@@ -1,7 +1,7 @@
 """The reconstruction task of the training engine (:mod:`cardiomm.training`), for every recon architecture.
 
 Loss: ``ssim_weight * (1 - SSIM) + l1_weight * L1`` on the magnitude of the coil-combined output against the
-RSS of the fully sampled frame, both divided by the zero-filled scale (:mod:`cardiomm.recon.data`).
+RSS of the fully sampled frame, both divided by the zero-filled scale (:mod:`cardiomm.recon.learned.data`).
 The SSIM is our own differentiable implementation of the fastMRI/E2E-VarNet training SSIM (7x7 uniform
 window, K1 = 0.01, K2 = 0.03, data range = per-image maximum of the target), not ``monai.losses.SSIMLoss``,
 whose data range is one fixed number for the whole batch while our targets vary per image.
@@ -30,10 +30,10 @@ from torch.utils.data import DataLoader, Subset
 from cardiomm.atomic import atomic_path
 from cardiomm.conventions import ACS_LINES, PATTERNS
 from cardiomm.device import autocast, get_device
-from cardiomm.recon.checkpoint import PUBLISHED, build_model, count_parameters, save_checkpoint
-from cardiomm.recon.data import INPUT_NORMALISATION, FrameDataset, GroupedBatchSampler, MaskFn
-from cardiomm.recon.prompts import drop_tokens
-from cardiomm.recon.sample import FrameSample, collate_samples
+from cardiomm.recon.learned.architectures import PUBLISHED, build_model, count_parameters, save_checkpoint
+from cardiomm.recon.learned.data import INPUT_NORMALISATION, FrameDataset, GroupedBatchSampler, MaskFn
+from cardiomm.recon.learned.prompts import drop_tokens
+from cardiomm.recon.learned.sample import FrameSample, collate_samples
 from cardiomm.training import EpochStats, ModelCard, fit
 
 
@@ -157,15 +157,15 @@ def nmse(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 
 def run_batch(model: nn.Module, batch: FrameSample, device: torch.device) -> torch.Tensor:
-    """Forward one collated :class:`~cardiomm.recon.sample.FrameSample` (:func:`collate_samples`);
+    """Forward one collated :class:`~cardiomm.recon.learned.sample.FrameSample` (:func:`collate_samples`);
     returns the magnitude image ``(B, H, W)`` float32 in normalised units.
 
     The published architectures (``cardiomm_official``, ``promptmr``) take the sample's adjacent frames in their
-    own layout (:func:`cardiomm.recon.infer_published.published_forward`, as at inference), one item at a time
+    own layout (:func:`cardiomm.recon.learned.infer_published.published_forward`, as at inference), one item at a time
     (each item has its own ACS rule)."""
     with autocast(device):
         if getattr(model, "arch", None) in PUBLISHED:
-            from cardiomm.recon.infer_published import network_input, published_forward
+            from cardiomm.recon.learned.infer_published import network_input, published_forward
 
             b = batch.to(device, non_blocking=True)
             if b.adjacent is None:
@@ -244,7 +244,7 @@ class ReconTask:
     Scheduler: StepLR. "Best": the last epoch (the final weights are kept, as the paper's training does).
     Files: ``resume.pt``, ``train_log.csv``, ``loss_curve.png``. The published architectures get their
     ``num_adj_slices`` adjacent frames, and ``cardiomm_official`` its text features from the CLIP folder
-    ``clip_dir`` (required for it; :class:`cardiomm.recon.text_prompts.ClipTextEncoder`).
+    ``clip_dir`` (required for it; :class:`cardiomm.recon.learned.text_prompts.ClipTextEncoder`).
     """
 
     determinism = False
@@ -357,12 +357,12 @@ def train_model(
 
     Parameters
     ----------
-    kind: an architecture of :data:`cardiomm.recon.checkpoint.ARCHS` (``"cardiomm"``, ``"varnet"``, ...).
+    kind: an architecture of :data:`cardiomm.recon.learned.architectures.ARCHS` (``"cardiomm"``, ``"varnet"``, ...).
     model_cfg: fields of the architecture's config dataclass (missing = defaults).
     train_cfg: fields of :class:`TrainConfig` (missing = defaults).
     train_subjects, val_subjects: :class:`cardiomm.cohort.Subject` lists (validation may be empty).
     modalities: modality names to train on (one model for all of them).
-    out_ckpt: final checkpoint (:func:`cardiomm.recon.checkpoint.save_checkpoint`), written atomically.
+    out_ckpt: final checkpoint (:func:`cardiomm.recon.learned.architectures.save_checkpoint`), written atomically.
     log_dir: ``train_log.csv``, ``loss_curve.png`` and ``resume.pt`` (resumed from when present).
     mask_fns: optional ``(make_mask, acs_mask)`` replacement (tests).
     progress: show a progress bar per epoch (in the log).
@@ -381,7 +381,7 @@ def train_model(
 
 def _text_features(model: nn.Module, clip_dir: str | os.PathLike | None) -> Callable[[Mapping, str], torch.Tensor]:
     """``(meta, mask name) -> (2, D)`` CLIP text features of the two official sentences (cached per sentence)."""
-    from cardiomm.recon.text_prompts import ClipTextEncoder, sentences_for
+    from cardiomm.recon.learned.text_prompts import ClipTextEncoder, sentences_for
 
     enc = ClipTextEncoder(clip_dir, key="train.cardiomm_official.clip_dir")
     if enc.dim != model.config.llm_model_dim:
@@ -409,7 +409,7 @@ def measure_step_seconds(kind: str, model_cfg: dict | None = None, nc: int = 10,
                          seed: int = 0) -> dict:
     """Median seconds per training step and per inference frame on random data with the current torch threads,
     through the training forward (:func:`run_batch`) of any architecture of
-    :data:`cardiomm.recon.checkpoint.ARCHS`.
+    :data:`cardiomm.recon.learned.architectures.ARCHS`.
 
     The published architectures get random adjacent frames (their ``num_adj_slices``) with a line ACS of
     ``ACS_LINES``, and ``cardiomm_official`` random text features in place of the frozen CLIP tower's (that

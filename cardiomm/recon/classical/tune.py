@@ -19,9 +19,9 @@ import pandas as pd
 
 from cardiomm.compare.image_quality import frame_metrics
 from cardiomm.conventions import MODALITIES
-from cardiomm.recon.classical import slice_recon
-from cardiomm.recon.cs import CSParams
-from cardiomm.recon.sense import espirit_maps
+from cardiomm.recon.classical.cs import CSParams
+from cardiomm.recon.classical.sense import espirit_maps
+from cardiomm.recon.classical.series import slice_recon
 from cardiomm.sampling.masks import acs_mask, check_mask
 
 TUNED = ("cs", "kttv", "lps")

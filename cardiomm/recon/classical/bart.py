@@ -2,14 +2,16 @@
 
 Where the ``bart`` binary is on the ``PATH`` (Debian package ``bart``, 0.8), each slice is calibrated with
 ``bart ecalib`` and reconstructed with ``bart pics``, with the parameters of the SigPy engine
-(:mod:`cardiomm.recon.sense`, :mod:`cardiomm.recon.cs`):
+(:mod:`cardiomm.recon.classical.sense`, :mod:`cardiomm.recon.classical.cs`):
 
-* ESPIRiT: the frame-averaged ACS (as :func:`cardiomm.recon.sense.espirit_maps`), ``ecalib -m 1 -k 6 -r <acs>``
+* ESPIRiT: the frame-averaged ACS (as :func:`cardiomm.recon.classical.sense.espirit_maps`), ``ecalib -m 1 -k 6 -r
+<acs>``
   (one map, SigPy's kernel width and calibration size) with BART's own singular-value threshold and eigenvalue
   crop (0.001, 0.8): BART scales both differently from SigPy, and SigPy's values (0.02, 0.95) made BART keep
   29 % of a cine slice's field of view (heart included) against SigPy's 66 %; BART's defaults keep 73 %. Where
   both are non-zero the two engines' maps agree (|<S_sigpy, S_bart>| median 0.99998 on that slice).
-* the data of a slice are divided by the same scale as the SigPy engine's (:func:`cardiomm.recon.cs.data_scale`,
+* the data of a slice are divided by the same scale as the SigPy engine's
+(:func:`cardiomm.recon.classical.cs.data_scale`,
   computed with BART's maps) and ``pics -w 1`` turns BART's own scaling off, so ``lamda`` means the same;
 * ``sense``: ``pics -l2 -r lamda`` (conjugate gradients); ``cs``: ``pics -R W:3:0:lamda`` (l1-wavelet over
   the two image axes); ``kttv``: ``pics -R T:1024:0:lamda`` (total variation along BART's time dimension 10);
@@ -89,7 +91,7 @@ def bart_slice(method: str, y: np.ndarray, mask: np.ndarray, region: np.ndarray,
     -------
     ``(image, maps)``: complex64 ``(nt, ny, nx)`` on the RSS reference's scale, and the maps used.
     """
-    from cardiomm.recon.cs import data_scale, kt_sense_op
+    from cardiomm.recon.classical.cs import data_scale, kt_sense_op
 
     if method not in PICS_REG:
         raise ValueError(f"bart_slice: unknown method {method!r}; known: {sorted(PICS_REG)}")
@@ -111,7 +113,7 @@ def bart_slice(method: str, y: np.ndarray, mask: np.ndarray, region: np.ndarray,
 
 def bart_recon_series(method: str, kus: np.ndarray, mask: np.ndarray, region: np.ndarray, lamda: float,
                       max_iter: int, periodic: bool = True, acs: int = 20) -> np.ndarray:
-    """A whole series through BART; checked inputs as :func:`cardiomm.recon.classical.recon_series` passes them.
+    """A whole series through BART; checked inputs as :func:`cardiomm.recon.classical.series.recon_series` passes them.
 
     ``kus`` complex ``(nt, nz, nc, ny, nx)``, ``mask`` bool ``(nt, ny, nx)``; returns float32 ``(nt, nz, ny, nx)``
     magnitude. ``periodic`` is accepted for symmetry with the SigPy engine: BART's temporal TV is never circular.

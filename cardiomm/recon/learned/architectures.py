@@ -39,11 +39,11 @@ from torch import nn
 
 from cardiomm.atomic import atomic_path
 from cardiomm.checkpoint import state_sha256  # the one state digest (re-exported)
-from cardiomm.recon.networks.blocks import count_parameters
-from cardiomm.recon.networks.cardiomm import CardioMM, CardioMMConfig
-from cardiomm.recon.networks.cardiomm_official import CardioMMOfficial, CardioMMOfficialConfig
-from cardiomm.recon.networks.promptmr import PromptMR, PromptMRConfig
-from cardiomm.recon.networks.varnet import VarNet, VarNetConfig
+from cardiomm.recon.learned.networks.blocks import count_parameters
+from cardiomm.recon.learned.networks.cardiomm import CardioMM, CardioMMConfig
+from cardiomm.recon.learned.networks.cardiomm_official import CardioMMOfficial, CardioMMOfficialConfig
+from cardiomm.recon.learned.networks.promptmr import PromptMR, PromptMRConfig
+from cardiomm.recon.learned.networks.varnet import VarNet, VarNetConfig
 
 FORMAT_VERSION = 1
 ARCHS: dict[str, tuple[type[nn.Module], type]] = {

@@ -18,7 +18,7 @@ Written from the paper's description, not from its code. One model serves all mo
    ``(k + lambda k0) / (1 + lambda)``), so the final multi-coil k-space equals ``k0`` wherever ``M = 1``.
 3. **Dynamic adaptive mechanism.** The scan prompt vector FiLM-gates the bottleneck and every decoder level;
    the undersampling prompt vector mixes (softmax) a learned bank of spatial prompt components injected at
-   the same levels (see :mod:`cardiomm.recon.prompts`).
+   the same levels (see :mod:`cardiomm.recon.learned.prompts`).
 4. **Optional temporal context** (``temporal_context = k``): the zero-filled coil-combined images of ``k``
    neighbouring frames on each side enter every refinement U-Net as extra channels.
 
@@ -37,9 +37,9 @@ from torch import nn
 from cardiomm.physics.coilmaps import acs_coil_images, acs_smaps, calibration_region, zero_filled_image
 from cardiomm.physics.coils import normalize_smaps
 from cardiomm.physics.sense import OperatorFactory, SenseOp
-from cardiomm.recon.networks.blocks import PromptUNet
-from cardiomm.recon.prompts import PromptConfig, PromptEncoder
-from cardiomm.recon.sample import FrameSample
+from cardiomm.recon.learned.networks.blocks import PromptUNet
+from cardiomm.recon.learned.prompts import PromptConfig, PromptEncoder
+from cardiomm.recon.learned.sample import FrameSample
 
 _EPS = 1e-12
 
@@ -111,7 +111,7 @@ class CardioMM(nn.Module):
 
     Parameters
     ----------
-    sample: a batched :class:`~cardiomm.recon.sample.FrameSample`: ``kspace`` complex ``(B, C, H, W)``
+    sample: a batched :class:`~cardiomm.recon.learned.sample.FrameSample`: ``kspace`` complex ``(B, C, H, W)``
         undersampled multi-coil k-space (values outside the mask are ignored), H = phase encoding (ny),
         W = readout (nx), DC at ``(H // 2, W // 2)``; ``mask`` float ``(B, 1, H, W)``, 1 = sampled; ``acs`` bool
         ``(B, 1, H, W)`` auto-calibration region (only its sampled points are used); ``scan_tokens`` long

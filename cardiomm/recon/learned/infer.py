@@ -1,6 +1,6 @@
 """Batched inference of a trained reconstruction network (CardioMM or VarNet) over a whole series.
 
-Every frame is prepared exactly as in training (:func:`cardiomm.recon.data.prepare_frame`: zero-filled
+Every frame is prepared exactly as in training (:func:`cardiomm.recon.learned.data.prepare_frame`: zero-filled
 scale, ACS region, optional temporal context), run in batches under ``torch.inference_mode`` on
 :func:`cardiomm.device.get_device` with :func:`cardiomm.device.autocast`, and multiplied back by its scale so
 the magnitude is in the units of the RSS of the fully sampled reference.
@@ -15,9 +15,9 @@ from torch import nn
 from cardiomm.acquisition import Acquisition
 from cardiomm.conventions import modality
 from cardiomm.device import autocast, get_device
-from cardiomm.recon.data import prepare_frame
-from cardiomm.recon.prompts import encode_mask_name, encode_scan
-from cardiomm.recon.sample import collate_samples
+from cardiomm.recon.learned.data import prepare_frame
+from cardiomm.recon.learned.prompts import encode_mask_name, encode_scan
+from cardiomm.recon.learned.sample import collate_samples
 
 
 def reconstruct_series(model: nn.Module, acq: Acquisition, batch_size: int = 8) -> np.ndarray:
@@ -25,8 +25,9 @@ def reconstruct_series(model: nn.Module, acq: Acquisition, batch_size: int = 8) 
 
     Parameters
     ----------
-    model: a :class:`~cardiomm.recon.networks.cardiomm.CardioMM` or
-        :class:`~cardiomm.recon.networks.varnet.VarNet` (e.g. from :func:`cardiomm.recon.checkpoint.load_model`).
+    model: a :class:`~cardiomm.recon.learned.networks.cardiomm.CardioMM` or
+        :class:`~cardiomm.recon.learned.networks.varnet.VarNet` (e.g. from
+        :func:`cardiomm.recon.learned.architectures.load_model`).
     acq: the validated acquisition: k-space ``(nt, nz, nc, ny, nx)``, mask, ACS region, mask name (the
         undersampling prompt) and ``meta`` (``modality`` required: ``cine``/``t1map``/``t2map``/``t1rhomap``;
         ``view``, ``vendor``, ``scanner``, ``field_strength_T``, ``centre``: unknown values are accepted).

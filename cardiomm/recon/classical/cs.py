@@ -1,6 +1,7 @@
 """Compressed sensing and k-t reconstruction as the field runs them, on SigPy's operators and solvers.
 
-Two regularised SENSE problems, solved per slice with the ESPIRiT maps of :func:`cardiomm.recon.sense.espirit_maps`
+Two regularised SENSE problems, solved per slice with the ESPIRiT maps of
+:func:`cardiomm.recon.classical.sense.espirit_maps`
 (the same function, hence the same maps, as the SENSE baseline; one calibration per slice, shared by all its
 frames), the same masks and ACS, and evaluated against the same RSS reference:
 
@@ -27,12 +28,13 @@ solved with SigPy's primal-dual hybrid gradient (:class:`sigpy.app.LinearLeastSq
 ``solver="PrimalDualHybridGradient"``). For cine the difference is circular (the cardiac cycle is periodic);
 for a mapping series (weightings ordered by inversion/echo/spin-lock time) it is not.
 
-A third k-t method, ``lps`` (low-rank plus sparse, Otazo et al. 2015), is in :mod:`cardiomm.recon.lps`; it shares
-this module's operator, data scaling and :class:`CSParams`.
+A third k-t method, ``lps`` (low-rank plus sparse, Otazo et al. 2015), is in :mod:`cardiomm.recon.classical.lps`; it
+shares this module's operator, data scaling and :class:`CSParams`.
 
 Scaling: the maps have unit RSS, the FFT is orthonormal and the mask is 0/1, so the forward operator ``A`` has
 norm <= 1 (step sizes are set from that bound, no power iteration) and ``|x|`` is on the RSS reference's scale
-(see :mod:`cardiomm.recon.sense`). The l1 terms are not scale-invariant, so the data of each slice are divided by
+(see :mod:`cardiomm.recon.classical.sense`). The l1 terms are not scale-invariant, so the data of each slice are
+divided by
 the 99th percentile of the magnitude of ``A^H y`` (the coil-combined zero-filled image) before solving, and the
 result is multiplied back: ``lamda`` is relative to an image of unit magnitude, whatever the scanner's units
 (BART's ``pics`` scales its data in the same spirit). Arithmetic is complex64 throughout.
@@ -48,7 +50,7 @@ import pywt
 import scipy.fft
 import sigpy as sp
 
-# method -> one-line description (the methods of this module; SENSE is in cardiomm.recon.sense)
+# method -> one-line description (the methods of this module; SENSE is in cardiomm.recon.classical.sense)
 CS_METHODS = {"cs": "l1-wavelet SENSE (spatial compressed sensing)", "kttv": "temporal-TV SENSE (k-t)"}
 WAVELET = "db4"
 SCALE_PERCENTILE = 99.0
@@ -63,9 +65,9 @@ class CSParams:
         mapping series ``lamda_mapping`` is used instead when given (cine and weighting series differ in temporal
         redundancy, so the tuning chooses them separately).
     max_iter: solver iterations per slice.
-    engine: ``sigpy`` (default) or ``bart`` (:mod:`cardiomm.recon.bart`, needs the ``bart`` binary; not ``lps``).
-    lamda_lowrank, lamda_lowrank_mapping: ``lps`` only: the nuclear-norm weight of the low-rank part
-        (:mod:`cardiomm.recon.lps`), for cine and (when given) for mapping series.
+    engine: ``sigpy`` (default) or ``bart`` (:mod:`cardiomm.recon.classical.bart`, needs the ``bart`` binary; not
+    ``lps``). lamda_lowrank, lamda_lowrank_mapping: ``lps`` only: the nuclear-norm weight of the low-rank part
+        (:mod:`cardiomm.recon.classical.lps`), for cine and (when given) for mapping series.
     """
 
     lamda: float
@@ -106,7 +108,7 @@ class CSParams:
             raise ValueError(f"config {method}.engine: must be 'sigpy' or 'bart', got {p.engine!r}")
         if method == "lps" and p.engine == "bart":
             raise ValueError("config lps.engine: 'bart' has no L+S equivalent (pics puts every -R penalty on one "
-                             "image; see cardiomm.recon.lps); use engine: sigpy")
+                             "image; see cardiomm.recon.classical.lps); use engine: sigpy")
         return p
 
     def lamda_for(self, kind: str) -> float:

@@ -8,10 +8,10 @@ along the last axis, so frames are transposed to ``(nx, ny)`` for the network an
 Intensity. The official code feeds the k-space as its loaders read it, with no intensity normalisation (the
 networks standardise each U-Net input themselves and are positively homogeneous: scaling the k-space scales the
 output), so released weights run on the acquisition's k-space unchanged. The checkpoints *we* train are trained
-on k-space divided by our zero-filled 99th-percentile scale (:func:`cardiomm.recon.data.normalisation_scale` of
+on k-space divided by our zero-filled 99th-percentile scale (:func:`cardiomm.recon.learned.data.normalisation_scale` of
 the centre frame, as for every network we train); the trainer stores that in the checkpoint
-(``extra["input_normalisation"]``, :data:`cardiomm.recon.data.INPUT_NORMALISATION`), and inference then divides by
-the same scale and multiplies the output back (:func:`input_normalised`), so the network sees at inference
+(``extra["input_normalisation"]``, :data:`cardiomm.recon.learned.data.INPUT_NORMALISATION`), and inference then divides
+by the same scale and multiplies the output back (:func:`input_normalised`), so the network sees at inference
 exactly what it saw in training. Not verified here: the image orientation and intensity conventions of the data
 the published weights were trained on (CMRxRecon 2024/2025 as the official loaders read it) against the
 project's.
@@ -28,7 +28,7 @@ from torch import nn
 
 from cardiomm.conventions import ACS_LINES, parse_mask_name
 from cardiomm.device import get_device
-from cardiomm.recon.sample import INPUT_NORMALISATION, normalisation_scale
+from cardiomm.recon.learned.sample import INPUT_NORMALISATION, normalisation_scale
 
 __all__ = ["adjacent_frames", "acs_rule", "input_normalised", "network_input", "published_forward",
            "reconstruct_series_published", "square_acs"]
@@ -54,7 +54,7 @@ def acs_rule(arch: str, mask_name: str, acs_width: int = ACS_LINES) -> tuple[int
 
 def input_normalised(meta: Mapping[str, object]) -> bool:
     """Whether a loaded checkpoint's network takes normalised k-space (``meta`` from
-    :func:`cardiomm.recon.checkpoint.load_any`): ``True`` for our trained checkpoints, which record
+    :func:`cardiomm.recon.learned.architectures.load_any`): ``True`` for our trained checkpoints, which record
     ``extra["input_normalisation"] = INPUT_NORMALISATION``; ``False`` for released official weights (no such
     record), which run on raw k-space as the official code runs them. Another recorded value is refused."""
     extra = meta.get("extra") or {}
@@ -115,8 +115,8 @@ def reconstruct_series_published(
 
     Parameters
     ----------
-    model: :class:`~cardiomm.recon.networks.cardiomm_official.CardioMMOfficial` or
-        :class:`~cardiomm.recon.networks.promptmr.PromptMR`.
+    model: :class:`~cardiomm.recon.learned.networks.cardiomm_official.CardioMMOfficial` or
+        :class:`~cardiomm.recon.learned.networks.promptmr.PromptMR`.
     kus: complex ``(nt, nz, nc, ny, nx)`` undersampled k-space.
     mask: ``(nt, ny, nx)`` or ``(1, ny, nx)``, non-zero = sampled.
     mask_name: e.g. ``"ktGaussian8"`` (undersampling sentence and ACS rule).
@@ -148,7 +148,7 @@ def reconstruct_series_published(
     model = model.to(device).eval()
     texts = None
     if arch == "cardiomm_official":
-        from cardiomm.recon.text_prompts import ClipTextEncoder, sentences_for
+        from cardiomm.recon.learned.text_prompts import ClipTextEncoder, sentences_for
 
         enc = ClipTextEncoder(clip_dir)
         if enc.dim != model.config.llm_model_dim:
@@ -164,7 +164,7 @@ def reconstruct_series_published(
             chunk = jobs[start: start + max(1, batch_size)]
             idx = [adjacent_frames(t, nt, n_adj) for t, _ in chunk]
             k_adj = torch.stack([k_t[i, z] for i, (_, z) in zip(idx, chunk)])  # (B, F, C, ny, nx)
-            if normalise:  # as the training samples (recon.data.FrameDataset with adjacent frames)
+            if normalise:  # as the training samples (recon.learned.data.FrameDataset with adjacent frames)
                 zero = torch.zeros((), dtype=k_t.dtype)
                 scale = torch.stack([normalisation_scale(torch.where(m_t[t], k_t[t, z], zero)) for t, z in chunk])
                 k_adj = k_adj / scale[:, None, None, None, None]

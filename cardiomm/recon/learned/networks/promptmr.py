@@ -49,7 +49,7 @@ from torch import nn
 from cardiomm.physics.coils import expand, rss
 from cardiomm.physics.fft import ifft2c
 from cardiomm.physics.sense import OperatorFactory, SenseOp
-from cardiomm.recon.networks.cab import (
+from cardiomm.recon.learned.networks.cab import (
     CAB,
     CABUnetConfig,
     DownBlock,
@@ -64,7 +64,7 @@ from cardiomm.recon.networks.cab import (
     standardise,
     unpad,
 )
-from cardiomm.recon.networks.cab import UpBlock as _UpBlock
+from cardiomm.recon.learned.networks.cab import UpBlock as _UpBlock
 
 __all__ = ["PromptMR", "PromptMRConfig", "PAPER_CONFIG", "acs_kind_for"]
 

@@ -8,7 +8,7 @@ of ``CardioMM_reconstruction/data/transforms_metausv3.py``; values as its ``data
 
 (the missing space after "reconstruction." is the official template's). Both are encoded by a frozen CLIP
 ViT-B/16 text tower (``get_text_features``: the pooled end-of-text token through the text projection, 512-d)
-and then projected by the network's two heads (:class:`cardiomm.recon.networks.cardiomm_official.LMHead`).
+and then projected by the network's two heads (:class:`cardiomm.recon.learned.networks.cardiomm_official.LMHead`).
 
 The encoder is read with ``transformers`` from a **local folder** in the Hugging Face ``clip-vit-base-patch16``
 layout (``config.json``, ``model.safetensors`` or ``pytorch_model.bin``, ``vocab.json``, ``merges.txt``,

@@ -12,8 +12,9 @@ relaxation curve's deviation from the common ones)::
   choice for cine) and the orthonormal DCT-II for a mapping series (weightings ordered by inversion/echo/spin-lock
   time are not periodic; the DCT is the Fourier transform of the even extension, so it has no wrap-around edge).
   Both are unitary, so the l1 step is SigPy's :class:`sigpy.prox.UnitaryTransform` of :class:`sigpy.prox.L1Reg`.
-* ``A = P F C`` is the multi-frame SENSE operator of :func:`cardiomm.recon.cs.kt_sense_op` with the same ESPIRiT
-  maps, masks, ACS and data scaling as ``sense``/``cs``/``kttv`` (:func:`cardiomm.recon.cs._problem`).
+* ``A = P F C`` is the multi-frame SENSE operator of :func:`cardiomm.recon.classical.cs.kt_sense_op` with the same
+ESPIRiT
+  maps, masks, ACS and data scaling as ``sense``/``cs``/``kttv`` (:func:`cardiomm.recon.classical.cs._problem`).
 
 Solver: the two parts are stacked into one variable ``z = [L; S]`` and the problem is a smooth least-squares term
 ``1/2 || A (L + S) - y ||^2`` plus a separable non-smooth term, solved with SigPy's accelerated proximal gradient
@@ -43,7 +44,7 @@ import numpy as np
 import scipy.fft
 import sigpy as sp
 
-from cardiomm.recon.cs import Unitary
+from cardiomm.recon.classical.cs import Unitary
 
 #: method -> one-line description
 LPS_METHODS = {"lps": "low-rank plus sparse SENSE (k-t, Otazo et al. 2015)"}
@@ -171,7 +172,7 @@ def lps_slice(y: np.ndarray, maps: np.ndarray, mask: np.ndarray, lamda: float, l
     -------
     complex64 ``(nt, ny, nx)`` image ``L + S`` on the RSS reference's scale.
     """
-    from cardiomm.recon.cs import _problem  # one way: cs never imports lps
+    from cardiomm.recon.classical.cs import _problem  # one way: cs never imports lps
 
     A, ys, s = _problem(y, maps, mask)
     L, S = lps_solve(A, ys, lamda, lamda_lowrank, max_iter, periodic)

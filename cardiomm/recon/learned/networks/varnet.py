@@ -45,8 +45,8 @@ from torch import nn
 from cardiomm.physics.coilmaps import acs_coil_images, calibration_region
 from cardiomm.physics.coils import normalize_smaps
 from cardiomm.physics.sense import OperatorFactory, SenseOp
-from cardiomm.recon.networks.blocks import count_parameters
-from cardiomm.recon.sample import FrameSample
+from cardiomm.recon.learned.networks.blocks import count_parameters
+from cardiomm.recon.learned.sample import FrameSample
 
 
 def unet_features(base: int) -> tuple[int, int, int, int, int, int]:
@@ -115,7 +115,8 @@ class VarNet(nn.Module):
 
         Parameters
         ----------
-        sample: :class:`~cardiomm.recon.sample.FrameSample` whose ``kspace`` (complex ``(B, C, H, W)``), ``mask``
+        sample: :class:`~cardiomm.recon.learned.sample.FrameSample` whose ``kspace`` (complex ``(B, C, H, W)``),
+        ``mask``
             (float ``(B, 1, H, W)``) and ``acs`` (bool ``(B, 1, H, W)``) are read; E2E-VarNet has no prompt or
             temporal input, so the sample's other fields are not read.
         op: the data-consistency operator's constructor ``op(maps, mask)`` (default

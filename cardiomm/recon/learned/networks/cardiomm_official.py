@@ -46,7 +46,7 @@ from torch import nn
 from cardiomm.physics.coils import rss
 from cardiomm.physics.fft import ifft2c
 from cardiomm.physics.sense import OperatorFactory, SenseOp
-from cardiomm.recon.networks.cab import (
+from cardiomm.recon.learned.networks.cab import (
     CAB,
     CABUnetConfig,
     DownBlock,

@@ -1,0 +1,2 @@
+"""Classical reconstructions: zero-filled, SENSE, compressed sensing, k-t (TV, L+S), on SigPy or BART, with ESPIRiT
+maps."""

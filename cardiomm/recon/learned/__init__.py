@@ -1,0 +1,2 @@
+"""Learned reconstructions: the networks, their data and samples, prompts, training task, architectures and
+inference."""
