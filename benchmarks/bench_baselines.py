@@ -32,7 +32,8 @@ import torch
 
 from cardiomm.atomic import write_text
 from cardiomm.physics.fft import fft2c
-from cardiomm.recon.classical.sense import espirit_maps, sense_frame
+from cardiomm.recon.classical.espirit import espirit_maps
+from cardiomm.recon.classical.sense import sense_frame
 from cardiomm.recon.classical.zero_filled import zero_filled
 from cardiomm.sampling.masks import acs_mask, make_mask, undersample
 

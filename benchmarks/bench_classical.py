@@ -45,10 +45,10 @@ from cardiomm.compare.image_quality import frame_metrics  # noqa: E402
 from cardiomm.config import validate_config  # noqa: E402
 from cardiomm.conventions import MODALITIES  # noqa: E402
 from cardiomm.io.cmrxrecon import read_kspace  # noqa: E402
+from cardiomm.methods import CLASSICAL  # noqa: E402
 from cardiomm.phantom.generate import PhantomConfig, spec_by_id, write_subject  # noqa: E402
 from cardiomm.recon.classical.bart import bart_available  # noqa: E402
-from cardiomm.recon.classical.cs import CSParams  # noqa: E402
-from cardiomm.recon.classical.series import recon_series  # noqa: E402
+from cardiomm.recon.classical.series import CSParams, recon_series, solver  # noqa: E402
 from cardiomm.recon.classical.zero_filled import zero_filled  # noqa: E402
 from cardiomm.sampling.masks import make_mask, undersample  # noqa: E402
 
@@ -100,7 +100,7 @@ def main() -> None:
     ref = zero_filled(k)
     kind = MODALITIES[args.modality].kind
     engines = ["sigpy"] + (["bart"] if bart_available() and not args.no_bart else [])
-    params = {m: CSParams.from_dict(m, cfg[m]) for m in ("sense", "cs", "kttv", "lps")}
+    params = {m: CSParams.from_dict(m, cfg[m]) for m in CLASSICAL}
     from cardiomm.methods import ReconParams
     from cardiomm.methods import method as registered
     from cardiomm.workflow import NEURAL
@@ -118,8 +118,8 @@ def main() -> None:
                      "cpu_s_per_frame": float("nan"), "wall_s_per_frame": float("nan")})
         for eng in engines:
             for meth, p in params.items():
-                if meth == "lps" and eng == "bart":
-                    continue  # no L+S in BART's pics (cardiomm.recon.classical.lps)
+                if eng == "bart" and solver(meth).pics is None:
+                    continue  # e.g. no L+S in BART's pics (cardiomm.recon.classical.lps)
                 p = dataclasses.replace(p, engine=eng)
                 c0, w0 = _cpu(), time.perf_counter()
                 rec = recon_series(meth, Acquisition.from_arrays(kus, mask, mk), p, kind=kind)

@@ -39,8 +39,9 @@ from cardiomm.atomic import write_text  # noqa: E402
 from cardiomm.compare.image_quality import frame_metrics  # noqa: E402
 from cardiomm.config import validate_config  # noqa: E402
 from cardiomm.recon.classical.bart import bart_available, bart_slice  # noqa: E402
-from cardiomm.recon.classical.cs import PDHG_TAU, _problem, temporal_difference  # noqa: E402
-from cardiomm.recon.classical.sense import _espirit  # noqa: E402
+from cardiomm.recon.classical.cs import KTTV, PDHG_TAU, temporal_difference  # noqa: E402
+from cardiomm.recon.classical.espirit import _espirit  # noqa: E402
+from cardiomm.recon.classical.problem import scaled_problem  # noqa: E402
 from cardiomm.recon.classical.zero_filled import zero_filled  # noqa: E402
 from cardiomm.sampling.masks import acs_mask, make_mask, undersample  # noqa: E402
 
@@ -87,7 +88,7 @@ def main() -> None:
         y = undersample(k, mask)[:, 0]
         region = acs_mask(mk, ny, nx)
         maps = _espirit(y, region, calib_width=20)
-        A, ys, s = _problem(y, maps, mask)
+        A, ys, s = scaled_problem(y, maps, mask)
         G = temporal_difference(A.ishape, periodic=False)
 
         def obj(x: np.ndarray, A=A, ys=ys, G=G) -> float:
@@ -115,7 +116,7 @@ def main() -> None:
                          float("nan"), _cpu() - c0))
         for it in sorted({*BART_ITERS, configured}):
             c0 = _cpu()
-            xb, _ = bart_slice("kttv", y, mask, region, lam, it, 20, maps=maps)
+            xb, _ = bart_slice(KTTV.pics, y, mask, region, lam, it, 20, maps=maps)
             rows.append((mk, "bart pics -R T (ADMM)", it, psnr(xb), obj(xb / s), dist(xb / s), _cpu() - c0))
             print(f"[bench] {mk} bart {it}: {rows[-1][3]:.2f} dB", flush=True)
         sig = {r[2]: r[3] for r in rows if r[0] == mk and r[1] == "sigpy PDHG, open"}

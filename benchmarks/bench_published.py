@@ -117,8 +117,8 @@ def main() -> None:
         ("CardioMM, official architecture: class defaults (12 cascades, 5 adjacent frames)",
          lambda: CardioMMOfficial()),
         ("PromptMR+ (pmr-plus.yaml, CMRxRecon 2024 weights)", lambda: PromptMR(PromptMRConfig())),
-        ("CardioMM-style (ours), PAPER_CONFIG of cardiomm/recon/learned/networks/cardiomm.py", lambda:
-        CardioMM(OURS_PAPER)),
+        ("CardioMM-style (ours), PAPER_CONFIG of cardiomm/recon/learned/networks/cardiomm.py",
+         lambda: CardioMM(OURS_PAPER)),
     ):
         m = build()
         sens = getattr(getattr(m, "metausunetlight", m), "sens_net", None)

@@ -41,7 +41,7 @@ MEM_CHILD = r"""
 import resource, sys, numpy as np
 from cardiomm.acquisition import Acquisition
 from cardiomm.io.cmrxrecon import read_kspace, read_mask
-from cardiomm.recon.learned.architectures import load_model
+from cardiomm.recon.learned.model_files import load_model
 from cardiomm.recon.learned.infer import reconstruct_series
 model, _ = load_model(sys.argv[1], arch="cardiomm")
 kus = read_kspace(sys.argv[2], key="kus"); mask = read_mask(sys.argv[3])

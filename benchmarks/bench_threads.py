@@ -38,7 +38,7 @@ kus = undersample(k, m)
 t = time.perf_counter()
 if method == "cardiomm":
     from cardiomm.acquisition import Acquisition
-    from cardiomm.recon.learned.architectures import load_model
+    from cardiomm.recon.learned.model_files import load_model
     from cardiomm.recon.learned.infer import reconstruct_series
     model, _ = load_model("cardiomm/weights/cardiomm.pt", arch="cardiomm")
     t = time.perf_counter()

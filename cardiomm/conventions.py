@@ -179,6 +179,13 @@ class MaskName:
         """True for the 2D (point-wise) pattern whose ACS is a square, False for the line patterns."""
         return self.pattern == "ktRadial"
 
+    @classmethod
+    def of(cls, name: str | MaskName) -> MaskName:
+        """``name`` itself if already parsed, else :func:`parse_mask_name` of it: code takes either and parses a
+        name once, where it enters (the config, a mask file, :class:`cardiomm.acquisition.Acquisition`), then
+        passes the parsed value on."""
+        return name if isinstance(name, MaskName) else parse_mask_name(name)
+
 
 def parse_mask_name(name: str) -> MaskName:
     """Parse ``"ktGaussian16"`` into ``MaskName("ktGaussian", 16)`` (``"AccFactor04"`` into ``("AccFactor", 4)``);

@@ -17,7 +17,8 @@ from cardiomm.cohort import Subject, subject_from_row
 from cardiomm.io import cmrxrecon as cio
 from cardiomm.io.nifti import Geometry
 from cardiomm.phantom.generate import PhantomConfig, cohort_specs, write_subject
-from cardiomm.recon.learned.architectures import CheckpointError, build_model, load_model, save_checkpoint
+from cardiomm.recon.learned.architectures import build_model
+from cardiomm.recon.learned.model_files import CheckpointError, load_model, save_checkpoint
 from cardiomm.segmentation.infer import segment_series
 from cardiomm.segmentation.network import build_segmenter
 from cardiomm.segmentation.training_task import SegmenterCheckpointError, load_segmenter, save_segmenter
@@ -92,10 +93,10 @@ def test_recon_rejects_mask_of_wrong_shape_and_missing_acs(real_root, tmp_path):
     ins = {key("cine", "mask"): str(mask_p), key("cine", "kus"): str(kus_p)}
     cio.write_mask(mask_p, np.ones((k.shape[0], k.shape[3] + 2, k.shape[4]), np.uint8))
     with pytest.raises(ValueError, match=f"{mask_p}.*does not match"):
-        recon_stage.reconstruct("zerofilled", s, "Uniform8", ins, outs, {}, None)
+        recon_stage.reconstruct("zerofilled", s, "Uniform8", ins, outs)
     cio.write_mask(mask_p, np.zeros((k.shape[0], k.shape[3], k.shape[4]), np.uint8))
     with pytest.raises(ValueError, match=f"{mask_p}.*ACS region"):
-        recon_stage.reconstruct("zerofilled", s, "Uniform8", ins, outs, {}, None)
+        recon_stage.reconstruct("zerofilled", s, "Uniform8", ins, outs)
     assert not any(Path(o).exists() for o in outs.values())
 
 

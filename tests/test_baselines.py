@@ -9,7 +9,8 @@ import torch
 from cardiomm.acquisition import Acquisition
 from cardiomm.physics.coils import rss
 from cardiomm.physics.fft import fft2c
-from cardiomm.recon.classical.sense import espirit_maps, sense_recon_series
+from cardiomm.recon.classical.espirit import espirit_maps
+from cardiomm.recon.classical.sense import sense_recon_series
 from cardiomm.recon.classical.zero_filled import zero_filled
 from cardiomm.sampling.masks import acs_mask, make_mask, undersample
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from cardiomm.checkpoint import ResumeMismatchError, check_resume, config_diff, state_sha256
-from cardiomm.recon.learned.architectures import load_model
+from cardiomm.recon.learned.model_files import load_model
 from cardiomm.segmentation.training_task import (
     CKPT_FORMAT,
     LEGACY_FORMATS,
@@ -34,7 +34,7 @@ def test_shipped_recon_weights_load_with_stable_fingerprints(name: str) -> None:
 
 
 def test_shipped_promptmr_loads_through_the_published_loader_with_its_fingerprint() -> None:
-    from cardiomm.recon.learned.architectures import load_any
+    from cardiomm.recon.learned.model_files import load_any
     from cardiomm.recon.learned.sample import INPUT_NORMALISATION
 
     model, meta = load_any(WEIGHTS / "promptmr.pt", "promptmr")

@@ -12,9 +12,9 @@ import pytest
 from cardiomm.acquisition import load_undersampled
 from cardiomm.cohort import Subject
 from cardiomm.io import cmrxrecon as cio
-from cardiomm.recon.classical.cs import CSParams
-from cardiomm.recon.classical.sense import sense_recon_series, slice_maps
-from cardiomm.recon.classical.series import recon_series
+from cardiomm.recon.classical.espirit import slice_maps
+from cardiomm.recon.classical.sense import sense_recon_series
+from cardiomm.recon.classical.series import CSParams, recon_series
 from cardiomm.sampling.masks import make_mask, undersample
 from cardiomm.stages import recon as recon_stage
 from cardiomm.workflow import key

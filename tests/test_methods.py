@@ -20,8 +20,23 @@ REPO = Path(__file__).resolve().parents[1]
 SCHEMA = json.loads((REPO / "cardiomm/schema/config.schema.json").read_text())
 
 
-def test_schema_enum_is_the_registry_in_its_order() -> None:
-    assert SCHEMA["properties"]["methods"]["items"]["enum"] == list(methods.METHODS)
+def test_schema_is_filled_from_the_registry_and_the_file_names_no_method() -> None:
+    """The schema's five per-method places come from the registry (its order); the JSON file spells no method."""
+    from cardiomm.config import load_schema
+
+    s = load_schema()["properties"]
+    assert s["methods"]["items"]["enum"] == list(methods.METHODS)
+    assert [m for m in s["models"]["properties"] if m != "segmentation"] == list(methods.NEEDS_MODEL)
+    assert [m for m in s["train"]["properties"] if m in methods.REGISTRY] == list(methods.TRAINABLE)
+    assert s["train"]["properties"]["published"]["items"]["enum"] == list(methods.PUBLISHED_METHODS)
+    assert [m for m in s["published"]["properties"] if m != "clip_dir"] == list(methods.PUBLISHED_METHODS)
+    assert [m for m in methods.METHODS if m in s] == [n for n, m in methods.REGISTRY.items() if m.config]
+    assert list(s["tune_classical"]["properties"]["grid"]["properties"]) == [
+        n for n, m in methods.REGISTRY.items() if m.tune]
+    text = json.dumps(SCHEMA)
+    for name in methods.METHODS:
+        if name != "promptmr":  # PromptMRConfig.model_version's value "promptmr" is an architecture variant
+            assert f'"{name}"' not in text, name
 
 
 def test_labels_unique_and_kinds_consistent() -> None:
@@ -35,17 +50,61 @@ def test_labels_unique_and_kinds_consistent() -> None:
         methods.method("nope")
 
 
-def test_every_entry_point_resolves_to_a_function() -> None:
+def test_every_entry_point_resolves_to_a_callable() -> None:
     for m in methods.REGISTRY.values():
         module, func = m.entry.split(":")
         assert callable(getattr(importlib.import_module(module), func)), m.entry
+        for path in (m.network, m.network_config, m.port):
+            assert path is None or methods.load(path) is not None, path
 
 
-def test_checkpoint_architectures_are_the_methods_that_need_a_model() -> None:
-    from cardiomm.recon.learned.architectures import ARCHS, PUBLISHED
+def test_architectures_are_the_registry_networks() -> None:
+    """Every method that reads a model has a network (and only those); a network knows its method only through
+    the registry (arch_of), and a published port is named by its entry alone."""
+    import torch
 
-    assert set(ARCHS) == set(methods.NEEDS_MODEL)
-    assert set(PUBLISHED) == set(methods.PUBLISHED_METHODS)
+    from cardiomm.recon.learned.architectures import ARCHS, arch_of, build_model
+    from cardiomm.recon.learned.published import PublishedPort, port, published
+
+    assert list(ARCHS) == list(methods.NEEDS_MODEL)
+    assert published() == list(methods.PUBLISHED_METHODS)
+    assert all(isinstance(port(n), PublishedPort) for n in published()) and port("cardiomm") is None
+    for name in ("cardiomm", "varnet"):
+        assert arch_of(build_model(name, {"cascades": 1})) == name
+    with pytest.raises(ValueError, match="network of no registered method"):
+        arch_of(torch.nn.Linear(1, 1))
+
+
+def test_no_module_dispatches_on_a_method_name() -> None:
+    """Method names stand in the registry only (and the config, docs, tests): no package module, rule or script
+    compares against one or keys a table by one (docstrings and comments aside)."""
+    names = set(methods.METHODS) - {"cardiomm"}  # the package's own name is not a method literal
+    alternatives = "|".join(sorted(names, key=len, reverse=True))
+    pattern = re.compile(rf"""["']({alternatives})["']""")
+    found = []
+    skip = {"cardiomm/methods.py"}
+    ports = {"cardiomm/recon/learned/networks/promptmr.py", "cardiomm/recon/learned/networks/cardiomm_official.py"}
+    for p in [*(REPO / "cardiomm").rglob("*.py"), *(REPO / "rules").glob("*.smk"), REPO / "Snakefile",
+              *(REPO / "workflow_scripts").glob("*.py")]:
+        rel = str(p.relative_to(REPO))
+        if rel in skip:
+            continue
+        src = p.read_text()
+        code = src
+        if p.suffix == ".py":  # strings that are not docstrings
+            tree = ast.parse(src)
+            docs = {id(n.body[0].value) for n in ast.walk(tree)
+                    if isinstance(n, ast.Module | ast.FunctionDef | ast.ClassDef | ast.AsyncFunctionDef)
+                    and n.body and isinstance(n.body[0], ast.Expr) and isinstance(n.body[0].value, ast.Constant)}
+            code = " ".join(repr(n.value) for n in ast.walk(tree)
+                            if isinstance(n, ast.Constant) and isinstance(n.value, str) and id(n) not in docs)
+        for m in pattern.finditer(code):
+            if rel in ports and m.group(1) == "promptmr":  # a PromptMR config value (model_version), not the method
+                continue
+            found.append(f"{rel}: {m.group(0)}")
+    # the published ports' class attribute `arch` (their own files; unused since the registry names networks)
+    assert sorted(found) == sorted(["cardiomm/recon/learned/networks/cardiomm_official.py: 'cardiomm_official'"]), \
+        found
 
 
 def test_conventions_is_the_ground_floor() -> None:
@@ -222,5 +281,10 @@ def test_recon_params_from_a_config_are_what_the_recon_rule_passes(tmp_path):
     cfg = validate_config(yaml.safe_load((Path(__file__).resolve().parents[1] / "config.yaml").read_text()))
     p = ReconParams.from_config(cfg, "promptmr", tmp_path)
     assert p.model_path == str(tmp_path / cfg["models"]["promptmr"])
-    assert p.sense == cfg["sense"] and set(p.classical) == set(CLASSICAL) and p.published == cfg["published"]
-    assert ReconParams.from_config(cfg, "sense").model_path is None
+    assert p.config == {} and p.published == cfg["published"]
+    for m in CLASSICAL:  # a classical method gets its own block, defaults filled
+        q = ReconParams.from_config(cfg, m)
+        assert q.model_path is None and q.config == cfg[m] and set(q.config) == set(methods.method(m).defaults)
+    from cardiomm.workflow import plan_from_config
+
+    assert plan_from_config(cfg).recon_params("cs") == ReconParams.from_config(cfg, "cs")

@@ -21,7 +21,7 @@ import pytest
 import torch
 
 from cardiomm.physics.sense import SenseOp
-from cardiomm.recon.learned.architectures import (
+from cardiomm.recon.learned.model_files import (
     CheckpointError,
     load_any,
     load_model,
@@ -327,7 +327,7 @@ def test_series_reconstruction_takes_the_release_acs_width():
     from cardiomm.acquisition import Acquisition
     from cardiomm.methods import ReconParams
     from cardiomm.recon.learned.infer_published import acs_rule
-    from cardiomm.recon.reconstructors import published_method
+    from cardiomm.recon.learned.infer_published import method as published_method
 
     assert acs_rule("promptmr", "Uniform8", 16) == (16, False)
     assert acs_rule("cardiomm_official", "ktRadial8", 24) == (24, True)

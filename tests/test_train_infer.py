@@ -16,7 +16,7 @@ from cardiomm.io.cmrxrecon import write_kspace
 from cardiomm.physics.coils import rss
 from cardiomm.physics.fft import fft2c, ifft2c
 from cardiomm.recon.learned import training_task as train_mod
-from cardiomm.recon.learned.architectures import CheckpointError, build_model, load_model, save_checkpoint
+from cardiomm.recon.learned.architectures import build_model
 from cardiomm.recon.learned.data import (
     INPUT_NORMALISATION,
     FrameDataset,
@@ -26,6 +26,7 @@ from cardiomm.recon.learned.data import (
     prepare_frame,
 )
 from cardiomm.recon.learned.infer import reconstruct_series
+from cardiomm.recon.learned.model_files import CheckpointError, load_model, save_checkpoint
 from cardiomm.recon.learned.sample import FrameSample
 from cardiomm.sampling.masks import acs_from_mask, make_mask
 
@@ -332,7 +333,7 @@ def _train_published(arch: str, model_cfg: dict, cohort: list, tmp_path: Path, *
 
 def test_promptmr_trains_to_a_loadable_checkpoint(cohort: list, tmp_path: Path) -> None:
     """PromptMR+ takes its adjacent frames through the same engine; the checkpoint loads for inference."""
-    from cardiomm.recon.learned.architectures import load_any
+    from cardiomm.recon.learned.model_files import load_any
 
     m, out = _train_published("promptmr", dict(TINY_PUBLISHED, n_history=1), cohort, tmp_path)
     assert m["arch"] == "promptmr" and m["steps"] == 2 and math.isfinite(m["val_loss"])
@@ -384,7 +385,7 @@ def test_official_cardiomm_trains_with_clip_text_features(cohort: list, tmp_path
     pytest.importorskip("transformers")
     from clip_folder import tiny_clip_folder
 
-    from cardiomm.recon.learned.architectures import load_any
+    from cardiomm.recon.learned.model_files import load_any
     from cardiomm.recon.learned.text_prompts import ClipFolderError
 
     folder = tmp_path / "clip-vit-base-patch16"

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from cardiomm.cohort import Subject
-from cardiomm.recon.classical.cs import CSParams
+from cardiomm.recon.classical.series import CSParams
 from cardiomm.recon.classical.tune import Case, central_slices, choose, config_lines, grid_search
 from cardiomm.recon.classical.zero_filled import zero_filled
 from cardiomm.sampling.masks import make_mask, undersample

@@ -1,4 +1,4 @@
-"""rule tune_classical: grid search of the cs / kttv / lps weights on validation subjects."""
+"""rule tune_classical: grid search of the classical methods' weights on validation subjects."""
 
 from pathlib import Path
 

@@ -43,7 +43,7 @@ from cardiomm.conventions import (
     INDICATORS,
     REFERENCE,
     TRUTH,
-    parse_mask_name,
+    MaskName,
     unit,
 )
 from cardiomm.methods import METHODS
@@ -86,7 +86,7 @@ def mask_sort_key(mask: str) -> tuple[int, int, str]:
     """Sort key: ``full`` first, then pattern order of :data:`ALL_PATTERNS`, then acceleration."""
     if mask == FULLY_SAMPLED:
         return (-1, 0, mask)
-    m = parse_mask_name(mask)
+    m = MaskName.of(mask)
     return (ALL_PATTERNS.index(m.pattern), m.R, mask)
 
 
@@ -123,7 +123,7 @@ def validate_indicator_table(df: pd.DataFrame, name: str = "df") -> pd.DataFrame
     for mask in out["mask"].unique():
         if mask != FULLY_SAMPLED:
             try:
-                parse_mask_name(str(mask))
+                MaskName.of(str(mask))
             except ValueError as err:
                 raise ValueError(f"{name}: {err}") from None
     expected_units = out["indicator"].map(unit)

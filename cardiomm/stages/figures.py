@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 
-from cardiomm.conventions import MODALITIES
 from cardiomm.workflow import key
 
 log = logging.getLogger("cardiomm")
@@ -47,67 +46,21 @@ def figures_images(tables: Mapping[str, str], inputs: Mapping[str, str], outputs
     """
     import pandas as pd
 
-    from cardiomm.compare.image_quality import frame_metrics
-    from cardiomm.conventions import FULLY_SAMPLED, LV_MYO, REFERENCE
-    from cardiomm.figures import plots
+    from cardiomm.figures import images, plots
     from cardiomm.io.nifti import load_image
 
-    def stem(name: str) -> str:
-        return _stem(outputs, name)
+    def stem(*name: str) -> str:
+        return _stem(outputs, key(*name))
 
     def load(what: str, method: str, mask: str, sid: str, mod: str) -> np.ndarray:
         return load_image(inputs[key(what, method, mask, sid, mod)])[0]
 
     plots.quality_distributions(pd.read_csv(tables["image_quality"]), stem("image_quality"))
-
-    sid = subject_id
-    for mod in modalities:
-        ref = load("image", REFERENCE, FULLY_SAMPLED, sid, mod)
-        t, z = 0, ref.shape[1] // 2
-        for mk in masks:
-            images, metrics = {}, {}
-            for me in methods:
-                rec = load("image", me, mk, sid, mod)
-                images[me] = rec[t, z]
-                r = frame_metrics(ref[t:t + 1, z:z + 1], rec[t:t + 1, z:z + 1])[0]
-                metrics[me] = (r["psnr"], r["ssim"])
-            plots.recon_panel(images, ref[t, z], metrics, f"{sid} {mod} {mk}: slice {z}, frame {t}",
-                              stem(key("recon_panel", mod, mk)))
-
-    mapping = [m for m in modalities if MODALITIES[m].analysis == "biomarker"]
-    if mapping:
-        maps, myo = {}, None
-        for mod in mapping:
-            bm = MODALITIES[mod].biomarker
-            lab = load("seg", REFERENCE, FULLY_SAMPLED, sid, mod)
-            z = lab.shape[1] // 2
-            myo = lab[0, z] == LV_MYO if myo is None else myo
-            for me, mk in [(REFERENCE, FULLY_SAMPLED)] + [(me, masks[-1]) for me in methods if me == "cardiomm"]:
-                mp = load("map", me, mk, sid, mod)
-                maps[f"{bm} {me}" + ("" if mk == FULLY_SAMPLED else f" {mk}")] = mp[0, z]
-        plots.maps_panel(maps, myo, {}, stem("maps"), title=f"{sid}: myocardial maps (mid slice)")
-
-    if key("segmentation", "typical") not in dict(outputs.items()):  # nothing segmented (Plan.figure_outputs)
-        _check_written(outputs)
-        return
-    seg = pd.read_csv(tables["segmentation"])
-    cine = seg[(seg["modality"] == modalities[0])].copy()
-    if cine.empty:
-        raise ValueError(f"figures: the segmentation table {tables['segmentation']} has no {modalities[0]} rows")
-    score = cine.filter(like="dice_").mean(axis=1) if any(c.startswith("dice_") for c in cine) else None
-    if score is not None and score.notna().any():
-        cine["score"] = score
-        cine = cine.dropna(subset=["score"]).sort_values("score")
-        picks = {"worst": cine.iloc[0], "typical": cine.iloc[len(cine) // 2]}
-    else:
-        picks = {"worst": cine.iloc[0], "typical": cine.iloc[0]}
-    for name, row in picks.items():
-        where = (row["method"], row["mask"], row["subject"], row["modality"])
-        img, lab = load("image", *where), load("seg", *where)
-        z = lab.shape[1] // 2
-        extra = f", mean Dice {row['score']:.3f}" if "score" in row else ""
-        plots.segmentation_overlay(img[0, z], lab[0, z], f"{name}: {row['subject']} {row['method']} {row['mask']}"
-                                   f"{extra}", stem(key("segmentation", name)))
+    images.recon_panels(load, stem, methods, masks, modalities, subject_id)
+    images.maps_figure(load, stem, methods, masks, modalities, subject_id)
+    if key("segmentation", "typical") in dict(outputs.items()):  # else nothing segmented (Plan.figure_outputs)
+        images.segmentation_overlays(load, stem, pd.read_csv(tables["segmentation"]), modalities[0],
+                                     f"the segmentation table {tables['segmentation']}")
     _check_written(outputs)
 
 

@@ -47,7 +47,7 @@ def quantify(subject: Subject, method: str, inputs: Mapping[str, str], outputs: 
     from cardiomm.cohort import TimingMissing
     from cardiomm.io.nifti import load_image
     from cardiomm.quantify.cine import cine_phenotypes
-    from cardiomm.quantify.mapping import map_series, myocardial_summary, series_noise
+    from cardiomm.quantify.mapping import body_mask, map_series, myocardial_summary, series_noise
     from cardiomm.quantify.noise import floor_summary
     from cardiomm.quantify.wall_thickness import aha_segments
 
@@ -78,7 +78,7 @@ def quantify(subject: Subject, method: str, inputs: Mapping[str, str], outputs: 
                              timing_source="none"))
             continue
         log.info("%s %s %s: timing from %s", subject.id, mod, mk, timing_source)
-        body = images.mean(axis=0) > 0.05 * np.percentile(images.mean(axis=0), 99)
+        body = body_mask(images)
         noise = series_noise(images) if noise_floor == "background" else None
         floor = floor_summary(noise)
         log.info("%s %s %s %s: noise floor %s", method, mk, subject.id, mod, floor)

@@ -16,6 +16,7 @@ from cardiomm.cohort import Subject
 from cardiomm.conventions import series_meta
 from cardiomm.io import cmrxrecon as cio
 from cardiomm.io.nifti import save_image
+from cardiomm.methods import ReconParams
 from cardiomm.workflow import key, named
 
 log = logging.getLogger("cardiomm")
@@ -40,30 +41,26 @@ def coilmaps(subject: Subject, inputs: Mapping[str, str], outputs: Mapping[str, 
     ``(nz, nc, ny, nx)`` complex64), for the classical methods' reconstruction jobs.
 
     One job per subject. Maps depend on the frame-averaged data in the central calibration square only
-    (:func:`cardiomm.recon.classical.sense.calibration`); the synthetic cohort's three masks share their 20 ACS lines,
-    so ESPIRiT runs once per slice instead of once per slice x mask x classical method. A series whose calibration
-    input equals (byte for byte) an earlier one's gets a hard link to that file; the maps are the ones each
-    reconstruction job would compute itself. ``inputs``: ``key(mod, mask, "mask" | "kus")`` -> undersampled file.
+    (:func:`cardiomm.recon.classical.espirit.calibrations`); the synthetic cohort's three masks share their 20 ACS
+    lines, so ESPIRiT runs once per slice instead of once per slice x mask x classical method. A series whose
+    calibration input equals (byte for byte, :func:`~cardiomm.recon.classical.espirit.calibration_digest`) an
+    earlier one's gets a hard link to that file; the maps are the ones each reconstruction job would compute
+    itself. ``inputs``: ``key(mod, mask, "mask" | "kus")`` -> undersampled file.
     """
-    import hashlib
     import shutil
 
     from cardiomm.acquisition import load_undersampled
     from cardiomm.atomic import atomic_path
     from cardiomm.io.releases import acs_lines
-    from cardiomm.recon.classical.sense import calibration, espirit_calibrated
+    from cardiomm.recon.classical.espirit import calibration_digest, calibrations, series_maps
 
     acs = acs_lines(subject.release)
     done: dict[str, str] = {}  # calibration digest -> maps file written in this job
     for (mod, mk, _), out in named(outputs).items():
         acq = load_undersampled(inputs[key(mod, mk, "kus")], inputs[key(mod, mk, "mask")], mk, acs,
                                 series_meta(subject.meta, mod))
-        calibs = [calibration(acq.kspace[:, z], acq.acs, acq.acs_width) for z in range(acq.shape[1])]
-        h = hashlib.sha256()
-        for c, w in calibs:
-            h.update(c.tobytes())
-            h.update(str(w).encode())
-        digest = h.hexdigest()
+        calibs = calibrations(acq)
+        digest = calibration_digest(calibs)
         with atomic_path(out) as tmp:
             if digest in done:
                 tmp.unlink()
@@ -74,32 +71,28 @@ def coilmaps(subject: Subject, inputs: Mapping[str, str], outputs: Mapping[str, 
                 log.info("%s %s %s: same ACS data as %s, maps shared", subject.id, mod, mk, Path(done[digest]).name)
             else:
                 with open(tmp, "wb") as f:
-                    np.save(f, np.stack([espirit_calibrated(c, w) for c, w in calibs]), allow_pickle=False)
+                    np.save(f, series_maps(calibs), allow_pickle=False)
                 log.info("%s %s %s: ESPIRiT maps of %d slices", subject.id, mod, mk, len(calibs))
         done.setdefault(digest, out)
 
 
 def reconstruct(method: str, subject: Subject, mask_name: str, inputs: Mapping[str, str], outputs: Mapping[str, str],
-                sense_params: dict, model_path: str | None, classical_params: dict | None = None,
-                published: dict | None = None) -> None:
+                params: ReconParams | None = None) -> None:
     """Reconstruct one subject x mask with ``method``: every modality named in ``outputs``.
 
     One job per subject x method x mask (so a cluster spreads the (GPU) work over masks); the model is loaded once
     per job for its modalities. ``inputs``: ``key(mod, "mask" | "kus")`` -> undersampled files;
     ``outputs``: ``key(mod, "mat" | "nii")`` (:meth:`cardiomm.workflow.Plan.recon_inputs` / ``recon_outputs``);
     ``inputs`` may hold ``key(mod, "maps")``, the coil-maps job's ESPIRiT maps (classical methods).
-    ``classical_params``: the config blocks ``cs:``/``kttv:``/``lps:`` (and ``sense:``) by method name.
-    ``published``: the config's ``published`` section (CLIP folder, model configs of the published methods).
+    ``params``: what the method gets from the config (:meth:`cardiomm.methods.ReconParams.from_config`: its
+    checkpoint, its own block, the ``published`` section).
     """
     from cardiomm.acquisition import load_undersampled
     from cardiomm.io.releases import acs_lines
-    from cardiomm.methods import ReconParams
     from cardiomm.methods import method as registered
 
     acs = acs_lines(subject.release)  # the release's ACS width (the synthetic cohort's for generic trees)
-    # the model (if any) is loaded once for every series of the job
-    rec = registered(method).prepare(ReconParams(model_path, sense_params or {}, classical_params or {},
-                                                 published or {}))
+    rec = registered(method).prepare(params)  # the model (if any) is loaded once for every series of the job
     mods = list(dict.fromkeys(k[0] for k in named(outputs)))
     mk = mask_name
     t0, frames = time.perf_counter(), 0

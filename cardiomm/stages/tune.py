@@ -15,7 +15,8 @@ log = logging.getLogger("cardiomm")
 
 def tune_classical(subjects: list[Subject], inputs: Mapping[str, str], tune_cfg: dict, classical_params: dict,
                    command: str, out_table: str, out_summary: str, out_plot_stem: str, out_md: str) -> None:
-    """Grid search of the ``cs``/``kttv``/``lps`` weights on validation subjects (:mod:`cardiomm.recon.classical.tune`).
+    """Grid search of the tunable classical methods' weights on validation subjects
+    (:mod:`cardiomm.recon.classical.tune`).
 
     ``inputs``: ``key(subject, mod, mask, "mask" | "kus")`` -> undersampled files and ``key(subject, mod, "full",
     "ref")`` -> the reference ``.mat`` (:meth:`cardiomm.workflow.Plan.tune_inputs`); ``tune_cfg`` is the config
@@ -23,13 +24,12 @@ def tune_classical(subjects: list[Subject], inputs: Mapping[str, str], tune_cfg:
     """
     from cardiomm.atomic import write_text
     from cardiomm.conventions import FULLY_SAMPLED
-    from cardiomm.recon.classical.cs import CSParams
-    from cardiomm.recon.classical.tune import TUNED, Case, central_slices, choose, config_lines, grid_search, plot
+    from cardiomm.recon.classical.tune import Case, central_slices, choose, grid_search, method_params, plot, report
 
     bad = [s.id for s in subjects if s.split != "val"]
     if bad:
         raise ValueError(f"tune_classical: only validation subjects may be used for tuning, got {bad}")
-    params = {m: CSParams.from_dict(m, classical_params.get(m, {})) for m in TUNED}
+    params = method_params(classical_params)
     files = named(inputs)
     modalities = list(dict.fromkeys(m for _, m, mk, _ in files if mk != FULLY_SAMPLED))
     masks = list(dict.fromkeys(mk for _, _, mk, _ in files if mk != FULLY_SAMPLED))
@@ -48,8 +48,4 @@ def tune_classical(subjects: list[Subject], inputs: Mapping[str, str], tune_cfg:
     write_csv(table, out_table)
     write_csv(summary, out_summary)
     plot(summary, out_plot_stem)
-    lines = ["# Classical baselines: weights from the validation split", "",
-             f"subjects: {', '.join(s.id for s in subjects)}; modalities: {', '.join(modalities)}; masks: "
-             f"{', '.join(masks)}; {len(cases)} slices", "", "```yaml", config_lines(summary, params, command).rstrip(),
-             "```", "", summary.to_markdown(index=False, floatfmt=".4g")]
-    write_text(out_md, "\n".join(lines) + "\n")
+    write_text(out_md, report(cases, summary, params, command))

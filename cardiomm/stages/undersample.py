@@ -47,14 +47,14 @@ def mask_table(mask_files: Mapping[str, str], out_csv: str, acs: int | None = No
     """
     import pandas as pd
 
-    from cardiomm.conventions import ACS_LINES, parse_mask_name
+    from cardiomm.conventions import ACS_LINES, MaskName
     from cardiomm.sampling.masks import mask_stats
 
     rows = []
     for (sid, _mod, name), f in named(mask_files).items():
         p = Path(f)
         st = mask_stats(cio.read_mask(p), name, acs or ACS_LINES)
-        mn = parse_mask_name(name)
+        mn = MaskName.of(name)
         rows.append({"subject": sid, "file": p.name, "mask": name, "pattern": mn.pattern,
                      "source": cio.read_attr(p, "cardiomm_mask_source") or "generated", "acs": acs or ACS_LINES,
                      **{k: st[k] for k in ("nominal_R", "achieved_R", "outer_fraction", "acs_complete")}})

@@ -1,2 +1,1 @@
-"""Classical reconstructions: zero-filled, SENSE, compressed sensing, k-t (TV, L+S), on SigPy or BART, with ESPIRiT
-maps."""
+"""Classical reconstructions: zero-filled, SENSE, compressed sensing, k-t (TV, L+S); SigPy or BART, ESPIRiT maps."""

@@ -1,2 +1,1 @@
-"""Learned reconstructions: the networks, their data and samples, prompts, training task, architectures and
-inference."""
+"""Learned reconstructions: networks, their data and samples, prompts, training task, architectures, inference."""

@@ -1,78 +1,63 @@
-"""Reconstruction checkpoints: one self-describing file per trained network.
+"""The reconstruction architectures: the network of every registered method that reads a model.
 
-A checkpoint is a ``torch.save`` dict (loadable with ``weights_only=True``)::
-
-    format_version  int
-    arch            "cardiomm" | "varnet"
-    model_config    dict of the architecture's config dataclass
-    state_dict      tensors (CPU)
-    state_sha256    hex digest of the state (names, dtypes, shapes, bytes) to detect silent corruption
-    train_config    dict or None
-    metrics         dict or None
-    extra           dict or None (e.g. provenance: data, command, seed)
-
-Files are written atomically (temporary name + rename). :func:`load_model` raises :class:`CheckpointError`
-naming the file when it is missing, truncated/corrupt, of another architecture, or does not fit.
-
-Third-party checkpoints of the published architectures (``cardiomm_official``: the official CardioMM
-Lightning ``.ckpt``; ``promptmr``: the released PromptMR+ ``.ckpt``; or a plain state dict of either) are read
-by :func:`load_published`: ``torch.load(weights_only=True)`` with an explicit allow-list of the few Python
-types such Lightning files hold (:data:`LIGHTNING_SAFE_GLOBALS`), never a general unpickle; the state is
-checked key by key against the architecture and loaded with ``strict=True``. :func:`load_any` dispatches
-between the two formats.
+The registry (:mod:`cardiomm.methods`) names each method's network and its config dataclass (``network``,
+``network_config``: ``"module:Class"``); this module builds them (:func:`make_config`, :func:`build_model`) and
+says which method a network belongs to (:func:`arch_of`), so a checkpoint records its method's name without the
+network knowing it. The files they are saved in and read from are :mod:`cardiomm.recon.learned.model_files`.
 """
 
 from __future__ import annotations
 
-import argparse
-import os
-import pathlib
-import pickle
-import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import fields
-from pathlib import Path
 
-import numpy as np
-import torch
 from torch import nn
 
-from cardiomm.atomic import atomic_path
-from cardiomm.checkpoint import state_sha256  # the one state digest (re-exported)
-from cardiomm.recon.learned.networks.blocks import count_parameters
-from cardiomm.recon.learned.networks.cardiomm import CardioMM, CardioMMConfig
-from cardiomm.recon.learned.networks.cardiomm_official import CardioMMOfficial, CardioMMOfficialConfig
-from cardiomm.recon.learned.networks.promptmr import PromptMR, PromptMRConfig
-from cardiomm.recon.learned.networks.varnet import VarNet, VarNetConfig
+from cardiomm.methods import REGISTRY, load
 
-FORMAT_VERSION = 1
-ARCHS: dict[str, tuple[type[nn.Module], type]] = {
-    "cardiomm": (CardioMM, CardioMMConfig),
-    "varnet": (VarNet, VarNetConfig),
-    "cardiomm_official": (CardioMMOfficial, CardioMMOfficialConfig),
-    "promptmr": (PromptMR, PromptMRConfig),
-}
-_REQUIRED = ("format_version", "arch", "model_config", "state_dict", "state_sha256")
-
-__all__ = ["ARCHS", "CheckpointError", "LIGHTNING_SAFE_GLOBALS", "PUBLISHED", "build_model", "count_parameters",
-           "load_any", "load_model", "load_published", "make_config", "read_weights_only", "save_checkpoint",
-           "state_sha256"]
+__all__ = ["ARCHS", "arch_of", "build_model", "config_class", "make_config", "network_class"]
 
 
-class CheckpointError(RuntimeError):
-    """A checkpoint file cannot be used; the message names the file and the reason."""
+class _Archs(Mapping):
+    """``{method: (network class, config class)}`` of the registered methods with a network, imported on access."""
 
-    def __init__(self, path: str | os.PathLike, reason: str) -> None:
-        super().__init__(f"{path}: {reason}")
-        self.path = str(path)
-        self.reason = reason
+    def _names(self) -> list[str]:
+        return [n for n, m in REGISTRY.items() if m.network is not None]
+
+    def __getitem__(self, name: str) -> tuple[type[nn.Module], type]:
+        m = REGISTRY.get(name)
+        if m is None or m.network is None:
+            raise KeyError(name)
+        return load(m.network), load(m.network_config)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names())
+
+    def __len__(self) -> int:
+        return len(self._names())
 
 
-def make_config(arch: str, cfg: dict | None = None):  # noqa: ANN201 - CardioMMConfig | VarNetConfig
-    """The config dataclass of ``arch`` from a (possibly partial) dict; unknown keys raise ``ValueError``."""
+#: every architecture by method name (a live view of the registry)
+ARCHS: Mapping[str, tuple[type[nn.Module], type]] = _Archs()
+
+
+def network_class(arch: str) -> type[nn.Module]:
+    """The network class of method ``arch``."""
     if arch not in ARCHS:
         raise ValueError(f"unknown model kind {arch!r}; known: {sorted(ARCHS)}")
-    cls = ARCHS[arch][1]
+    return ARCHS[arch][0]
+
+
+def config_class(arch: str) -> type:
+    """The config dataclass of method ``arch``'s network."""
+    if arch not in ARCHS:
+        raise ValueError(f"unknown model kind {arch!r}; known: {sorted(ARCHS)}")
+    return ARCHS[arch][1]
+
+
+def make_config(arch: str, cfg: dict | None = None):  # noqa: ANN201 - the architecture's config dataclass
+    """The config dataclass of ``arch`` from a (possibly partial) dict; unknown keys raise ``ValueError``."""
+    cls = config_class(arch)
     cfg = dict(cfg or {})
     names = {f.name for f in fields(cls)}
     unknown = sorted(set(cfg) - names)
@@ -82,305 +67,14 @@ def make_config(arch: str, cfg: dict | None = None):  # noqa: ANN201 - CardioMMC
 
 
 def build_model(arch: str, cfg: dict | None = None) -> nn.Module:
-    """A freshly initialised network of kind ``arch`` (``"cardiomm"`` or ``"varnet"``)."""
-    config = make_config(arch, cfg)
-    return ARCHS[arch][0](config)
+    """A freshly initialised network of method ``arch`` (e.g. ``"cardiomm"``)."""
+    return network_class(arch)(make_config(arch, cfg))
 
 
-def _plain(obj: object) -> object:
-    """Make a config/metrics value safe for ``torch.load(weights_only=True)`` (no NumPy scalars, paths)."""
-    if isinstance(obj, dict):
-        return {str(k): _plain(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return type(obj)(_plain(v) for v in obj)
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, Path):
-        return str(obj)
-    return obj
-
-
-def save_checkpoint(
-    path: str | os.PathLike,
-    model: nn.Module,
-    train_config: dict | None = None,
-    metrics: dict | None = None,
-    extra: dict | None = None,
-) -> str:
-    """Atomically save ``model`` (a :class:`CardioMM` or :class:`VarNet`) with its config; returns the state digest."""
-    arch = getattr(model, "arch", None)
-    if arch not in ARCHS:
-        raise ValueError(f"cannot save {type(model).__name__} to {path}: not one of {sorted(ARCHS)}")
-    state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-    digest = state_sha256(state)
-    payload = {
-        "format_version": FORMAT_VERSION,
-        "arch": arch,
-        "model_config": _plain(model.config.to_dict()),
-        "state_dict": state,
-        "state_sha256": digest,
-        "train_config": _plain(train_config),
-        "metrics": _plain(metrics),
-        "extra": _plain(extra),
-        "n_parameters": count_parameters(model),
-    }
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
-    return digest
-
-
-def _existing_file(path: str | os.PathLike) -> Path:
-    """``path`` as a Path; :class:`CheckpointError` if it does not exist or is empty."""
-    path = Path(path)
-    if not path.exists():
-        raise CheckpointError(path, "checkpoint file does not exist")
-    if path.stat().st_size == 0:
-        raise CheckpointError(path, "checkpoint file is empty (0 bytes)")
-    return path
-
-
-def read_checkpoint(path: str | os.PathLike) -> dict:
-    """The raw checkpoint dict, validated for presence of the required keys and the state digest."""
-    path = _existing_file(path)
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # torch raises RuntimeError/UnpicklingError/EOFError/zip errors on corruption
-        raise CheckpointError(path, f"cannot be read, truncated or corrupt ({type(err).__name__}: {err})") from None
-    if not isinstance(ckpt, dict) or any(k not in ckpt for k in _REQUIRED):
-        have = sorted(ckpt) if isinstance(ckpt, dict) else type(ckpt).__name__
-        raise CheckpointError(path, f"not a cardiomm reconstruction checkpoint (needs keys {_REQUIRED}, has {have})")
-    if ckpt["format_version"] > FORMAT_VERSION:
-        raise CheckpointError(path, f"format version {ckpt['format_version']} is newer than this code's "
-                                    f"{FORMAT_VERSION}")
-    digest = state_sha256(ckpt["state_dict"])
-    if digest != ckpt["state_sha256"]:
-        raise CheckpointError(path, f"state digest mismatch (stored {ckpt['state_sha256'][:12]}..., "
-                                    f"computed {digest[:12]}...): the weights were altered or corrupted")
-    return ckpt
-
-
-def load_model(path: str | os.PathLike, arch: str | None = None) -> tuple[nn.Module, dict]:
-    """Load a checkpoint into a fresh network (CPU, eval mode).
-
-    Parameters
-    ----------
-    path: checkpoint file.
-    arch: expected architecture (``"cardiomm"``/``"varnet"``); ``None`` accepts either.
-
-    Returns
-    -------
-    ``(model, meta)`` where ``meta`` holds every checkpoint key except ``state_dict``.
-
-    Raises
-    ------
-    CheckpointError: missing, empty, truncated or corrupt file; digest mismatch; another architecture than
-        ``arch``; a config or state that does not fit the architecture.
-    """
-    ckpt = read_checkpoint(path)
-    found = ckpt["arch"]
-    if arch is not None and found != arch:
-        raise CheckpointError(path, f"holds a {found!r} network, but a {arch!r} network was asked for")
-    if found not in ARCHS:
-        raise CheckpointError(path, f"unknown architecture {found!r}; known: {sorted(ARCHS)}")
-    try:
-        model = build_model(found, ckpt["model_config"])
-    except (TypeError, ValueError) as err:
-        raise CheckpointError(path, f"model config does not fit {found!r}: {err}") from None
-    try:
-        model.load_state_dict(ckpt["state_dict"], strict=True)
-    except RuntimeError as err:
-        msg = str(err).replace("\n", " ")
-        raise CheckpointError(path, f"state does not fit the {found!r} architecture: {msg[:600]}") from None
-    model.eval()
-    meta = {k: v for k, v in ckpt.items() if k != "state_dict"}
-    return model, meta
-
-
-# ---------------------------------------------------------------------------------------------
-# Third-party checkpoints of the published architectures
-# ---------------------------------------------------------------------------------------------
-
-
-#: the only non-builtin types a published Lightning checkpoint may make ``torch.load`` rebuild
-LIGHTNING_SAFE_GLOBALS: list = [
-    # Lightning's AttributeDict (a dict subclass holding ``hyper_parameters``) is rebuilt as a plain dict
-    (dict, "pytorch_lightning.utilities.parsing.AttributeDict"),
-    (dict, "lightning.fabric.utilities.data.AttributeDict"),
-    (dict, "lightning_fabric.utilities.data.AttributeDict"),
-    (dict, "lightning.pytorch.utilities.parsing.AttributeDict"),
-    argparse.Namespace,
-    pathlib.PosixPath,
-    (pathlib.PosixPath, "pathlib._local.PosixPath"),
-    pathlib.WindowsPath,
-    (pathlib.WindowsPath, "pathlib._local.WindowsPath"),
-]
-
-
-def _allowed_names() -> list[str]:
-    return sorted({g[1] if isinstance(g, tuple) else f"{g.__module__}.{g.__qualname__}"
-                   for g in LIGHTNING_SAFE_GLOBALS})
-
-
-def read_weights_only(path: str | os.PathLike) -> object:
-    """``torch.load(path, weights_only=True)`` with :data:`LIGHTNING_SAFE_GLOBALS`; refusals name the type.
-
-    Raises
-    ------
-    CheckpointError: missing/empty/corrupt file, or a pickle that needs a type outside the allow-list.
-    """
-    path = _existing_file(path)
-    try:
-        with torch.serialization.safe_globals(LIGHTNING_SAFE_GLOBALS):
-            return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as err:
-        found = re.search(r"GLOBAL ([\w.]+)", str(err))
-        if found:
-            raise CheckpointError(path, f"refused: unpickling it needs the Python type {found.group(1)}, which is "
-                                        f"not on the allow-list {_allowed_names()} (a general unpickle, "
-                                        "weights_only=False, is never done). In an environment you trust, save "
-                                        "its state dict alone: torch.save(torch.load(f, weights_only=False)"
-                                        "['state_dict'], 'plain.pt')") from None
-        raise CheckpointError(path, f"cannot be read, truncated or corrupt (UnpicklingError: {err})") from None
-    except Exception as err:  # noqa: BLE001 - zip/EOF/runtime errors of a damaged file
-        raise CheckpointError(path, f"cannot be read, truncated or corrupt ({type(err).__name__}: {err})") from None
-
-
-#: per published architecture: the key prefix of the network in the official Lightning module (stripped or
-#: kept), the prefixes of the official module's non-network state (reported, not loaded), and the bare
-#: network prefixes that identify a plain state dict of the network alone
-PUBLISHED: dict[str, dict] = {
-    "cardiomm_official": {
-        "lightning_prefix": "",  # the port keeps the official module layout: metausunetlight./lm_head_*.
-        "network_prefixes": ("metausunetlight.", "lm_head_meta.", "lm_head_us."),
-        "bare_prefixes": ("sens_net.", "cascades."),
-        "bare_to": "metausunetlight.",
-        "not_network": {"language_model_no.": "the frozen text encoder (loaded from the CLIP folder instead)",
-                        "loss.": "the SSIM loss window buffer"},
-    },
-    "promptmr": {
-        "lightning_prefix": "promptmr.",
-        "network_prefixes": ("sens_net.", "cascades."),
-        "bare_prefixes": ("sens_net.", "cascades."),
-        "bare_to": "",
-        "not_network": {"loss.": "the SSIM loss window buffer"},
-    },
-}
-
-
-def _first(keys: list[str], n: int = 5) -> str:
-    return ", ".join(keys[:n]) + (f" (and {len(keys) - n} more)" if len(keys) > n else "")
-
-
-def _guess_arch(keys: list[str]) -> str | None:
-    for arch, spec in PUBLISHED.items():
-        lp = spec["lightning_prefix"]
-        if lp and any(k.startswith(lp) for k in keys):
-            return arch
-    if any(k.startswith("metausunetlight.") for k in keys):
-        return "cardiomm_official"
-    return None
-
-
-def _published_state(path: Path, obj: object, arch: str) -> tuple[dict[str, torch.Tensor], dict, dict]:
-    """``(network state with the port's key layout, hyper-parameters, ignored {prefix: count})``."""
-    spec = PUBLISHED[arch]
-    hparams: dict = {}
-    if isinstance(obj, Mapping) and isinstance(obj.get("state_dict"), Mapping):
-        hp = obj.get("hyper_parameters") or {}
-        hparams = dict(vars(hp)) if isinstance(hp, argparse.Namespace) else dict(hp)
-        state = dict(obj["state_dict"])
-    elif isinstance(obj, Mapping) and obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
-        state = dict(obj)
-    else:
-        have = sorted(obj)[:8] if isinstance(obj, Mapping) else type(obj).__name__
-        raise CheckpointError(path, f"neither a Lightning checkpoint (with 'state_dict') nor a plain state dict "
-                                    f"of tensors; has {have}")
-    bad = [k for k, v in state.items() if not isinstance(v, torch.Tensor)]
-    if bad:
-        raise CheckpointError(path, f"state dict entries that are not tensors: {_first(bad)}")
-    ignored: dict[str, int] = {}
-    for prefix in spec["not_network"]:
-        drop = [k for k in state if k.startswith(prefix)]
-        if drop:
-            ignored[prefix] = len(drop)
-            for k in drop:
-                del state[k]
-    lp = spec["lightning_prefix"]
-    if lp and any(k.startswith(lp) for k in state):
-        state = {k[len(lp):] if k.startswith(lp) else k: v for k, v in state.items()}
-    elif spec["bare_to"] and not any(k.startswith(spec["network_prefixes"]) for k in state) \
-            and any(k.startswith(spec["bare_prefixes"]) for k in state):
-        state = {spec["bare_to"] + k: v for k, v in state.items()}
-    return state, hparams, ignored
-
-
-def check_state_fits(path: str | os.PathLike, model: nn.Module, state: Mapping[str, torch.Tensor],
-                     arch: str) -> None:
-    """Raise :class:`CheckpointError` naming the first missing, unexpected and mis-shaped keys, if any."""
-    expected = model.state_dict()
-    missing = [k for k in expected if k not in state]
-    unexpected = [k for k in state if k not in expected]
-    shapes = [f"{k} {tuple(state[k].shape)} (the {arch} config needs {tuple(v.shape)})"
-              for k, v in expected.items() if k in state and tuple(state[k].shape) != tuple(v.shape)]
-    if not (missing or unexpected or shapes):
-        return
-    parts = []
-    if missing:
-        parts.append(f"{len(missing)} missing keys: {_first(missing)}")
-    if unexpected:
-        parts.append(f"{len(unexpected)} unexpected keys: {_first(unexpected)}")
-    if shapes:
-        parts.append(f"{len(shapes)} shape mismatches: {_first(shapes, 3)}")
-    other = _guess_arch(list(state))
-    hint = (f"; it looks like a {other!r} checkpoint" if other and other != arch else
-            "; pass the model config it was trained with (recon.published.<method>.model_config)")
-    raise CheckpointError(path, f"does not fit the {arch!r} architecture: " + "; ".join(parts) + hint)
-
-
-def load_published(path: str | os.PathLike, arch: str, model_config: Mapping | None = None
-                   ) -> tuple[nn.Module, dict]:
-    """Load a third-party checkpoint of a published architecture into its port (CPU, eval mode).
-
-    Parameters
-    ----------
-    path: the official Lightning ``.ckpt`` or a plain state dict (``.pt``/``.pth``/``.ckpt``).
-    arch: ``"cardiomm_official"`` or ``"promptmr"``.
-    model_config: config fields overriding those found in the file's ``hyper_parameters`` (a plain state
-        dict has none: then this is the whole config, on top of the official defaults).
-
-    Returns
-    -------
-    ``(model, meta)``; ``meta`` holds ``arch``, ``model_config``, ``source: "published"``, and
-    ``ignored_keys`` ``{prefix: count}`` for the official module's state that is not the network
-    (e.g. the frozen text encoder), so that nothing is dropped silently.
-    """
-    path = Path(path)
-    if arch not in PUBLISHED:
-        raise ValueError(f"load_published: {arch!r} is not a published architecture; known: {sorted(PUBLISHED)}")
-    obj = read_weights_only(path)
-    if isinstance(obj, Mapping) and "arch" in obj and "state_sha256" in obj:
-        if obj["arch"] != arch:
-            raise CheckpointError(path, f"holds a {obj['arch']!r} network (cardiomm format), not {arch!r}")
-        return load_model(path, arch)
-    state, hparams, ignored = _published_state(path, obj, arch)
-    cls = ARCHS[arch][1]
-    names = {f.name for f in fields(cls)}
-    cfg = {k: v for k, v in hparams.items() if k in names}
-    cfg.update(dict(model_config or {}))
-    try:
-        model = build_model(arch, cfg)
-    except (TypeError, ValueError) as err:
-        raise CheckpointError(path, f"model config does not fit {arch!r}: {err}") from None
-    check_state_fits(path, model, state, arch)
-    model.load_state_dict(state, strict=True)
-    model.eval()
-    meta = {"arch": arch, "model_config": model.config.to_dict(), "source": "published",
-            "ignored_keys": ignored, "n_parameters": count_parameters(model)}
-    return model, meta
-
-
-def load_any(path: str | os.PathLike, arch: str, model_config: Mapping | None = None) -> tuple[nn.Module, dict]:
-    """A cardiomm-format checkpoint via :func:`load_model`; for published architectures also their files."""
-    if arch in PUBLISHED:
-        return load_published(path, arch, model_config)
-    return load_model(path, arch)
+def arch_of(model: nn.Module) -> str:
+    """The registered method whose network ``model`` is (by its class's ``module:name``); ``ValueError`` if none."""
+    path = f"{type(model).__module__}:{type(model).__qualname__}"
+    for name, m in REGISTRY.items():
+        if m.network == path:
+            return name
+    raise ValueError(f"{type(model).__name__} is the network of no registered method; known: {sorted(ARCHS)}")

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from cardiomm.conventions import ACS_LINES, MODALITIES, PATTERNS, modality, parse_mask_name
+from cardiomm.conventions import ACS_LINES, MODALITIES, PATTERNS, MaskName, modality
 from cardiomm.io.cmrxrecon import KSPACE_KEYS, read_kspace
 from cardiomm.physics.coilmaps import acs_smaps, zero_filled_image
 from cardiomm.physics.coils import rss
@@ -250,7 +250,7 @@ class FrameDataset(Dataset):
             kslice, torch.from_numpy(mask), ref.t, torch.from_numpy(acs), self.temporal_context,
             MODALITIES[ref.modality].kind, kfull=kslice[ref.t],
         )
-        mname = parse_mask_name(name)
+        mname = MaskName.of(name)
         us_tokens, us_cont = encode_undersampling(mname.pattern, mname.R)
         sample = sample.replace(scan_tokens=torch.tensor(encode_scan(subj.meta, ref.modality), dtype=torch.long),
                                 us_tokens=torch.tensor(us_tokens, dtype=torch.long),

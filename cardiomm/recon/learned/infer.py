@@ -15,6 +15,7 @@ from torch import nn
 from cardiomm.acquisition import Acquisition
 from cardiomm.conventions import modality
 from cardiomm.device import autocast, get_device
+from cardiomm.methods import ReconParams, Reconstructor
 from cardiomm.recon.learned.data import prepare_frame
 from cardiomm.recon.learned.prompts import encode_mask_name, encode_scan
 from cardiomm.recon.learned.sample import collate_samples
@@ -47,7 +48,7 @@ def reconstruct_series(model: nn.Module, acq: Acquisition, batch_size: int = 8) 
     kctx = int(getattr(getattr(model, "config", None), "temporal_context", 0))
 
     scan = torch.tensor(encode_scan(meta), dtype=torch.long)
-    us_tok, us_cont = encode_mask_name(mask_name, mask)
+    us_tok, us_cont = encode_mask_name(acq.mask_spec or mask_name, mask)  # parsed once, by the Acquisition
     us = torch.tensor(us_tok, dtype=torch.long)
     cont = torch.tensor([us_cont], dtype=torch.float32)
     acs_t = torch.from_numpy(acq.acs)
@@ -75,3 +76,17 @@ def reconstruct_series(model: nn.Module, acq: Acquisition, batch_size: int = 8) 
             for (t, z), m in zip(chunk, mag):
                 out[t, z] = m
     return out
+
+
+def method(name: str, params: ReconParams) -> Reconstructor:
+    """The registry entry of a network trained by this pipeline (``cardiomm``, ``varnet``): its checkpoint
+    ``params.model_path`` loaded once (:func:`cardiomm.recon.learned.model_files.load_model`, refused if it holds
+    another method's network)."""
+    from cardiomm.recon.learned.model_files import load_model
+
+    model, _ = load_model(params.model_path, arch=name)
+
+    def rec(acq: Acquisition) -> np.ndarray:
+        return reconstruct_series(model, acq)
+
+    return rec
