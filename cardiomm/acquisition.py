@@ -43,7 +43,7 @@ class Acquisition:
         name outside the grammar (a custom mask: its ACS is then measured from the mask).
     coil_maps: ESPIRiT maps ``(nz, nc, ny, nx)`` of this series, calibrated once on its ACS by the coil-maps job
         (:func:`cardiomm.stages.recon.coilmaps`) and shared by the classical methods; ``None``: computed where needed
-        (:func:`cardiomm.recon.classical.sense.slice_maps`).
+        (:func:`cardiomm.recon.classical.espirit.slice_maps`).
     """
 
     kspace: np.ndarray

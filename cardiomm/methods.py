@@ -310,7 +310,7 @@ TRAINABLE: Sequence[str] = _Names(lambda m: m.train is not None)
 #: networks this pipeline trains and ships (``train_all``, ``make weights``); the published ones only when listed
 TRAINED: Sequence[str] = _Names(lambda m: m.train is not None and m.kind == "neural")
 #: published architectures run with third-party weights, opt-in
-#: (:func:`cardiomm.recon.learned.architectures.load_published`)
+#: (:func:`cardiomm.recon.learned.model_files.load_published`)
 PUBLISHED_METHODS: Sequence[str] = _Names(lambda m: m.kind == "published")
 #: methods that read a checkpoint (and whose recon jobs ask for a GPU)
 NEEDS_MODEL: Sequence[str] = _Names(lambda m: m.needs_model)

@@ -28,7 +28,7 @@ def reconstruct_series(model: nn.Module, acq: Acquisition, batch_size: int = 8) 
     ----------
     model: a :class:`~cardiomm.recon.learned.networks.cardiomm.CardioMM` or
         :class:`~cardiomm.recon.learned.networks.varnet.VarNet` (e.g. from
-        :func:`cardiomm.recon.learned.architectures.load_model`).
+        :func:`cardiomm.recon.learned.model_files.load_model`).
     acq: the validated acquisition: k-space ``(nt, nz, nc, ny, nx)``, mask, ACS region, mask name (the
         undersampling prompt) and ``meta`` (``modality`` required: ``cine``/``t1map``/``t2map``/``t1rhomap``;
         ``view``, ``vendor``, ``scanner``, ``field_strength_T``, ``centre``: unknown values are accepted).

@@ -59,7 +59,7 @@ def acs_rule(arch: str, mask_name: str | MaskName, acs_width: int = ACS_LINES) -
 
 def input_normalised(meta: Mapping[str, object]) -> bool:
     """Whether a loaded checkpoint's network takes normalised k-space (``meta`` from
-    :func:`cardiomm.recon.learned.architectures.load_any`): ``True`` for our trained checkpoints, which record
+    :func:`cardiomm.recon.learned.model_files.load_any`): ``True`` for our trained checkpoints, which record
     ``extra["input_normalisation"] = INPUT_NORMALISATION``; ``False`` for released official weights (no such
     record), which run on raw k-space as the official code runs them. Another recorded value is refused."""
     extra = meta.get("extra") or {}

@@ -357,7 +357,7 @@ def train_model(
     train_cfg: fields of :class:`TrainConfig` (missing = defaults).
     train_subjects, val_subjects: :class:`cardiomm.cohort.Subject` lists (validation may be empty).
     modalities: modality names to train on (one model for all of them).
-    out_ckpt: final checkpoint (:func:`cardiomm.recon.learned.architectures.save_checkpoint`), written atomically.
+    out_ckpt: final checkpoint (:func:`cardiomm.recon.learned.model_files.save_checkpoint`), written atomically.
     log_dir: ``train_log.csv``, ``loss_curve.png`` and ``resume.pt`` (resumed from when present).
     mask_fns: optional ``(make_mask, acs_mask)`` replacement (tests).
     progress: show a progress bar per epoch (in the log).
