@@ -374,10 +374,14 @@ def train_model(
     return fit(task, log_dir, get_device(), progress=progress, card=card)
 
 
-def _text_features(model: nn.Module, clip_dir: str | os.PathLike | None, kind: str
+def _text_features(model: nn.Module, clip_dir: str | os.PathLike | None, kind: str | None = None
                    ) -> Callable[[Mapping, str], torch.Tensor]:
-    """``(meta, mask name) -> (2, D)`` CLIP text features of the two official sentences (cached per sentence)."""
+    """``(meta, mask name) -> (2, D)`` CLIP text features of the two official sentences (cached per sentence);
+    ``kind``: the method (default: the model's, :func:`~cardiomm.recon.learned.architectures.arch_of`), named in
+    errors as ``train.<kind>.clip_dir``."""
     from cardiomm.recon.learned.text_prompts import ClipTextEncoder, sentences_for
+
+    kind = kind or arch_of(model)
 
     enc = ClipTextEncoder(clip_dir, key=f"train.{kind}.clip_dir")
     if enc.dim != model.config.llm_model_dim:
