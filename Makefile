@@ -57,11 +57,11 @@ train: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES) train_all $(SMK_ARGS)
 
 weights: $(STAMP)
-	cp results/training/cardiomm.pt results/training/cardiomm.md cardiomm/weights/
-	cp results/training/varnet.pt results/training/varnet.md cardiomm/weights/
-	cp results/training/segmentation.pt results/training/segmentation.md cardiomm/weights/
-	@# the published architectures: only those trained (train.published)
-	@for n in promptmr cardiomm_official; do \
+	@# the segmenter and the networks this pipeline ships (cardiomm.methods.TRAINED); the published architectures
+	@# only when trained (train.published)
+	@for n in segmentation $$($(BIN)/python -c "from cardiomm.methods import TRAINED; print(*TRAINED)"); do \
+	  cp results/training/$$n.pt results/training/$$n.md cardiomm/weights/; echo "copied $$n"; done
+	@for n in $$($(BIN)/python -c "from cardiomm.methods import PUBLISHED_METHODS; print(*PUBLISHED_METHODS)"); do \
 	  if [ -f results/training/$$n.pt ]; then cp results/training/$$n.pt results/training/$$n.md cardiomm/weights/; \
 	  echo "copied $$n"; fi; done
 

@@ -28,9 +28,9 @@ sys.path.insert(0, str(REPO))
 from cardiomm.acquisition import Acquisition  # noqa: E402
 from cardiomm.compare.image_quality import frame_metrics  # noqa: E402
 from cardiomm.io.cmrxrecon import read_kspace, read_mask, read_recon  # noqa: E402
-from cardiomm.recon.checkpoint import load_model  # noqa: E402
-from cardiomm.recon.infer import reconstruct_series  # noqa: E402
-from cardiomm.recon.train import train_model  # noqa: E402
+from cardiomm.recon.learned.infer import reconstruct_series  # noqa: E402
+from cardiomm.recon.learned.model_files import load_model  # noqa: E402
+from cardiomm.recon.learned.training_task import train_model  # noqa: E402
 from cardiomm.workflow import plan_from_config  # noqa: E402
 
 

@@ -32,8 +32,9 @@ import torch
 
 from cardiomm.atomic import write_text
 from cardiomm.physics.fft import fft2c
-from cardiomm.recon.sense import espirit_maps, sense_frame
-from cardiomm.recon.zero_filled import zero_filled
+from cardiomm.recon.classical.espirit import espirit_maps
+from cardiomm.recon.classical.sense import sense_frame
+from cardiomm.recon.classical.zero_filled import zero_filled
 from cardiomm.sampling.masks import acs_mask, make_mask, undersample
 
 CASES = {"default": (10, 112, 128), "paper": (10, 208, 256)}
@@ -102,7 +103,7 @@ def main() -> None:
         f"- data: Shepp-Logan x birdcage maps, 1 slice, {args.frames} frames, mask {MASK} (ACS 20), "
         f"CG-SENSE lamda={LAMDA}, max_iter={MAX_ITER}",
         "- medians over repeats (zero-filled: whole series / frames; CG-SENSE: median over frames of "
-        "`cardiomm.recon.sense.sense_frame`, the per-frame call of `sense_recon_series`)",
+        "`cardiomm.recon.classical.sense.sense_frame`, the per-frame call of `sense_recon_series`)",
         "- a series of nt frames and nz slices costs about nz * ESPIRiT + nt * nz * CG-SENSE",
         "",
         "| case | nc x ny x nx | zero-filled (s/frame) | ESPIRiT (s/slice) | CG-SENSE (s/frame) |",

@@ -2,8 +2,8 @@
 
 One slice of one synthetic subject (default: test subject P029, cine, mid slice, all frames, the default
 cohort's size 10 coils x 112 x 128), every mask of the config, the config's parameters (``sense:``, ``cs:``,
-``kttv:``, ``lps:``; ``lps`` on SigPy only: BART's ``pics`` has no L+S, see :mod:`cardiomm.recon.lps`). For each
-method and engine: PSNR/SSIM against the fully sampled RSS reference (the workflow's metric,
+``kttv:``, ``lps:``; ``lps`` on SigPy only: BART's ``pics`` has no L+S, see :mod:`cardiomm.recon.classical.lps`). For
+each method and engine: PSNR/SSIM against the fully sampled RSS reference (the workflow's metric,
 :func:`cardiomm.compare.image_quality.frame_metrics`), CPU seconds per frame (this process plus its children, i.e.
 the ``bart`` processes; ESPIRiT included, since each method calibrates its slice), wall seconds
 per frame, and the ratio of CPU time to SENSE's of the same engine.
@@ -45,11 +45,11 @@ from cardiomm.compare.image_quality import frame_metrics  # noqa: E402
 from cardiomm.config import validate_config  # noqa: E402
 from cardiomm.conventions import MODALITIES  # noqa: E402
 from cardiomm.io.cmrxrecon import read_kspace  # noqa: E402
+from cardiomm.methods import CLASSICAL  # noqa: E402
 from cardiomm.phantom.generate import PhantomConfig, spec_by_id, write_subject  # noqa: E402
-from cardiomm.recon.bart import bart_available  # noqa: E402
-from cardiomm.recon.classical import recon_series  # noqa: E402
-from cardiomm.recon.cs import CSParams  # noqa: E402
-from cardiomm.recon.zero_filled import zero_filled  # noqa: E402
+from cardiomm.recon.classical.bart import bart_available  # noqa: E402
+from cardiomm.recon.classical.series import CSParams, recon_series, solver  # noqa: E402
+from cardiomm.recon.classical.zero_filled import zero_filled  # noqa: E402
 from cardiomm.sampling.masks import make_mask, undersample  # noqa: E402
 
 OUT = REPO / "benchmarks" / "results"
@@ -100,7 +100,7 @@ def main() -> None:
     ref = zero_filled(k)
     kind = MODALITIES[args.modality].kind
     engines = ["sigpy"] + (["bart"] if bart_available() and not args.no_bart else [])
-    params = {m: CSParams.from_dict(m, cfg[m]) for m in ("sense", "cs", "kttv", "lps")}
+    params = {m: CSParams.from_dict(m, cfg[m]) for m in CLASSICAL}
     from cardiomm.methods import ReconParams
     from cardiomm.methods import method as registered
     from cardiomm.workflow import NEURAL
@@ -118,8 +118,8 @@ def main() -> None:
                      "cpu_s_per_frame": float("nan"), "wall_s_per_frame": float("nan")})
         for eng in engines:
             for meth, p in params.items():
-                if meth == "lps" and eng == "bart":
-                    continue  # no L+S in BART's pics (cardiomm.recon.lps)
+                if eng == "bart" and solver(meth).pics is None:
+                    continue  # e.g. no L+S in BART's pics (cardiomm.recon.classical.lps)
                 p = dataclasses.replace(p, engine=eng)
                 c0, w0 = _cpu(), time.perf_counter()
                 rec = recon_series(meth, Acquisition.from_arrays(kus, mask, mk), p, kind=kind)

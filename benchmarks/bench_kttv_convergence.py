@@ -38,10 +38,11 @@ from benchmarks.bench_classical import _cpu, load_slice  # noqa: E402
 from cardiomm.atomic import write_text  # noqa: E402
 from cardiomm.compare.image_quality import frame_metrics  # noqa: E402
 from cardiomm.config import validate_config  # noqa: E402
-from cardiomm.recon.bart import bart_available, bart_slice  # noqa: E402
-from cardiomm.recon.cs import PDHG_TAU, _problem, temporal_difference  # noqa: E402
-from cardiomm.recon.sense import _espirit  # noqa: E402
-from cardiomm.recon.zero_filled import zero_filled  # noqa: E402
+from cardiomm.recon.classical.bart import bart_available, bart_slice  # noqa: E402
+from cardiomm.recon.classical.cs import KTTV, PDHG_TAU, temporal_difference  # noqa: E402
+from cardiomm.recon.classical.espirit import _espirit  # noqa: E402
+from cardiomm.recon.classical.problem import scaled_problem  # noqa: E402
+from cardiomm.recon.classical.zero_filled import zero_filled  # noqa: E402
 from cardiomm.sampling.masks import acs_mask, make_mask, undersample  # noqa: E402
 
 OUT = REPO / "benchmarks" / "results"
@@ -52,7 +53,7 @@ GOAL_DB = 0.5
 
 
 def pdhg(A, y, G, lamda: float, iters: int, tau: float = PDHG_TAU, sigma=None) -> np.ndarray:
-    """SigPy PDHG as :func:`cardiomm.recon.cs.kttv_slice` runs it, with the step balance as a parameter."""
+    """SigPy PDHG as :func:`cardiomm.recon.classical.cs.kttv_slice` runs it, with the step balance as a parameter."""
     sigma = 1.0 / (5.0 * tau) if sigma is None else sigma
     return np.asarray(sp.app.LinearLeastSquares(A, y, x=A.H(y), proxg=sp.prox.L1Reg(G.oshape, lamda), G=G,
                                                 solver="PrimalDualHybridGradient", tau=tau, sigma=sigma,
@@ -87,7 +88,7 @@ def main() -> None:
         y = undersample(k, mask)[:, 0]
         region = acs_mask(mk, ny, nx)
         maps = _espirit(y, region, calib_width=20)
-        A, ys, s = _problem(y, maps, mask)
+        A, ys, s = scaled_problem(y, maps, mask)
         G = temporal_difference(A.ishape, periodic=False)
 
         def obj(x: np.ndarray, A=A, ys=ys, G=G) -> float:
@@ -115,7 +116,7 @@ def main() -> None:
                          float("nan"), _cpu() - c0))
         for it in sorted({*BART_ITERS, configured}):
             c0 = _cpu()
-            xb, _ = bart_slice("kttv", y, mask, region, lam, it, 20, maps=maps)
+            xb, _ = bart_slice(KTTV.pics, y, mask, region, lam, it, 20, maps=maps)
             rows.append((mk, "bart pics -R T (ADMM)", it, psnr(xb), obj(xb / s), dist(xb / s), _cpu() - c0))
             print(f"[bench] {mk} bart {it}: {rows[-1][3]:.2f} dB", flush=True)
         sig = {r[2]: r[3] for r in rows if r[0] == mk and r[1] == "sigpy PDHG, open"}
@@ -154,7 +155,7 @@ def main() -> None:
         f"- data: synthetic subject {args.subject} ({split}), cine, slice {z}, {nt} frames, {nc} coils, {ny} x {nx}; "
         f"masks with mask_seed {cfg['mask_seed']}; kttv lamda {lam}; both engines on SigPy's ESPIRiT maps",
         "- objective: 1/2 ||A x - y||^2 + lamda ||D_t x||_1 with BART's open difference, on the data scaled as "
-        "cardiomm.recon.cs does; distance: ||x - x_ref|| / ||x_ref||, x_ref the long PDHG run",
+        "cardiomm.recon.classical.cs does; distance: ||x - x_ref|| / ||x_ref||, x_ref the long PDHG run",
         "",
         head,
         "| --- | --- | --- | --- | --- | --- | --- |",

@@ -49,7 +49,7 @@ from cardiomm.phantom.generate import PhantomConfig, cohort_specs, write_subject
 from cardiomm.provenance import cpu_name
 from cardiomm.quantify.mapping import map_series, myocardial_roi, myocardial_summary, series_noise
 from cardiomm.quantify.noise import BackgroundNoise, floor_summary
-from cardiomm.recon.zero_filled import zero_filled
+from cardiomm.recon.classical.zero_filled import zero_filled
 from cardiomm.sampling.masks import make_mask, undersample
 
 MODS = {"t1map": "T1", "t2map": "T2", "t1rhomap": "T1rho"}

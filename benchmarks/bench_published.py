@@ -10,8 +10,8 @@
 3. The CPU training sizes of ``config.yaml`` (``train.<name>.model``) of the published architectures
    (``cardiomm_official``, ``promptmr``) and of ours (``cardiomm``, ``varnet``), measured side by side: seconds
    per training step (batch ``train.<name>.train.batch_size``) and per inference frame through the training
-   forward (:func:`cardiomm.recon.train.measure_step_seconds`), ``--rounds`` interleaved rounds (each round
-   measures every model once, so a change of machine load hits all of them), medians, and the ratios to our
+   forward (:func:`cardiomm.recon.learned.training_task.measure_step_seconds`), ``--rounds`` interleaved rounds (each
+   round measures every model once, so a change of machine load hits all of them), medians, and the ratios to our
    CardioMM. Issue 20 item 4.
 
     python benchmarks/bench_published.py [--repeats 3] [--rounds 3] [--config config.yaml]
@@ -39,13 +39,13 @@ sys.path.insert(0, str(REPO))
 
 from cardiomm.atomic import atomic_path  # noqa: E402
 from cardiomm.provenance import cpu_name  # noqa: E402
-from cardiomm.recon.networks.blocks import count_parameters  # noqa: E402
-from cardiomm.recon.networks.cardiomm import PAPER_CONFIG as OURS_PAPER  # noqa: E402
-from cardiomm.recon.networks.cardiomm import CardioMM  # noqa: E402
-from cardiomm.recon.networks.cardiomm_official import PAPER_CONFIG as CARDIOMM_OFFICIAL_PAPER  # noqa: E402
-from cardiomm.recon.networks.cardiomm_official import CardioMMOfficial, CardioMMOfficialConfig  # noqa: E402
-from cardiomm.recon.networks.promptmr import PromptMR, PromptMRConfig  # noqa: E402
-from cardiomm.recon.train import measure_step_seconds  # noqa: E402
+from cardiomm.recon.learned.networks.blocks import count_parameters  # noqa: E402
+from cardiomm.recon.learned.networks.cardiomm import PAPER_CONFIG as OURS_PAPER  # noqa: E402
+from cardiomm.recon.learned.networks.cardiomm import CardioMM  # noqa: E402
+from cardiomm.recon.learned.networks.cardiomm_official import PAPER_CONFIG as CARDIOMM_OFFICIAL_PAPER  # noqa: E402
+from cardiomm.recon.learned.networks.cardiomm_official import CardioMMOfficial, CardioMMOfficialConfig  # noqa: E402
+from cardiomm.recon.learned.networks.promptmr import PromptMR, PromptMRConfig  # noqa: E402
+from cardiomm.recon.learned.training_task import measure_step_seconds  # noqa: E402
 
 FIX = REPO / "tests" / "fixtures"
 
@@ -117,7 +117,8 @@ def main() -> None:
         ("CardioMM, official architecture: class defaults (12 cascades, 5 adjacent frames)",
          lambda: CardioMMOfficial()),
         ("PromptMR+ (pmr-plus.yaml, CMRxRecon 2024 weights)", lambda: PromptMR(PromptMRConfig())),
-        ("CardioMM-style (ours), PAPER_CONFIG of cardiomm/recon/networks/cardiomm.py", lambda: CardioMM(OURS_PAPER)),
+        ("CardioMM-style (ours), PAPER_CONFIG of cardiomm/recon/learned/networks/cardiomm.py",
+         lambda: CardioMM(OURS_PAPER)),
     ):
         m = build()
         sens = getattr(getattr(m, "metausunetlight", m), "sens_net", None)
@@ -188,9 +189,9 @@ def main() -> None:
         f"Method: {how['rounds']} interleaved rounds (each round times every model once: {how['steps']} training "
         f"steps after one warm-up step, then {how['infer_frames']} inference frames), medians over the rounds; "
         f"random weights and random data, {args.coils} coils, {args.ny} x {args.nx}, 1 thread, through the "
-        "training forward (`cardiomm.recon.train.measure_step_seconds`; the published nets with their adjacent "
-        "frames, the official CardioMM with random text features: its frozen CLIP tower runs once per distinct "
-        "sentence and is not timed).",
+        "training forward (`cardiomm.recon.learned.training_task.measure_step_seconds`; the published nets with "
+        "their adjacent frames, the official CardioMM with random text features: its frozen CLIP tower runs once "
+        "per distinct sentence and is not timed).",
         "",
         "| model (`train.<name>`) | trainable parameters | x ours | s / training step | x ours | s / frame "
         "(inference) | x ours | config steps | est. training time at this load |",

@@ -33,16 +33,16 @@ from cardiomm.acquisition import Acquisition  # noqa: E402
 from cardiomm.io.cmrxrecon import read_kspace, read_mask  # noqa: E402
 from cardiomm.methods import METHODS, ReconParams  # noqa: E402
 from cardiomm.methods import method as registered  # noqa: E402
-from cardiomm.recon.sense import sense_recon_series  # noqa: E402
-from cardiomm.recon.zero_filled import zero_filled  # noqa: E402
+from cardiomm.recon.classical.sense import sense_recon_series  # noqa: E402
+from cardiomm.recon.classical.zero_filled import zero_filled  # noqa: E402
 from cardiomm.workflow import NEURAL, plan_from_config  # noqa: E402
 
 MEM_CHILD = r"""
 import resource, sys, numpy as np
 from cardiomm.acquisition import Acquisition
 from cardiomm.io.cmrxrecon import read_kspace, read_mask
-from cardiomm.recon.checkpoint import load_model
-from cardiomm.recon.infer import reconstruct_series
+from cardiomm.recon.learned.model_files import load_model
+from cardiomm.recon.learned.infer import reconstruct_series
 model, _ = load_model(sys.argv[1], arch="cardiomm")
 kus = read_kspace(sys.argv[2], key="kus"); mask = read_mask(sys.argv[3])
 reconstruct_series(model, Acquisition.from_arrays(kus, mask, sys.argv[4], meta={"modality": "cine"}))

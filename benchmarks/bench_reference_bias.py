@@ -40,7 +40,7 @@ from cardiomm.phantom.generate import PhantomConfig, cohort_specs, write_subject
 from cardiomm.provenance import cpu_name
 from cardiomm.quantify.mapping import map_series, myocardial_summary, series_noise
 from cardiomm.quantify.noise import floor_summary
-from cardiomm.recon.zero_filled import zero_filled
+from cardiomm.recon.classical.zero_filled import zero_filled
 
 MODS = {"t1map": "T1", "t2map": "T2", "t1rhomap": "T1rho"}
 GOALS = {"T1": 10.0, "T2": 1.0, "T1rho": 1.0}
@@ -95,7 +95,7 @@ def main() -> None:
     specs = [s for s in cohort_specs(cfg) if s.split in ("test", "external")][: args.subjects]
     model = None
     if not args.no_segmenter:
-        from cardiomm.segmentation.train import load_segmenter
+        from cardiomm.segmentation.training_task import load_segmenter
 
         model = load_segmenter("cardiomm/weights/segmentation.pt")
     t0 = time.time()

@@ -25,7 +25,7 @@ sys.path.insert(0, str(REPO))
 
 from cardiomm.io.nifti import load_image  # noqa: E402
 from cardiomm.segmentation.infer import segment_series  # noqa: E402
-from cardiomm.segmentation.train import load_segmenter  # noqa: E402
+from cardiomm.segmentation.training_task import load_segmenter  # noqa: E402
 
 CLASSES = ("lv_blood", "lv_myo", "rv_blood")
 

@@ -28,8 +28,9 @@ import pandas as pd
 from cardiomm.atomic import write_text
 from cardiomm.compare.agreement import INDICATOR_COLUMNS, agreement_table
 from cardiomm.compare.audit import audit_markdown, default_tolerances
-from cardiomm.conventions import INDICATORS, LV_BLOOD, LV_MYO, METHODS, PAPER_MASKS, RV_BLOOD
+from cardiomm.conventions import INDICATORS, LV_BLOOD, LV_MYO, PAPER_MASKS, RV_BLOOD
 from cardiomm.figures import plots
+from cardiomm.methods import METHODS
 from cardiomm.provenance import cpu_name
 
 TYPICAL = {"LVEDV": 150, "LVESV": 60, "LVSV": 90, "LVEF": 60, "LVCO": 6, "LVM": 110, "RVEDV": 160, "RVESV": 70,

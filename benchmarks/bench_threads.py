@@ -38,8 +38,8 @@ kus = undersample(k, m)
 t = time.perf_counter()
 if method == "cardiomm":
     from cardiomm.acquisition import Acquisition
-    from cardiomm.recon.checkpoint import load_model
-    from cardiomm.recon.infer import reconstruct_series
+    from cardiomm.recon.learned.model_files import load_model
+    from cardiomm.recon.learned.infer import reconstruct_series
     model, _ = load_model("cardiomm/weights/cardiomm.pt", arch="cardiomm")
     t = time.perf_counter()
     for _ in range(2):
@@ -47,7 +47,7 @@ if method == "cardiomm":
     frames = 2 * nt
 else:
     from cardiomm.acquisition import Acquisition
-    from cardiomm.recon.sense import sense_recon_series
+    from cardiomm.recon.classical.sense import sense_recon_series
     sense_recon_series(Acquisition.from_arrays(kus, m, "Uniform8"), lamda=0.01, max_iter=30)
     frames = nt
 print(json.dumps({"s_per_frame": (time.perf_counter() - t) / frames, "threads": torch.get_num_threads()}))

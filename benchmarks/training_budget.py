@@ -34,7 +34,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from cardiomm.methods import method  # noqa: E402
-from cardiomm.recon.checkpoint import read_checkpoint  # noqa: E402
+from cardiomm.recon.learned.model_files import read_checkpoint  # noqa: E402
 
 PAPER_MASKS = ("Uniform8", "ktGaussian16", "ktRadial24")
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from cardiomm.conventions import ACS_LINES, parse_mask_name
+from cardiomm.conventions import ACS_LINES, MaskName, parse_mask_name
 from cardiomm.io import cmrxrecon as cio
 from cardiomm.sampling.masks import acs_region, check_mask
 
@@ -39,9 +39,11 @@ class Acquisition:
     meta: scan metadata (``modality``, ``view``, ``vendor``, ...; unknown values allowed).
     geometry: image geometry for writing (:class:`cardiomm.io.nifti.Geometry`), if known.
     source: the k-space file (or a description), quoted in errors.
+    mask_spec: the parsed ``mask_name`` (:class:`cardiomm.conventions.MaskName`; parsed once, here), ``None`` for a
+        name outside the grammar (a custom mask: its ACS is then measured from the mask).
     coil_maps: ESPIRiT maps ``(nz, nc, ny, nx)`` of this series, calibrated once on its ACS by the coil-maps job
-        (:func:`cardiomm.stages.coilmaps`) and shared by the classical methods; ``None``: computed where needed
-        (:func:`cardiomm.recon.sense.slice_maps`).
+        (:func:`cardiomm.stages.recon.coilmaps`) and shared by the classical methods; ``None``: computed where needed
+        (:func:`cardiomm.recon.classical.espirit.slice_maps`).
     """
 
     kspace: np.ndarray
@@ -53,6 +55,7 @@ class Acquisition:
     geometry: object | None = None
     source: str = "arrays"
     coil_maps: np.ndarray | None = None
+    mask_spec: MaskName | None = None
 
     @property
     def shape(self) -> tuple[int, int, int, int, int]:
@@ -79,17 +82,17 @@ class Acquisition:
         if m.ndim == 2:
             m = m[None]
         try:
-            parse_mask_name(mask_name)
-            named = True
+            spec: MaskName | None = parse_mask_name(mask_name)
         except ValueError:
-            named = False
-        if named:
-            check_mask(m, k.shape, mask_name, source=msrc, acs=int(acs_width))
+            spec = None
+        if spec is not None:
+            check_mask(m, k.shape, spec, source=msrc, acs=int(acs_width))
         elif m.ndim != 3 or m.shape[1:] != k.shape[-2:] or m.shape[0] not in (1, k.shape[0]):
             raise ValueError(f"{msrc}: mask shape {m.shape} does not match k-space shape {k.shape}")
         m = np.ascontiguousarray(np.broadcast_to(m != 0, (k.shape[0], *k.shape[-2:]))).astype(np.uint8)
-        return cls(k.astype(np.complex64, copy=False), m, str(mask_name), acs_region(mask_name, m, int(acs_width)),
-                   int(acs_width), dict(meta or {}), geometry, str(source))
+        region = acs_region(spec if spec is not None else str(mask_name), m, int(acs_width))
+        return cls(k.astype(np.complex64, copy=False), m, str(mask_name), region, int(acs_width), dict(meta or {}),
+                   geometry, str(source), mask_spec=spec)
 
 
     def with_coil_maps(self, maps: np.ndarray, source: str = "coil maps") -> Acquisition:

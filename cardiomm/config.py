@@ -1,7 +1,10 @@
 """The workflow configuration: checked against one JSON schema, with the schema's defaults filled in.
 
 ``cardiomm/schema/config.schema.json`` is the one source of the configuration's keys, their types and the defaults
-of the workflow's own settings (``mask_seed``, ``agreement.comparator``, ``sense.lamda``, ...). Every object
+of the workflow's own settings (``mask_seed``, ``agreement.comparator``, ...); the method registry
+(:mod:`cardiomm.methods`) is the source of everything per method, filled in when the schema is loaded: the
+``methods`` enum, each method's own block (``sense.lamda``, ...), ``models.<method>``, ``train.<method>``,
+``train.published``, ``published.<method>`` and ``tune_classical.grid.<method>``. Every object
 with fixed keys has ``additionalProperties: false``, so a misspelt key stops the run at start-up instead of
 being ignored. The hyper-parameter blocks that a dataclass reads (``phantom``: :class:`PhantomConfig`,
 ``train.*``: :class:`TrainConfig`, :class:`SegTrainConfig`, the model configs; ``published.<method>.model_config``)
@@ -35,14 +38,61 @@ class ConfigError(ValueError):
     """The configuration breaks the schema, or is inconsistent in a way the schema cannot express."""
 
 
-@functools.lru_cache(maxsize=1)
 def load_schema() -> dict:
-    """The parsed schema (cached; treat as read-only: defaults are copied out of it, never shared).
+    """The parsed schema with the registry's methods filled in (cached per registry revision; treat as read-only:
+    defaults are copied out of it, never shared).
 
     Objects are read as ``OrderedDict``, as :func:`snakemake.utils.validate` reads them, so that a default block
     filled into the config keeps the ``repr`` that Snakemake's params rerun trigger recorded for existing results.
     """
-    return json.loads(SCHEMA_PATH.read_text(), object_pairs_hook=OrderedDict)
+    from cardiomm import methods
+
+    return _schema(methods.revision())
+
+
+def _ordered(obj: object) -> object:
+    """A registry block as the JSON reader gives it (``OrderedDict`` objects, lists), deep-copied."""
+    if isinstance(obj, dict):
+        return OrderedDict((k, _ordered(v)) for k, v in obj.items())
+    if isinstance(obj, list | tuple):
+        return [_ordered(v) for v in obj]
+    return obj
+
+
+@functools.lru_cache(maxsize=4)
+def _schema(revision: int) -> dict:
+    """The JSON file with every registered method's part (``revision``: :func:`cardiomm.methods.revision`)."""
+    from cardiomm.methods import REGISTRY
+
+    schema = json.loads(SCHEMA_PATH.read_text(), object_pairs_hook=OrderedDict)
+    props = schema["properties"]
+    props["methods"]["items"]["enum"] = list(REGISTRY)
+    # each method's own block sits where a reader of the file expects it: after the run's settings, before models
+    blocks = [(n, _ordered(m.config)) for n, m in REGISTRY.items() if m.config is not None]
+    at = list(props).index("models")
+    items = list(props.items())
+    schema["properties"] = props = OrderedDict(items[:at] + blocks + items[at:])
+    models = props["models"]["properties"]
+    for n in [n for n, m in REGISTRY.items() if m.needs_model][::-1]:  # before "segmentation", in table order
+        models[n] = OrderedDict([("type", "string"), ("minLength", 1)])
+        models.move_to_end(n, last=False)
+    train = props["train"]["properties"]
+    for n, m in REGISTRY.items():
+        if m.train is not None:
+            train[n] = _ordered(m.train)
+    train["published"]["items"]["enum"] = [n for n, m in REGISTRY.items() if m.kind == "published"]
+    for n, m in REGISTRY.items():
+        if m.published is not None:
+            props["published"]["properties"][n] = _ordered(m.published)
+    tune = props["tune_classical"]
+    for n, m in REGISTRY.items():
+        if m.tune is not None:
+            block = _ordered(m.tune)
+            default = block.pop("default")
+            tune["properties"]["grid"]["properties"][n] = block
+            tune["properties"]["grid"]["default"][n] = default
+            tune["default"]["grid"][n] = _ordered(default)
+    return schema
 
 
 def _with_defaults(base: type) -> type:

@@ -1,16 +1,14 @@
 """The one place for every naming convention shared across stages.
 
 Everything else imports from here: label values, modality names and file stems, mask names,
-phenotype and biomarker names with their units. Method names are re-exported from the method registry
-(:mod:`cardiomm.methods`), which owns them. Changing a convention means changing this file only.
+phenotype and biomarker names with their units. Method names are not conventions: the method registry
+(:mod:`cardiomm.methods`) owns them. This module imports nothing of the package: it is the ground floor.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-
-from cardiomm.methods import CLASSICAL, METHODS, PUBLISHED_METHODS  # noqa: F401 - re-exported (owned there)
 
 # --------------------------------------------------------------------------------------------
 # Segmentation labels (UK Biobank / CMRxRecon convention)
@@ -45,8 +43,8 @@ class Modality:
         phenotypes), ``"biomarker"`` (segmented, pixel-wise map fit) or ``"image"`` (reconstructed and scored for
         image quality only: the views and contrasts that no segmenter or fit of this package covers).
     view: the imaging plane the series itself fixes (``"lax"``, ``"2ch"``, ``"lvot"``, ...; the words of the
-        reconstruction prompts, :mod:`cardiomm.recon.prompts`), or ``None``: the subject's ``view`` metadata (cine
-        SAX and the maps). :func:`series_meta` applies it.
+        reconstruction prompts, :mod:`cardiomm.recon.learned.prompts`), or ``None``: the subject's ``view`` metadata
+        (cine SAX and the maps). :func:`series_meta` applies it.
     ranking: which frames the releases' ranking scores, where it differs from ``kind``: ``"cine"`` (the first 3)
         or ``"mapping"`` (every one). run4Ranking.m (2024) and run4Ranking_2025.m (2025) keep every weighting
         of the T1map/T2map (2025 also T2smap, T1mappost, T1rho) files, one image of BlackBlood/T1w/T2w, and the
@@ -181,6 +179,13 @@ class MaskName:
         """True for the 2D (point-wise) pattern whose ACS is a square, False for the line patterns."""
         return self.pattern == "ktRadial"
 
+    @classmethod
+    def of(cls, name: str | MaskName) -> MaskName:
+        """``name`` itself if already parsed, else :func:`parse_mask_name` of it: code takes either and parses a
+        name once, where it enters (the config, a mask file, :class:`cardiomm.acquisition.Acquisition`), then
+        passes the parsed value on."""
+        return name if isinstance(name, MaskName) else parse_mask_name(name)
+
 
 def parse_mask_name(name: str) -> MaskName:
     """Parse ``"ktGaussian16"`` into ``MaskName("ktGaussian", 16)`` (``"AccFactor04"`` into ``("AccFactor", 4)``);
@@ -199,9 +204,9 @@ def parse_mask_name(name: str) -> MaskName:
 # --------------------------------------------------------------------------------------------
 # Reconstruction methods
 # --------------------------------------------------------------------------------------------
-# The methods themselves (names, labels, kinds, entry points) are the registry cardiomm.methods (imported above:
-# METHODS, CLASSICAL, PUBLISHED_METHODS are re-exported from it).
-REFERENCE = "reference"  # the fully sampled RSS image (cardiomm.recon.zero_filled on the full k-space)
+# The methods themselves (names, labels, kinds, entry points) are the registry cardiomm.methods; these two names
+# are the rows that are not methods.
+REFERENCE = "reference"  # the fully sampled RSS image (cardiomm.recon.classical.zero_filled on the full k-space)
 TRUTH = "truth"
 
 # --------------------------------------------------------------------------------------------

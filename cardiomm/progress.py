@@ -3,7 +3,7 @@
 tqdm draws on stderr with carriage returns; a Snakemake job's stderr is the terminal of the session that
 started it (or a Slurm output file), while its own record is the rule's ``log:`` file. :class:`LogStream` is a
 file-like object for ``tqdm(file=...)`` that turns every redraw into one line of the ``cardiomm`` logger, which
-:func:`cardiomm.stages.logged` sends to that log file.
+:func:`cardiomm.stages.job.logged` sends to that log file.
 """
 
 from __future__ import annotations

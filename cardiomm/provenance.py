@@ -2,7 +2,7 @@
 
 * Every ``.mat`` written by :mod:`cardiomm.io.cmrxrecon` carries HDF5 attributes ``cardiomm_version`` and
   ``config_sha256``, and every NIfTI carries them in its ``descrip`` field, once a workflow job has called
-  :func:`activate` (the ``stages.logged`` context does).
+  :func:`activate` (the ``stages.job.logged`` context does).
 * ``results/<cohort>/provenance.json`` (rule ``provenance``) lists the code version, the config hash, the
   software versions and the SHA-256 of every checkpoint; the report shows it.
 """

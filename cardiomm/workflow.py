@@ -7,7 +7,9 @@ One place therefore owns the results layout::
     results/<cohort>/recon/<method>/<mask>/<subject>/<modality>.mat (reconimage) and .nii.gz
     results/<cohort>/seg/<method>/<mask>/<subject>/<modality>_seg.nii.gz
     results/<cohort>/quant/<method>/<subject>.csv          (long rows, all masks)
-    results/<cohort>/tables/*.csv, figures/, audit.md, report.html
+    results/<cohort>/tables/*.csv, figures/, audit.md, report.html, provenance.json, costs/, tuning/
+    results/training/<name>.pt, <name>.md, <name>_logs/        (the training rules; no cohort level)
+    logs/<cohort>/<stage>/..., benchmarks/runs/<cohort>/<stage>/...  (logs/training/, benchmarks/runs/training/)
 """
 
 from __future__ import annotations
@@ -29,7 +31,16 @@ from cardiomm.conventions import (  # noqa: F401 (MAPPING_/SEGMENTED_MODALITIES:
     parse_mask_name,
 )
 from cardiomm.io.releases import acs_lines  # noqa: F401 - re-exported for the rules (wf.acs_lines)
-from cardiomm.methods import CLASSICAL, METHODS, NEEDS_MODEL, TRAINABLE  # noqa: F401 (for the rules)
+from cardiomm.methods import (  # noqa: F401 (for the rules)
+    CLASSICAL,
+    FEATURED,
+    METHODS,
+    NEEDS_MODEL,
+    REGISTRY,
+    TRAINABLE,
+    TRAINED,
+    ReconParams,
+)
 
 TABLES = ("image_quality", "segmentation", "phenotypes", "biomarkers", "agreement", "masks")
 NEURAL = NEEDS_MODEL  # methods that read a checkpoint (models.<method>) and ask for a GPU
@@ -94,6 +105,15 @@ class Plan:
     @property
     def res(self) -> str:
         return f"results/{self.cohort}"
+
+    @property
+    def runs(self) -> str:
+        """The run's Snakemake ``benchmark:`` files (:meth:`bench`), which :mod:`cardiomm.costs` reads."""
+        return f"benchmarks/runs/{self.cohort}"
+
+    def recon_params(self, method: str) -> ReconParams:
+        """What the recon rule gives ``method`` (:meth:`cardiomm.methods.ReconParams.from_config`)."""
+        return ReconParams.from_config(self.config, method)
 
     # ---------------------------------------------------------------- modalities per subject
     def mods(self, sid: str, mods: list[str] | None = None) -> list[str]:
@@ -190,7 +210,7 @@ class Plan:
 
     def bench(self, stage: str, *parts: str) -> str:
         """Snakemake ``benchmark:`` file; :mod:`cardiomm.costs` reads the same layout."""
-        return "/".join([f"benchmarks/runs/{self.cohort}", stage, *parts]) + ".tsv"
+        return "/".join([self.runs, stage, *parts]) + ".tsv"
 
     def masks_for(self, method: str) -> list[str]:
         return [FULLY_SAMPLED] if method == REFERENCE else list(self.masks)
@@ -264,6 +284,46 @@ class Plan:
     def table(self, name: str) -> str:
         return f"{self.res}/tables/{name}.csv"
 
+    def audit(self, ext: str = "md") -> str:
+        """The preservation audit, ``audit.md`` (``ext="html"``: its HTML twin shown in the report)."""
+        return f"{self.res}/audit.{ext}"
+
+    @property
+    def provenance_file(self) -> str:
+        return f"{self.res}/provenance.json"
+
+    def tuning_outputs(self) -> dict[str, str]:
+        """The classical tuning's files (rule tune_classical): ``table``, ``summary``, ``plot`` (PNG), ``md``."""
+        t = f"{self.res}/tuning"
+        return {"table": f"{t}/classical_grid.csv", "summary": f"{t}/classical_summary.csv",
+                "plot": f"{t}/classical.png", "md": f"{t}/classical.md"}
+
+    # ---------------------------------------------------------------- training (no cohort level: shared weights)
+    TRAINING = "results/training"
+
+    def checkpoint(self, name: str) -> str:
+        """A trained checkpoint, ``name`` a trainable method (the rule's ``{model}``) or ``segmentation``."""
+        return f"{self.TRAINING}/{name}.pt"
+
+    def model_card(self, name: str) -> str:
+        return f"{self.TRAINING}/{name}.md"
+
+    def training_log_dir(self, name: str) -> str:
+        """The training engine's files (resume state, CSV log, learning curve)."""
+        return f"{self.TRAINING}/{name}_logs"
+
+    def training_log(self, name: str) -> str:
+        return f"logs/training/{name}.log"
+
+    def training_bench(self, name: str) -> str:
+        return f"benchmarks/runs/training/{name}.tsv"
+
+    def training_targets(self) -> list[str]:
+        """What ``train_all`` makes: the segmenter, the networks this pipeline ships (:data:`cardiomm.methods.TRAINED`)
+        and the published architectures listed in ``train.published``."""
+        names = ["segmentation", *TRAINED, *self.config["train"]["published"]]
+        return [self.checkpoint(n) for n in dict.fromkeys(names)]
+
     @property
     def figure_subject(self) -> str:
         """The subject whose images the figures show: the first evaluated one with the most segmented modalities,
@@ -323,17 +383,21 @@ class Plan:
         for m in self.mapping_modalities(sid0):
             files[key("seg", REFERENCE, FULLY_SAMPLED, sid0, m)] = self.seg(REFERENCE, FULLY_SAMPLED, sid0, m)
             for me, mk in [(REFERENCE, FULLY_SAMPLED)] + [(me, self.masks[-1]) for me in self.methods
-                                                          if me == "cardiomm"]:
+                                                          if me in FEATURED]:
                 files[key("map", me, mk, sid0, m)] = self.quant_map(me, mk, sid0, m)
         return files
 
+    def cost_file(self, ext: str) -> str:
+        """The run's stage cost table (:mod:`cardiomm.costs`; ``ext``: ``csv`` or ``md``), machine-dependent, so
+        outside ``tables/``."""
+        return f"{self.res}/costs/stage_costs.{ext}"
+
     def cost_files(self) -> list[str]:
-        """The run's stage cost table (:mod:`cardiomm.costs`), machine-dependent, so outside ``tables/``."""
-        return [f"{self.res}/costs/stage_costs.csv", f"{self.res}/costs/stage_costs.md"]
+        return [self.cost_file("csv"), self.cost_file("md")]
 
     def final_targets(self) -> list[str]:
         subjects = [] if self.synthetic else [self.table("subjects")]
-        return ([self.table(t) for t in TABLES] + subjects + [f"{self.res}/audit.md", f"{self.res}/provenance.json"]
+        return ([self.table(t) for t in TABLES] + subjects + [self.audit(), self.provenance_file]
                 + self.figure_files() + self.cost_files())
 
 
@@ -347,10 +411,13 @@ def _check_models(config: dict, methods: list[str]) -> None:
     for name in [m for m in methods if m in NEURAL] + ["segmentation"]:
         if not config.get("models", {}).get(name):
             raise ConfigError(f"config models.{name} is missing (needed for method {name!r})")
-    if "cardiomm_official" in methods and not (config.get("published") or {}).get("clip_dir"):
-        raise ConfigError("config published.clip_dir is missing (needed for method 'cardiomm_official'): a local "
-                          "folder with the Hugging Face openai/clip-vit-base-patch16 files; see README "
-                          "'Published models'")
+    for name in methods:  # what a method's registry entry says it needs (Method.requires)
+        for path, what in REGISTRY[name].requires.items():
+            value: object = config
+            for part in path.split("."):
+                value = (value or {}).get(part) if isinstance(value, Mapping) else None
+            if not value:
+                raise ConfigError(f"config {path} is missing (needed for method {name!r}): {what}")
 
 
 def plan_from_config(config: dict, workdir: str | Path = ".") -> Plan:

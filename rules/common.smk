@@ -12,7 +12,6 @@ wf.export_pythonpath(workflow.basedir)
 PLAN = wf.plan_from_config(config, workdir=workflow.basedir)
 COHORT = PLAN.cohort
 ROOT = PLAN.root
-RES = f"results/{COHORT}"
 # checkpoints this run uses: the neural methods it runs and the segmenter
 USED_MODELS = {m: config["models"][m] for m in config["models"] if m in PLAN.methods or m == "segmentation"}
 # a foreign segmenter (MONAI bundle / nnU-Net folder, `segmentation.path`) is what the run uses: record that
@@ -74,7 +73,7 @@ def _quant_inputs(method):
     return inputs
 
 
-TRAIN_CFG = config["train"]  # the schema fills train.{modalities,cardiomm,varnet,segmentation}
+TRAIN_CFG = config["train"]  # the schema fills train.modalities, train.segmentation and train.<method> of each trainable
 # training needs labels: the segmented series only (the image-only views and contrasts have none)
 TRAIN_MODALITIES = TRAIN_CFG["modalities"] or [m for m in PLAN.modalities if wf.MODALITIES[m].segmented]
 _TRAIN_SUBJECTS = [s for s in PLAN.everyone if s.split in ("train", "val")]

@@ -46,8 +46,8 @@ rule agreement:
         biomarkers=PLAN.table("biomarkers"),
     output:
         agreement=report(PLAN.table("agreement"), category="Tables", caption="../docs/report/agreement.rst"),
-        audit=f"{RES}/audit.md",
-        audit_html=report(f"{RES}/audit.html", category="Audit", caption="../docs/report/audit.rst"),
+        audit=PLAN.audit(),
+        audit_html=report(PLAN.audit("html"), category="Audit", caption="../docs/report/audit.rst"),
     log:
         PLAN.log("agreement"),
     params:

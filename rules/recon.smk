@@ -79,9 +79,7 @@ for _suffix, _ids, _mods in GROUPS:
             PLAN.bench("recon", "{method}", "{mask}", "{subject}")
         params:
             subject=lambda wc: PLAN.subject(wc.subject),
-            sense=config["sense"],
-            classical={m: config[m] for m in wf.CLASSICAL},
-            published=config["published"],
+            recon=lambda wc: PLAN.recon_params(wc.method),  # ReconParams.from_config
         threads: 1
         resources:
             mem_mb=6000,

@@ -61,7 +61,7 @@ rule provenance:
     input:
         list(USED_MODELS.values()),
     output:
-        report(f"{RES}/provenance.json", category="Provenance", caption="../docs/report/provenance.rst"),
+        report(PLAN.provenance_file, category="Provenance", caption="../docs/report/provenance.rst"),
     log:
         PLAN.log("provenance"),
     params:
@@ -80,12 +80,12 @@ rule stage_costs:
         done=[t for t in PLAN.final_targets() if t not in PLAN.cost_files()],
         reference=[f for s in PLAN.subjects for f in PLAN.method_images(wf.REFERENCE, s.id).values()],
     output:
-        csv=report(f"{RES}/costs/stage_costs.csv", category="Stage costs", caption="../docs/report/stage_costs.rst"),
-        md=f"{RES}/costs/stage_costs.md",
+        csv=report(PLAN.cost_file("csv"), category="Stage costs", caption="../docs/report/stage_costs.rst"),
+        md=PLAN.cost_file("md"),
     log:
         PLAN.log("stage_costs"),
     params:
-        runs=f"benchmarks/runs/{COHORT}",
+        runs=PLAN.runs,
         n_masks=len(PLAN.masks),
     conda:
         "../envs/cardiomm.yaml"

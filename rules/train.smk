@@ -1,24 +1,25 @@
 # Training of the shipped models on the training/validation splits of the cohort (fully sampled data only).
-# `snakemake train_all` regenerates results/training/{cardiomm,varnet,segmentation}.pt with model cards, and
-# <name>.pt of each published architecture listed in train.published (cardiomm_official needs
-# train.cardiomm_official.clip_dir); `make weights` copies them into cardiomm/weights/ (what make run uses).
+# `snakemake train_all` regenerates the segmenter and the networks this pipeline ships (cardiomm.methods.TRAINED)
+# with model cards, and <name>.pt of each published architecture listed in train.published (a text-prompted one needs
+# train.<name>.clip_dir); `make weights` copies them into cardiomm/weights/ (what make run uses). Every path is
+# the Plan's (cardiomm/workflow.py: results/training/).
 
 rule train_recon:
     input:
         _training_data,
     output:
-        ckpt="results/training/{model}.pt",
-        card="results/training/{model}.md",
+        ckpt=PLAN.checkpoint("{model}"),
+        card=PLAN.model_card("{model}"),
     log:
-        "logs/training/{model}.log",
+        PLAN.training_log("{model}"),
     benchmark:
-        "benchmarks/runs/training/{model}.tsv"
+        PLAN.training_bench("{model}")
     params:
         cfg=lambda wc: TRAIN_CFG[wc.model],
         modalities=TRAIN_MODALITIES,
         subjects=_TRAIN_SUBJECTS,
         cohort=COHORT,
-        log_dir="results/training/{model}_logs",
+        log_dir=PLAN.training_log_dir("{model}"),
     threads: 8  # capped by --cores on a laptop
     resources:
         mem_mb=16000,
@@ -34,18 +35,18 @@ rule train_segmentation:
     input:
         _training_data,
     output:
-        ckpt="results/training/segmentation.pt",
-        card="results/training/segmentation.md",
+        ckpt=PLAN.checkpoint("segmentation"),
+        card=PLAN.model_card("segmentation"),
     log:
-        "logs/training/segmentation.log",
+        PLAN.training_log("segmentation"),
     benchmark:
-        "benchmarks/runs/training/segmentation.tsv"
+        PLAN.training_bench("segmentation")
     params:
         cfg=TRAIN_CFG["segmentation"],
         modalities=TRAIN_MODALITIES,
         subjects=_TRAIN_SUBJECTS,
         cohort=COHORT,
-        log_dir="results/training/segmentation_logs",
+        log_dir=PLAN.training_log_dir("segmentation"),
     threads: 8  # capped by --cores on a laptop
     resources:
         mem_mb=16000,
@@ -57,16 +58,16 @@ rule train_segmentation:
         "../workflow_scripts/train_segmentation.py"
 
 
-rule train_cardiomm:
-    input:
-        "results/training/cardiomm.pt",
+# `snakemake train_<name>`: one shipped network
+for _name in wf.TRAINED:
 
-
-rule train_varnet:
-    input:
-        "results/training/varnet.pt",
+    rule:
+        name:
+            f"train_{_name}"
+        input:
+            PLAN.checkpoint(_name),
 
 
 rule train_all:
     input:
-        expand("results/training/{name}.pt", name=["segmentation", "cardiomm", "varnet", *TRAIN_CFG["published"]]),
+        PLAN.training_targets(),

@@ -1,5 +1,5 @@
 """A tiny randomly initialised CLIP folder in the Hugging Face clip-vit-base-patch16 layout, for the tests of the
-real CLIP loading code (:class:`cardiomm.recon.text_prompts.ClipTextEncoder`): never a download."""
+real CLIP loading code (:class:`cardiomm.recon.learned.text_prompts.ClipTextEncoder`): never a download."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 
 import torch
 
-from cardiomm.recon.text_prompts import import_transformers
+from cardiomm.recon.learned.text_prompts import import_transformers
 
 
 def _byte_chars() -> list[str]:

@@ -12,16 +12,18 @@ import pytest
 import torch
 import yaml
 
-from cardiomm import stages
 from cardiomm.acquisition import Acquisition
 from cardiomm.cohort import Subject, subject_from_row
 from cardiomm.io import cmrxrecon as cio
 from cardiomm.io.nifti import Geometry
 from cardiomm.phantom.generate import PhantomConfig, cohort_specs, write_subject
-from cardiomm.recon.checkpoint import CheckpointError, build_model, load_model, save_checkpoint
+from cardiomm.recon.learned.architectures import build_model
+from cardiomm.recon.learned.model_files import CheckpointError, load_model, save_checkpoint
 from cardiomm.segmentation.infer import segment_series
 from cardiomm.segmentation.network import build_segmenter
-from cardiomm.segmentation.train import SegmenterCheckpointError, load_segmenter, save_segmenter
+from cardiomm.segmentation.training_task import SegmenterCheckpointError, load_segmenter, save_segmenter
+from cardiomm.stages import recon as recon_stage
+from cardiomm.stages import undersample as undersample_stage
 from cardiomm.workflow import ConfigError, key, plan_from_config
 
 REPO = Path(__file__).resolve().parents[1]
@@ -77,7 +79,7 @@ def test_undersample_stage_rejects_bad_kspace(real_root, tmp_path, corrupt, mess
     out_m, out_k = [str(tmp_path / "m.mat")], [str(tmp_path / "k.mat")]
     outputs = {key("cine", "Uniform8", "mask"): out_m[0], key("cine", "Uniform8", "kus"): out_k[0]}
     with pytest.raises(cio.CMRxReconFileError, match=message) as e:
-        stages.undersample(s, 7, outputs)
+        undersample_stage.undersample(s, 7, outputs)
     assert str(bad) in str(e.value)
     assert not Path(out_m[0]).exists() and not Path(out_k[0]).exists()
 
@@ -91,15 +93,15 @@ def test_recon_rejects_mask_of_wrong_shape_and_missing_acs(real_root, tmp_path):
     ins = {key("cine", "mask"): str(mask_p), key("cine", "kus"): str(kus_p)}
     cio.write_mask(mask_p, np.ones((k.shape[0], k.shape[3] + 2, k.shape[4]), np.uint8))
     with pytest.raises(ValueError, match=f"{mask_p}.*does not match"):
-        stages.reconstruct("zerofilled", s, "Uniform8", ins, outs, {}, None)
+        recon_stage.reconstruct("zerofilled", s, "Uniform8", ins, outs)
     cio.write_mask(mask_p, np.zeros((k.shape[0], k.shape[3], k.shape[4]), np.uint8))
     with pytest.raises(ValueError, match=f"{mask_p}.*ACS region"):
-        stages.reconstruct("zerofilled", s, "Uniform8", ins, outs, {}, None)
+        recon_stage.reconstruct("zerofilled", s, "Uniform8", ins, outs)
     assert not any(Path(o).exists() for o in outs.values())
 
 
 def test_sense_rejects_too_small_acs(real_root):
-    from cardiomm.recon.sense import sense_recon_series
+    from cardiomm.recon.classical.sense import sense_recon_series
 
     k = cio.read_kspace(_subject(real_root).kspace_path("cine"))
     mask = np.zeros((k.shape[0], k.shape[3], k.shape[4]), np.uint8)

@@ -9,11 +9,12 @@ import pytest
 
 from cardiomm.acquisition import Acquisition
 from cardiomm.io.cfl import read_cfl, read_hdr, write_cfl
-from cardiomm.recon.bart import bart_available, bart_slice, from_bart_image, to_bart
-from cardiomm.recon.classical import recon_series
-from cardiomm.recon.cs import CSParams
-from cardiomm.recon.sense import espirit_maps, sense_frame
-from cardiomm.recon.zero_filled import zero_filled
+from cardiomm.recon.classical.bart import bart_available, bart_slice, from_bart_image, to_bart
+from cardiomm.recon.classical.cs import KTTV
+from cardiomm.recon.classical.espirit import espirit_maps
+from cardiomm.recon.classical.sense import SENSE, sense_frame
+from cardiomm.recon.classical.series import CSParams, recon_series
+from cardiomm.recon.classical.zero_filled import zero_filled
 from cardiomm.sampling.masks import acs_mask, make_mask, undersample
 
 needs_bart = pytest.mark.skipif(bart_available() is None,
@@ -93,7 +94,7 @@ def test_bart_sense_with_our_maps_equals_sigpy_sense(phantom_case) -> None:
     m = mask.astype(bool)
     y = kus[:, 0]
     maps = espirit_maps(y, m, acs_mask("ktGaussian8", *y.shape[-2:], acs=16), calib_width=16)
-    got, _ = bart_slice("sense", y, m, acs_mask("ktGaussian8", *y.shape[-2:], acs=16), 0.01, 30, 16, maps=maps)
+    got, _ = bart_slice(SENSE.pics, y, m, acs_mask("ktGaussian8", *y.shape[-2:], acs=16), 0.01, 30, 16, maps=maps)
     want = np.stack([sense_frame(y[t], maps, m[t], lamda=0.01, max_iter=30) for t in range(len(y))])
     # same problem (same maps, data, lamda), two CG implementations: equal to a small fraction of the image
     assert np.linalg.norm(np.abs(got) - np.abs(want)) / np.linalg.norm(np.abs(want)) < 0.01
@@ -103,13 +104,13 @@ def test_bart_sense_with_our_maps_equals_sigpy_sense(phantom_case) -> None:
 def test_bart_kttv_with_our_maps_converges_to_sigpy_kttv(phantom_case) -> None:
     # same maps, data, lamda and a non-circular temporal difference (BART's TV, SigPy's mapping form): the same
     # problem, BART's ADMM against SigPy's PDHG; measured relative difference 0.027 at 40, 0.009 at 100 iterations
-    from cardiomm.recon.cs import kttv_slice
+    from cardiomm.recon.classical.cs import kttv_slice
 
     _, mask, kus = phantom_case
     m, y = mask.astype(bool), kus[:, 0]
     region = acs_mask("ktGaussian8", *y.shape[-2:], acs=16)
     maps = espirit_maps(y, m, region, calib_width=16)
-    got, _ = bart_slice("kttv", y, m, region, 0.01, 100, 16, maps=maps)
+    got, _ = bart_slice(KTTV.pics, y, m, region, 0.01, 100, 16, maps=maps)
     want = kttv_slice(y, maps, m, 0.01, 100, periodic=False)
     assert np.linalg.norm(np.abs(got) - np.abs(want)) / np.linalg.norm(np.abs(want)) < 0.02
 

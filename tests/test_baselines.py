@@ -9,8 +9,9 @@ import torch
 from cardiomm.acquisition import Acquisition
 from cardiomm.physics.coils import rss
 from cardiomm.physics.fft import fft2c
-from cardiomm.recon.sense import espirit_maps, sense_recon_series
-from cardiomm.recon.zero_filled import zero_filled
+from cardiomm.recon.classical.espirit import espirit_maps
+from cardiomm.recon.classical.sense import sense_recon_series
+from cardiomm.recon.classical.zero_filled import zero_filled
 from cardiomm.sampling.masks import acs_mask, make_mask, undersample
 
 N, NC = 96, 8

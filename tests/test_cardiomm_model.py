@@ -11,11 +11,11 @@ import torch
 from cardiomm.conventions import MODALITIES, PATTERNS
 from cardiomm.physics.coils import expand, reduce
 from cardiomm.physics.fft import fft2c, ifft2c
-from cardiomm.recon import prompts
-from cardiomm.recon.data import prepare_frame
-from cardiomm.recon.networks.cardiomm import CardioMM, CardioMMConfig
-from cardiomm.recon.prompts import UNKNOWN, PromptConfig, PromptEncoder, encode_mask_name, encode_scan
-from cardiomm.recon.sample import FrameSample, collate_samples
+from cardiomm.recon.learned import prompts
+from cardiomm.recon.learned.data import prepare_frame
+from cardiomm.recon.learned.networks.cardiomm import CardioMM, CardioMMConfig
+from cardiomm.recon.learned.prompts import UNKNOWN, PromptConfig, PromptEncoder, encode_mask_name, encode_scan
+from cardiomm.recon.learned.sample import FrameSample, collate_samples
 from cardiomm.sampling.masks import acs_mask, make_mask
 
 TINY = dict(cascades=2, features=4, levels=2, sens_features=4, sens_levels=1, scan_dim=8, us_dim=8, token_dim=4,

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from cardiomm.checkpoint import ResumeMismatchError, check_resume, config_diff, state_sha256
-from cardiomm.recon.checkpoint import load_model
-from cardiomm.segmentation.train import (
+from cardiomm.recon.learned.model_files import load_model
+from cardiomm.segmentation.training_task import (
     CKPT_FORMAT,
     LEGACY_FORMATS,
     _legacy_sha256,
@@ -34,8 +34,8 @@ def test_shipped_recon_weights_load_with_stable_fingerprints(name: str) -> None:
 
 
 def test_shipped_promptmr_loads_through_the_published_loader_with_its_fingerprint() -> None:
-    from cardiomm.recon.checkpoint import load_any
-    from cardiomm.recon.sample import INPUT_NORMALISATION
+    from cardiomm.recon.learned.model_files import load_any
+    from cardiomm.recon.learned.sample import INPUT_NORMALISATION
 
     model, meta = load_any(WEIGHTS / "promptmr.pt", "promptmr")
     assert meta["state_sha256"] == SHIPPED["promptmr"] == state_sha256(model.state_dict())

@@ -10,19 +10,12 @@ import torch
 
 from cardiomm.acquisition import Acquisition
 from cardiomm.physics.fft import fft2c
-from cardiomm.recon.classical import recon_series
-from cardiomm.recon.cs import (
-    FFT2,
-    CSParams,
-    Sample,
-    cs_slice,
-    kt_sense_op,
-    kttv_slice,
-    modulate_data,
-    temporal_difference,
-)
-from cardiomm.recon.sense import espirit_maps, sense_recon_series
-from cardiomm.recon.zero_filled import zero_filled
+from cardiomm.physics.sense import sense_linop
+from cardiomm.recon.classical.cs import cs_slice, kttv_slice, temporal_difference
+from cardiomm.recon.classical.espirit import espirit_maps
+from cardiomm.recon.classical.sense import sense_recon_series
+from cardiomm.recon.classical.series import CSParams, recon_series
+from cardiomm.recon.classical.zero_filled import zero_filled
 from cardiomm.sampling.masks import acs_mask, make_mask, undersample
 from tests.test_baselines import coil_maps
 
@@ -61,42 +54,16 @@ def _psnr(ref: np.ndarray, rec: np.ndarray) -> float:
 
 
 # --------------------------------------------------------------------------------------------- operators
-def _operators() -> list[tuple[str, sp.linop.Linop]]:
-    rng = np.random.default_rng(0)
-    maps = _rng_complex(rng, (3, 6, 10))
-    mask = rng.random((4, 6, 10)) < 0.4
-    return [
-        ("kt_sense_centred", kt_sense_op(maps, mask)),
-        ("kt_sense_fast", kt_sense_op(maps, mask, centred=False)),
-        ("fft2", FFT2((2, 6, 10))),
-        ("sample", Sample((4, 3, 6, 10), mask)),
-        ("tdiff_periodic", temporal_difference((4, 6, 10), periodic=True)),
-        ("tdiff_open", temporal_difference((4, 6, 10), periodic=False)),
-    ]
-
-
-@pytest.mark.parametrize("name,A", _operators(), ids=lambda v: v if isinstance(v, str) else "")
-def test_operator_is_linear_and_adjoint(name: str, A: sp.linop.Linop) -> None:
+# (the SENSE operator and its building blocks are checked by the generic operator test of tests/test_physics.py)
+@pytest.mark.parametrize("periodic", [True, False])
+def test_temporal_difference_is_adjoint_and_linear(periodic: bool) -> None:
     rng = np.random.default_rng(1)
+    A = temporal_difference((4, 6, 10), periodic=periodic)
     x, x2 = _rng_complex(rng, A.ishape), _rng_complex(rng, A.ishape)
     y = _rng_complex(rng, A.oshape)
     lhs, rhs = np.vdot(A(x), y), np.vdot(x, A.H(y))
-    assert abs(lhs - rhs) <= 1e-4 * abs(lhs), name
+    assert abs(lhs - rhs) <= 1e-4 * abs(lhs)
     np.testing.assert_allclose(A(2 * x + x2), 2 * A(x) + A(x2), rtol=1e-4, atol=1e-4)
-
-
-def test_fast_operator_equals_centred_up_to_the_modulation() -> None:
-    rng = np.random.default_rng(2)
-    for ny, nx in [(6, 10), (6, 8), (112, 128)]:  # ny/2 + nx/2 odd and even: both signs
-        maps, mask = _rng_complex(rng, (2, ny, nx)), rng.random((3, ny, nx)) < 0.5
-        x = _rng_complex(rng, (3, ny, nx))
-        centred = kt_sense_op(maps, mask)(x)
-        sampled = modulate_data(centred).transpose(1, 0, 2, 3)[:, mask].T  # (K, nc)
-        np.testing.assert_allclose(kt_sense_op(maps, mask, centred=False)(x), sampled,
-                                   rtol=1e-4, atol=1e-4 * np.abs(centred).max())
-        # and SigPy's centred FFT is the project's fft2c
-        np.testing.assert_allclose(centred, mask[:, None] * fft2c(torch.from_numpy(maps[None] * x[:, None])).numpy(),
-                                   rtol=1e-4, atol=1e-4 * np.abs(centred).max())
 
 
 def test_temporal_difference_values() -> None:
@@ -112,7 +79,7 @@ def test_cs_slice_equals_sigpy_l1waveletrecon_frame_by_frame(kspace: np.ndarray)
     maps = espirit_maps(y, mask, acs_mask("Uniform4", N, N))
     lamda, iters = 0.01, 15
     got = cs_slice(y, maps, mask, lamda, iters, penalise_approximation=True)
-    A = kt_sense_op(maps, mask)
+    A = sense_linop(maps, mask)
     s = float(np.percentile(np.abs(A.H(y)), 99))
     for t in (0, 5):
         yt = (y[t] / s).astype(np.complex64)
@@ -201,7 +168,7 @@ def test_bad_input_and_params(kspace: np.ndarray) -> None:
 
 
 def test_detail_weights_spare_only_the_approximation_band() -> None:
-    from cardiomm.recon.cs import detail_weights
+    from cardiomm.recon.classical.cs import detail_weights
 
     shape = (2, 64, 48)
     w = detail_weights(shape, 0.5)

@@ -9,14 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cardiomm import stages
 from cardiomm.acquisition import load_undersampled
 from cardiomm.cohort import Subject
 from cardiomm.io import cmrxrecon as cio
-from cardiomm.recon.classical import recon_series
-from cardiomm.recon.cs import CSParams
-from cardiomm.recon.sense import sense_recon_series, slice_maps
+from cardiomm.recon.classical.espirit import slice_maps
+from cardiomm.recon.classical.sense import sense_recon_series
+from cardiomm.recon.classical.series import CSParams, recon_series
 from cardiomm.sampling.masks import make_mask, undersample
+from cardiomm.stages import recon as recon_stage
 from cardiomm.workflow import key
 
 NT, NZ, NC, NY, NX, ACS = 4, 2, 4, 32, 28, 12
@@ -58,7 +58,7 @@ def subject(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Subject:
 
 def test_maps_equal_each_job_s_own_and_are_shared(tmp_path: Path, subject: Subject) -> None:
     inputs, outputs = _series(tmp_path)
-    stages.coilmaps(subject, inputs, outputs)
+    recon_stage.coilmaps(subject, inputs, outputs)
     for mk in MASKS:
         # what the reconstruction job computes without the coil-maps job
         own = np.stack([slice_maps(_acq(inputs, mk), z) for z in range(NZ)])
@@ -76,7 +76,7 @@ def test_different_acs_data_get_their_own_maps(tmp_path: Path, subject: Subject)
     other.mkdir()
     inputs2, _ = _series(other, seed=1)  # other noise: other ACS data
     inputs[key("cine", MASKS[1], "kus")] = inputs2[key("cine", MASKS[1], "kus")]
-    stages.coilmaps(subject, inputs, outputs)
+    recon_stage.coilmaps(subject, inputs, outputs)
     a, b = (outputs[key("cine", mk, "maps")] for mk in MASKS[:2])
     assert os.stat(a).st_ino != os.stat(b).st_ino
     np.testing.assert_array_equal(np.load(b), np.stack([slice_maps(_acq(inputs, MASKS[1]), z) for z in range(NZ)]))
@@ -85,7 +85,7 @@ def test_different_acs_data_get_their_own_maps(tmp_path: Path, subject: Subject)
 
 def test_reconstructions_with_shared_maps_are_unchanged(tmp_path: Path, subject: Subject) -> None:
     inputs, outputs = _series(tmp_path)
-    stages.coilmaps(subject, inputs, outputs)
+    recon_stage.coilmaps(subject, inputs, outputs)
     mk = "ktGaussian8"
     with_maps, without = _acq(inputs, mk, outputs[key("cine", mk, "maps")]), _acq(inputs, mk)
     np.testing.assert_array_equal(sense_recon_series(with_maps, max_iter=5), sense_recon_series(without, max_iter=5))

@@ -99,8 +99,10 @@ def test_the_schema_itself_is_valid_and_every_default_fits_its_key():
 
 
 def test_defaults_are_filled_in_at_every_level():
-    from cardiomm.recon.cs import DEFAULTS
+    from cardiomm.methods import CLASSICAL
+    from cardiomm.recon.classical.series import CSParams
 
+    DEFAULTS = {m: CSParams.from_dict(m, {}) for m in CLASSICAL}  # noqa: N806 - the registry's defaults, parsed
     cfg = validate_config(_minimal())
     assert cfg["mask_seed"] == 7 and cfg["mask_source"] == "official"
     assert cfg["agreement"] == {"comparator": "reference"}
@@ -250,14 +252,14 @@ def test_snakemake_stops_at_start_up_on_a_misspelt_key(tmp_path):
 
 def _dataclass_blocks():
     from cardiomm.phantom.generate import PhantomConfig
-    from cardiomm.recon.networks.cardiomm import CardioMMConfig
-    from cardiomm.recon.networks.cardiomm_official import CardioMMOfficialConfig
-    from cardiomm.recon.networks.promptmr import PromptMRConfig
-    from cardiomm.recon.networks.varnet import VarNetConfig
-    from cardiomm.recon.train import TrainConfig
+    from cardiomm.recon.learned.networks.cardiomm import CardioMMConfig
+    from cardiomm.recon.learned.networks.cardiomm_official import CardioMMOfficialConfig
+    from cardiomm.recon.learned.networks.promptmr import PromptMRConfig
+    from cardiomm.recon.learned.networks.varnet import VarNetConfig
+    from cardiomm.recon.learned.training_task import TrainConfig
     from cardiomm.segmentation.data import AugmentConfig
     from cardiomm.segmentation.segmenters import SegmenterConfig
-    from cardiomm.segmentation.train import SegTrainConfig
+    from cardiomm.segmentation.training_task import SegTrainConfig
 
     return [
         (("phantom",), PhantomConfig),
@@ -294,27 +296,34 @@ def test_schema_block_has_exactly_the_dataclass_fields(path, cls):
 
 
 def test_every_architecture_has_a_typed_model_block():
-    from cardiomm.recon.checkpoint import ARCHS, make_config
+    from cardiomm.recon.learned.architectures import ARCHS, make_config
 
     where = {"cardiomm": ("train", "cardiomm", "model"), "varnet": ("train", "varnet", "model"),
              "cardiomm_official": ("published", "cardiomm_official", "model_config"),
              "promptmr": ("published", "promptmr", "model_config")}
     assert set(where) == set(ARCHS)
+    for arch in ("cardiomm_official", "promptmr"):  # the published ones are trained too, with the same block
+        assert _at("train", arch, "model") == _at("published", arch, "model_config"), arch
     for arch, path in where.items():
         assert set(_at(*path)["properties"]) == {f.name for f in dataclasses.fields(make_config(arch))}, arch
 
 
 def test_classical_blocks_match_their_parameters():
-    from cardiomm.recon.cs import DEFAULTS, LOWRANK_KEYS, CSParams
+    """Each classical method's block (the registry's, filled into the schema) holds fields of CSParams, and the
+    parameters parsed from an empty block are its defaults; a low-rank method's block has the low-rank keys."""
+    from cardiomm.methods import CLASSICAL
+    from cardiomm.methods import method as registered
+    from cardiomm.recon.classical.series import LOWRANK_KEYS, CSParams, solver
 
     fields = {f.name for f in dataclasses.fields(CSParams)}
-    for m, p in DEFAULTS.items():
+    for m in CLASSICAL:
         props = _at(m)["properties"]
-        want = fields - ({"lamda_mapping"} if m == "sense" else set()) - (set() if m == "lps" else LOWRANK_KEYS)
-        assert set(props) == want, m
-        assert (props["lamda"]["default"], props["max_iter"]["default"]) == (p.lamda, p.max_iter), m
-        assert props["engine"]["default"] == p.engine
-    assert _at("lps")["properties"]["lamda_lowrank"]["default"] == DEFAULTS["lps"].lamda_lowrank
+        assert props == registered(m).config["properties"], m
+        assert {"lamda", "max_iter", "engine"} <= set(props) <= fields, m
+        assert (LOWRANK_KEYS <= set(props)) == solver(m).lowrank, m
+        p = CSParams.from_dict(m, {})
+        assert {k: getattr(p, k) for k in props} == {k: v["default"] for k, v in props.items()}, m
+    assert _at("lps")["properties"]["lamda_lowrank"]["default"] == 0.01
 
 
 def test_fixed_key_sets_are_the_codes():

@@ -7,9 +7,8 @@ import pytest
 import sigpy as sp
 
 from cardiomm.acquisition import Acquisition
-from cardiomm.recon.classical import recon_series
-from cardiomm.recon.cs import CSParams, _problem
-from cardiomm.recon.lps import (
+from cardiomm.recon.classical.espirit import espirit_maps
+from cardiomm.recon.classical.lps import (
     NuclearNormReg,
     TemporalDCT,
     TemporalFFT,
@@ -19,8 +18,10 @@ from cardiomm.recon.lps import (
     lps_slice,
     lps_solve,
 )
-from cardiomm.recon.sense import espirit_maps, sense_recon_series
-from cardiomm.recon.zero_filled import zero_filled
+from cardiomm.recon.classical.problem import scaled_problem
+from cardiomm.recon.classical.sense import sense_recon_series
+from cardiomm.recon.classical.series import CSParams, recon_series
+from cardiomm.recon.classical.zero_filled import zero_filled
 from cardiomm.sampling.masks import acs_mask, make_mask, undersample
 from tests.test_classical import NT, N, _psnr, _rng_complex, kspace  # noqa: F401 - kspace is a fixture
 
@@ -83,7 +84,7 @@ def test_temporal_transforms_are_unitary_and_adjoint(T: sp.linop.Linop) -> None:
 # ------------------------------------------------------------------------------------------ solver
 def test_lps_objective_decreases(kt_case) -> None:
     kus, mask, maps = kt_case
-    A, y, _ = _problem(kus[:, 0], maps, mask.astype(bool))
+    A, y, _ = scaled_problem(kus[:, 0], maps, mask.astype(bool))
     lam, lam_lr = 0.003, 0.01
     _, _, parts = lps_problem(A, y, lam, lam_lr, periodic=True)
     assert parts["lamda_nuclear"] == pytest.approx(lam_lr * lowrank_scale(A, y))
@@ -131,11 +132,10 @@ def test_lps_params_and_engine() -> None:
     p = CSParams.from_dict("lps", {"lamda": 0.002, "lamda_lowrank": 0.03, "lamda_lowrank_mapping": None})
     assert (p.lamda, p.lamda_lowrank, p.lamda_lowrank_mapping, p.max_iter) == (0.002, 0.03, None, 60)
     assert CSParams.from_dict("lps", None).lamda_lowrank == 0.01
-    with pytest.raises(ValueError, match="config lps.engine: 'bart' has no L\\+S equivalent"):
+    with pytest.raises(ValueError, match="config lps.engine: 'bart' is not one of .*no L\\+S equivalent"):
         CSParams.from_dict("lps", {"engine": "bart"})
     with pytest.raises(ValueError, match=r"config kttv: unknown keys \['lamda_lowrank'\]"):
         CSParams.from_dict("kttv", {"lamda_lowrank": 0.1})
     with pytest.raises(ValueError, match="config lps: weights must be >= 0"):
         CSParams.from_dict("lps", {"lamda_lowrank": -1})
-    with pytest.raises(ValueError, match="only the lps method"):
-        CSParams(0.01, 10).lamda_lowrank_for("cine")
+    assert CSParams(0.01, 10).lamda_lowrank_for("cine") is None  # no low-rank part

@@ -20,8 +20,23 @@ REPO = Path(__file__).resolve().parents[1]
 SCHEMA = json.loads((REPO / "cardiomm/schema/config.schema.json").read_text())
 
 
-def test_schema_enum_is_the_registry_in_its_order() -> None:
-    assert SCHEMA["properties"]["methods"]["items"]["enum"] == list(methods.METHODS)
+def test_schema_is_filled_from_the_registry_and_the_file_names_no_method() -> None:
+    """The schema's five per-method places come from the registry (its order); the JSON file spells no method."""
+    from cardiomm.config import load_schema
+
+    s = load_schema()["properties"]
+    assert s["methods"]["items"]["enum"] == list(methods.METHODS)
+    assert [m for m in s["models"]["properties"] if m != "segmentation"] == list(methods.NEEDS_MODEL)
+    assert [m for m in s["train"]["properties"] if m in methods.REGISTRY] == list(methods.TRAINABLE)
+    assert s["train"]["properties"]["published"]["items"]["enum"] == list(methods.PUBLISHED_METHODS)
+    assert [m for m in s["published"]["properties"] if m != "clip_dir"] == list(methods.PUBLISHED_METHODS)
+    assert [m for m in methods.METHODS if m in s] == [n for n, m in methods.REGISTRY.items() if m.config]
+    assert list(s["tune_classical"]["properties"]["grid"]["properties"]) == [
+        n for n, m in methods.REGISTRY.items() if m.tune]
+    text = json.dumps(SCHEMA)
+    for name in methods.METHODS:
+        if name != "promptmr":  # PromptMRConfig.model_version's value "promptmr" is an architecture variant
+            assert f'"{name}"' not in text, name
 
 
 def test_labels_unique_and_kinds_consistent() -> None:
@@ -35,24 +50,83 @@ def test_labels_unique_and_kinds_consistent() -> None:
         methods.method("nope")
 
 
-def test_every_entry_point_resolves_to_a_function() -> None:
+def test_every_entry_point_resolves_to_a_callable() -> None:
     for m in methods.REGISTRY.values():
         module, func = m.entry.split(":")
         assert callable(getattr(importlib.import_module(module), func)), m.entry
+        for path in (m.network, m.network_config, m.port):
+            assert path is None or methods.load(path) is not None, path
 
 
-def test_checkpoint_architectures_are_the_methods_that_need_a_model() -> None:
-    from cardiomm.recon.checkpoint import ARCHS, PUBLISHED
+def test_architectures_are_the_registry_networks() -> None:
+    """Every method that reads a model has a network (and only those); a network knows its method only through
+    the registry (arch_of), and a published port is named by its entry alone."""
+    import torch
 
-    assert set(ARCHS) == set(methods.NEEDS_MODEL)
-    assert set(PUBLISHED) == set(methods.PUBLISHED_METHODS)
+    from cardiomm.recon.learned.architectures import ARCHS, arch_of, build_model
+    from cardiomm.recon.learned.published import PublishedPort, port, published
+
+    assert list(ARCHS) == list(methods.NEEDS_MODEL)
+    assert published() == list(methods.PUBLISHED_METHODS)
+    assert all(isinstance(port(n), PublishedPort) for n in published()) and port("cardiomm") is None
+    for name in ("cardiomm", "varnet"):
+        assert arch_of(build_model(name, {"cascades": 1})) == name
+    with pytest.raises(ValueError, match="network of no registered method"):
+        arch_of(torch.nn.Linear(1, 1))
 
 
-def test_conventions_workflow_audit_take_names_from_the_registry() -> None:
-    from cardiomm import conventions, workflow
+def test_no_module_dispatches_on_a_method_name() -> None:
+    """Method names stand in the registry only (and the config, docs, tests): no package module, rule or script
+    compares against one or keys a table by one (docstrings and comments aside)."""
+    names = set(methods.METHODS) - {"cardiomm"}  # the package's own name is not a method literal
+    alternatives = "|".join(sorted(names, key=len, reverse=True))
+    pattern = re.compile(rf"""["']({alternatives})["']""")
+    found = []
+    skip = {"cardiomm/methods.py"}
+    ports = {"cardiomm/recon/learned/networks/promptmr.py", "cardiomm/recon/learned/networks/cardiomm_official.py"}
+    for p in [*(REPO / "cardiomm").rglob("*.py"), *(REPO / "rules").glob("*.smk"), REPO / "Snakefile",
+              *(REPO / "workflow_scripts").glob("*.py")]:
+        rel = str(p.relative_to(REPO))
+        if rel in skip:
+            continue
+        src = p.read_text()
+        code = src
+        if p.suffix == ".py":  # strings that are not docstrings
+            tree = ast.parse(src)
+            docs = {id(n.body[0].value) for n in ast.walk(tree)
+                    if isinstance(n, ast.Module | ast.FunctionDef | ast.ClassDef | ast.AsyncFunctionDef)
+                    and n.body and isinstance(n.body[0], ast.Expr) and isinstance(n.body[0].value, ast.Constant)}
+            code = " ".join(repr(n.value) for n in ast.walk(tree)
+                            if isinstance(n, ast.Constant) and isinstance(n.value, str) and id(n) not in docs)
+        for m in pattern.finditer(code):
+            if rel in ports and m.group(1) == "promptmr":  # a PromptMR config value (model_version), not the method
+                continue
+            found.append(f"{rel}: {m.group(0)}")
+    # the published ports' class attribute `arch` (their own files; unused since the registry names networks)
+    assert sorted(found) == sorted(["cardiomm/recon/learned/networks/cardiomm_official.py: 'cardiomm_official'"]), \
+        found
+
+
+def test_conventions_is_the_ground_floor() -> None:
+    """conventions imports nothing of the package, and nothing below the registry re-exports the method names."""
+    from cardiomm import conventions
+
+    assert _graph()["cardiomm.conventions"] == set()
+    for name in ("METHODS", "CLASSICAL", "PUBLISHED_METHODS", "REGISTRY"):
+        assert not hasattr(conventions, name), name
+
+
+def test_the_circle_test_sees_type_only_imports(tmp_path: Path) -> None:
+    """The cycle test counts an import under ``if TYPE_CHECKING:`` (the circle of issue 31 ran through one)."""
+    f = tmp_path / "m.py"
+    f.write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from cardiomm.acquisition import A\n")
+    assert _imports(f, {"cardiomm.acquisition"}) == {"cardiomm.acquisition"}
+
+
+def test_workflow_audit_take_names_from_the_registry() -> None:
+    from cardiomm import workflow
     from cardiomm.compare.audit import METHOD_LABELS
 
-    assert conventions.METHODS is methods.METHODS and conventions.CLASSICAL is methods.CLASSICAL
     assert set(workflow.NEURAL) == set(methods.NEEDS_MODEL)
     assert {n: METHOD_LABELS[n] for n in methods.METHODS} == {n: m.label for n, m in methods.REGISTRY.items()}
 
@@ -72,24 +146,20 @@ def test_registry_and_compare_import_no_torch() -> None:
     assert out.stdout.strip() == "False"
 
 
-def _runtime_imports(path: Path, modules: set[str]) -> set[str]:
-    """Modules of ``modules`` that ``path`` imports at run time (at any depth, lazy imports included; imports
-    under ``if TYPE_CHECKING:`` are not run, so they are left out)."""
+def _imports(path: Path, modules: set[str]) -> set[str]:
+    """Modules of ``modules`` that ``path`` imports, at any depth: lazy imports inside functions and imports under
+    ``if TYPE_CHECKING:`` included (a type-only import is still a dependency of the layer above on the one below:
+    a circle of them is a circle)."""
     tree = ast.parse(path.read_text())
-    typing_only = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.If) and ast.unparse(node.test) in ("TYPE_CHECKING", "typing.TYPE_CHECKING"):
-            typing_only.update(id(n) for stmt in node.body for n in ast.walk(stmt))
     found = set()
     for node in ast.walk(tree):
-        if id(node) in typing_only:
-            continue
         if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             found.add(node.module)
+            found.update(f"{node.module}.{a.name}" for a in node.names)  # `from cardiomm.stages import recon`
         elif isinstance(node, ast.Import):
             found.update(a.name for a in node.names)
     out = set()
-    for m in found:  # `from cardiomm.recon.cs import x` is the module cardiomm.recon.cs
+    for m in found:  # `from cardiomm.recon.classical.cs import x` is the module cardiomm.recon.classical.cs
         while m and m not in modules:
             m = m.rpartition(".")[0]
         if m:
@@ -102,11 +172,16 @@ def _module(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def test_the_package_has_no_import_cycle() -> None:
-    """No module of cardiomm imports (directly or through others) a module that imports it back: the layers run
-    one way (compare/ was the last circle of issue 13's findings; segmenters and bart/cs followed)."""
+def _graph() -> dict[str, set[str]]:
     files = {_module(p): p for p in (REPO / "cardiomm").rglob("*.py")}
-    graph = {m: _runtime_imports(p, set(files)) - {m} for m, p in files.items()}
+    return {m: _imports(p, set(files)) - {m} for m, p in files.items()}
+
+
+def test_the_package_has_no_import_cycle() -> None:
+    """No module of cardiomm imports (directly or through others, type-only imports included) a module that imports
+    it back: the layers run one way (compare/ was the last circle of issue 13's findings; segmenters and bart/cs
+    followed; conventions -> methods -> acquisition -> conventions was issue 31's)."""
+    graph = _graph()
     assert len(graph) >= 50
     state: dict[str, int] = {}
 
@@ -162,7 +237,7 @@ def test_mask_names_round_trip() -> None:
 
 def test_prompt_and_release_folders_use_the_grammar() -> None:
     from cardiomm.io.releases import _is_accfactor
-    from cardiomm.recon.prompts import encode_mask_name, encode_undersampling
+    from cardiomm.recon.learned.prompts import encode_mask_name, encode_undersampling
 
     for name in ("Uniform8", "ktGaussian16", "ktRadial24", "ktUniform4", "AccFactor10"):
         mn = parse_mask_name(name)
@@ -178,7 +253,7 @@ def _numpy_reference(k: np.ndarray) -> np.ndarray:
 
 
 def test_reference_image_is_one_function_and_matches_numpy() -> None:
-    from cardiomm.recon.zero_filled import zero_filled
+    from cardiomm.recon.classical.zero_filled import zero_filled
     from cardiomm.segmentation import data
 
     assert data.zero_filled is zero_filled and not hasattr(data, "rss_series")
@@ -206,5 +281,10 @@ def test_recon_params_from_a_config_are_what_the_recon_rule_passes(tmp_path):
     cfg = validate_config(yaml.safe_load((Path(__file__).resolve().parents[1] / "config.yaml").read_text()))
     p = ReconParams.from_config(cfg, "promptmr", tmp_path)
     assert p.model_path == str(tmp_path / cfg["models"]["promptmr"])
-    assert p.sense == cfg["sense"] and set(p.classical) == set(CLASSICAL) and p.published == cfg["published"]
-    assert ReconParams.from_config(cfg, "sense").model_path is None
+    assert p.config == {} and p.published == cfg["published"]
+    for m in CLASSICAL:  # a classical method gets its own block, defaults filled
+        q = ReconParams.from_config(cfg, m)
+        assert q.model_path is None and q.config == cfg[m] and set(q.config) == set(methods.method(m).defaults)
+    from cardiomm.workflow import plan_from_config
+
+    assert plan_from_config(cfg).recon_params("cs") == ReconParams.from_config(cfg, "cs")

@@ -167,7 +167,7 @@ def test_undersampled_reconstruction_keeps_its_floor(tmp_path):
     (benchmarks/results/noise_floor_methods.md); the reference's air passes the test in every slice."""
     from cardiomm.cohort import subject_from_row
     from cardiomm.conventions import ACS_LINES
-    from cardiomm.recon.zero_filled import zero_filled
+    from cardiomm.recon.classical.zero_filled import zero_filled
     from cardiomm.sampling.masks import make_mask, undersample
 
     spec = cohort_specs(CFG)[0]
@@ -187,7 +187,7 @@ def test_reference_with_the_segmenters_labels_recovers_t1_truth(tmp_path):
     cohort's mean; +6 ms on this subject; benchmarks/results/reference_bias.md)."""
     from cardiomm.cohort import subject_from_row
     from cardiomm.segmentation.infer import segment_mapping_series
-    from cardiomm.segmentation.train import load_segmenter
+    from cardiomm.segmentation.training_task import load_segmenter
 
     cfg = PhantomConfig(nt=2, counts={"train": 24, "val": 4, "test": 6, "external": 3})
     spec = next(s for s in cohort_specs(cfg) if s.subject == "P037")

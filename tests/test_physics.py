@@ -77,18 +77,21 @@ def _operators(ny: int, nx: int, nc: int = 4, batch: tuple[int, ...] = (2,)):
 def _object_operators(smaps: torch.Tensor, mask: torch.Tensor):
     """(name, A, A.H, ishape, oshape) for the operator objects (SenseOp, its adjoint, normal, unmasked form)."""
     op = SenseOp(smaps, mask)
+    coils = SenseOp(None, mask.expand(smaps.shape))  # no maps: coil images -> their masked k-space (the ACS's)
     return [(name, A, A.H, A.ishape, A.oshape)
             for name, A in (("SenseOp", op), ("SenseOp.H", op.H), ("SenseOp.N", op.N),
-                            ("SenseOp.unmasked", op.unmasked()), ("SenseOp(no mask).N", op.unmasked().N))]
+                            ("SenseOp.unmasked", op.unmasked()), ("SenseOp(no mask).N", op.unmasked().N),
+                            ("SenseOp(no maps)", coils), ("SenseOp(no maps).N", coils.N))]
 
 
-@pytest.mark.parametrize("which", ["SenseOp", "SenseOp.H", "SenseOp.N", "SenseOp.unmasked", "SenseOp(no mask).N"])
+@pytest.mark.parametrize("which", ["SenseOp", "SenseOp.H", "SenseOp.N", "SenseOp.unmasked", "SenseOp(no mask).N",
+                                   "SenseOp(no maps)", "SenseOp(no maps).N"])
 @pytest.mark.parametrize("ny, nx, batch, coil_mask", [(16, 16, (2,), False), (15, 17, (), False),
                                                       (12, 9, (2, 3), False), (12, 9, (2, 3), True)])
 def test_generic_operator_properties(which: str, ny: int, nx: int, batch: tuple[int, ...], coil_mask: bool) -> None:
     """One generic check for every operator object: adjoint identity, linearity, ``N == H . A``, ``H.H == A``.
     ``batch=(2, 3)`` is also the published networks' per-frame layout (batch x frames; ``coil_mask``: their mask
-    per frame and coil, :func:`cardiomm.recon.networks.cab.frame_operator`)."""
+    per frame and coil, :func:`cardiomm.recon.learned.networks.cab.frame_operator`)."""
     smaps, mask = _problem(ny, nx, 3, batch, coil_mask=coil_mask)
     name, A, AH, xs, ys = next(o for o in _object_operators(smaps, mask) if o[0] == which)
     assert_adjoint(A, AH, tuple(xs), tuple(ys))
@@ -97,6 +100,58 @@ def test_generic_operator_properties(which: str, ny: int, nx: int, batch: tuple[
     if hasattr(A, "N"):  # operators that expose a normal: it is the adjoint after the forward
         torch.testing.assert_close(A.N(x), AH(A(x)), rtol=1e-12, atol=1e-12)
     torch.testing.assert_close(AH.H(x), A(x), rtol=0, atol=0)
+
+
+# ---------------------------------------------------------------------------------------------- the SigPy view
+def _sigpy_operators() -> list[tuple[str, object]]:
+    """(name, linop) for every SigPy operator of cardiomm.physics: the SENSE view (one frame, the frames of a slice
+    centred and fast), its building blocks, and SenseOp.linop()."""
+    from cardiomm.physics.linops import FFT2, Sample
+    from cardiomm.physics.sense import sense_linop
+
+    rng = np.random.default_rng(0)
+    maps = (rng.standard_normal((3, 6, 10)) + 1j * rng.standard_normal((3, 6, 10))).astype(np.complex64)
+    mask = rng.random((4, 6, 10)) < 0.4
+    op = SenseOp(torch.from_numpy(maps), torch.from_numpy(mask[:, None].astype(np.float32)))
+    return [("sense_linop(frame)", sense_linop(maps, mask[0])), ("sense_linop(frames)", sense_linop(maps, mask)),
+            ("sense_linop(frames, fast)", sense_linop(maps, mask, centred=False)), ("FFT2", FFT2((2, 6, 10))),
+            ("Sample", Sample((4, 3, 6, 10), mask)), ("SenseOp.linop", op.linop())]
+
+
+@pytest.mark.parametrize("name", [n for n, _ in _sigpy_operators()])
+def test_generic_sigpy_operator_properties(name: str) -> None:
+    """The same generic check for the SigPy operators the classical solvers use: adjoint identity, linearity."""
+    A = dict(_sigpy_operators())[name]
+    rng = np.random.default_rng(1)
+
+    def rand(shape: tuple[int, ...]) -> np.ndarray:
+        return (rng.standard_normal(shape) + 1j * rng.standard_normal(shape)).astype(np.complex128)
+
+    x, x2, y = rand(A.ishape), rand(A.ishape), rand(A.oshape)
+    lhs, rhs = np.vdot(A(x), y), np.vdot(x, A.H(y))
+    assert abs(lhs - rhs) <= 1e-5 * abs(lhs), name
+    np.testing.assert_allclose(A(2 * x + x2), 2 * A(x) + A(x2), rtol=1e-5, atol=1e-5)
+
+
+def test_sigpy_view_is_the_torch_operator_and_the_fast_form_its_modulation() -> None:
+    """sense_linop is SenseOp's A (centred), and the fast form equals it up to the centring modulation."""
+    from cardiomm.physics.fft import modulate_data
+    from cardiomm.physics.sense import sense_linop
+
+    rng = np.random.default_rng(2)
+    for ny, nx in [(6, 10), (6, 8), (112, 128)]:  # ny/2 + nx/2 odd and even: both signs
+        maps = (rng.standard_normal((2, ny, nx)) + 1j * rng.standard_normal((2, ny, nx))).astype(np.complex64)
+        mask = rng.random((3, ny, nx)) < 0.5
+        x = (rng.standard_normal((3, ny, nx)) + 1j * rng.standard_normal((3, ny, nx))).astype(np.complex64)
+        centred = sense_linop(maps, mask)(x)
+        torch_op = SenseOp(torch.from_numpy(maps), torch.from_numpy(mask[:, None].astype(np.float32)))
+        np.testing.assert_allclose(centred, torch_op(torch.from_numpy(x)).numpy(), rtol=1e-4,
+                                   atol=1e-4 * np.abs(centred).max())
+        sampled = modulate_data(centred).transpose(1, 0, 2, 3)[:, mask].T  # (K, nc)
+        np.testing.assert_allclose(sense_linop(maps, mask, centred=False)(x), sampled,
+                                   rtol=1e-4, atol=1e-4 * np.abs(centred).max())
+        frame = sense_linop(maps, mask[0])(x[0])
+        np.testing.assert_allclose(frame, centred[0], rtol=1e-5, atol=1e-5 * np.abs(centred).max())
 
 
 def test_sense_op_is_the_function_form_and_checks_shapes() -> None:

@@ -29,7 +29,7 @@ import pytest
 import torch
 
 from cardiomm.physics.sense import SenseOp
-from cardiomm.recon.checkpoint import (
+from cardiomm.recon.learned.model_files import (
     CheckpointError,
     load_any,
     load_model,
@@ -37,8 +37,18 @@ from cardiomm.recon.checkpoint import (
     read_weights_only,
     save_checkpoint,
 )
-from cardiomm.recon.networks.cardiomm_official import CardioMMOfficial, CardioMMOfficialConfig, official_square_acs
-from cardiomm.recon.networks.promptmr import BUFFER_ORDERS, PromptMR, PromptMRConfig, acs_kind_for, adaptive_buffer
+from cardiomm.recon.learned.networks.cardiomm_official import (
+    CardioMMOfficial,
+    CardioMMOfficialConfig,
+    official_square_acs,
+)
+from cardiomm.recon.learned.networks.promptmr import (
+    BUFFER_ORDERS,
+    PromptMR,
+    PromptMRConfig,
+    acs_kind_for,
+    adaptive_buffer,
+)
 
 FIX = Path(__file__).parent / "fixtures"
 CMM = ["uniform1d", "kt2d", "random1d_inferred", "c3f1"]
@@ -356,7 +366,7 @@ def test_fixtures_are_small():
 
 
 def test_adjacent_frames_follow_promptmr_dataset_rule():
-    from cardiomm.recon.infer_published import adjacent_frames
+    from cardiomm.recon.learned.infer_published import adjacent_frames
 
     assert adjacent_frames(0, 12, 5) == [10, 11, 0, 1, 2]
     assert adjacent_frames(11, 12, 3) == [10, 11, 0]
@@ -367,7 +377,7 @@ def test_adjacent_frames_follow_promptmr_dataset_rule():
 def test_series_reconstruction_matches_direct_calls():
     """Every frame of the series equals the network applied to its adjacent frames with the phase-encoding
     axis last (built here independently with NumPy)."""
-    from cardiomm.recon.infer_published import reconstruct_series_published
+    from cardiomm.recon.learned.infer_published import reconstruct_series_published
 
     io = _io("promptmr", "plus_kt2d")
     model, _ = load_published(FIX / "promptmr_plus_kt2d.ckpt", "promptmr")
@@ -395,7 +405,7 @@ def test_series_reconstruction_matches_direct_calls():
 def test_released_weights_run_on_raw_kspace():
     """Released official weights carry no normalisation record: inference feeds the network the acquisition's
     k-space unchanged, as the official code does (our trained checkpoints: tests/test_train_infer.py)."""
-    from cardiomm.recon.infer_published import input_normalised, network_input, reconstruct_series_published
+    from cardiomm.recon.learned.infer_published import input_normalised, network_input, reconstruct_series_published
 
     model, meta = load_published(FIX / "promptmr_plus_kt2d.ckpt", "promptmr")
     assert input_normalised(meta) is False
@@ -422,8 +432,8 @@ def test_series_reconstruction_takes_the_release_acs_width():
     """The ACS width reaches the network (the release's, as for the other methods), not the project's 20."""
     from cardiomm.acquisition import Acquisition
     from cardiomm.methods import ReconParams
-    from cardiomm.recon.infer_published import acs_rule
-    from cardiomm.recon.reconstructors import published_method
+    from cardiomm.recon.learned.infer_published import acs_rule
+    from cardiomm.recon.learned.infer_published import method as published_method
 
     assert acs_rule("promptmr", "Uniform8", 16) == (16, False)
     assert acs_rule("cardiomm_official", "ktRadial8", 24) == (24, True)
@@ -451,7 +461,7 @@ def test_series_reconstruction_takes_the_release_acs_width():
 def test_workflow_knows_the_published_methods():
     from cardiomm import workflow as wf
     from cardiomm.compare.audit import method_label
-    from cardiomm.conventions import METHODS, PUBLISHED_METHODS
+    from cardiomm.methods import METHODS, PUBLISHED_METHODS
 
     assert set(PUBLISHED_METHODS) <= set(METHODS) and set(PUBLISHED_METHODS) <= set(wf.NEURAL)
     assert method_label("cardiomm") == "CardioMM-style (ours)" and method_label("promptmr") == "PromptMR+"
@@ -466,8 +476,8 @@ def test_workflow_knows_the_published_methods():
 def test_paper_configuration_size():
     """The published training configuration (10 cascades, one frame, CLIP 512 -> 256) has the official
     model's 63.4 M trainable parameters, 1.56 M of them in the text-conditioned sensitivity network."""
-    from cardiomm.recon.networks.blocks import count_parameters
-    from cardiomm.recon.networks.cardiomm_official import PAPER_CONFIG
+    from cardiomm.recon.learned.networks.blocks import count_parameters
+    from cardiomm.recon.learned.networks.cardiomm_official import PAPER_CONFIG
 
     model = CardioMMOfficial(PAPER_CONFIG)
     assert count_parameters(model) == 63_440_716

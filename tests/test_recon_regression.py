@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 from cardiomm.acquisition import Acquisition
-from cardiomm.recon.checkpoint import load_model
-from cardiomm.recon.infer import reconstruct_series
+from cardiomm.recon.learned.infer import reconstruct_series
+from cardiomm.recon.learned.model_files import load_model
 
 FIXTURE = Path(__file__).parent / "fixtures" / "recon_shipped_models_io.npz"
 WEIGHTS = Path(__file__).parents[1] / "cardiomm" / "weights"

@@ -17,12 +17,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from cardiomm import stages
 from cardiomm.cohort import Subject
 from cardiomm.io.nifti import Geometry, load_image, save_image
 from cardiomm.segmentation.infer import keep_largest_components
 from cardiomm.segmentation.labels import LabelError, from_acdc
 from cardiomm.segmentation.segmenters import SegmenterConfigError, load_segmenter_from_config
+from cardiomm.stages import segment as segment_stage
 from cardiomm.workflow import key
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -155,14 +155,14 @@ def test_bundle_errors_name_the_file(bundle: Path, tmp_path: Path) -> None:
 
 
 def _segment_stage(tmp: Path, segmentation: dict) -> tuple[pd.DataFrame, dict]:
-    """Run :func:`cardiomm.stages.segment` (the rule's function) on a synthetic cine + T1 map of one subject."""
+    """Run :func:`cardiomm.stages.segment.segment` (the rule's function) on a synthetic cine + T1 map of one subject."""
     subj = Subject("P900", tmp / "data", "test", geometry=GEOM)
     recon, seg = {}, {}
     for mod, nt in (("cine", 3), ("t1map", 2)):
         recon[(mod, "full")] = tmp / f"recon_{mod}.nii.gz"
         seg[(mod, "full")] = tmp / f"seg_{mod}.nii.gz"
         save_image(recon[(mod, "full")], synthetic_series(nt=nt, nz=2), GEOM)
-    stages.segment(subj, "reference", {key(*k): str(v) for k, v in recon.items()},
+    segment_stage.segment(subj, "reference", {key(*k): str(v) for k, v in recon.items()},
                    {key(*k): str(v) for k, v in seg.items()}, str(REPO / "missing.pt"), str(tmp / "seg.csv"),
                    segmentation=segmentation)
     return pd.read_csv(tmp / "seg.csv"), seg

@@ -15,7 +15,7 @@ from cardiomm.conventions import LV_BLOOD, LV_MYO, RV_BLOOD
 from cardiomm.io.cmrxrecon import write_kspace
 from cardiomm.io.nifti import Geometry, load_image, save_image
 from cardiomm.physics.fft import fft2c
-from cardiomm.segmentation import train as train_mod
+from cardiomm.segmentation import training_task as train_mod
 from cardiomm.segmentation.data import (
     AugmentConfig,
     SegPair,
@@ -25,7 +25,7 @@ from cardiomm.segmentation.data import (
 )
 from cardiomm.segmentation.infer import keep_largest_components, segment_mapping_series, segment_series
 from cardiomm.segmentation.network import SIZES, build_segmenter, n_parameters
-from cardiomm.segmentation.train import (
+from cardiomm.segmentation.training_task import (
     SegmenterCheckpointError,
     SegTrainConfig,
     load_segmenter,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from cardiomm.recon.text_prompts import (
+from cardiomm.recon.learned.text_prompts import (
     ClipFolderError,
     ClipTextEncoder,
     import_transformers,
@@ -82,8 +82,8 @@ def test_official_cardiomm_series_with_clip_prompts(clip):
     """The pipeline path: sentences -> CLIP folder -> heads -> network, equal to a direct call."""
     import numpy as np
 
-    from cardiomm.recon.infer_published import reconstruct_series_published
-    from cardiomm.recon.networks.cardiomm_official import CardioMMOfficial, CardioMMOfficialConfig
+    from cardiomm.recon.learned.infer_published import reconstruct_series_published
+    from cardiomm.recon.learned.networks.cardiomm_official import CardioMMOfficial, CardioMMOfficialConfig
 
     folder = clip[0]
     cfg = CardioMMOfficialConfig(num_cascades=1, num_adj_slices=3, n_feat0=4, feature_dim=(6, 8, 12),
@@ -113,7 +113,7 @@ def test_official_cardiomm_series_with_clip_prompts(clip):
 
 def test_a_series_fixes_its_own_view_in_both_prompt_kinds():
     from cardiomm.conventions import series_meta
-    from cardiomm.recon.prompts import VIEW_VOCAB, encode_scan
+    from cardiomm.recon.learned.prompts import VIEW_VOCAB, encode_scan
 
     subject = {"view": "sax", "vendor": "Siemens", "scanner": "Vida", "field_strength_T": 3.0}
     cine, lax, ch4 = (series_meta(subject, m) for m in ("cine", "cine_lax", "cine_lax_4ch"))

@@ -15,9 +15,9 @@ from cardiomm.cohort import SUBJECT_COLUMNS, load_cohort, write_subjects_csv
 from cardiomm.io.cmrxrecon import write_kspace
 from cardiomm.physics.coils import rss
 from cardiomm.physics.fft import fft2c, ifft2c
-from cardiomm.recon import train as train_mod
-from cardiomm.recon.checkpoint import CheckpointError, build_model, load_model, save_checkpoint
-from cardiomm.recon.data import (
+from cardiomm.recon.learned import training_task as train_mod
+from cardiomm.recon.learned.architectures import build_model
+from cardiomm.recon.learned.data import (
     INPUT_NORMALISATION,
     FrameDataset,
     GroupedBatchSampler,
@@ -25,8 +25,9 @@ from cardiomm.recon.data import (
     normalisation_scale,
     prepare_frame,
 )
-from cardiomm.recon.infer import reconstruct_series
-from cardiomm.recon.sample import FrameSample
+from cardiomm.recon.learned.infer import reconstruct_series
+from cardiomm.recon.learned.model_files import CheckpointError, load_model, save_checkpoint
+from cardiomm.recon.learned.sample import FrameSample
 from cardiomm.sampling.masks import acs_from_mask, make_mask
 
 NC, NY, NX = 4, 32, 32
@@ -332,7 +333,7 @@ def _train_published(arch: str, model_cfg: dict, cohort: list, tmp_path: Path, *
 
 def test_promptmr_trains_to_a_loadable_checkpoint(cohort: list, tmp_path: Path) -> None:
     """PromptMR+ takes its adjacent frames through the same engine; the checkpoint loads for inference."""
-    from cardiomm.recon.checkpoint import load_any
+    from cardiomm.recon.learned.model_files import load_any
 
     m, out = _train_published("promptmr", dict(TINY_PUBLISHED, n_history=1), cohort, tmp_path)
     assert m["arch"] == "promptmr" and m["steps"] == 2 and math.isfinite(m["val_loss"])
@@ -348,8 +349,8 @@ def _assert_inference_sees_the_training_input(model: torch.nn.Module, meta: dict
     """Our trained published-arch checkpoint records the training normalisation, and series inference then
     feeds the network exactly a training sample's k-space (adjacent frames divided by the centre frame's
     scale) and gives the training forward's output times the scale."""
-    from cardiomm.recon.infer_published import input_normalised, network_input, reconstruct_series_published
-    from cardiomm.recon.sample import collate_samples
+    from cardiomm.recon.learned.infer_published import input_normalised, network_input, reconstruct_series_published
+    from cardiomm.recon.learned.sample import collate_samples
 
     assert meta["extra"] == {"input_normalisation": INPUT_NORMALISATION} and input_normalised(meta)
     ds = FrameDataset(_split(cohort, "val"), ["cine"], ("Uniform", "ktRadial"), (4,), seed=5, fixed_masks=True,
@@ -384,8 +385,8 @@ def test_official_cardiomm_trains_with_clip_text_features(cohort: list, tmp_path
     pytest.importorskip("transformers")
     from clip_folder import tiny_clip_folder
 
-    from cardiomm.recon.checkpoint import load_any
-    from cardiomm.recon.text_prompts import ClipFolderError
+    from cardiomm.recon.learned.model_files import load_any
+    from cardiomm.recon.learned.text_prompts import ClipFolderError
 
     folder = tmp_path / "clip-vit-base-patch16"
     tiny_clip_folder(folder)

@@ -8,12 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cardiomm import stages
 from cardiomm.cohort import Subject
-from cardiomm.recon.cs import CSParams
-from cardiomm.recon.tune import Case, central_slices, choose, config_lines, grid_search
-from cardiomm.recon.zero_filled import zero_filled
+from cardiomm.recon.classical.series import CSParams
+from cardiomm.recon.classical.tune import Case, central_slices, choose, config_lines, grid_search
+from cardiomm.recon.classical.zero_filled import zero_filled
 from cardiomm.sampling.masks import make_mask, undersample
+from cardiomm.stages import tune as tune_stage
 
 
 def test_choose_takes_the_best_mean_psnr_per_method_and_kind() -> None:
@@ -43,7 +43,7 @@ def test_central_slices() -> None:
 
 def test_tuning_refuses_test_subjects(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="only validation subjects.*P029"):
-        stages.tune_classical([Subject("P029", tmp_path, "test")], {},
+        tune_stage.tune_classical([Subject("P029", tmp_path, "test")], {},
                               {"slices": 1, "grid": {"kttv": [0.01]}}, {}, "x", *(str(tmp_path / f) for f in "abcd"))
 
 
@@ -68,7 +68,7 @@ def test_grid_search_scores_every_weight_and_prefers_regularising_a_noisy_slice(
 
 
 def test_lps_grid_is_the_product_of_its_two_weights_and_its_pair_is_chosen() -> None:
-    from cardiomm.recon.tune import grid_points
+    from cardiomm.recon.classical.tune import grid_points
 
     assert grid_points("lps", {"lamda": [1, 2], "lamda_lowrank": [3]}) == [(1.0, 3.0), (2.0, 3.0)]
     assert grid_points("kttv", [0.1]) == [(0.1, None)]

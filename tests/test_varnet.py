@@ -10,10 +10,10 @@ from monai.networks.blocks.fft_utils_t import fftn_centered_t, ifftn_centered_t
 
 from cardiomm.physics.fft import fft2c, ifft2c
 from cardiomm.physics.sense import SenseOp
-from cardiomm.recon.networks.blocks import count_parameters
-from cardiomm.recon.networks.cardiomm import CardioMM, CardioMMConfig
-from cardiomm.recon.networks.varnet import VarNet, VarNetConfig, unet_features, varnet_config_matching
-from cardiomm.recon.sample import FrameSample
+from cardiomm.recon.learned.networks.blocks import count_parameters
+from cardiomm.recon.learned.networks.cardiomm import CardioMM, CardioMMConfig
+from cardiomm.recon.learned.networks.varnet import VarNet, VarNetConfig, unet_features, varnet_config_matching
+from cardiomm.recon.learned.sample import FrameSample
 from cardiomm.sampling.masks import acs_mask, make_mask
 
 TINY = VarNetConfig(cascades=2, features=4, sens_features=2)

@@ -138,19 +138,20 @@ def test_train_all_runs_through_the_rules(tmp_path):
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
     proc = _run(tmp_path, "train_all")
     assert proc.returncode == 0, proc.stderr[-5000:]
-    from cardiomm.recon.checkpoint import load_model
-    from cardiomm.segmentation.train import load_segmenter
+    from cardiomm.recon.learned.model_files import load_model
+    from cardiomm.segmentation.training_task import load_segmenter
 
     for arch in ("cardiomm", "varnet"):
         model, _ = load_model(tmp_path / f"results/training/{arch}.pt", arch=arch)
         assert sum(p.numel() for p in model.parameters()) > 0
         card = (tmp_path / f"results/training/{arch}.md").read_text()
         assert "train_all" in card and "1 train / 1 val subjects" in card
-    from cardiomm.recon.checkpoint import load_any
+    from cardiomm.recon.learned.architectures import arch_of
+    from cardiomm.recon.learned.model_files import load_any
 
     for arch in ("cardiomm_official", "promptmr"):
         model, _ = load_any(tmp_path / f"results/training/{arch}.pt", arch)
-        assert model.arch == arch and model.config.num_adj_slices == 3
+        assert arch_of(model) == arch and model.config.num_adj_slices == 3
         assert "train_all" in (tmp_path / f"results/training/{arch}.md").read_text()
     seg = load_segmenter(tmp_path / "results/training/segmentation.pt")
     assert isinstance(seg, torch.nn.Module)

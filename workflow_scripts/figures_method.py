@@ -1,7 +1,7 @@
 """rule figures_method: Bland-Altman and identity grids of one method, from the indicator tables."""
 
-from cardiomm import stages
+from cardiomm.stages import figures, job
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
-with stages.logged(sm.log[0], sm.config, threads=sm.threads):
-    stages.figures_method(sm.wildcards.method, sm.input, sm.output, sm.params.comparator, sm.params.tolerances)
+with job.logged(sm.log[0], sm.config, threads=sm.threads):
+    figures.figures_method(sm.wildcards.method, sm.input, sm.output, sm.params.comparator, sm.params.tolerances)

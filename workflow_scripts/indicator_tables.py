@@ -1,8 +1,8 @@
 """rule indicator_tables: long phenotype and biomarker tables (truth, reference, every method x mask)."""
 
-from cardiomm import stages
+from cardiomm.stages import job, quantify
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
-with stages.logged(sm.log[0], sm.config, threads=sm.threads):
-    stages.indicator_tables(list(sm.input.quant), list(sm.input.truth), sm.params.splits, sm.output.phenotypes,
-                            sm.output.biomarkers)
+with job.logged(sm.log[0], sm.config, threads=sm.threads):
+    quantify.indicator_tables(list(sm.input.quant), list(sm.input.truth), sm.params.splits, sm.output.phenotypes,
+                              sm.output.biomarkers)

@@ -1,7 +1,7 @@
 """rule provenance: code version, config hash, software versions and checkpoint hashes of this run."""
 
-from cardiomm import stages
+from cardiomm.stages import job, provenance
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
-with stages.logged(sm.log[0], sm.config, threads=sm.threads):
-    stages.provenance_manifest(sm.config, dict(sm.params.models), sm.output[0])
+with job.logged(sm.log[0], sm.config, threads=sm.threads):
+    provenance.provenance_manifest(sm.config, dict(sm.params.models), sm.output[0])

@@ -1,9 +1,7 @@
 """rule recon: reconstruct one subject x mask with one method, every modality."""
 
-from cardiomm import stages
+from cardiomm.stages import job, recon
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
-with stages.logged(sm.log[0], sm.config, threads=sm.threads):
-    stages.reconstruct(sm.wildcards.method, sm.params.subject, sm.wildcards.mask, sm.input, sm.output,
-                       sm.params.sense, sm.input.get("model"), classical_params=sm.params.classical,
-                       published=sm.params.published)
+with job.logged(sm.log[0], sm.config, threads=sm.threads):
+    recon.reconstruct(sm.wildcards.method, sm.params.subject, sm.wildcards.mask, sm.input, sm.output, sm.params.recon)

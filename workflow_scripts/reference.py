@@ -1,7 +1,7 @@
 """rule reference: fully sampled RSS reference of one subject, every modality."""
 
-from cardiomm import stages
+from cardiomm.stages import job, recon
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
-with stages.logged(sm.log[0], sm.config, threads=sm.threads):
-    stages.reference(sm.params.subject, sm.output)
+with job.logged(sm.log[0], sm.config, threads=sm.threads):
+    recon.reference(sm.params.subject, sm.output)

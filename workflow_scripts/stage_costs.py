@@ -2,9 +2,9 @@
 
 import os
 
-from cardiomm import stages
+from cardiomm.stages import job, provenance
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
-with stages.logged(sm.log[0], sm.config, threads=sm.threads):
-    stages.stage_costs(sm.params.runs, list(sm.input.reference), sm.params.n_masks, os.cpu_count() or 1,
-                       sm.output.csv, sm.output.md)
+with job.logged(sm.log[0], sm.config, threads=sm.threads):
+    provenance.stage_costs(sm.params.runs, list(sm.input.reference), sm.params.n_masks, os.cpu_count() or 1,
+                           sm.output.csv, sm.output.md)

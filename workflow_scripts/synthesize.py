@@ -1,7 +1,7 @@
 """rule synthesize: one synthetic subject (k-space, timing, labels, truth)."""
 
-from cardiomm import stages
+from cardiomm.stages import data, job
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
-with stages.logged(sm.log[0], sm.config, threads=sm.threads):
-    stages.synthesize(sm.params.phantom, sm.wildcards.subject, sm.params.root)
+with job.logged(sm.log[0], sm.config, threads=sm.threads):
+    data.synthesize(sm.params.phantom, sm.wildcards.subject, sm.params.root)

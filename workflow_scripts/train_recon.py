@@ -1,8 +1,8 @@
 """rule train_recon: train CardioMM or E2E-VarNet on the cohort's train/val subjects."""
 
-from cardiomm import stages
+from cardiomm.stages import job, train
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
-with stages.logged(sm.log[0], sm.config, threads=sm.threads):
-    stages.train_recon(sm.wildcards.model, sm.params.cfg, sm.params.subjects, sm.params.cohort, sm.params.modalities,
-                       sm.output.ckpt, sm.output.card, sm.params.log_dir, sm.threads)
+with job.logged(sm.log[0], sm.config, threads=sm.threads):
+    train.train_recon(sm.wildcards.model, sm.params.cfg, sm.params.subjects, sm.params.cohort, sm.params.modalities,
+                      sm.output.ckpt, sm.output.card, sm.params.log_dir, sm.threads)

@@ -43,7 +43,7 @@ from cardiomm.conventions import (
     INDICATORS,
     REFERENCE,
     TRUTH,
-    parse_mask_name,
+    MaskName,
     unit,
 )
 from cardiomm.methods import METHODS
@@ -57,7 +57,13 @@ AGREEMENT_COLUMNS = (
     "tolerance", "verdict", "n_needed", "preserved", "reason",
 )  # fmt: skip
 COMPARATORS = (REFERENCE, TRUTH)
-KNOWN_METHODS = (TRUTH, REFERENCE, *METHODS)
+
+
+
+def known_methods() -> tuple[str, ...]:
+    """The comparators and every registered method, in table order (read now: a method registered later too)."""
+    return (TRUTH, REFERENCE, *METHODS)
+
 MIN_PAIRS = 3
 
 _STAT_KEYS = (
@@ -86,7 +92,7 @@ def mask_sort_key(mask: str) -> tuple[int, int, str]:
     """Sort key: ``full`` first, then pattern order of :data:`ALL_PATTERNS`, then acceleration."""
     if mask == FULLY_SAMPLED:
         return (-1, 0, mask)
-    m = parse_mask_name(mask)
+    m = MaskName.of(mask)
     return (ALL_PATTERNS.index(m.pattern), m.R, mask)
 
 
@@ -117,13 +123,13 @@ def validate_indicator_table(df: pd.DataFrame, name: str = "df") -> pd.DataFrame
     unknown = sorted(set(out["indicator"]) - set(INDICATORS))
     if unknown:
         raise ValueError(f"{name}: unknown indicators {unknown}; known: {list(INDICATORS)}")
-    bad_methods = sorted(set(out["method"]) - set(KNOWN_METHODS))
+    bad_methods = sorted(set(out["method"]) - set(known_methods()))
     if bad_methods:
-        raise ValueError(f"{name}: unknown methods {bad_methods}; known: {list(KNOWN_METHODS)}")
+        raise ValueError(f"{name}: unknown methods {bad_methods}; known: {list(known_methods())}")
     for mask in out["mask"].unique():
         if mask != FULLY_SAMPLED:
             try:
-                parse_mask_name(str(mask))
+                MaskName.of(str(mask))
             except ValueError as err:
                 raise ValueError(f"{name}: {err}") from None
     expected_units = out["indicator"].map(unit)
@@ -363,7 +369,7 @@ def agreement_table(
     cells = data.loc[~data["method"].isin(skip), ["indicator", "method", "mask"]].drop_duplicates()
     cells = sorted(
         cells.itertuples(index=False),
-        key=lambda r: (list(INDICATORS).index(r.indicator), KNOWN_METHODS.index(r.method), mask_sort_key(r.mask)),
+        key=lambda r: (list(INDICATORS).index(r.indicator), known_methods().index(r.method), mask_sort_key(r.mask)),
     )
     rows = []
     for ind, meth, mask in cells:

@@ -19,19 +19,19 @@ from cardiomm.compare.power import power_markdown
 from cardiomm.compare.tolerances import APPLIED_AS, TOLERANCES, default_tolerances
 from cardiomm.compare.verdict import INCONCLUSIVE, NOT_PRESERVED, PRESERVED, verdict
 from cardiomm.conventions import FULLY_SAMPLED, INDICATORS, REFERENCE, TRUTH, unit
-from cardiomm.methods import METHODS, REGISTRY
+from cardiomm.methods import METHODS, REGISTRY, label
 
 __all__ = ["METHOD_LABELS", "audit_markdown", "default_tolerances", "method_label", "noise_floor_markdown"]
 
 #: display names: the two comparators, then every method's label from the registry (:mod:`cardiomm.methods`)
 METHOD_LABELS: dict[str, str] = {TRUTH: "Truth", REFERENCE: "Reference", **{n: m.label for n, m in REGISTRY.items()}}
-_METHOD_ORDER = (TRUTH, REFERENCE, *METHODS)
+_COMPARATOR_LABELS = {TRUTH: "Truth", REFERENCE: "Reference"}
 _MARK = {PRESERVED: "✓", NOT_PRESERVED: "✗", INCONCLUSIVE: "?"}
 
 
 def method_label(method: str) -> str:
     """Display name of a method (``"cardiomm"``, our variant -> ``"CardioMM-style (ours)"``)."""
-    return METHOD_LABELS.get(method, method)
+    return _COMPARATOR_LABELS.get(method) or label(method)  # the registry's, read now (a registered method too)
 
 
 # --------------------------------------------------------------------------------------------
@@ -137,7 +137,8 @@ def _count(sub: pd.DataFrame) -> str:
 def _method_mask_pairs(df: pd.DataFrame) -> list[tuple[str, str]]:
     """The ``(method, mask)`` pairs present in ``df``, in report order (comparators, then the registry's methods;
     masks by pattern and acceleration)."""
-    methods = sorted(df["method"].unique(), key=lambda m: _METHOD_ORDER.index(m) if m in _METHOD_ORDER else 99)
+    order = (TRUTH, REFERENCE, *METHODS)
+    methods = sorted(df["method"].unique(), key=lambda m: order.index(m) if m in order else 99)
     return [(m, k) for m in methods for k in sorted(df.loc[df["method"] == m, "mask"].unique(), key=mask_sort_key)]
 
 

@@ -93,3 +93,12 @@ def default_tolerances() -> tuple[dict[str, float], dict[str, str]]:
     ``sources[k]`` is ``"<kind>: <source>"``.
     """
     return ({k: t.value for k, t in TOLERANCES.items()}, {k: f"{t.kind}: {t.source}" for k, t in TOLERANCES.items()})
+
+
+def tolerances_from_config(overrides: dict) -> tuple[dict[str, float], dict[str, str]]:
+    """Literature tolerances (with their sources), overridden per indicator by the config."""
+    tol, src = default_tolerances()
+    for k, v in (overrides or {}).items():
+        tol[k] = float(v)
+        src[k] = "set in the workflow config"
+    return tol, src

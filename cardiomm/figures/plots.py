@@ -44,7 +44,9 @@ LABEL_COLOURS: dict[int, tuple[str, str]] = {
     RV_BLOOD: ("RV blood pool", "#377eb8"),
 }
 MAP_CMAPS = {"T1": "magma", "T2": "viridis", "T1rho": "plasma"}
-METHOD_PALETTE = dict(zip(METHODS, sns.color_palette("colorblind", len(METHODS)), strict=True))
+def method_palette() -> dict[str, tuple]:
+    """One colour per registered method, in registry order (a method registered later gets one too)."""
+    return dict(zip(METHODS, sns.color_palette("colorblind", len(METHODS)), strict=True))
 
 
 def save_figure(fig: plt.Figure, out_stem: str | os.PathLike, *, tight: bool = True) -> list[Path]:
@@ -92,7 +94,7 @@ def _pair_grid(
     tol = default_tolerances()[0] if tolerances is None else tolerances
     nr, nc = len(indicators), len(masks)
     fig, axes = _grid_figure(nr, nc)
-    colour = METHOD_PALETTE.get(method, "C0")
+    colour = method_palette().get(method, "C0")
     m_lab, c_lab = method_label(method), method_label(comparator)
     for i, ind in enumerate(indicators):
         u = unit(ind)
@@ -225,7 +227,8 @@ def quality_distributions(iq_df: pd.DataFrame, out_stem: str | os.PathLike) -> l
     methods = [m for m in METHODS if m in set(data["method"])]
     masks = sorted(data["mask"].unique(), key=mask_sort_key)
     data["Method"] = data["method"].map(method_label)
-    palette = {method_label(m): METHOD_PALETTE[m] for m in methods}
+    colours = method_palette()
+    palette = {method_label(m): colours[m] for m in methods}
     fig, axes = plt.subplots(1, 2, figsize=(max(8.0, 2.4 * len(masks) * 2), 4.0))
     for ax, col, ylabel in ((axes[0], "psnr", "PSNR (dB)"), (axes[1], "ssim", "SSIM (unitless)")):
         sub = data[np.isfinite(data[col].astype(float))]

@@ -43,7 +43,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from cardiomm.conventions import RELEASE_ACS, modality, parse_mask_name
+from cardiomm.conventions import RELEASE_ACS, MaskName, modality
 
 RELEASES = ("2023", "2024", "2025", "generic")
 MULTICOIL = "MultiCoil"
@@ -103,7 +103,7 @@ def _families(root: Path) -> list[Path]:
 def _is_accfactor(name: str) -> bool:
     """A 2023 mask folder: its name is the mask's (``AccFactor04``; :func:`cardiomm.conventions.parse_mask_name`)."""
     try:
-        return parse_mask_name(name).pattern == "AccFactor"
+        return MaskName.of(name).pattern == "AccFactor"
     except ValueError:
         return False
 
@@ -217,7 +217,7 @@ def official_mask(root: Path, release: str, parts: tuple[str, ...], mod: str, ma
     2024: ``Mask_Task1`` (Uniform) or ``Mask_Task2`` (kt patterns) ``/<P>/<stem>_mask_<Name>.mat`` variable ``mask``;
     2025: ``Mask_TaskAll/<Center>/<Vendor>/<P>/<stem>_mask_<Name>.mat`` variable ``mask``.
     """
-    mn = parse_mask_name(mask)
+    mn = MaskName.of(mask)
     fam, stem = modality_file(release, mod)
     train = root / MULTICOIL / fam / TRAINING
     if release == "2023":

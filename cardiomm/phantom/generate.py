@@ -16,7 +16,16 @@ import pandas as pd
 from scipy import ndimage
 
 from cardiomm.atomic import write_csv
-from cardiomm.conventions import LV_BLOOD, LV_MYO, MODALITIES, PHENOTYPES, RV_BLOOD, SPLITS, unit
+from cardiomm.conventions import (
+    LV_BLOOD,
+    LV_MYO,
+    MODALITIES,
+    MYOCARDIAL_DENSITY_G_PER_ML,
+    PHENOTYPES,
+    RV_BLOOD,
+    SPLITS,
+    unit,
+)
 from cardiomm.io.cmrxrecon import write_kspace, write_timing
 from cardiomm.io.nifti import Geometry, save_image
 from cardiomm.phantom import anatomy, coils, contrasts, render, texture
@@ -508,7 +517,7 @@ def _truth_rows(spec: SubjectSpec, cfg: PhantomConfig, cine_labels: np.ndarray,
     vals["LVEF"] = 100 * vals["LVSV"] / vals["LVEDV"]
     vals["RVEF"] = 100 * vals["RVSV"] / vals["RVEDV"]
     vals["LVCO"] = vals["LVSV"] * spec.heart_rate_bpm / 1000.0
-    vals["LVM"] = (cine_labels[0] == LV_MYO).sum() * geom.voxel_ml * 1.05
+    vals["LVM"] = (cine_labels[0] == LV_MYO).sum() * geom.voxel_ml * MYOCARDIAL_DENSITY_G_PER_ML
     # analytic ED wall thickness, defined as the pipeline measures it (cardiomm.phantom.truth)
     vals["WT"] = wall_thickness_truth(spec.heart, z_heart, cine_labels[0])
     rows = [{"subject": spec.subject, "indicator": k, "unit": unit(k), "value": float(vals[k])} for k in PHENOTYPES]

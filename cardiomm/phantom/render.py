@@ -20,7 +20,8 @@ product with the object is band-limited to within a few k-space samples, which t
 from __future__ import annotations
 
 import numpy as np
-import scipy.fft as sfft
+
+from cardiomm.physics.fft import fft2c_array, ifft2c_array
 
 
 def fine_to_coarse_index(ny: int, nx: int, ss: int) -> np.ndarray:
@@ -71,15 +72,14 @@ def kspace_crop(fine: np.ndarray, ss: int) -> np.ndarray:
     ny, nx = H // ss, W // ss
     if ss == 1:
         return fine.astype(np.complex64)
-    k = sfft.fftshift(sfft.fft2(sfft.ifftshift(fine, axes=(-2, -1)), axes=(-2, -1), workers=1), axes=(-2, -1))
+    k = fft2c_array(fine, norm="backward")
     r0, c0 = H // 2 - ny // 2, W // 2 - nx // 2
     kc = k[..., r0:r0 + ny, c0:c0 + nx]
     ky = np.arange(ny) - ny // 2
     kx = np.arange(nx) - nx // 2
     dy, dx = _subsample_shift(ny, ss) / H, _subsample_shift(nx, ss) / W
     ramp = np.exp(2j * np.pi * (ky[:, None] * dy + kx[None, :] * dx))
-    img = sfft.fftshift(sfft.ifft2(sfft.ifftshift(kc * ramp, axes=(-2, -1)), axes=(-2, -1), workers=1),
-                        axes=(-2, -1))
+    img = ifft2c_array(kc * ramp, norm="backward")
     return (img * (ny * nx) / (H * W)).astype(np.complex64)
 
 

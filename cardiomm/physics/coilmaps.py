@@ -10,8 +10,7 @@ from __future__ import annotations
 import torch
 
 from cardiomm.physics.coils import normalize_smaps
-from cardiomm.physics.fft import ifft2c
-from cardiomm.physics.sense import SenseOp
+from cardiomm.physics.sense import OperatorFactory, SenseOp
 
 
 def calibration_region(acs: torch.Tensor, sampled: torch.Tensor) -> torch.Tensor:
@@ -30,15 +29,16 @@ def calibration_region(acs: torch.Tensor, sampled: torch.Tensor) -> torch.Tensor
     return torch.where(region.flatten(1).any(1)[:, None, None, None], region, sampled)
 
 
-def acs_coil_images(kspace: torch.Tensor, acs: torch.Tensor) -> torch.Tensor:
+def acs_coil_images(kspace: torch.Tensor, acs: torch.Tensor, op: OperatorFactory = SenseOp) -> torch.Tensor:
     """Coil images of the ACS region only, ``F^-1 (k * acs)``: complex ``(..., C, H, W)``.
 
-    ``acs``: bool/float ``(..., 1, H, W)`` or ``(H, W)``.
+    ``acs``: bool/float ``(..., 1, H, W)`` or ``(H, W)``; ``op``: the operator's constructor (a network's injected
+    one), built without maps (``S = I``) and the ACS as its mask, so the transform is ``op(None, acs).H``.
     """
-    return ifft2c(kspace * acs.to(kspace.real.dtype))
+    return op(None, acs.to(kspace.real.dtype)).H(kspace)
 
 
-def acs_smaps(kspace: torch.Tensor, acs: torch.Tensor) -> torch.Tensor:
+def acs_smaps(kspace: torch.Tensor, acs: torch.Tensor, op: OperatorFactory = SenseOp) -> torch.Tensor:
     """Low-resolution sensitivity maps from the ACS region: ``normalize_smaps(F^-1 (k * acs))``.
 
     Parameters
@@ -50,9 +50,9 @@ def acs_smaps(kspace: torch.Tensor, acs: torch.Tensor) -> torch.Tensor:
     -------
     complex ``(..., C, H, W)`` maps with unit RSS; scale-free (independent of the k-space scale).
     """
-    return normalize_smaps(acs_coil_images(kspace, acs))
+    return normalize_smaps(acs_coil_images(kspace, acs, op))
 
 
-def zero_filled_image(kspace: torch.Tensor, smaps: torch.Tensor) -> torch.Tensor:
+def zero_filled_image(kspace: torch.Tensor, smaps: torch.Tensor, op: OperatorFactory = SenseOp) -> torch.Tensor:
     """Coil-combined zero-filled image ``S^H F^-1 k``: complex ``(..., C, H, W)`` -> ``(..., H, W)``."""
-    return SenseOp(smaps).H(kspace)
+    return op(smaps, None).H(kspace)

@@ -371,6 +371,18 @@ def fit_molli(
 # --------------------------------------------------------------------------------------------
 # A whole series and its myocardial summary
 # --------------------------------------------------------------------------------------------
+#: a pixel is fitted when its mean over the weightings exceeds this fraction of the 99th percentile of that mean
+BODY_FRACTION, BODY_PERCENTILE = 0.05, 99
+
+
+def body_mask(images: np.ndarray) -> np.ndarray:
+    """The pixels worth fitting: bool ``(nz, ny, nx)`` of a weighted series ``(nt, nz, ny, nx)``, where its mean over
+    the weightings exceeds :data:`BODY_FRACTION` of that mean's :data:`BODY_PERCENTILE`-th percentile (the air
+    around the body is left out of the fit)."""
+    mean = images.mean(axis=0)
+    return mean > BODY_FRACTION * np.percentile(mean, BODY_PERCENTILE)
+
+
 def series_noise(images: np.ndarray) -> list[BackgroundNoise | None]:
     """Background noise of every slice of a mapping series ``(nw, nz, ny, nx)`` (``None`` where no air)."""
     images = np.asarray(images)

@@ -55,7 +55,7 @@ import zlib
 
 import numpy as np
 
-from cardiomm.conventions import ACS_LINES, parse_mask_name
+from cardiomm.conventions import ACS_LINES, MaskName
 
 GOLDEN_ANGLE_DEG = 111.246  # golden angle for radial spokes: 180 * (sqrt(5) - 1) / 2
 # ktGaussian density of the CMRxRecon 2024 generator (alpha = 0.2): floor + amplitude * exp(-(ky/sigma)^2)
@@ -86,7 +86,7 @@ def _check_dims(nt: int, ny: int, nx: int, acs: int, pattern: str) -> None:
         raise ValueError(f"make_mask: acs={acs} does not fit the ({ny}, {nx}) grid for pattern {pattern}")
 
 
-def acs_mask(name: str, ny: int, nx: int, acs: int = ACS_LINES) -> np.ndarray:
+def acs_mask(name: str | MaskName, ny: int, nx: int, acs: int = ACS_LINES) -> np.ndarray:
     """The fully sampled auto-calibration (ACS) region of a pattern.
 
     Parameters
@@ -99,7 +99,7 @@ def acs_mask(name: str, ny: int, nx: int, acs: int = ACS_LINES) -> np.ndarray:
     -------
     bool ``(ny, nx)``: ``acs`` central rows (Uniform, ktGaussian) or an ``acs x acs`` central square (ktRadial).
     """
-    mname = parse_mask_name(name)
+    mname = MaskName.of(name)
     _check_dims(1, ny, nx, acs, mname.pattern)
     region = np.zeros((ny, nx), dtype=bool)
     if mname.radial:
@@ -121,7 +121,8 @@ def acs_mask(name: str, ny: int, nx: int, acs: int = ACS_LINES) -> np.ndarray:
 ACS_SHIFTS = (0, 1, -1)  # lines from the official place, in order of preference
 
 
-def locate_acs(name: str, mask: np.ndarray, acs: int = ACS_LINES) -> tuple[np.ndarray, tuple[int, int]] | None:
+def locate_acs(name: str | MaskName, mask: np.ndarray, acs: int = ACS_LINES
+               ) -> tuple[np.ndarray, tuple[int, int]] | None:
     """The ACS block of a named mask where it actually is (see :data:`ACS_SHIFTS`).
 
     Parameters
@@ -145,7 +146,7 @@ def locate_acs(name: str, mask: np.ndarray, acs: int = ACS_LINES) -> tuple[np.nd
         return base, (0, 0)
     rows = np.flatnonzero(base.any(axis=1))
     cols = np.flatnonzero(base.any(axis=0))
-    x_shifts = ACS_SHIFTS if parse_mask_name(name).radial else (0,)
+    x_shifts = ACS_SHIFTS if MaskName.of(name).radial else (0,)
     for dy in ACS_SHIFTS:
         for dx in x_shifts:
             if rows[0] + dy < 0 or rows[-1] + dy >= ny or cols[0] + dx < 0 or cols[-1] + dx >= nx:
@@ -191,7 +192,7 @@ def acs_from_mask(mask: np.ndarray, acs: int = ACS_LINES) -> np.ndarray:
     return region
 
 
-def acs_region(name: str, mask: np.ndarray, acs: int = ACS_LINES) -> np.ndarray:
+def acs_region(name: str | MaskName, mask: np.ndarray, acs: int = ACS_LINES) -> np.ndarray:
     """The one ACS rule: the pattern's region (:func:`acs_mask`) for a named pattern, else measured on the mask.
 
     Parameters
@@ -335,7 +336,7 @@ def _kt_radial(nt: int, ny: int, nx: int, R: int, acs_region: np.ndarray, rng: n
 # --------------------------------------------------------------------------------------------
 # Public API
 # --------------------------------------------------------------------------------------------
-def make_mask(name: str, nt: int, ny: int, nx: int, seed: int, acs: int = ACS_LINES) -> np.ndarray:
+def make_mask(name: str | MaskName, nt: int, ny: int, nx: int, seed: int, acs: int = ACS_LINES) -> np.ndarray:
     """Generate an undersampling mask.
 
     Parameters
@@ -353,7 +354,7 @@ def make_mask(name: str, nt: int, ny: int, nx: int, seed: int, acs: int = ACS_LI
     uint8 ``(nt, ny, nx)``, 1 = sampled, DC at ``(ny // 2, nx // 2)``; the ACS region is sampled in
     every frame.
     """
-    mname = parse_mask_name(name)
+    mname = MaskName.of(name)
     _check_dims(nt, ny, nx, acs, mname.pattern)
     rng = _rng(str(mname), seed)
     region = acs_mask(name, ny, nx, acs)
@@ -366,7 +367,7 @@ def make_mask(name: str, nt: int, ny: int, nx: int, seed: int, acs: int = ACS_LI
     return (outer | region[None]).astype(np.uint8)
 
 
-def mask_stats(mask: np.ndarray, name: str, acs: int = ACS_LINES) -> dict:
+def mask_stats(mask: np.ndarray, name: str | MaskName, acs: int = ACS_LINES) -> dict:
     """Acceleration bookkeeping of a mask.
 
     Parameters
@@ -392,14 +393,14 @@ def mask_stats(mask: np.ndarray, name: str, acs: int = ACS_LINES) -> dict:
     n_sampled = int(sampled.sum())
     outer = sampled[:, ~region]
     return {
-        "nominal_R": parse_mask_name(name).R,
+        "nominal_R": MaskName.of(name).R,
         "achieved_R": float(sampled.size / n_sampled) if n_sampled else float("inf"),
         "outer_fraction": float(outer.mean()) if outer.size else float("nan"),
         "acs_complete": bool(sampled[:, region].all()),
     }
 
 
-def check_mask(mask: np.ndarray, kspace_shape: tuple, name: str, source: str, acs: int = ACS_LINES) -> None:
+def check_mask(mask: np.ndarray, kspace_shape: tuple, name: str | MaskName, source: str, acs: int = ACS_LINES) -> None:
     """Validate a mask against the k-space it will be applied to.
 
     Parameters

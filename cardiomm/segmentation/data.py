@@ -49,7 +49,7 @@ from cardiomm.cohort import Subject
 from cardiomm.conventions import modality
 from cardiomm.io.cmrxrecon import read_kspace
 from cardiomm.io.nifti import load_image
-from cardiomm.recon.zero_filled import zero_filled
+from cardiomm.recon.classical.zero_filled import zero_filled
 from cardiomm.segmentation.labels import validate_labels
 
 log = logging.getLogger(__name__)

@@ -109,7 +109,7 @@ def segment_series(
 
     Parameters
     ----------
-    model: a segmenter (:func:`cardiomm.segmentation.train.load_segmenter`).
+    model: a segmenter (:func:`cardiomm.segmentation.training_task.load_segmenter`).
     images: float magnitude images ``(nt, nz, ny, nx)``.
     batch_size: 2D images per forward pass.
     source: name of the input (file path) for error messages.

@@ -78,7 +78,7 @@ class BuiltinSegmenter(Segmenter):
     """The shipped checkpoint through :mod:`cardiomm.segmentation.infer` (the default run, unchanged)."""
 
     def __init__(self, path: str) -> None:
-        from cardiomm.segmentation.train import load_segmenter
+        from cardiomm.segmentation.training_task import load_segmenter
 
         self.name = f"builtin:{path}"
         self.model = load_segmenter(path)

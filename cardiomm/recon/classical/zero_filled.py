@@ -2,7 +2,7 @@
 
 Applied to fully sampled k-space this is the reference image of the whole pipeline (the CMRxRecon
 ground truth is the RSS of the fully sampled coil images): the one function that makes it, for the reference
-rule (:func:`cardiomm.stages.reference`) and for the segmenter's training images
+rule (:func:`cardiomm.stages.recon.reference`) and for the segmenter's training images
 (:func:`cardiomm.segmentation.data.build_training_pairs`), so training and inference see the same image.
 """
 
@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from cardiomm.acquisition import Acquisition
+from cardiomm.methods import ReconParams, Reconstructor
 from cardiomm.physics.coils import rss
 from cardiomm.physics.fft import ifft2c
 
@@ -39,3 +41,13 @@ def zero_filled(kus: np.ndarray) -> np.ndarray:
     for t in range(k.shape[0]):
         out[t] = rss(ifft2c(torch.from_numpy(np.ascontiguousarray(k[t]))), dim=-3).numpy()
     return out
+
+
+def method(name: str, params: ReconParams) -> Reconstructor:
+    """The registry entry of ``zerofilled``: RSS of the inverse FFT of the undersampled k-space (the reference's
+    function on masked data)."""
+
+    def rec(acq: Acquisition) -> np.ndarray:
+        return zero_filled(acq.kspace)
+
+    return rec

@@ -39,7 +39,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from cardiomm.conventions import PATTERNS, SEGMENTED_MODALITIES, parse_mask_name
+from cardiomm.conventions import PATTERNS, SEGMENTED_MODALITIES, MaskName
 
 UNKNOWN = 0  # token index of the UNKNOWN value in every field
 
@@ -155,15 +155,15 @@ def encode_undersampling(pattern: str | None, R: float) -> tuple[list[int], floa
     return [p_tok, r_tok], math.log2(R)
 
 
-def encode_mask_name(mask_name: str, mask: np.ndarray | None = None) -> tuple[list[int], float]:
+def encode_mask_name(mask_name: str | MaskName, mask: np.ndarray | None = None) -> tuple[list[int], float]:
     """Undersampling prompt of a mask name such as ``ktGaussian16``, parsed by the one mask grammar
-    (:func:`cardiomm.conventions.parse_mask_name`, as the training samples are).
+    (:meth:`cardiomm.conventions.MaskName.of`, as the training samples are), or the parsed name itself.
 
     A name outside the grammar (``"custom"``, ``"Poisson10"``) needs ``mask`` (any shape, 1 = sampled): its pattern
     is then ``UNKNOWN`` and R the measured ``size / sum``.
     """
     try:
-        mn = parse_mask_name(mask_name.strip())
+        mn = MaskName.of(mask_name.strip() if isinstance(mask_name, str) else mask_name)
     except ValueError as err:
         if mask is None:
             raise ValueError(f"{err}; and no mask was given to measure the acceleration") from None

@@ -5,13 +5,16 @@ every method and weight; each ``(method, lamda)`` of the grid reconstructs the s
 workflow's image-quality metric (PSNR per frame against the fully sampled RSS reference, CMRxRecon
 normalisation, :func:`cardiomm.compare.image_quality.frame_metrics`). The chosen weight of a method and series
 kind (``cine`` or ``mapping``) maximises the mean PSNR over that kind's cases (every mask pooled: the config holds
-one weight per method and kind). ``lps`` has two weights (sparse ``lamda``, low-rank ``lamda_lowrank``): its grid
-is the product of two lists and the chosen pair maximises the mean PSNR. Test and external subjects are never
-used: the caller passes only ``val``.
+one weight per method and kind). A method with a low-rank weight (``lps``: sparse ``lamda``, low-rank
+``lamda_lowrank``) has a grid that is the product of two lists, and the chosen pair maximises the mean PSNR. The
+tunable methods are those with a tuning grid in the registry (:attr:`cardiomm.methods.Method.tune`), each solved
+by its :class:`~cardiomm.recon.classical.series.ClassicalSolver`. Test and external subjects are never used: the
+caller passes only ``val``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,12 +22,15 @@ import pandas as pd
 
 from cardiomm.compare.image_quality import frame_metrics
 from cardiomm.conventions import MODALITIES
-from cardiomm.recon.classical import slice_recon
-from cardiomm.recon.cs import CSParams
-from cardiomm.recon.sense import espirit_maps
+from cardiomm.methods import REGISTRY
+from cardiomm.recon.classical.espirit import espirit_maps
+from cardiomm.recon.classical.series import CSParams, solver
 from cardiomm.sampling.masks import acs_mask, check_mask
 
-TUNED = ("cs", "kttv", "lps")
+
+def tuned() -> list[str]:
+    """The registered methods with a tuning grid (``tune_classical.grid.<method>``), in table order."""
+    return [n for n, m in REGISTRY.items() if m.tune is not None]
 
 
 @dataclass(frozen=True)
@@ -51,13 +57,13 @@ def central_slices(nz: int, n: int) -> list[int]:
 
 
 def grid_points(method: str, weights: list[float] | dict[str, list[float]]) -> list[tuple[float, float | None]]:
-    """``(lamda, lamda_lowrank)`` pairs to try: ``cs``/``kttv`` a list (``lamda_lowrank`` None), ``lps`` the product
-    of ``{"lamda": [...], "lamda_lowrank": [...]}``."""
-    if method not in TUNED:
-        raise ValueError(f"config tune_classical.grid: unknown method {method!r}; tunable: {list(TUNED)}")
-    if method == "lps":
+    """``(lamda, lamda_lowrank)`` pairs to try: a list of weights (``lamda_lowrank`` None), or for a method with a
+    low-rank weight (``lps``) the product of ``{"lamda": [...], "lamda_lowrank": [...]}``."""
+    if method not in tuned():
+        raise ValueError(f"config tune_classical.grid: unknown method {method!r}; tunable: {tuned()}")
+    if solver(method).lowrank:
         if not isinstance(weights, dict) or set(weights) != {"lamda", "lamda_lowrank"}:
-            raise ValueError("config tune_classical.grid.lps: must be {lamda: [...], lamda_lowrank: [...]}")
+            raise ValueError(f"config tune_classical.grid.{method}: must be {{lamda: [...], lamda_lowrank: [...]}}")
         return [(float(a), float(b)) for b in weights["lamda_lowrank"] for a in weights["lamda"]]
     if isinstance(weights, dict):
         raise ValueError(f"config tune_classical.grid.{method}: must be a list of weights")
@@ -86,9 +92,9 @@ def grid_search(cases: list[Case], grid: dict, params: dict[str, CSParams]) -> p
         maps = espirit_maps(y, m, acs_mask(c.mask_name, *y.shape[-2:]))
         kind = MODALITIES[c.modality].kind
         for method, pts in points.items():
+            solve = solver(method).solve
             for lam, lam_lr in pts:
-                x = slice_recon(method, y, maps, m, lam, lam_lr, params[method].max_iter,
-                                periodic=kind == "cine")
+                x = solve(y, maps, m, lam, lam_lr, params[method].max_iter, kind == "cine")
                 fm = frame_metrics(c.ref, np.abs(x)[:, None])
                 rows.append({"subject": c.subject, "modality": c.modality, "kind": kind, "mask": c.mask_name,
                              "slice": c.slice, "method": method, "lamda": lam,
@@ -112,13 +118,13 @@ def choose(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def config_lines(summary: pd.DataFrame, params: dict[str, CSParams], command: str) -> str:
-    """The ``cs:``/``kttv:``/``lps:`` config lines that the choice implies (for the tuning report)."""
+    """The config lines of the tuned methods (``cs:``, ``kttv:``, ...) that the choice implies (for the report)."""
     out = [f"# chosen by `{command}` (mean validation PSNR; see the table)"]
     for method in sorted(set(summary["method"])):
         ch = summary[(summary["method"] == method) & summary["chosen"]].set_index("kind")
         p = params[method]
         keys = [("lamda", "lamda", p.lamda)] + ([("lamda_lowrank", "lamda_lowrank", p.lamda_lowrank)]
-                                                if method == "lps" else [])
+                                                if solver(method).lowrank else [])
         parts = []
         for key, col, default in keys:
             parts.append(f"{key}: {ch[col].get('cine', default):g}")
@@ -131,12 +137,12 @@ def config_lines(summary: pd.DataFrame, params: dict[str, CSParams], command: st
 
 
 def plot(summary: pd.DataFrame, out_stem: str) -> list:
-    """Mean validation PSNR against ``lamda`` (log axis), one line per method x kind (x ``lamda_lowrank`` for
-    ``lps``), the choice circled."""
+    """Mean validation PSNR against ``lamda`` (log axis), one line per method x kind (x ``lamda_lowrank`` for a
+    low-rank method), the choice circled."""
     from cardiomm.figures.plots import plt, save_figure
 
     fig, ax = plt.subplots(figsize=(8.0, 4.2))
-    styles = {m: ("-", "--", ":", "-.")[i % 4] for i, m in enumerate(TUNED)}
+    styles = {m: ("-", "--", ":", "-.")[i % 4] for i, m in enumerate(tuned())}
     for (method, kind, lam_lr), g in summary.groupby(["method", "kind", "lamda_lowrank"], dropna=False):
         g = g.sort_values("lamda")
         tag = "" if np.isnan(lam_lr) else f", lamda_lowrank {lam_lr:g}"
@@ -151,3 +157,21 @@ def plot(summary: pd.DataFrame, out_stem: str) -> list:
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.grid(alpha=0.3)
     return save_figure(fig, out_stem)
+
+
+def method_params(classical: Mapping[str, Mapping]) -> dict[str, CSParams]:
+    """Each tunable method's parameters from its config block (``classical``: blocks by method name)."""
+    return {m: CSParams.from_dict(m, classical.get(m, {})) for m in tuned()}
+
+
+def report(cases: list[Case], summary: pd.DataFrame, params: dict[str, CSParams],
+           command: str) -> str:
+    """The tuning report (markdown): what was tuned on, the config lines to paste, the summary table."""
+    subjects = list(dict.fromkeys(c.subject for c in cases))
+    modalities = list(dict.fromkeys(c.modality for c in cases))
+    masks = list(dict.fromkeys(c.mask_name for c in cases))
+    lines = ["# Classical baselines: weights from the validation split", "",
+             f"subjects: {', '.join(subjects)}; modalities: {', '.join(modalities)}; masks: "
+             f"{', '.join(masks)}; {len(cases)} slices", "", "```yaml", config_lines(summary, params, command).rstrip(),
+             "```", "", summary.to_markdown(index=False, floatfmt=".4g")]
+    return "\n".join(lines) + "\n"

@@ -45,8 +45,8 @@ from torch import nn
 from cardiomm.physics.coilmaps import acs_coil_images, calibration_region
 from cardiomm.physics.coils import normalize_smaps
 from cardiomm.physics.sense import OperatorFactory, SenseOp
-from cardiomm.recon.networks.blocks import count_parameters
-from cardiomm.recon.sample import FrameSample
+from cardiomm.recon.learned.networks.blocks import count_parameters
+from cardiomm.recon.learned.sample import FrameSample
 
 
 def unet_features(base: int) -> tuple[int, int, int, int, int, int]:
@@ -92,8 +92,6 @@ class VarNet(nn.Module):
     ``forward(sample, op=SenseOp) -> (B, H, W) complex``: reads the sample's k-space, mask and ACS only.
     """
 
-    arch = "varnet"
-
     def __init__(self, cfg: VarNetConfig | None = None) -> None:
         super().__init__()
         cfg = cfg or VarNetConfig()
@@ -102,9 +100,10 @@ class VarNet(nn.Module):
         refine = ComplexUnet(spatial_dims=2, features=unet_features(cfg.features))
         self.net = VariationalNetworkModel(sens, refine, num_cascades=cfg.cascades, spatial_dims=2)
 
-    def estimate_smaps(self, k0: torch.Tensor, acs: torch.Tensor) -> torch.Tensor:
-        """Sensitivity maps (complex ``(B, C, H, W)``, unit RSS) from the ACS region via MONAI's ComplexUnet."""
-        x = torch.view_as_real(acs_coil_images(k0, acs))  # (B, C, H, W, 2)
+    def estimate_smaps(self, k0: torch.Tensor, acs: torch.Tensor, op: OperatorFactory = SenseOp) -> torch.Tensor:
+        """Sensitivity maps (complex ``(B, C, H, W)``, unit RSS) from the ACS region via MONAI's ComplexUnet; the ACS
+        coil images are ``op(None, acs).H(k0)``."""
+        x = torch.view_as_real(acs_coil_images(k0, acs, op))  # (B, C, H, W, 2)
         x, b = reshape_channel_to_batch_dim(x)  # (B*C, 1, H, W, 2)
         x = self.net.coil_sensitivity_model.conv_net(x).float()
         x = reshape_batch_channel_to_channel_dim(x, b).contiguous()
@@ -115,8 +114,8 @@ class VarNet(nn.Module):
 
         Parameters
         ----------
-        sample: :class:`~cardiomm.recon.sample.FrameSample` whose ``kspace`` (complex ``(B, C, H, W)``), ``mask``
-            (float ``(B, 1, H, W)``) and ``acs`` (bool ``(B, 1, H, W)``) are read; E2E-VarNet has no prompt or
+        sample: :class:`~cardiomm.recon.learned.sample.FrameSample` whose ``kspace`` (complex ``(B, C, H, W)``),
+            ``mask`` (float ``(B, 1, H, W)``) and ``acs`` (bool ``(B, 1, H, W)``) are read; E2E-VarNet has no prompt or
             temporal input, so the sample's other fields are not read.
         op: the data-consistency operator's constructor ``op(maps, mask)`` (default
             :class:`cardiomm.physics.sense.SenseOp`).
@@ -132,7 +131,7 @@ class VarNet(nn.Module):
         sampled = mask > 0
         k0 = torch.where(sampled, kspace.to(torch.complex64), torch.zeros((), dtype=torch.complex64,
                                                                           device=kspace.device))
-        smaps = self.estimate_smaps(k0, calibration_region(acs, sampled))
+        smaps = self.estimate_smaps(k0, calibration_region(acs, sampled), op)
         A = op(smaps, sampled)  # the data-consistency operator A = M F S
         coil = A.unmasked()  # F S
         k = k0

@@ -8,7 +8,7 @@ of ``CardioMM_reconstruction/data/transforms_metausv3.py``; values as its ``data
 
 (the missing space after "reconstruction." is the official template's). Both are encoded by a frozen CLIP
 ViT-B/16 text tower (``get_text_features``: the pooled end-of-text token through the text projection, 512-d)
-and then projected by the network's two heads (:class:`cardiomm.recon.networks.cardiomm_official.LMHead`).
+and then projected by the network's two heads (:class:`cardiomm.recon.learned.networks.cardiomm_official.LMHead`).
 
 The encoder is read with ``transformers`` from a **local folder** in the Hugging Face ``clip-vit-base-patch16``
 layout (``config.json``, ``model.safetensors`` or ``pytorch_model.bin``, ``vocab.json``, ``merges.txt``,
@@ -28,7 +28,7 @@ from pathlib import Path
 
 import torch
 
-from cardiomm.conventions import parse_mask_name
+from cardiomm.conventions import MaskName
 
 __all__ = ["ClipTextEncoder", "ClipFolderError", "import_transformers", "metadata_sentence", "official_mask_type",
            "undersampling_sentence", "sentences_for"]
@@ -118,9 +118,9 @@ def metadata_sentence(meta: Mapping[str, object]) -> str:
     return _squash(text)
 
 
-def official_mask_type(mask_name: str) -> str:
+def official_mask_type(mask_name: str | MaskName) -> str:
     """``"ktGaussian16"`` -> ``"random"`` (the official grouping); raises ``ValueError`` for another pattern."""
-    pattern = parse_mask_name(mask_name).pattern
+    pattern = MaskName.of(mask_name).pattern
     try:
         return PATTERN_WORDS[pattern]
     except KeyError:
@@ -128,12 +128,12 @@ def official_mask_type(mask_name: str) -> str:
                          f"(known: {sorted(PATTERN_WORDS)})") from None
 
 
-def undersampling_sentence(mask_name: str) -> str:
+def undersampling_sentence(mask_name: str | MaskName) -> str:
     """``"ktGaussian8"`` -> ``"Undersampling: 8x random."``."""
-    return _squash(f"Undersampling: {parse_mask_name(mask_name).R}x {official_mask_type(mask_name)}.")
+    return _squash(f"Undersampling: {MaskName.of(mask_name).R}x {official_mask_type(mask_name)}.")
 
 
-def sentences_for(meta: Mapping[str, object], mask_name: str) -> tuple[str, str]:
+def sentences_for(meta: Mapping[str, object], mask_name: str | MaskName) -> tuple[str, str]:
     """``(metadata sentence, undersampling sentence)``."""
     return metadata_sentence(meta), undersampling_sentence(mask_name)
 

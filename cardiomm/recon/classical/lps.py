@@ -12,8 +12,9 @@ relaxation curve's deviation from the common ones)::
   choice for cine) and the orthonormal DCT-II for a mapping series (weightings ordered by inversion/echo/spin-lock
   time are not periodic; the DCT is the Fourier transform of the even extension, so it has no wrap-around edge).
   Both are unitary, so the l1 step is SigPy's :class:`sigpy.prox.UnitaryTransform` of :class:`sigpy.prox.L1Reg`.
-* ``A = P F C`` is the multi-frame SENSE operator of :func:`cardiomm.recon.cs.kt_sense_op` with the same ESPIRiT
-  maps, masks, ACS and data scaling as ``sense``/``cs``/``kttv`` (:func:`cardiomm.recon.cs._problem`).
+* ``A = P F C`` is the multi-frame SENSE operator of :func:`cardiomm.physics.sense.sense_linop` with the same
+  ESPIRiT maps, masks, ACS and data scaling as ``sense``/``cs``/``kttv``
+  (:func:`cardiomm.recon.classical.problem.scaled_problem`).
 
 Solver: the two parts are stacked into one variable ``z = [L; S]`` and the problem is a smooth least-squares term
 ``1/2 || A (L + S) - y ||^2`` plus a separable non-smooth term, solved with SigPy's accelerated proximal gradient
@@ -43,10 +44,9 @@ import numpy as np
 import scipy.fft
 import sigpy as sp
 
-from cardiomm.recon.cs import Unitary
-
-#: method -> one-line description
-LPS_METHODS = {"lps": "low-rank plus sparse SENSE (k-t, Otazo et al. 2015)"}
+from cardiomm.physics.linops import Unitary
+from cardiomm.recon.classical.problem import scaled_problem
+from cardiomm.recon.classical.series import ClassicalSolver
 
 
 class NuclearNormReg(sp.prox.Prox):
@@ -171,8 +171,17 @@ def lps_slice(y: np.ndarray, maps: np.ndarray, mask: np.ndarray, lamda: float, l
     -------
     complex64 ``(nt, ny, nx)`` image ``L + S`` on the RSS reference's scale.
     """
-    from cardiomm.recon.cs import _problem  # one way: cs never imports lps
-
-    A, ys, s = _problem(y, maps, mask)
+    A, ys, s = scaled_problem(y, maps, mask)
     L, S = lps_solve(A, ys, lamda, lamda_lowrank, max_iter, periodic)
     return ((L + S) * np.float32(s)).astype(np.complex64)
+
+
+def _lps(y: np.ndarray, maps: np.ndarray, mask: np.ndarray, lamda: float, lamda_lowrank: float | None,
+         max_iter: int, periodic: bool) -> np.ndarray:
+    if lamda_lowrank is None:
+        raise ValueError("lps needs lamda_lowrank")
+    return lps_slice(y, maps, mask, lamda, lamda_lowrank, max_iter, periodic=periodic)
+
+
+#: the registry entry of ``lps`` (SigPy only: BART has no L+S, see the module docstring)
+LPS = ClassicalSolver(_lps, pics=None, lowrank=True)

@@ -1,9 +1,9 @@
-"""Reconstruction checkpoints: one self-describing file per trained network.
+"""The reconstruction networks' files: our self-describing checkpoint, and the published architectures' own files.
 
 A checkpoint is a ``torch.save`` dict (loadable with ``weights_only=True``)::
 
     format_version  int
-    arch            "cardiomm" | "varnet"
+    arch            the method name of the network (:mod:`cardiomm.methods`, e.g. its neural methods)
     model_config    dict of the architecture's config dataclass
     state_dict      tensors (CPU)
     state_sha256    hex digest of the state (names, dtypes, shapes, bytes) to detect silent corruption
@@ -14,12 +14,12 @@ A checkpoint is a ``torch.save`` dict (loadable with ``weights_only=True``)::
 Files are written atomically (temporary name + rename). :func:`load_model` raises :class:`CheckpointError`
 naming the file when it is missing, truncated/corrupt, of another architecture, or does not fit.
 
-Third-party checkpoints of the published architectures (``cardiomm_official``: the official CardioMM
-Lightning ``.ckpt``; ``promptmr``: the released PromptMR+ ``.ckpt``; or a plain state dict of either) are read
-by :func:`load_published`: ``torch.load(weights_only=True)`` with an explicit allow-list of the few Python
-types such Lightning files hold (:data:`LIGHTNING_SAFE_GLOBALS`), never a general unpickle; the state is
-checked key by key against the architecture and loaded with ``strict=True``. :func:`load_any` dispatches
-between the two formats.
+Third-party checkpoints of the published architectures (the official CardioMM Lightning ``.ckpt``, the released
+PromptMR+ ``.ckpt``, or a plain state dict of either; their layouts are their ports',
+:mod:`cardiomm.recon.learned.published`) are read by :func:`load_published`: ``torch.load(weights_only=True)``
+with an explicit allow-list of the few Python types such Lightning files hold (:data:`LIGHTNING_SAFE_GLOBALS`),
+never a general unpickle; the state is checked key by key against the architecture and loaded with
+``strict=True``. :func:`load_any` reads either format.
 """
 
 from __future__ import annotations
@@ -39,24 +39,15 @@ from torch import nn
 
 from cardiomm.atomic import atomic_path
 from cardiomm.checkpoint import state_sha256  # the one state digest (re-exported)
-from cardiomm.recon.networks.blocks import count_parameters
-from cardiomm.recon.networks.cardiomm import CardioMM, CardioMMConfig
-from cardiomm.recon.networks.cardiomm_official import CardioMMOfficial, CardioMMOfficialConfig
-from cardiomm.recon.networks.promptmr import PromptMR, PromptMRConfig
-from cardiomm.recon.networks.varnet import VarNet, VarNetConfig
+from cardiomm.recon.learned.architectures import ARCHS, arch_of, build_model, config_class
+from cardiomm.recon.learned.networks.blocks import count_parameters
+from cardiomm.recon.learned.published import port, published
 
 FORMAT_VERSION = 1
-ARCHS: dict[str, tuple[type[nn.Module], type]] = {
-    "cardiomm": (CardioMM, CardioMMConfig),
-    "varnet": (VarNet, VarNetConfig),
-    "cardiomm_official": (CardioMMOfficial, CardioMMOfficialConfig),
-    "promptmr": (PromptMR, PromptMRConfig),
-}
 _REQUIRED = ("format_version", "arch", "model_config", "state_dict", "state_sha256")
 
-__all__ = ["ARCHS", "CheckpointError", "LIGHTNING_SAFE_GLOBALS", "PUBLISHED", "build_model", "count_parameters",
-           "load_any", "load_model", "load_published", "make_config", "read_weights_only", "save_checkpoint",
-           "state_sha256"]
+__all__ = ["CheckpointError", "LIGHTNING_SAFE_GLOBALS", "load_any", "load_model", "load_published",
+           "read_checkpoint", "read_weights_only", "save_checkpoint", "state_sha256"]
 
 
 class CheckpointError(RuntimeError):
@@ -66,25 +57,6 @@ class CheckpointError(RuntimeError):
         super().__init__(f"{path}: {reason}")
         self.path = str(path)
         self.reason = reason
-
-
-def make_config(arch: str, cfg: dict | None = None):  # noqa: ANN201 - CardioMMConfig | VarNetConfig
-    """The config dataclass of ``arch`` from a (possibly partial) dict; unknown keys raise ``ValueError``."""
-    if arch not in ARCHS:
-        raise ValueError(f"unknown model kind {arch!r}; known: {sorted(ARCHS)}")
-    cls = ARCHS[arch][1]
-    cfg = dict(cfg or {})
-    names = {f.name for f in fields(cls)}
-    unknown = sorted(set(cfg) - names)
-    if unknown:
-        raise ValueError(f"unknown {arch} model config keys {unknown}; known: {sorted(names)}")
-    return cls(**cfg)
-
-
-def build_model(arch: str, cfg: dict | None = None) -> nn.Module:
-    """A freshly initialised network of kind ``arch`` (``"cardiomm"`` or ``"varnet"``)."""
-    config = make_config(arch, cfg)
-    return ARCHS[arch][0](config)
 
 
 def _plain(obj: object) -> object:
@@ -107,10 +79,8 @@ def save_checkpoint(
     metrics: dict | None = None,
     extra: dict | None = None,
 ) -> str:
-    """Atomically save ``model`` (a :class:`CardioMM` or :class:`VarNet`) with its config; returns the state digest."""
-    arch = getattr(model, "arch", None)
-    if arch not in ARCHS:
-        raise ValueError(f"cannot save {type(model).__name__} to {path}: not one of {sorted(ARCHS)}")
+    """Atomically save ``model`` (a network of a registered method) with its config; returns the state digest."""
+    arch = arch_of(model)
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
     digest = state_sha256(state)
     payload = {
@@ -165,7 +135,7 @@ def load_model(path: str | os.PathLike, arch: str | None = None) -> tuple[nn.Mod
     Parameters
     ----------
     path: checkpoint file.
-    arch: expected architecture (``"cardiomm"``/``"varnet"``); ``None`` accepts either.
+    arch: expected architecture (a method name); ``None`` accepts any.
 
     Returns
     -------
@@ -245,45 +215,20 @@ def read_weights_only(path: str | os.PathLike) -> object:
         raise CheckpointError(path, f"cannot be read, truncated or corrupt ({type(err).__name__}: {err})") from None
 
 
-#: per published architecture: the key prefix of the network in the official Lightning module (stripped or
-#: kept), the prefixes of the official module's non-network state (reported, not loaded), and the bare
-#: network prefixes that identify a plain state dict of the network alone
-PUBLISHED: dict[str, dict] = {
-    "cardiomm_official": {
-        "lightning_prefix": "",  # the port keeps the official module layout: metausunetlight./lm_head_*.
-        "network_prefixes": ("metausunetlight.", "lm_head_meta.", "lm_head_us."),
-        "bare_prefixes": ("sens_net.", "cascades."),
-        "bare_to": "metausunetlight.",
-        "not_network": {"language_model_no.": "the frozen text encoder (loaded from the CLIP folder instead)",
-                        "loss.": "the SSIM loss window buffer"},
-    },
-    "promptmr": {
-        "lightning_prefix": "promptmr.",
-        "network_prefixes": ("sens_net.", "cascades."),
-        "bare_prefixes": ("sens_net.", "cascades."),
-        "bare_to": "",
-        "not_network": {"loss.": "the SSIM loss window buffer"},
-    },
-}
-
-
 def _first(keys: list[str], n: int = 5) -> str:
     return ", ".join(keys[:n]) + (f" (and {len(keys) - n} more)" if len(keys) > n else "")
 
 
 def _guess_arch(keys: list[str]) -> str | None:
-    for arch, spec in PUBLISHED.items():
-        lp = spec["lightning_prefix"]
-        if lp and any(k.startswith(lp) for k in keys):
+    for arch in published():
+        if any(k.startswith(port(arch).signature) for k in keys):
             return arch
-    if any(k.startswith("metausunetlight.") for k in keys):
-        return "cardiomm_official"
     return None
 
 
 def _published_state(path: Path, obj: object, arch: str) -> tuple[dict[str, torch.Tensor], dict, dict]:
     """``(network state with the port's key layout, hyper-parameters, ignored {prefix: count})``."""
-    spec = PUBLISHED[arch]
+    spec = port(arch)
     hparams: dict = {}
     if isinstance(obj, Mapping) and isinstance(obj.get("state_dict"), Mapping):
         hp = obj.get("hyper_parameters") or {}
@@ -299,18 +244,18 @@ def _published_state(path: Path, obj: object, arch: str) -> tuple[dict[str, torc
     if bad:
         raise CheckpointError(path, f"state dict entries that are not tensors: {_first(bad)}")
     ignored: dict[str, int] = {}
-    for prefix in spec["not_network"]:
+    for prefix in spec.not_network:
         drop = [k for k in state if k.startswith(prefix)]
         if drop:
             ignored[prefix] = len(drop)
             for k in drop:
                 del state[k]
-    lp = spec["lightning_prefix"]
+    lp = spec.lightning_prefix
     if lp and any(k.startswith(lp) for k in state):
         state = {k[len(lp):] if k.startswith(lp) else k: v for k, v in state.items()}
-    elif spec["bare_to"] and not any(k.startswith(spec["network_prefixes"]) for k in state) \
-            and any(k.startswith(spec["bare_prefixes"]) for k in state):
-        state = {spec["bare_to"] + k: v for k, v in state.items()}
+    elif spec.bare_to and not any(k.startswith(spec.network_prefixes) for k in state) \
+            and any(k.startswith(spec.bare_prefixes) for k in state):
+        state = {spec.bare_to + k: v for k, v in state.items()}
     return state, hparams, ignored
 
 
@@ -344,7 +289,7 @@ def load_published(path: str | os.PathLike, arch: str, model_config: Mapping | N
     Parameters
     ----------
     path: the official Lightning ``.ckpt`` or a plain state dict (``.pt``/``.pth``/``.ckpt``).
-    arch: ``"cardiomm_official"`` or ``"promptmr"``.
+    arch: a published method (one with a port, :func:`cardiomm.recon.learned.published.published`).
     model_config: config fields overriding those found in the file's ``hyper_parameters`` (a plain state
         dict has none: then this is the whole config, on top of the official defaults).
 
@@ -355,16 +300,15 @@ def load_published(path: str | os.PathLike, arch: str, model_config: Mapping | N
     (e.g. the frozen text encoder), so that nothing is dropped silently.
     """
     path = Path(path)
-    if arch not in PUBLISHED:
-        raise ValueError(f"load_published: {arch!r} is not a published architecture; known: {sorted(PUBLISHED)}")
+    if port(arch) is None:
+        raise ValueError(f"load_published: {arch!r} is not a published architecture; known: {published()}")
     obj = read_weights_only(path)
     if isinstance(obj, Mapping) and "arch" in obj and "state_sha256" in obj:
         if obj["arch"] != arch:
             raise CheckpointError(path, f"holds a {obj['arch']!r} network (cardiomm format), not {arch!r}")
         return load_model(path, arch)
     state, hparams, ignored = _published_state(path, obj, arch)
-    cls = ARCHS[arch][1]
-    names = {f.name for f in fields(cls)}
+    names = {f.name for f in fields(config_class(arch))}
     cfg = {k: v for k, v in hparams.items() if k in names}
     cfg.update(dict(model_config or {}))
     try:
@@ -381,6 +325,6 @@ def load_published(path: str | os.PathLike, arch: str, model_config: Mapping | N
 
 def load_any(path: str | os.PathLike, arch: str, model_config: Mapping | None = None) -> tuple[nn.Module, dict]:
     """A cardiomm-format checkpoint via :func:`load_model`; for published architectures also their files."""
-    if arch in PUBLISHED:
+    if port(arch) is not None:
         return load_published(path, arch, model_config)
     return load_model(path, arch)

@@ -1,7 +1,7 @@
 """The typed network input: one frame (or a batch of frames) as the reconstruction networks receive it.
 
-Built by :func:`cardiomm.recon.data.prepare_frame` (training and inference alike) and batched by
-:func:`collate_samples`; the networks (:mod:`cardiomm.recon.networks`) take a :class:`FrameSample` and the
+Built by :func:`cardiomm.recon.learned.data.prepare_frame` (training and inference alike) and batched by
+:func:`collate_samples`; the networks (:mod:`cardiomm.recon.learned.networks`) take a :class:`FrameSample` and the
 data-consistency operator (:class:`cardiomm.physics.sense.SenseOp`).
 """
 
@@ -49,12 +49,13 @@ class FrameSample:
     mask: float32 ``(1, H, W)``, 1 = sampled.
     acs: bool ``(1, H, W)`` ACS region (intersected with the mask).
     scale: float32 ``()`` normalisation scale (multiply the output by it to restore the input's units).
-    scan_tokens: long ``(5,)`` (:func:`cardiomm.recon.prompts.encode_scan`), ``None`` if unknown.
+    scan_tokens: long ``(5,)`` (:func:`cardiomm.recon.learned.prompts.encode_scan`), ``None`` if unknown.
     us_tokens: long ``(2,)``; us_cont: float32 ``(1,)`` = log2(R) (:func:`encode_undersampling`).
     context: complex64 ``(2k, H, W)`` zero-filled neighbouring frames (``temporal_context = k > 0``), else ``None``.
     target: float32 ``(H, W)`` normalised RSS of the fully sampled frame (training), else ``None``.
     adjacent: complex64 ``(F, C, H, W)`` the ``F`` adjacent frames' normalised undersampled k-space, centre frame
-        in the middle (the published architectures' input; :func:`cardiomm.recon.infer_published.adjacent_frames`),
+        in the middle (the published architectures' input;
+        :func:`cardiomm.recon.learned.infer_published.adjacent_frames`),
         else ``None``; adjacent_mask: float32 ``(F, H, W)`` their masks.
     square_acs: bool ``()`` the mask's ACS is a square (radial patterns), not lines; acs_width: long ``()`` its width.
     text: float32 ``(2, D)`` text features of the metadata and undersampling sentences (``cardiomm_official``).

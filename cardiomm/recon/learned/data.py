@@ -22,13 +22,13 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from cardiomm.conventions import ACS_LINES, MODALITIES, PATTERNS, modality, parse_mask_name
+from cardiomm.conventions import ACS_LINES, MODALITIES, PATTERNS, MaskName, modality
 from cardiomm.io.cmrxrecon import KSPACE_KEYS, read_kspace
 from cardiomm.physics.coilmaps import acs_smaps, zero_filled_image
 from cardiomm.physics.coils import rss
 from cardiomm.physics.fft import ifft2c
-from cardiomm.recon.prompts import encode_scan, encode_undersampling
-from cardiomm.recon.sample import (  # noqa: F401 - NORM_QUANTILE, INPUT_NORMALISATION re-exported
+from cardiomm.recon.learned.prompts import encode_scan, encode_undersampling
+from cardiomm.recon.learned.sample import (  # noqa: F401 - NORM_QUANTILE, INPUT_NORMALISATION re-exported
     INPUT_NORMALISATION,
     NORM_QUANTILE,
     FrameSample,
@@ -77,8 +77,8 @@ def prepare_frame(
 
     Returns
     -------
-    :class:`~cardiomm.recon.sample.FrameSample` with ``kspace`` complex64 ``(C, H, W)`` (normalised, zero outside
-    the mask), ``mask`` float32 ``(1, H, W)``, ``acs`` bool ``(1, H, W)``, ``scale`` float32 ``()``, ``context``
+    :class:`~cardiomm.recon.learned.sample.FrameSample` with ``kspace`` complex64 ``(C, H, W)`` (normalised, zero
+    outside the mask), ``mask`` float32 ``(1, H, W)``, ``acs`` bool ``(1, H, W)``, ``scale`` float32 ``()``, ``context``
     complex64 ``(2k, H, W)`` if ``temporal_context > 0``, ``target`` float32 ``(H, W)`` if ``kfull`` is given.
     """
     m = mask[t] > 0
@@ -153,7 +153,7 @@ class FrameDataset(Dataset):
     acs_lines: ACS width passed to the mask generator.
     mask_fns: ``(make_mask, acs_mask)`` with the signatures of :mod:`cardiomm.sampling.masks` (tests).
     adjacent: ``F > 0`` (odd) adds the published architectures' inputs: ``adjacent``, ``adjacent_mask``,
-        ``square_acs``, ``acs_width`` (see :class:`~cardiomm.recon.sample.FrameSample`).
+        ``square_acs``, ``acs_width`` (see :class:`~cardiomm.recon.learned.sample.FrameSample`).
     text_fn: ``(meta with modality, mask name) -> (2, D)`` text features, added as ``text`` (``cardiomm_official``).
     """
 
@@ -250,13 +250,13 @@ class FrameDataset(Dataset):
             kslice, torch.from_numpy(mask), ref.t, torch.from_numpy(acs), self.temporal_context,
             MODALITIES[ref.modality].kind, kfull=kslice[ref.t],
         )
-        mname = parse_mask_name(name)
+        mname = MaskName.of(name)
         us_tokens, us_cont = encode_undersampling(mname.pattern, mname.R)
         sample = sample.replace(scan_tokens=torch.tensor(encode_scan(subj.meta, ref.modality), dtype=torch.long),
                                 us_tokens=torch.tensor(us_tokens, dtype=torch.long),
                                 us_cont=torch.tensor([us_cont], dtype=torch.float32))
         if self.adjacent:
-            from cardiomm.recon.infer_published import adjacent_frames, square_acs
+            from cardiomm.recon.learned.infer_published import adjacent_frames, square_acs
 
             idx = adjacent_frames(ref.t, nt, self.adjacent)
             m = torch.from_numpy(mask[idx] > 0)

@@ -59,7 +59,7 @@ from torch import nn
 
 from cardiomm.physics.coils import expand, rss
 from cardiomm.physics.sense import OperatorFactory, SenseOp
-from cardiomm.recon.networks.cab import (
+from cardiomm.recon.learned.networks.cab import (
     CAB,
     CABUnet,
     CABUnetConfig,
@@ -71,7 +71,7 @@ from cardiomm.recon.networks.cab import (
     unet_input,
     zero_filled_input,
 )
-from cardiomm.recon.networks.cab import UpBlock as _UpBlock
+from cardiomm.recon.learned.networks.cab import UpBlock as _UpBlock
 
 __all__ = ["PromptMR", "PromptMRConfig", "PAPER_CONFIG", "BUFFER_ORDERS", "acs_kind_for", "adaptive_buffer"]
 

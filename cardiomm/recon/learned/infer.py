@@ -1,6 +1,6 @@
 """Batched inference of a trained reconstruction network (CardioMM or VarNet) over a whole series.
 
-Every frame is prepared exactly as in training (:func:`cardiomm.recon.data.prepare_frame`: zero-filled
+Every frame is prepared exactly as in training (:func:`cardiomm.recon.learned.data.prepare_frame`: zero-filled
 scale, ACS region, optional temporal context), run in batches under ``torch.inference_mode`` on
 :func:`cardiomm.device.get_device` with :func:`cardiomm.device.autocast`, and multiplied back by its scale so
 the magnitude is in the units of the RSS of the fully sampled reference.
@@ -15,9 +15,10 @@ from torch import nn
 from cardiomm.acquisition import Acquisition
 from cardiomm.conventions import modality
 from cardiomm.device import autocast, get_device
-from cardiomm.recon.data import prepare_frame
-from cardiomm.recon.prompts import encode_mask_name, encode_scan
-from cardiomm.recon.sample import collate_samples
+from cardiomm.methods import ReconParams, Reconstructor
+from cardiomm.recon.learned.data import prepare_frame
+from cardiomm.recon.learned.prompts import encode_mask_name, encode_scan
+from cardiomm.recon.learned.sample import collate_samples
 
 
 def reconstruct_series(model: nn.Module, acq: Acquisition, batch_size: int = 8) -> np.ndarray:
@@ -25,8 +26,9 @@ def reconstruct_series(model: nn.Module, acq: Acquisition, batch_size: int = 8) 
 
     Parameters
     ----------
-    model: a :class:`~cardiomm.recon.networks.cardiomm.CardioMM` or
-        :class:`~cardiomm.recon.networks.varnet.VarNet` (e.g. from :func:`cardiomm.recon.checkpoint.load_model`).
+    model: a :class:`~cardiomm.recon.learned.networks.cardiomm.CardioMM` or
+        :class:`~cardiomm.recon.learned.networks.varnet.VarNet` (e.g. from
+        :func:`cardiomm.recon.learned.model_files.load_model`).
     acq: the validated acquisition: k-space ``(nt, nz, nc, ny, nx)``, mask, ACS region, mask name (the
         undersampling prompt) and ``meta`` (``modality`` required: ``cine``/``t1map``/``t2map``/``t1rhomap``;
         ``view``, ``vendor``, ``scanner``, ``field_strength_T``, ``centre``: unknown values are accepted).
@@ -46,7 +48,7 @@ def reconstruct_series(model: nn.Module, acq: Acquisition, batch_size: int = 8) 
     kctx = int(getattr(getattr(model, "config", None), "temporal_context", 0))
 
     scan = torch.tensor(encode_scan(meta), dtype=torch.long)
-    us_tok, us_cont = encode_mask_name(mask_name, mask)
+    us_tok, us_cont = encode_mask_name(acq.mask_spec or mask_name, mask)  # parsed once, by the Acquisition
     us = torch.tensor(us_tok, dtype=torch.long)
     cont = torch.tensor([us_cont], dtype=torch.float32)
     acs_t = torch.from_numpy(acq.acs)
@@ -74,3 +76,17 @@ def reconstruct_series(model: nn.Module, acq: Acquisition, batch_size: int = 8) 
             for (t, z), m in zip(chunk, mag):
                 out[t, z] = m
     return out
+
+
+def method(name: str, params: ReconParams) -> Reconstructor:
+    """The registry entry of a network trained by this pipeline (``cardiomm``, ``varnet``): its checkpoint
+    ``params.model_path`` loaded once (:func:`cardiomm.recon.learned.model_files.load_model`, refused if it holds
+    another method's network)."""
+    from cardiomm.recon.learned.model_files import load_model
+
+    model, _ = load_model(params.model_path, arch=name)
+
+    def rec(acq: Acquisition) -> np.ndarray:
+        return reconstruct_series(model, acq)
+
+    return rec

@@ -1,7 +1,7 @@
 """The reconstruction task of the training engine (:mod:`cardiomm.training`), for every recon architecture.
 
 Loss: ``ssim_weight * (1 - SSIM) + l1_weight * L1`` on the magnitude of the coil-combined output against the
-RSS of the fully sampled frame, both divided by the zero-filled scale (:mod:`cardiomm.recon.data`).
+RSS of the fully sampled frame, both divided by the zero-filled scale (:mod:`cardiomm.recon.learned.data`).
 The SSIM is our own differentiable implementation of the fastMRI/E2E-VarNet training SSIM (7x7 uniform
 window, K1 = 0.01, K2 = 0.03, data range = per-image maximum of the target), not ``monai.losses.SSIMLoss``,
 whose data range is one fixed number for the whole batch while our targets vary per image.
@@ -28,12 +28,16 @@ from torch import nn
 from torch.utils.data import DataLoader, Subset
 
 from cardiomm.atomic import atomic_path
+from cardiomm.compare.image_quality import nmse, psnr
 from cardiomm.conventions import ACS_LINES, PATTERNS
 from cardiomm.device import autocast, get_device
-from cardiomm.recon.checkpoint import PUBLISHED, build_model, count_parameters, save_checkpoint
-from cardiomm.recon.data import INPUT_NORMALISATION, FrameDataset, GroupedBatchSampler, MaskFn
-from cardiomm.recon.prompts import drop_tokens
-from cardiomm.recon.sample import FrameSample, collate_samples
+from cardiomm.recon.learned.architectures import arch_of, build_model
+from cardiomm.recon.learned.data import INPUT_NORMALISATION, FrameDataset, GroupedBatchSampler, MaskFn
+from cardiomm.recon.learned.model_files import save_checkpoint
+from cardiomm.recon.learned.networks.blocks import count_parameters
+from cardiomm.recon.learned.prompts import drop_tokens
+from cardiomm.recon.learned.published import port
+from cardiomm.recon.learned.sample import FrameSample, collate_samples
 from cardiomm.training import EpochStats, ModelCard, fit
 
 
@@ -139,37 +143,26 @@ def recon_loss(pred: torch.Tensor, target: torch.Tensor, ssim_weight: float = 1.
     return loss
 
 
-def psnr(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """PSNR in dB per image ``(B,)``, peak = target maximum."""
-    mse = ((pred.float() - target.float()) ** 2).mean(dim=(-2, -1)).clamp_min(1e-20)
-    return 10 * torch.log10(target.float().amax(dim=(-2, -1)) ** 2 / mse)
-
-
-def nmse(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Normalised MSE per image ``(B,)``: ``||pred - target||^2 / ||target||^2``."""
-    num = ((pred.float() - target.float()) ** 2).sum(dim=(-2, -1))
-    return num / (target.float() ** 2).sum(dim=(-2, -1)).clamp_min(1e-20)
-
-
 # ---------------------------------------------------------------------------------------------
 # Loop
 # ---------------------------------------------------------------------------------------------
 
 
 def run_batch(model: nn.Module, batch: FrameSample, device: torch.device) -> torch.Tensor:
-    """Forward one collated :class:`~cardiomm.recon.sample.FrameSample` (:func:`collate_samples`);
+    """Forward one collated :class:`~cardiomm.recon.learned.sample.FrameSample` (:func:`collate_samples`);
     returns the magnitude image ``(B, H, W)`` float32 in normalised units.
 
-    The published architectures (``cardiomm_official``, ``promptmr``) take the sample's adjacent frames in their
-    own layout (:func:`cardiomm.recon.infer_published.published_forward`, as at inference), one item at a time
-    (each item has its own ACS rule)."""
+    The published architectures (those with a :class:`~cardiomm.recon.learned.published.PublishedPort`) take the
+    sample's adjacent frames in their own layout (:func:`cardiomm.recon.learned.infer_published.published_forward`,
+    as at inference), one item at a time (each item has its own ACS rule)."""
+    arch = arch_of(model)
     with autocast(device):
-        if getattr(model, "arch", None) in PUBLISHED:
-            from cardiomm.recon.infer_published import network_input, published_forward
+        if port(arch) is not None:
+            from cardiomm.recon.learned.infer_published import network_input, published_forward
 
             b = batch.to(device, non_blocking=True)
             if b.adjacent is None:
-                raise ValueError(f"run_batch: {model.arch} needs the adjacent frames (FrameDataset(adjacent=F))")
+                raise ValueError(f"run_batch: {arch} needs the adjacent frames (FrameDataset(adjacent=F))")
             out = torch.cat([published_forward(model, *network_input(b.adjacent[i:i + 1], b.adjacent_mask[i:i + 1]),
                                                int(b.acs_width[i]), bool(b.square_acs[i]),
                                                None if b.text is None else b.text[i:i + 1])
@@ -189,8 +182,9 @@ def evaluate(model: nn.Module, loader: DataLoader, device: torch.device, cfg: Tr
             tgt = batch.target.to(device)
             vals["loss"].append(float(recon_loss(pred, tgt, cfg.ssim_weight, cfg.l1_weight)) * len(pred))
             vals["ssim"] += ssim(pred, tgt).tolist()
-            vals["psnr"] += psnr(pred, tgt).tolist()
-            vals["nmse"] += nmse(pred, tgt).tolist()
+            for p, t in zip(pred.float().cpu().numpy(), tgt.float().cpu().numpy()):  # the evaluation's metrics
+                vals["psnr"].append(psnr(t, p, float(t.max())))
+                vals["nmse"].append(nmse(t, p))
     n = len(vals["ssim"])
     return {"loss": sum(vals["loss"]) / n, **{k: float(np.mean(vals[k])) for k in ("ssim", "psnr", "nmse")}}
 
@@ -243,8 +237,8 @@ class ReconTask:
     reseeded per epoch; prompt tokens dropped to UNKNOWN with a generator seeded by ``(seed, epoch)``.
     Scheduler: StepLR. "Best": the last epoch (the final weights are kept, as the paper's training does).
     Files: ``resume.pt``, ``train_log.csv``, ``loss_curve.png``. The published architectures get their
-    ``num_adj_slices`` adjacent frames, and ``cardiomm_official`` its text features from the CLIP folder
-    ``clip_dir`` (required for it; :class:`cardiomm.recon.text_prompts.ClipTextEncoder`).
+    ``num_adj_slices`` adjacent frames, and a port that takes text features (the official CardioMM) gets them from
+    the CLIP folder ``clip_dir`` (required for it; :class:`cardiomm.recon.learned.text_prompts.ClipTextEncoder`).
     """
 
     determinism = False
@@ -264,8 +258,9 @@ class ReconTask:
         self.device = device
         self.model_cfg_full = model.config.to_dict()
         self.kctx = int(getattr(model.config, "temporal_context", 0))
-        self.adjacent = int(model.config.num_adj_slices) if self.kind in PUBLISHED else 0
-        self.text_fn = _text_features(model, self.clip_dir) if self.kind == "cardiomm_official" else None
+        p = port(self.kind)
+        self.adjacent = int(model.config.num_adj_slices) if p is not None else 0
+        self.text_fn = _text_features(model, self.clip_dir, self.kind) if p is not None and p.texts else None
         return model
 
     def scheduler(self, opt: torch.optim.Optimizer) -> torch.optim.lr_scheduler.LRScheduler:
@@ -334,7 +329,7 @@ class ReconTask:
         }
         model.to("cpu")
         # the published archs can also run released weights, which take raw k-space: record that ours do not
-        extra = {"input_normalisation": INPUT_NORMALISATION} if self.kind in PUBLISHED else None
+        extra = {"input_normalisation": INPUT_NORMALISATION} if port(self.kind) is not None else None
         metrics["state_sha256"] = save_checkpoint(self.out_ckpt, model, self.cfg.to_dict(), metrics, extra)
         return metrics
 
@@ -357,17 +352,17 @@ def train_model(
 
     Parameters
     ----------
-    kind: an architecture of :data:`cardiomm.recon.checkpoint.ARCHS` (``"cardiomm"``, ``"varnet"``, ...).
+    kind: a method with a network (:data:`cardiomm.recon.learned.architectures.ARCHS`: ``"cardiomm"``, ...).
     model_cfg: fields of the architecture's config dataclass (missing = defaults).
     train_cfg: fields of :class:`TrainConfig` (missing = defaults).
     train_subjects, val_subjects: :class:`cardiomm.cohort.Subject` lists (validation may be empty).
     modalities: modality names to train on (one model for all of them).
-    out_ckpt: final checkpoint (:func:`cardiomm.recon.checkpoint.save_checkpoint`), written atomically.
+    out_ckpt: final checkpoint (:func:`cardiomm.recon.learned.model_files.save_checkpoint`), written atomically.
     log_dir: ``train_log.csv``, ``loss_curve.png`` and ``resume.pt`` (resumed from when present).
     mask_fns: optional ``(make_mask, acs_mask)`` replacement (tests).
     progress: show a progress bar per epoch (in the log).
     card: model card to write beside the checkpoint.
-    clip_dir: the local CLIP folder whose text features ``cardiomm_official`` is trained with (required for it).
+    clip_dir: the local CLIP folder whose text features a text-prompted port is trained with (required for it).
 
     Returns
     -------
@@ -379,14 +374,19 @@ def train_model(
     return fit(task, log_dir, get_device(), progress=progress, card=card)
 
 
-def _text_features(model: nn.Module, clip_dir: str | os.PathLike | None) -> Callable[[Mapping, str], torch.Tensor]:
-    """``(meta, mask name) -> (2, D)`` CLIP text features of the two official sentences (cached per sentence)."""
-    from cardiomm.recon.text_prompts import ClipTextEncoder, sentences_for
+def _text_features(model: nn.Module, clip_dir: str | os.PathLike | None, kind: str | None = None
+                   ) -> Callable[[Mapping, str], torch.Tensor]:
+    """``(meta, mask name) -> (2, D)`` CLIP text features of the two official sentences (cached per sentence);
+    ``kind``: the method (default: the model's, :func:`~cardiomm.recon.learned.architectures.arch_of`), named in
+    errors as ``train.<kind>.clip_dir``."""
+    from cardiomm.recon.learned.text_prompts import ClipTextEncoder, sentences_for
 
-    enc = ClipTextEncoder(clip_dir, key="train.cardiomm_official.clip_dir")
+    kind = kind or arch_of(model)
+
+    enc = ClipTextEncoder(clip_dir, key=f"train.{kind}.clip_dir")
     if enc.dim != model.config.llm_model_dim:
         raise ValueError(f"CLIP folder {clip_dir}: text features have {enc.dim} dims, the network's heads expect "
-                         f"llm_model_dim={model.config.llm_model_dim} (train.cardiomm_official.model)")
+                         f"llm_model_dim={model.config.llm_model_dim} (train.{kind}.model)")
 
     def text(meta: Mapping, mask_name: str) -> torch.Tensor:
         return enc.encode(list(sentences_for(meta, mask_name)))
@@ -409,10 +409,10 @@ def measure_step_seconds(kind: str, model_cfg: dict | None = None, nc: int = 10,
                          seed: int = 0) -> dict:
     """Median seconds per training step and per inference frame on random data with the current torch threads,
     through the training forward (:func:`run_batch`) of any architecture of
-    :data:`cardiomm.recon.checkpoint.ARCHS`.
+    :data:`cardiomm.recon.learned.architectures.ARCHS`.
 
     The published architectures get random adjacent frames (their ``num_adj_slices``) with a line ACS of
-    ``ACS_LINES``, and ``cardiomm_official`` random text features in place of the frozen CLIP tower's (that
+    ``ACS_LINES``, and a text-prompted port random text features in place of the frozen CLIP tower's (that
     tower runs once per distinct sentence and is cached, so it is not in these times). The first training
     step is a warm-up and is not counted.
 
@@ -422,8 +422,9 @@ def measure_step_seconds(kind: str, model_cfg: dict | None = None, nc: int = 10,
     torch.manual_seed(seed)
     model = build_model(kind, model_cfg).to(device)
     kctx = int(getattr(model.config, "temporal_context", 0))
-    n_adj = int(model.config.num_adj_slices) if kind in PUBLISHED else 0
-    text_dim = int(getattr(model.config, "llm_model_dim", 0)) if kind == "cardiomm_official" else 0
+    p = port(kind)
+    n_adj = int(model.config.num_adj_slices) if p is not None else 0
+    text_dim = int(model.config.llm_model_dim) if p is not None and p.texts else 0
 
     def batch(b: int) -> FrameSample:
         masks = (torch.rand(b, max(n_adj, 1), ny, nx) < 0.15).float()  # (b, frames, ny, nx)

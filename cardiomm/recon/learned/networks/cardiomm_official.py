@@ -48,7 +48,7 @@ from torch import nn
 
 from cardiomm.physics.coils import rss
 from cardiomm.physics.sense import OperatorFactory, SenseOp
-from cardiomm.recon.networks.cab import (
+from cardiomm.recon.learned.networks.cab import (
     CAB,
     CABUnet,
     CABUnetConfig,

@@ -18,7 +18,7 @@ Written from the paper's description, not from its code. One model serves all mo
    ``(k + lambda k0) / (1 + lambda)``), so the final multi-coil k-space equals ``k0`` wherever ``M = 1``.
 3. **Dynamic adaptive mechanism.** The scan prompt vector FiLM-gates the bottleneck and every decoder level;
    the undersampling prompt vector mixes (softmax) a learned bank of spatial prompt components injected at
-   the same levels (see :mod:`cardiomm.recon.prompts`).
+   the same levels (see :mod:`cardiomm.recon.learned.prompts`).
 4. **Optional temporal context** (``temporal_context = k``): the zero-filled coil-combined images of ``k``
    neighbouring frames on each side enter every refinement U-Net as extra channels.
 
@@ -37,9 +37,9 @@ from torch import nn
 from cardiomm.physics.coilmaps import acs_coil_images, acs_smaps, calibration_region, zero_filled_image
 from cardiomm.physics.coils import normalize_smaps
 from cardiomm.physics.sense import OperatorFactory, SenseOp
-from cardiomm.recon.networks.blocks import PromptUNet
-from cardiomm.recon.prompts import PromptConfig, PromptEncoder
-from cardiomm.recon.sample import FrameSample
+from cardiomm.recon.learned.networks.blocks import PromptUNet
+from cardiomm.recon.learned.prompts import PromptConfig, PromptEncoder
+from cardiomm.recon.learned.sample import FrameSample
 
 _EPS = 1e-12
 
@@ -111,7 +111,7 @@ class CardioMM(nn.Module):
 
     Parameters
     ----------
-    sample: a batched :class:`~cardiomm.recon.sample.FrameSample`: ``kspace`` complex ``(B, C, H, W)``
+    sample: a batched :class:`~cardiomm.recon.learned.sample.FrameSample`: ``kspace`` complex ``(B, C, H, W)``
         undersampled multi-coil k-space (values outside the mask are ignored), H = phase encoding (ny),
         W = readout (nx), DC at ``(H // 2, W // 2)``; ``mask`` float ``(B, 1, H, W)``, 1 = sampled; ``acs`` bool
         ``(B, 1, H, W)`` auto-calibration region (only its sampled points are used); ``scan_tokens`` long
@@ -126,8 +126,6 @@ class CardioMM(nn.Module):
     -------
     complex ``(B, H, W)`` coil-combined image ``S^H F^-1 k_final`` in the scale of the input k-space.
     """
-
-    arch = "cardiomm"
 
     def __init__(self, cfg: CardioMMConfig | None = None) -> None:
         super().__init__()
@@ -160,18 +158,19 @@ class CardioMM(nn.Module):
         """Per-cascade soft DC weights ``w_i`` in (0, 1), shape ``(cascades,)``."""
         return torch.sigmoid(self.dc_logit)
 
-    def estimate_smaps(self, k0: torch.Tensor, acs: torch.Tensor) -> torch.Tensor:
+    def estimate_smaps(self, k0: torch.Tensor, acs: torch.Tensor, op: OperatorFactory = SenseOp) -> torch.Tensor:
         """Sensitivity maps from the ACS region.
 
         Parameters
         ----------
-        k0: complex ``(B, C, H, W)`` measured k-space; acs: bool ``(B, 1, H, W)``.
+        k0: complex ``(B, C, H, W)`` measured k-space; acs: bool ``(B, 1, H, W)``; op: the operator's constructor
+        (the ACS coil images are ``op(None, acs).H(k0)``).
 
         Returns
         -------
         complex ``(B, C, H, W)`` with ``sum_c |S_c|^2 = 1``.
         """
-        coil = acs_coil_images(k0, acs)
+        coil = acs_coil_images(k0, acs, op)
         B, C, H, W = coil.shape
         # one scale per sample for all coils: the relative coil magnitudes are the information
         scale = coil.abs().pow(2).mean(dim=(1, 2, 3), keepdim=True).sqrt() + _EPS
@@ -216,13 +215,13 @@ class CardioMM(nn.Module):
         k0 = torch.where(sampled, kspace, torch.zeros_like(kspace))
         acs = calibration_region(acs, sampled)
         if smaps is None:
-            smaps = self.estimate_smaps(k0, acs)
+            smaps = self.estimate_smaps(k0, acs, op)
         else:
             _check("smaps", smaps, (B, C, H, W), complex_=True)
         kc = self.config.temporal_context
         if kc > 0:
             if context is None:  # no neighbours known: replicate the centre frame
-                context = zero_filled_image(k0, acs_smaps(k0, acs)).unsqueeze(1).expand(B, 2 * kc, H, W)
+                context = zero_filled_image(k0, acs_smaps(k0, acs, op), op).unsqueeze(1).expand(B, 2 * kc, H, W)
             _check("context", context, (B, 2 * kc, H, W), complex_=True)
             context = context.to(torch.complex64)
         else:

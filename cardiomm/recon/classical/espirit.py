@@ -1,23 +1,18 @@
-"""SENSE baseline as the field runs it: ESPIRiT maps from the ACS, then Tikhonov-regularised CG-SENSE (SigPy).
+"""ESPIRiT sensitivity maps of the classical methods: one calibration per slice on the frame-averaged ACS.
 
-Per slice, one set of sensitivity maps is calibrated with :class:`sigpy.mri.app.EspiritCalib` from the
-ACS region averaged over frames (every frame samples the ACS), normalised to unit root-sum-of-squares
-inside their support. Every 2D frame is then solved with :class:`sigpy.mri.app.SenseRecon`::
+Per slice, one set of sensitivity maps is calibrated with :class:`sigpy.mri.app.EspiritCalib` from the ACS region
+averaged over frames (every frame samples the ACS), normalised to unit root-sum-of-squares inside their support,
+and shared by every frame and every classical method (SENSE, CS, k-t TV, L+S). Because the maps have unit RSS, a
+SENSE image ``x`` is on the scale of the RSS reference (``|x| = rss_c |S_c x|``).
 
-    min_x 1/2 || P F S x - y ||_2^2 + lamda/2 || x ||_2^2
-
-with ``P`` the frame's mask (passed as SigPy ``weights``), ``F`` the centred orthonormal FFT (SigPy's
-convention equals :mod:`cardiomm.physics.fft`'s) and ``S`` the maps. Because the maps have unit RSS, ``|x|``
-is on the scale of the RSS reference (``|x| = rss_c |S_c x|``), so PSNR/SSIM against the RSS of the fully
-sampled k-space are meaningful. The problem is linear in ``y``, so ``lamda`` is independent of the data scale
-(the operator has norm <= 1).
-
-SigPy 0.1.27 with NumPy 2.3 works as is on the CPU; the one shim here replaces the NaNs that
-``EspiritCalib`` produces where the first coil's map is exactly zero (phase normalisation divides by it).
-SigPy runs on the CPU here (no CuPy), whatever :func:`cardiomm.device.get_device` says.
+SigPy 0.1.27 with NumPy 2.3 works as is on the CPU; the one shim here replaces the NaNs that ``EspiritCalib``
+produces where the first coil's map is exactly zero (phase normalisation divides by it). The coil-maps job
+calibrates every series of a subject once (:func:`cardiomm.stages.recon.coilmaps`, :func:`calibration_digest`).
 """
 
 from __future__ import annotations
+
+import hashlib
 
 import numpy as np
 import sigpy.mri.app as mr_app
@@ -88,7 +83,7 @@ def calibration(k: np.ndarray, region: np.ndarray, calib_width: int) -> tuple[np
     complex64 ``(nc, ny, nx)`` (zero outside the square) and the square's side: ``calib_width`` reduced to the
     largest centred square inside ``region``. Only that square enters ESPIRiT (SigPy crops it), so zeroing the
     rest changes nothing, and it makes the calibration a function of the ACS data alone: masks with the same ACS
-    data give the same input, hence the same maps (:func:`cardiomm.stages.coilmaps` computes them once).
+    data give the same input, hence the same maps (:func:`cardiomm.stages.recon.coilmaps` computes them once).
     """
     width = min(int(calib_width), central_square_width(region))
     if width < MIN_CALIB_WIDTH:
@@ -133,53 +128,22 @@ def slice_maps(acq: Acquisition, z: int) -> np.ndarray:
     return _espirit(acq.kspace[:, z], acq.acs, calib_width=acq.acs_width)
 
 
-def sense_frame(
-    y: np.ndarray, maps: np.ndarray, mask: np.ndarray, lamda: float = 0.01, max_iter: int = 30
-) -> np.ndarray:
-    """CG-SENSE of one 2D frame with :class:`sigpy.mri.app.SenseRecon`.
-
-    Parameters
-    ----------
-    y: complex ``(nc, ny, nx)`` k-space of the frame (values where ``mask`` is 0 are ignored).
-    maps: complex ``(nc, ny, nx)`` sensitivity maps (e.g. from :func:`espirit_maps`).
-    mask: ``(ny, nx)`` sampling mask of the frame (SigPy ``weights``).
-    lamda: Tikhonov weight.
-    max_iter: conjugate-gradient iterations.
-
-    Returns
-    -------
-    complex64 ``(ny, nx)`` image.
-    """
-    weights = (np.asarray(mask) != 0).astype(np.float32)
-    y = (np.asarray(y) * weights).astype(np.complex64)
-    x = mr_app.SenseRecon(y, maps, lamda=lamda, weights=weights, max_iter=max_iter, show_pbar=False).run()
-    return np.asarray(x).astype(np.complex64)
+def calibrations(acq: Acquisition) -> list[tuple[np.ndarray, int]]:
+    """The calibration input (:func:`calibration`) of every slice of a series, calibration square up to
+    ``acq.acs_width``."""
+    return [calibration(acq.kspace[:, z], acq.acs, acq.acs_width) for z in range(acq.shape[1])]
 
 
-def sense_recon_series(acq: Acquisition, lamda: float = 0.01, max_iter: int = 30) -> np.ndarray:
-    """CG-SENSE reconstruction of a whole series with per-slice ESPIRiT maps (:func:`slice_maps`).
+def calibration_digest(calibs: list[tuple[np.ndarray, int]]) -> str:
+    """SHA-256 of a series' calibration inputs (bytes and widths): equal digests give equal maps, so the coil-maps
+    job computes them once for the masks that share their ACS data."""
+    h = hashlib.sha256()
+    for c, w in calibs:
+        h.update(c.tobytes())
+        h.update(str(w).encode())
+    return h.hexdigest()
 
-    Parameters
-    ----------
-    acq: the validated acquisition (:class:`cardiomm.acquisition.Acquisition`): k-space
-        ``(nt, nz, nc, ny, nx)``, its mask and ACS region (calibration square up to ``acq.acs_width``).
-    lamda: Tikhonov weight (relative to an operator of norm <= 1, independent of the data scale).
-    max_iter: conjugate-gradient iterations per frame.
 
-    Returns
-    -------
-    float32 ``(nt, nz, ny, nx)`` magnitude, on the scale of the RSS reference.
-    """
-    k, m, acs = acq.kspace, acq.mask != 0, acq.acs_width
-    if acs < MIN_CALIB_WIDTH:
-        raise ValueError(
-            f"sense_recon_series: {acq.source}: acs={acs} central lines, ESPIRiT needs at least {MIN_CALIB_WIDTH} "
-            "fully sampled"
-        )
-    nt, nz = k.shape[:2]
-    out = np.zeros((nt, nz, *k.shape[-2:]), dtype=np.float32)
-    for z in range(nz):
-        maps = slice_maps(acq, z)
-        for t in range(nt):
-            out[t, z] = np.abs(sense_frame(k[t, z], maps, m[t], lamda=lamda, max_iter=max_iter))
-    return out
+def series_maps(calibs: list[tuple[np.ndarray, int]]) -> np.ndarray:
+    """ESPIRiT maps ``(nz, nc, ny, nx)`` complex64 of a series from its calibration inputs (:func:`calibrations`)."""
+    return np.stack([espirit_calibrated(c, w) for c, w in calibs])

@@ -1,4 +1,5 @@
-"""Reconstruct a series with a published architecture (``cardiomm_official`` or ``promptmr``).
+"""Reconstruct a series with a published architecture (a registered method with a
+:class:`~cardiomm.recon.learned.published.PublishedPort`: the official CardioMM, PromptMR+).
 
 Both take ``F`` adjacent frames of one slice (circular in time with replication when the series has fewer
 than ``F`` frames, as PromptMR+'s CMRxRecon dataset), and reconstruct the centre frame. The project's
@@ -8,10 +9,10 @@ along the last axis, so frames are transposed to ``(nx, ny)`` for the network an
 Intensity. The official code feeds the k-space as its loaders read it, with no intensity normalisation (the
 networks standardise each U-Net input themselves and are positively homogeneous: scaling the k-space scales the
 output), so released weights run on the acquisition's k-space unchanged. The checkpoints *we* train are trained
-on k-space divided by our zero-filled 99th-percentile scale (:func:`cardiomm.recon.data.normalisation_scale` of
+on k-space divided by our zero-filled 99th-percentile scale (:func:`cardiomm.recon.learned.data.normalisation_scale` of
 the centre frame, as for every network we train); the trainer stores that in the checkpoint
-(``extra["input_normalisation"]``, :data:`cardiomm.recon.data.INPUT_NORMALISATION`), and inference then divides by
-the same scale and multiplies the output back (:func:`input_normalised`), so the network sees at inference
+(``extra["input_normalisation"]``, :data:`cardiomm.recon.learned.data.INPUT_NORMALISATION`), and inference then divides
+by the same scale and multiplies the output back (:func:`input_normalised`), so the network sees at inference
 exactly what it saw in training. Not verified here: the image orientation and intensity conventions of the data
 the published weights were trained on (CMRxRecon 2024/2025 as the official loaders read it) against the
 project's.
@@ -26,11 +27,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from cardiomm.conventions import ACS_LINES, parse_mask_name
+from cardiomm.acquisition import Acquisition
+from cardiomm.conventions import ACS_LINES, MaskName
 from cardiomm.device import get_device
-from cardiomm.recon.sample import INPUT_NORMALISATION, normalisation_scale
+from cardiomm.methods import ReconParams, Reconstructor
+from cardiomm.recon.learned.architectures import arch_of
+from cardiomm.recon.learned.published import port
+from cardiomm.recon.learned.sample import INPUT_NORMALISATION, normalisation_scale
 
-__all__ = ["adjacent_frames", "acs_rule", "input_normalised", "network_input", "published_forward",
+__all__ = ["adjacent_frames", "acs_rule", "input_normalised", "method", "network_input", "published_forward",
            "reconstruct_series_published", "square_acs"]
 
 
@@ -42,19 +47,19 @@ def adjacent_frames(t: int, nt: int, n: int) -> list[int]:
     return [idx[0]] * (lo + half) + idx + [idx[-1]] * (half + 1 - hi)
 
 
-def acs_rule(arch: str, mask_name: str, acs_width: int = ACS_LINES) -> tuple[int, bool]:
+def acs_rule(arch: str, mask_name: str | MaskName, acs_width: int = ACS_LINES) -> tuple[int, bool]:
     """``(acs_lines, square)`` of the official rule for a project mask name whose ACS is ``acs_width`` wide (the
     release's, :func:`cardiomm.io.releases.acs_lines`; ``Acquisition.acs_width``): both published models take
     the square 2D ACS for the radial patterns and ACS lines otherwise (``square_acs`` of ``cardiomm_official``,
     ``acs_kind`` ``"square"``/``"lines"`` of ``promptmr``, set by :func:`published_forward`)."""
-    if arch not in ("cardiomm_official", "promptmr"):
+    if port(arch) is None:
         raise ValueError(f"acs_rule: {arch!r} is not a published architecture")
     return int(acs_width), square_acs(mask_name)
 
 
 def input_normalised(meta: Mapping[str, object]) -> bool:
     """Whether a loaded checkpoint's network takes normalised k-space (``meta`` from
-    :func:`cardiomm.recon.checkpoint.load_any`): ``True`` for our trained checkpoints, which record
+    :func:`cardiomm.recon.learned.model_files.load_any`): ``True`` for our trained checkpoints, which record
     ``extra["input_normalisation"] = INPUT_NORMALISATION``; ``False`` for released official weights (no such
     record), which run on raw k-space as the official code runs them. Another recorded value is refused."""
     extra = meta.get("extra") or {}
@@ -67,9 +72,9 @@ def input_normalised(meta: Mapping[str, object]) -> bool:
     return True
 
 
-def square_acs(mask_name: str) -> bool:
+def square_acs(mask_name: str | MaskName) -> bool:
     """Whether a project mask's ACS is a square (the radial patterns), not lines."""
-    return parse_mask_name(mask_name).pattern in ("ktRadial", "Radial")
+    return MaskName.of(mask_name).radial
 
 
 def network_input(k: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -86,25 +91,21 @@ def network_input(k: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, to
 
 def published_forward(model: nn.Module, k: torch.Tensor, mask: torch.Tensor, acs_lines: int, square: bool,
                       texts: torch.Tensor | None = None) -> torch.Tensor:
-    """One call of a published network on :func:`network_input`'s tensors; ``texts`` ``(B, 2, D)`` (metadata,
-    undersampling) for ``cardiomm_official``. Returns the RSS magnitude ``(B, ny, nx)`` in the project layout."""
-    arch = getattr(model, "arch", None)
-    if arch == "cardiomm_official":
-        if texts is None:
-            raise ValueError("published_forward: cardiomm_official needs the text features")
-        out = model(k, mask, acs_lines, square, texts[:, 0], texts[:, 1])
-    elif arch == "promptmr":
-        out = model(k, mask, acs_lines, "square" if square else "lines")
-    else:
+    """One call of a published network on :func:`network_input`'s tensors, through its port's call; ``texts``
+    ``(B, 2, D)`` (metadata, undersampling) for a port that takes text features. Returns the RSS magnitude
+    ``(B, ny, nx)`` in the project layout."""
+    arch = arch_of(model)
+    p = port(arch)
+    if p is None:
         raise ValueError(f"published_forward: {arch!r} is not a published architecture")
-    return out.transpose(-1, -2)
+    return p.call(model, k, mask, acs_lines, square, texts).transpose(-1, -2)
 
 
 def reconstruct_series_published(
     model: nn.Module,
     kus: np.ndarray,
     mask: np.ndarray,
-    mask_name: str,
+    mask_name: str | MaskName,
     meta: Mapping[str, object],
     clip_dir: str | os.PathLike | None = None,
     batch_size: int = 1,
@@ -115,13 +116,13 @@ def reconstruct_series_published(
 
     Parameters
     ----------
-    model: :class:`~cardiomm.recon.networks.cardiomm_official.CardioMMOfficial` or
-        :class:`~cardiomm.recon.networks.promptmr.PromptMR`.
+    model: :class:`~cardiomm.recon.learned.networks.cardiomm_official.CardioMMOfficial` or
+        :class:`~cardiomm.recon.learned.networks.promptmr.PromptMR`.
     kus: complex ``(nt, nz, nc, ny, nx)`` undersampled k-space.
     mask: ``(nt, ny, nx)`` or ``(1, ny, nx)``, non-zero = sampled.
     mask_name: e.g. ``"ktGaussian8"`` (undersampling sentence and ACS rule).
     meta: scan metadata (``modality``, ``view``, ``vendor``, ``scanner``, ``field_strength_T``).
-    clip_dir: the CLIP folder (``cardiomm_official`` only).
+    clip_dir: the CLIP folder (for a port that takes text features).
     batch_size: frames per forward pass.
     acs_width: ACS width of the mask (the release's; ``Acquisition.acs_width``).
     normalise: divide each frame's input by the training scale (:func:`normalisation_scale` of the centre frame)
@@ -141,14 +142,14 @@ def reconstruct_series_published(
     if mask.ndim != 3 or mask.shape[-2:] != (ny, nx) or mask.shape[0] not in (1, nt):
         raise ValueError(f"reconstruct_series_published: mask must be (nt={nt}, {ny}, {nx}), got {mask.shape}")
     mask = np.broadcast_to(mask, (nt, ny, nx))
-    arch = getattr(model, "arch", None)
-    acs_lines, square = acs_rule(str(arch), mask_name, acs_width)
+    arch = arch_of(model)
+    acs_lines, square = acs_rule(arch, mask_name, acs_width)
     n_adj = int(model.config.num_adj_slices)
     device = get_device()
     model = model.to(device).eval()
     texts = None
-    if arch == "cardiomm_official":
-        from cardiomm.recon.text_prompts import ClipTextEncoder, sentences_for
+    if port(arch).texts:
+        from cardiomm.recon.learned.text_prompts import ClipTextEncoder, sentences_for
 
         enc = ClipTextEncoder(clip_dir)
         if enc.dim != model.config.llm_model_dim:
@@ -164,7 +165,7 @@ def reconstruct_series_published(
             chunk = jobs[start: start + max(1, batch_size)]
             idx = [adjacent_frames(t, nt, n_adj) for t, _ in chunk]
             k_adj = torch.stack([k_t[i, z] for i, (_, z) in zip(idx, chunk)])  # (B, F, C, ny, nx)
-            if normalise:  # as the training samples (recon.data.FrameDataset with adjacent frames)
+            if normalise:  # as the training samples (recon.learned.data.FrameDataset with adjacent frames)
                 zero = torch.zeros((), dtype=k_t.dtype)
                 scale = torch.stack([normalisation_scale(torch.where(m_t[t], k_t[t, z], zero)) for t, z in chunk])
                 k_adj = k_adj / scale[:, None, None, None, None]
@@ -176,3 +177,22 @@ def reconstruct_series_published(
             for (t, z), frame in zip(chunk, img.float().cpu().numpy()):
                 out[t, z] = frame
     return out
+
+
+def method(name: str, params: ReconParams) -> Reconstructor:
+    """The registry entry of a published architecture, loaded once, with released weights or ours
+    (:func:`cardiomm.recon.learned.model_files.load_any`); the ACS width is the acquisition's (the release's, like the
+    other methods); the intensity normalisation is the checkpoint's (:func:`input_normalised`)."""
+    from cardiomm.recon.learned.model_files import load_any
+
+    pub = dict(params.published or {})
+    own = pub.get(name) or {}
+    model, meta = load_any(params.model_path, name, own.get("model_config"))
+    normalise = input_normalised(meta)  # our trained checkpoints: as in training; released weights: as released
+
+    def rec(acq: Acquisition) -> np.ndarray:
+        return reconstruct_series_published(model, acq.kspace, acq.mask, acq.mask_spec or acq.mask_name, dict(acq.meta),
+                                            pub.get("clip_dir"), own.get("batch_size", 1), acq.acs_width,
+                                            normalise)
+
+    return rec

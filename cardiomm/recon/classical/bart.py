@@ -1,16 +1,18 @@
 """BART (Berkeley Advanced Reconstruction Toolbox) as a peer engine for SENSE, ``cs`` and ``kttv``.
 
 Where the ``bart`` binary is on the ``PATH`` (Debian package ``bart``, 0.8), each slice is calibrated with
-``bart ecalib`` and reconstructed with ``bart pics``, with the parameters of the SigPy engine
-(:mod:`cardiomm.recon.sense`, :mod:`cardiomm.recon.cs`):
+``bart ecalib`` and reconstructed with ``bart pics``, with the parameters of the SigPy engine and the ``pics``
+regularisation its :class:`~cardiomm.recon.classical.series.ClassicalSolver` names:
 
-* ESPIRiT: the frame-averaged ACS (as :func:`cardiomm.recon.sense.espirit_maps`), ``ecalib -m 1 -k 6 -r <acs>``
-  (one map, SigPy's kernel width and calibration size) with BART's own singular-value threshold and eigenvalue
-  crop (0.001, 0.8): BART scales both differently from SigPy, and SigPy's values (0.02, 0.95) made BART keep
-  29 % of a cine slice's field of view (heart included) against SigPy's 66 %; BART's defaults keep 73 %. Where
-  both are non-zero the two engines' maps agree (|<S_sigpy, S_bart>| median 0.99998 on that slice).
-* the data of a slice are divided by the same scale as the SigPy engine's (:func:`cardiomm.recon.cs.data_scale`,
-  computed with BART's maps) and ``pics -w 1`` turns BART's own scaling off, so ``lamda`` means the same;
+* ESPIRiT: the frame-averaged ACS (as :func:`cardiomm.recon.classical.espirit.espirit_maps`),
+  ``ecalib -m 1 -k 6 -r <acs>`` (one map, SigPy's kernel width and calibration size) with BART's own
+  singular-value threshold and eigenvalue crop (0.001, 0.8): BART scales both differently from SigPy, and SigPy's
+  values (0.02, 0.95) made BART keep 29 % of a cine slice's field of view (heart included) against SigPy's 66 %;
+  BART's defaults keep 73 %. Where both are non-zero the two engines' maps agree (|<S_sigpy, S_bart>| median
+  0.99998 on that slice).
+* the data of a slice are divided by the same scale as the SigPy engine's
+  (:func:`cardiomm.recon.classical.problem.data_scale`, computed with BART's maps) and ``pics -w 1`` turns BART's
+  own scaling off, so ``lamda`` means the same;
 * ``sense``: ``pics -l2 -r lamda`` (conjugate gradients); ``cs``: ``pics -R W:3:0:lamda`` (l1-wavelet over
   the two image axes); ``kttv``: ``pics -R T:1024:0:lamda`` (total variation along BART's time dimension 10);
   ``-i max_iter`` in each. The sampling pattern is passed with ``-p``.
@@ -35,7 +37,6 @@ import numpy as np
 from cardiomm.io.cfl import read_cfl, write_cfl
 
 TIME_DIM = 10
-PICS_REG = {"sense": "-l2 -r {lamda}", "cs": "-R W:3:0:{lamda}", "kttv": f"-R T:{1 << TIME_DIM}:0:{{lamda}}"}
 ECALIB_THRESH, ECALIB_CROP, ECALIB_KERNEL = 0.001, 0.8, 6
 
 
@@ -75,43 +76,46 @@ def bart_maps(y: np.ndarray, mask: np.ndarray, region: np.ndarray, calib_width: 
     return np.ascontiguousarray(np.transpose(maps, (2, 0, 1)))
 
 
-def bart_slice(method: str, y: np.ndarray, mask: np.ndarray, region: np.ndarray, lamda: float, max_iter: int,
+def bart_slice(reg: str, y: np.ndarray, mask: np.ndarray, region: np.ndarray, lamda: float, max_iter: int,
                calib_width: int, maps: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """One slice through ``bart ecalib`` + ``bart pics``.
 
     Parameters
     ----------
-    method: ``sense``, ``cs`` or ``kttv``; y: complex ``(nt, nc, ny, nx)`` undersampled k-space; mask:
-        ``(nt, ny, nx)``; region: bool ``(ny, nx)`` ACS region; lamda, max_iter: as the SigPy engine's.
+    reg: the ``pics`` regularisation with a ``{lamda}`` field (the method's :attr:`ClassicalSolver.pics`).
+    y: complex ``(nt, nc, ny, nx)`` undersampled k-space; mask: ``(nt, ny, nx)``; region: bool ``(ny, nx)`` ACS
+        region; lamda, max_iter: as the SigPy engine's.
     maps: use these ``(nc, ny, nx)`` maps instead of ``bart ecalib``'s (to compare solvers alone).
 
     Returns
     -------
     ``(image, maps)``: complex64 ``(nt, ny, nx)`` on the RSS reference's scale, and the maps used.
     """
-    from cardiomm.recon.cs import data_scale, kt_sense_op
+    from cardiomm.physics.sense import sense_linop
+    from cardiomm.recon.classical.problem import data_scale
 
-    if method not in PICS_REG:
-        raise ValueError(f"bart_slice: unknown method {method!r}; known: {sorted(PICS_REG)}")
+    if "{lamda}" not in reg:
+        raise ValueError(f"bart_slice: the pics regularisation {reg!r} has no {{lamda}} field")
     m = np.asarray(mask) != 0
     y = (np.asarray(y) * m[:, None]).astype(np.complex64)
     with tempfile.TemporaryDirectory(prefix="cardiomm_bart_") as tmp:
         wd = Path(tmp)
         if maps is None:
             maps = bart_maps(y, m, region, calib_width, wd)
-        s = data_scale(kt_sense_op(maps, m), y)
+        s = data_scale(sense_linop(maps, m), y)
         write_cfl(wd / "k", to_bart(y / np.float32(s)))
         write_cfl(wd / "pat", to_bart(m[:, None].astype(np.complex64)))
         write_cfl(wd / "sens", np.transpose(maps, (1, 2, 0))[:, :, None, :])
-        reg = PICS_REG[method].format(lamda=lamda).split()
-        _bart("pics", "-w", "1", "-i", str(max_iter), *reg, "-p", "pat", "k", "sens", "x", cwd=wd)
+        _bart("pics", "-w", "1", "-i", str(max_iter), *reg.format(lamda=lamda).split(), "-p", "pat", "k", "sens",
+              "x", cwd=wd)
         x = from_bart_image(read_cfl(wd / "x", ndim=TIME_DIM + 1))
     return (x * np.float32(s)).astype(np.complex64), maps
 
 
-def bart_recon_series(method: str, kus: np.ndarray, mask: np.ndarray, region: np.ndarray, lamda: float,
+def bart_recon_series(reg: str, kus: np.ndarray, mask: np.ndarray, region: np.ndarray, lamda: float,
                       max_iter: int, periodic: bool = True, acs: int = 20) -> np.ndarray:
-    """A whole series through BART; checked inputs as :func:`cardiomm.recon.classical.recon_series` passes them.
+    """A whole series through BART with the ``pics`` regularisation ``reg``; checked inputs as
+    :func:`cardiomm.recon.classical.series.recon_series` passes them.
 
     ``kus`` complex ``(nt, nz, nc, ny, nx)``, ``mask`` bool ``(nt, ny, nx)``; returns float32 ``(nt, nz, ny, nx)``
     magnitude. ``periodic`` is accepted for symmetry with the SigPy engine: BART's temporal TV is never circular.
@@ -120,6 +124,6 @@ def bart_recon_series(method: str, kus: np.ndarray, mask: np.ndarray, region: np
     nt, nz = kus.shape[:2]
     out = np.zeros((nt, nz, *kus.shape[-2:]), dtype=np.float32)
     for z in range(nz):
-        x, _ = bart_slice(method, kus[:, z], mask, region, lamda, max_iter, calib_width=acs)
+        x, _ = bart_slice(reg, kus[:, z], mask, region, lamda, max_iter, calib_width=acs)
         out[:, z] = np.abs(x)
     return out

@@ -1,0 +1,1 @@
+"""Learned reconstructions: networks, their data and samples, prompts, training task, architectures, inference."""
