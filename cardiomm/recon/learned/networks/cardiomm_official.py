@@ -5,10 +5,10 @@ Lightning module, re-implemented from the repository's description and code (not
 complex tensors. Every Fourier transform goes through the project's SENSE operator
 (:class:`cardiomm.physics.sense.SenseOp`), passed to :meth:`CardioMMOfficial.forward` as ``op`` like the other
 networks': the data consistency and the coil transforms of the cascades per frame
-(:func:`~cardiomm.recon.networks.cab.frame_operator`), the ACS coil images of the sensitivity network and the coil
+(:func:`~.cab.frame_operator`), the ACS coil images of the sensitivity network and the coil
 images of the output with unit sensitivities (no maps exist yet / none are applied;
-:func:`~cardiomm.recon.networks.cab.coil_images`). The U-Net is the shared
-:class:`~cardiomm.recon.networks.cab.CABUnet` with CardioMM's decoder levels. Module attribute names follow the
+:func:`~.cab.coil_images`). The U-Net is the shared
+:class:`~.cab.CABUnet` with CardioMM's decoder levels. Module attribute names follow the
 official ones, so an official checkpoint loads
 with ``load_state_dict(strict=True)``: the keys are ``metausunetlight.*`` (reconstruction network),
 ``lm_head_meta.*`` and ``lm_head_us.*`` (text heads). Equivalence with the official code is tested on
@@ -69,7 +69,7 @@ __all__ = ["CardioMMOfficial", "CardioMMOfficialConfig", "PAPER_CONFIG", "LMHead
 class CardioMMOfficialConfig(CABUnetConfig):
     """Hyper-parameters, named as the official ``CardioMM_Module`` arguments (defaults: the defaults of the
     official ``CardioMM_SEM``/``CardioMM_Module`` classes; the published training uses :data:`PAPER_CONFIG`).
-    The shared U-Net fields are :class:`~cardiomm.recon.networks.cab.CABUnetConfig`'s.
+    The shared U-Net fields are :class:`~.cab.CABUnetConfig`'s.
 
     ``llm_model_dim`` is the text encoder's output width (512 for CLIP ViT-B/16), ``llm_embd_dim`` the
     projected width fed to the network.
@@ -141,7 +141,7 @@ class USPromptBlock(PromptBank):
 
 
 class CardioMMUnet(CABUnet):
-    """The shared :class:`~cardiomm.recon.networks.cab.CABUnet` with an undersampling prompt
+    """The shared :class:`~.cab.CABUnet` with an undersampling prompt
     (``prompt_level<i>``) and metadata conditioning (``metacond_level<i>``) at every decoder level."""
 
     def __init__(self, in_chans: int, out_chans: int, n_feat0: int, feature_dim: tuple[int, ...],
@@ -170,7 +170,7 @@ class CardioMMUnet(CABUnet):
 
 
 class NormCardioMMUnet(nn.Module):
-    """Complex ``(B, C, H, W)`` -> :func:`~cardiomm.recon.networks.cab.unet_input` -> U-Net -> back."""
+    """Complex ``(B, C, H, W)`` -> :func:`~.cab.unet_input` -> U-Net -> back."""
 
     def __init__(self, **unet_kwargs: object) -> None:
         super().__init__()
@@ -221,7 +221,7 @@ class SensitivityModel(nn.Module):
     def forward(self, k: torch.Tensor, mask: torch.Tensor, acs_lines: int, square_acs: bool,
                 text_meta: torch.Tensor, text_us: torch.Tensor, op: OperatorFactory = SenseOp) -> torch.Tensor:
         """``k (B, F*C, H, W)`` -> sensitivities ``(B, F, C, H, W)`` with unit RSS over each frame's coils; the
-        ACS coil images come from ``op`` (:func:`~cardiomm.recon.networks.cab.coil_images`)."""
+        ACS coil images come from ``op`` (:func:`~.cab.coil_images`)."""
         B, N, H, W = k.shape
         region = acs_mask(mask, acs_lines, square_acs) if self.mask_center else None
         images = coil_images(k, op, region).reshape(B * N, 1, H, W)
@@ -240,7 +240,7 @@ class CardioMMBlock(nn.Module):
 
     def forward(self, k: torch.Tensor, k0: torch.Tensor, A: SenseOp, text_meta: torch.Tensor,
                 text_us: torch.Tensor) -> torch.Tensor:
-        """k-space ``(B, F, C, H, W)``; ``A`` the per-frame :func:`~cardiomm.recon.networks.cab.frame_operator`."""
+        """k-space ``(B, F, C, H, W)``; ``A`` the per-frame :func:`~.cab.frame_operator`."""
         full = A.unmasked()  # F S: the cascade's coil transforms act on the whole predicted k-space
         k_net = full(self.model(full.H(k), text_meta, text_us))
         lam = self.dc_weight.abs()

@@ -3,9 +3,9 @@
 Re-implemented from the repository's description and code (not copied), with native complex tensors. Every
 Fourier transform goes through the project's SENSE operator (:class:`cardiomm.physics.sense.SenseOp`), passed to
 :meth:`PromptMR.forward` as ``op`` like the other networks': the data consistency and the coil transforms of the
-cascades per frame (:func:`~cardiomm.recon.networks.cab.frame_operator`), the ACS coil images of the sensitivity
-network and the coil images of the output with unit sensitivities (:func:`~cardiomm.recon.networks.cab.coil_images`).
-The U-Net is the shared :class:`~cardiomm.recon.networks.cab.CABUnet` with PromptMR+'s decoder levels. Module
+cascades per frame (:func:`~.cab.frame_operator`), the ACS coil images of the sensitivity
+network and the coil images of the output with unit sensitivities (:func:`~.cab.coil_images`).
+The U-Net is the shared :class:`~.cab.CABUnet` with PromptMR+'s decoder levels. Module
 attribute names follow
 the official network, so its state dict loads with ``strict=True`` (keys ``sens_net.*``, ``cascades.<i>.*``; the
 released Lightning ``.ckpt`` prefixes them with ``promptmr.``, stripped by
@@ -82,7 +82,7 @@ BUFFER_ORDERS = ("repeat_difference", "repeat_latent")
 @dataclass
 class PromptMRConfig(CABUnetConfig):
     """Hyper-parameters, named as the official ``PromptMrModule`` arguments (defaults: ``pmr-plus.yaml``).
-    The shared U-Net fields are :class:`~cardiomm.recon.networks.cab.CABUnetConfig`'s."""
+    The shared U-Net fields are :class:`~.cab.CABUnetConfig`'s."""
 
     len_prompt: tuple[int, ...] = (5, 5, 5)
     learnable_prompt: bool = False
@@ -198,7 +198,7 @@ class UpBlock(_UpBlock):
 
 
 class PromptUnet(CABUnet):
-    """The shared :class:`~cardiomm.recon.networks.cab.CABUnet` with image-adaptive prompts (``prompt_level<i>``)
+    """The shared :class:`~.cab.CABUnet` with image-adaptive prompts (``prompt_level<i>``)
     and decoder levels fused with the previous cascades' features (``dec_level<i>``, ``n_history > 0``)."""
 
     def __init__(self, chans: int, n_feat0: int, feature_dim: tuple[int, ...], prompt_dim: tuple[int, ...],
@@ -237,7 +237,7 @@ class PromptUnet(CABUnet):
 
 
 class NormPromptUnet(nn.Module):
-    """Complex ``(B, n, H, W)`` (+ buffer images) -> :func:`~cardiomm.recon.networks.cab.unet_input` -> U-Net."""
+    """Complex ``(B, n, H, W)`` (+ buffer images) -> :func:`~.cab.unet_input` -> U-Net."""
 
     def __init__(self, **unet_kwargs: object) -> None:
         super().__init__()
@@ -272,7 +272,7 @@ class SensitivityModel(nn.Module):
     def forward(self, k: torch.Tensor, mask: torch.Tensor, acs_lines: int, acs_kind: str,
                 op: OperatorFactory = SenseOp) -> torch.Tensor:
         """``k (B, F*C, H, W)`` -> ``(B, F, C, H, W)`` with unit RSS over each frame's coils; the ACS coil images
-        come from ``op`` (:func:`~cardiomm.recon.networks.cab.coil_images`)."""
+        come from ``op`` (:func:`~.cab.coil_images`)."""
         B, N, H, W = k.shape
         Fr, C = self.frames, N // self.frames
         region = acs_mask(mask, acs_lines, acs_kind) if self.mask_center else None
@@ -297,7 +297,7 @@ class PromptMRBlock(nn.Module):
     def forward(self, k: torch.Tensor, k0: torch.Tensor, A: SenseOp, history: list[torch.Tensor] | None,
                 buffer: torch.Tensor | None
                 ) -> tuple[torch.Tensor, torch.Tensor | None, list[torch.Tensor] | None]:
-        """k-space ``(B, F, C, H, W)``; ``A`` the per-frame :func:`~cardiomm.recon.networks.cab.frame_operator`."""
+        """k-space ``(B, F, C, H, W)``; ``A`` the per-frame :func:`~.cab.frame_operator`."""
         soft_dc = torch.where(A.mask, k - k0, torch.zeros((), dtype=k.dtype, device=k.device)) * self.dc_weight
         full = A.unmasked()  # F S: the cascade's coil transforms act on the whole predicted k-space
         pred, latent, history = self.model(full.H(k), history, buffer)
