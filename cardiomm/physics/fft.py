@@ -37,3 +37,15 @@ def ifft2c(k: torch.Tensor) -> torch.Tensor:
     k = torch.fft.ifftshift(k, dim=_DIMS)
     x = torch.fft.ifft2(k, dim=_DIMS, norm="ortho")
     return torch.fft.fftshift(x, dim=_DIMS)
+
+
+def fft1c(x: torch.Tensor, dim: int = -1) -> torch.Tensor:
+    """Centered orthonormal 1D FFT along ``dim`` (the same centring as :func:`fft2c`: DC at index ``n // 2``)."""
+    x = torch.fft.ifftshift(x, dim=dim)
+    return torch.fft.fftshift(torch.fft.fft(x, dim=dim, norm="ortho"), dim=dim)
+
+
+def ifft1c(k: torch.Tensor, dim: int = -1) -> torch.Tensor:
+    """Centered orthonormal 1D inverse FFT along ``dim``; exact inverse of :func:`fft1c`."""
+    k = torch.fft.ifftshift(k, dim=dim)
+    return torch.fft.fftshift(torch.fft.ifft(k, dim=dim, norm="ortho"), dim=dim)
