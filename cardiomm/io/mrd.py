@@ -236,6 +236,26 @@ def sampled_lines(m: MrdFile, kind: str) -> tuple[bool, int, int]:
     return len(lines) >= nz * nt * ny, nz, nt
 
 
+def user_times(m: MrdFile, kind: str) -> list[float] | None:
+    """``user_float[0]`` per weighting when it is constant within each weighting (else ``None``)."""
+    from cardiomm.io.rawdata import _weight_axis
+
+    keep, noise, calib, imaging = _selection(m)
+    c = _counters(m.heads)
+    n = len(m.heads)
+    ro = Readouts(np.zeros((n, 1, 1), np.complex64), c, calib, imaging, np.zeros(n, bool), np.zeros(n),
+                  np.zeros((n, 3)), np.zeros((n, 3)), np.zeros((n, 3)), np.zeros((n, 3)))
+    w = _weight_axis(ro, kind, m.path)
+    u = m.heads["user_float"][:, 0].astype(float)
+    out = []
+    for f in np.unique(c[w][imaging]):
+        v = u[imaging & (c[w] == f)]
+        if not np.all(v == v[0]):
+            return None
+        out.append(float(v[0]))
+    return out if any(x != 0 for x in out) else None
+
+
 def header_times(m: MrdFile) -> tuple[dict[str, list[float]], dict[str, str], list[float]]:
     """``(named times, their sources, sequenceParameters.TI)`` of the header (no data read)."""
     hdr = _header(m)
