@@ -350,3 +350,59 @@ def write_twix_vb(path: Path, s: Scan) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(bytes(out))
     return path
+
+
+# ------------------------------------------------------------------------------------------------ cohorts
+
+# the phantom series written as raw files: (modality, phantom family, phantom stem, file stem, weight counter)
+COHORT_SERIES = (("cine", "Cine", "cine_sax", "cine_sax", "phase"), ("t1map", "Mapping", "T1map", "T1map", "set"))
+
+
+def phantom_scans(src: Path, oblique: bool = True, undersample: bool = False, noise: bool = True,
+                  oversampling: int = 2) -> dict[str, Scan]:
+    """Scans of the phantom subject under ``src`` (tests/release_trees.phantom_source): cine and T1 map, an oblique
+    slice orientation, oversampled readout, a noise scan, 16 ACS lines; ``undersample``: every third line plus
+    the ACS (prospectively undersampled)."""
+    from cardiomm.io import cmrxrecon as cio
+
+    R = rotation((25.0, -10.0, 35.0)) if oblique else np.eye(3)
+    out = {}
+    for mod, fam, stem, _, counter in COHORT_SERIES:
+        p = src / "MultiCoil" / fam / "TrainingSet" / "FullSample" / "P001" / f"{stem}.mat"
+        k = cio.read_kspace(p)
+        nt, nz, nc, ny, nx = k.shape
+        times = list(cio.read_timing(p.with_suffix(".csv"))[0]) if mod != "cine" else []
+        mask = None
+        if undersample:
+            mask = np.zeros((nt, ny), bool)
+            for t in range(nt):
+                mask[t, t % 3::3] = True
+            mask[:, ny // 2 - 8:ny // 2 + 8] = True
+        out[mod] = Scan(k, "cine" if mod == "cine" else "mapping", dx=4.5, dy=4.5, thickness=8.0,
+                        spacing=20.0 if mod == "cine" else 20.0, read_dir=tuple(R[:, 0]), phase_dir=tuple(R[:, 1]),
+                        slice_dir=tuple(R[:, 2]), centre=(12.0, -30.0, 45.0), oversampling=oversampling, acs=16,
+                        mask=mask, noise_cov=(np.eye(nc) * 0.5 + 0.1) if noise else None, times=times,
+                        trigger_ms=[40.0 * t for t in range(nt)] if mod == "cine" else [],
+                        weight_counter=counter, patient={"name": "Doe^Jane", "id": "MRN-0001",
+                                                         "study_uid": "1.2.826.0.1.3680043.2.1125.1.1"})
+    return out
+
+
+def write_cohort(src: Path, root: Path, layout: str, subjects: tuple[str, ...] = ("P001",),
+                 undersample: bool = False, bad: dict[str, str] | None = None) -> Path:
+    """A scanner-data cohort: ``root/<subject>/<stem>.h5`` (MRD) or ``.dat`` (twix VE for the first subject,
+    VB for the others). ``bad``: ``{subject: what}`` writes that subject's cine broken (``truncated``)."""
+    scans = phantom_scans(src, undersample=undersample)
+    for i, sid in enumerate(subjects):
+        for mod, _, _, stem, _ in COHORT_SERIES:
+            s = scans[mod]
+            if layout == "mrd":
+                p = write_mrd(root / sid / f"{stem}.h5", s)
+            elif i == 0:
+                p = write_twix_ve(root / sid / f"{stem}.dat", s)
+            else:
+                p = write_twix_vb(root / sid / f"{stem}.dat", s)
+            if (bad or {}).get(sid) == "truncated" and mod == "cine":
+                with open(p, "r+b") as fh:
+                    fh.truncate(p.stat().st_size // 2)
+    return root

@@ -28,10 +28,10 @@ Conventions (what a reader can rely on)
   reference the first weighting's images).
 * Identifiers: the input's patient name, id, birth date, sex, study UID, study date and frame of reference where
   the raw data carry them (MRD header, twix protocol); nothing else is invented: without them the patient id is
-  the subject id, the name, dates and sex are empty. UIDs not in the input are derived (``pydicom.uid.
-  generate_uid`` with entropy sources) from subject, series and content (a SHA-256 of the pixel data), so the same
-  results give the same UIDs. ``dicom.anonymise``: no input identifier is written (patient id = subject id, every
-  UID derived, the input's UIDs only through a hash).
+  the subject id, the name, dates and sex are empty. UIDs not in the input are derived (:func:`uid`, a name-based
+  UUID) from subject, series and content (a SHA-256 of the pixel data), so the same results give the same UIDs.
+  ``dicom.anonymise``: no input identifier is written (patient id = subject id, every UID derived, the input's
+  UIDs only through a hash).
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ import logging
 import os
 import shutil
 import tempfile
+import uuid
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -71,15 +72,18 @@ def rescale(image: np.ndarray) -> tuple[np.ndarray, float, float]:
     """``(stored uint16, slope, intercept)`` with ``image ~= stored * slope + intercept`` (to half a slope)."""
     lo, hi = float(np.min(image)), float(np.max(image))
     slope = (hi - lo) / 65535.0 if hi > lo else 1.0
-    stored = np.clip(np.rint((image - lo) / slope), 0, 65535).astype(np.uint16)
+    stored = np.clip(np.rint((np.asarray(image, np.float64) - lo) / slope), 0, 65535).astype(np.uint16)
     return stored, slope, lo
 
 
-def uid(*parts: object) -> str:
-    """A stable UID from its parts (``pydicom.uid.generate_uid`` with them as entropy sources)."""
-    from pydicom.uid import generate_uid
+_UID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "cardiomm")
 
-    return str(generate_uid(prefix=None, entropy_srcs=["cardiomm"] + [str(p) for p in parts]))
+
+def uid(*parts: object) -> str:
+    """A stable UID from its parts: ``2.25.<integer of a name-based UUID (uuid5) of the parts>``, the UUID-derived
+    UID form of DICOM PS3.5 B.2 (``pydicom.uid.generate_uid`` without a prefix ignores its entropy sources and
+    would give a new UID each run)."""
+    return f"2.25.{uuid.uuid5(_UID_NAMESPACE, chr(31).join(str(p) for p in parts)).int}"
 
 
 def _digest(a: np.ndarray) -> str:
@@ -262,8 +266,10 @@ def write_parametric_map(path: Path, sources: list, values: np.ndarray, series: 
     pm = hd.pm.ParametricMap(source_images=sources, pixel_array=v, series_instance_uid=series["uid"],
                              series_number=series["number"], sop_instance_uid=uid(series["uid"], "pm"),
                              instance_number=1, contains_recognizable_visual_features=False,
-                             real_world_value_mappings=[rwvm], window_center=(lo + hi) / 2,
-                             window_width=max(hi - lo, 1.0), **_device({}),
+                             real_world_value_mappings=[rwvm],
+                             voi_lut_transformations=[hd.VOILUTTransformation(window_center=(lo + hi) / 2,
+                                                                              window_width=max(hi - lo, 1.0))],
+                             **_device({}),
                              series_description=series["description"][:64])
     pm.save_as(path, enforce_file_format=True)
     return pm
