@@ -499,13 +499,17 @@ def _real_selection(subjects: list[Subject], everyone: list[Subject], modalities
     for m in modalities:
         if m not in present:
             print(f"cardiomm: modality {m} dropped: no subject of release {release} under {root} has it "
-                  f"(expected e.g. {subjects[0].kspace_path(m) if subjects else '?'})", file=sys.stderr)
+                  f"(expected e.g. {subjects[0].kspace_path(m) if subjects else '?'})"
+                  + "".join(f"; {s.id}: {s.raw_problems[m]}" for s in subjects if m in s.raw_problems),
+                  file=sys.stderr)
     if not present:
         raise ConfigError(f"config modalities: none of {modalities} is present under {root} (release {release})")
     if not any(MODALITIES[m].segmented for m in present):
         raise ConfigError(f"config modalities: of {present} (present under {root}) none is segmented and quantified; "
                           f"add one of {list(SEGMENTED_MODALITIES)} (the others are image-quality only)")
     per_subject = {s.id: [m for m in present if s.has(m)] for s in everyone}
+    dropped = {s.id: "; ".join(f"{m} skipped: {s.raw_problems[m]}" for m in modalities
+                               if m not in present and m in s.raw_problems) for s in everyone}
     ids = {s.id for s in subjects}
     skipped: dict[str, str] = {}
     evaluated = []
@@ -514,8 +518,11 @@ def _real_selection(subjects: list[Subject], everyone: list[Subject], modalities
         if not missing:
             if s.id in ids:
                 evaluated.append(s)
+                if dropped[s.id]:  # scanner data: a series that could not be used, for tables/subjects.csv
+                    skipped[s.id] = dropped[s.id]
             continue
-        why = "; ".join(f"{m} skipped: {s.missing_reason(m)}" for m in missing)
+        why = "; ".join([f"{m} skipped: {s.missing_reason(m)}" for m in missing]
+                        + ([dropped[s.id]] if dropped[s.id] else []))
         if s.id in ids and per_subject[s.id]:
             evaluated.append(s)
             skipped[s.id] = why
