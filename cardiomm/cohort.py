@@ -107,7 +107,12 @@ class Subject:
             return _timing_array(own, nz, nt, where), where
         path = self.timing_path(mod)
         if path.exists():
-            return cio.read_timing(path, nz=nz, nt=nt), str(path)
+            where = str(path)
+            if self.raw and self.sidecar_path(mod).exists():  # scanner data: the field the ingest job read
+                from cardiomm.io.scanner_sidecar import read_sidecar
+
+                where = f"{read_sidecar(self.sidecar_path(mod)).get('times_source')} (ingested to {path})"
+            return cio.read_timing(path, nz=nz, nt=nt), where
         if self.timing.get(mod) is not None:
             where = f"config data.timing.{mod}"
             return _timing_array(self.timing[mod], nz, nt, where), where

@@ -127,7 +127,8 @@ def test_seg_frames_equal_the_label_maps(exported):
             sop = uid[2]
             t, z = by_uid[sop]
             mask = seg.get_pixels_by_source_instance(source_sop_instance_uids=[sop], segment_numbers=[1, 2, 3],
-                                                     combine_segments=True, relabel=True)[0]
+                                                     combine_segments=True, relabel=True,
+                                                     assert_missing_frames_are_empty=True)[0]
             want = np.zeros_like(lab[t, z])
             for n, (value, *_) in enumerate(SEGMENTS, 1):
                 want[lab[t, z] == value] = n

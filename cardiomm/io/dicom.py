@@ -246,7 +246,7 @@ def write_seg(path: Path, sources: list, labels: np.ndarray, series: dict, metho
     seg = hd.seg.Segmentation(source_images=sources, pixel_array=lab, segmentation_type="BINARY",
                               segment_descriptions=descs, series_instance_uid=series["uid"],
                               series_number=series["number"], sop_instance_uid=uid(series["uid"], "seg"),
-                              instance_number=1, omit_empty_frames=False, **_device({}),
+                              instance_number=1, **_device({}),
                               series_description=series["description"][:64])
     seg.save_as(path, enforce_file_format=True)
     return seg
