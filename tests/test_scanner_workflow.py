@@ -66,7 +66,7 @@ def test_scanner_cohort_runs_end_to_end(scanner_run):
         assert pd.read_csv(tables / "agreement.csv").empty and pd.read_csv(tables / "image_quality.csv").empty
         assert "Agreement needs a reference" in (res / "audit.md").read_text()
         masks = pd.read_csv(tables / "masks.csv")
-        assert set(masks["mask"]) == {"acquired"} and (masks["achieved_R"] > 2).all()
+        assert set(masks["mask"]) == {"acquired"} and (masks["achieved_R"] > 1.5).all() and masks["acs_complete"].all()
         assert set(pd.read_csv(tables / "phenotypes.csv")["method"]) == {"zerofilled"}  # no reference rows
         return
     for t in ("image_quality", "agreement"):
