@@ -288,7 +288,7 @@ def twix_scan_geometry(s: Scan) -> np.ndarray:
 
 
 def write_twix_ve(path: Path, s: Scan, trajectory: int = 1, drop: tuple[str, ...] = (),
-                  truncate: int = 0) -> Path:
+                  truncate: int = 0, coils_of_last: int | None = None, samples_of_last: int | None = None) -> Path:
     """A VE multi-raid twix file (noise adjustment scan, then the measurement) with ``twixtools.write_twix``."""
     import twixtools
     from twixtools.mdb import Mdb_local
@@ -301,7 +301,12 @@ def write_twix_ve(path: Path, s: Scan, trajectory: int = 1, drop: tuple[str, ...
         scans.append({"hdr_str": np.frombuffer(_header_bytes(twix_protocol(s, trajectory, drop), 4, 0), "S1"),
                       "mdb": [m]})
     mdbs = []
-    for f, d in _twix_lines(s, k):
+    lines = _twix_lines(s, k)
+    for n, (f, d) in enumerate(lines):
+        if n == len(lines) - 1 and coils_of_last:
+            d = np.resize(d, (coils_of_last, d.shape[1]))
+        if n == len(lines) - 1 and samples_of_last:
+            d = np.resize(d, (d.shape[0], samples_of_last))
         m = Mdb_local(np.ascontiguousarray(d, np.complex64))
         _fill(m.mdh, f)
         for fl in f["flags"]:

@@ -201,12 +201,14 @@ def test_mrd_that_is_not_hdf5(tmp_path):
     ("radial", "only Cartesian data are supported yet"),
     ("limits", "missing encoding limits in the protocol"),
     ("truncated", "truncated"),
+    ("coils", "inconsistent coil counts"),
+    ("samples", "mixed matrix sizes"),
 ])
 def test_twix_bad_input_one_clear_error_naming_the_file(tmp_path, case, match):
     s = _scan("cine", oversampling=1)
     p = tmp_path / f"{case}.dat"
     kw = {"radial": {"trajectory": 2}, "limits": {"drop": ("sKSpace.lPhaseEncodingLines",)},
-          "truncated": {"truncate": 3000}}[case]
+          "truncated": {"truncate": 3000}, "coils": {"coils_of_last": 3}, "samples": {"samples_of_last": 10}}[case]
     write_twix_ve(p, s, **kw)
     with pytest.raises(RawDataError, match=match) as err:
         read_twix(p, "cine")
