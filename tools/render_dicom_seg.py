@@ -5,7 +5,7 @@ check that what cardiomm writes is what a viewer shows (README "Your own scanner
 
 The folder is one MR image series (``IM_<frame>_<slice>.dcm``); its ``<folder>_SEG/SEG_<frame>.dcm`` are the
 segmentations. Shown: the first frame's slices, the images with their rescale and window applied, each SEG
-segment in its recommended display colour (converted from CIELab), outlines only.
+segment in its recommended display colour (converted from CIELab), filled and outlined.
 """
 
 from __future__ import annotations
@@ -43,9 +43,12 @@ def render(series: Path, out: Path, frame: int = 0, max_slices: int = 4) -> None
         lab = seg.get_pixels_by_source_instance(source_sop_instance_uids=[ds.SOPInstanceUID],
                                                 segment_numbers=[1, 2, 3], combine_segments=True, relabel=True,
                                                 assert_missing_frames_are_empty=True)[0]
-        for n in (1, 2, 3):
+        over = np.zeros((*lab.shape, 4))
+        for n in (2, 1, 3):  # myocardium first: its inner outline is the LV blood pool's
             if (lab == n).any():
-                ax.contour(lab == n, levels=[0.5], colors=[_rgb(seg, n)], linewidths=1.2)
+                over[lab == n] = (*_rgb(seg, n), 0.35)
+                ax.contour(lab == n, levels=[0.5], colors=[_rgb(seg, n)], linewidths=1.0)
+        ax.imshow(over, interpolation="nearest")
         ax.set_title(f"slice at {float(ds.SliceLocation):.0f} mm", fontsize=9)
         ax.axis("off")
     names = [s.SegmentLabel for s in seg.SegmentSequence]
