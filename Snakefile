@@ -18,12 +18,14 @@ validate_config(config)
 
 include: "rules/common.smk"
 include: "rules/data.smk"
+include: "rules/ingest.smk"
 include: "rules/undersample.smk"
 include: "rules/recon.smk"
 include: "rules/segment.smk"
 include: "rules/quantify.smk"
 include: "rules/compare.smk"
 include: "rules/report.smk"
+include: "rules/dicom.smk"
 include: "rules/train.smk"
 include: "rules/tune.smk"
 

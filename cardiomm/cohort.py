@@ -52,6 +52,11 @@ class Subject:
     sources: where each metadata value came from (``folder``, ``subjects.csv``, ``release docs``, ``config default``).
     timing: timing overrides from the config (``data.timing``): ``{modality: times}`` for the cohort and
         ``{"subjects": {id: {modality: times}}}`` per subject; times in ms, one list per weighting, or per slice.
+    raw: scanner raw data (``release`` ``mrd`` / ``twix``, :mod:`cardiomm.io.scanner_layout`): ``{modality:
+        {"path": file, "times": bool, "nz", "nt"}}`` of the series that probed well; ``root`` is then where the
+        ingest job writes them in the internal layout.
+    raw_problems: why a raw series (or, under ``"*"``, the subject) cannot be used.
+    prospective: the raw series are prospectively undersampled (no fully sampled reference).
     """
 
     id: str
@@ -63,6 +68,9 @@ class Subject:
     parts: tuple[str, ...] = ()
     sources: dict = field(default_factory=dict, compare=False, hash=False)
     timing: dict = field(default_factory=dict, compare=False, hash=False)
+    raw: dict = field(default_factory=dict, compare=False, hash=False)
+    raw_problems: dict = field(default_factory=dict, compare=False, hash=False)
+    prospective: bool = False
 
     @property
     def folder(self) -> tuple[str, ...]:
@@ -99,7 +107,12 @@ class Subject:
             return _timing_array(own, nz, nt, where), where
         path = self.timing_path(mod)
         if path.exists():
-            return cio.read_timing(path, nz=nz, nt=nt), str(path)
+            where = str(path)
+            if self.raw and self.sidecar_path(mod).exists():  # scanner data: the field the ingest job read
+                from cardiomm.io.scanner_sidecar import read_sidecar
+
+                where = f"{read_sidecar(self.sidecar_path(mod)).get('times_source')} (ingested to {path})"
+            return cio.read_timing(path, nz=nz, nt=nt), where
         if self.timing.get(mod) is not None:
             where = f"config data.timing.{mod}"
             return _timing_array(self.timing[mod], nz, nt, where), where
@@ -114,9 +127,18 @@ class Subject:
         """Ground-truth indicator CSV (synthetic cohorts only)."""
         return self.root / "GroundTruth" / self.id / "truth.csv"
 
+    def sidecar_path(self, mod: str) -> Path:
+        """Raw data: the ingest job's ``<stem>.json`` (geometry and header values) of modality ``mod``."""
+        return self.kspace_path(mod).with_suffix(".json")
+
     def geometry_for(self, mod: str) -> Geometry:
         """Geometry of modality ``mod``: the cine geometry, or for mapping series the same pixels and
-        thickness with the mapping slice spacing (``map_spacing_mm``) and no frame interval."""
+        thickness with the mapping slice spacing (``map_spacing_mm``) and no frame interval. Raw data: the
+        ingest job's sidecar (pixel size, thickness, spacing, frame interval and the slice orientation)."""
+        if self.raw and self.sidecar_path(mod).exists():
+            from cardiomm.io.scanner_sidecar import sidecar_geometry
+
+            return sidecar_geometry(self.sidecar_path(mod))
         if modality(mod).kind == "cine":
             return self.geometry
         g = self.geometry
@@ -124,7 +146,15 @@ class Subject:
         return Geometry(g.dx, g.dy, g.thickness, spacing - g.thickness, 0.0)
 
     def has(self, mod: str) -> bool:
+        if self.release in ("mrd", "twix"):
+            return mod in self.raw
         return self.kspace_path(mod).exists()
+
+    def missing_reason(self, mod: str) -> str:
+        """Why modality ``mod`` is absent (for the log and ``tables/subjects.csv``)."""
+        if self.release in ("mrd", "twix"):
+            return self.raw_problems.get(mod) or self.raw_problems.get("*") or f"no {mod} file"
+        return f"missing {self.kspace_path(mod)}"
 
 
 class TimingMissing(FileNotFoundError):

@@ -90,6 +90,8 @@ class Plan:
     release: str = "generic"
     skipped: dict | None = None  # real data: subject id -> why it is (partly) not evaluated (tables/subjects.csv)
     present: dict | None = None  # real data: subject id -> the run's modalities it has (None: all of them)
+    layout: str = "cmrxrecon"  # cmrxrecon (a release tree or the synthetic cohort), mrd or twix (scanner raw data)
+    prospective: bool = False  # scanner raw data already undersampled: its own mask, no reference
 
     @property
     def iq_protocol(self) -> str:
@@ -114,6 +116,63 @@ class Plan:
     def recon_params(self, method: str) -> ReconParams:
         """What the recon rule gives ``method`` (:meth:`cardiomm.methods.ReconParams.from_config`)."""
         return ReconParams.from_config(self.config, method)
+
+    @property
+    def compared(self) -> list[str]:
+        """The reference (when there is one: not for prospectively undersampled data) and every method."""
+        return ([] if self.prospective else [REFERENCE]) + list(self.methods)
+
+    # ------------------------------------------------------- scanner raw data and DICOM (cardiomm.stages.ingest)
+    @property
+    def ingest_root(self) -> str:
+        """Where the ingest job writes scanner raw data in the internal layout."""
+        return f"{self.res}/ingested"
+
+    def ingest_outputs(self, sid: str = "{subject}", mods: list[str] | None = None) -> dict[str, str]:
+        """``key(mod, 'kspace' | 'sidecar' | 'timing')`` -> file (fully sampled), or ``key(mod, 'acquired', 'kus' |
+        'mask')`` instead of the k-space (prospectively undersampled), for one subject (rule ingest)."""
+        from cardiomm.io.releases import kspace_path
+        from cardiomm.io.scanner_layout import ACQUIRED
+
+        out = {}
+        for m in self.mods(sid, mods):
+            k = kspace_path(Path(self.ingest_root), self.layout, (sid,), m)
+            if self.prospective:
+                out |= {key(m, ACQUIRED, w): self.undersampled(sid, m, ACQUIRED, w) for w in ("mask", "kus")}
+            else:
+                out[key(m, "kspace")] = str(k)
+            out[key(m, "sidecar")] = str(k.with_suffix(".json"))
+            if MODALITIES[m].analysis == "biomarker":
+                out[key(m, "timing")] = str(k.with_suffix(".csv"))
+        return out
+
+    @property
+    def dicom_enabled(self) -> bool:
+        return bool(self.config.get("dicom", {}).get("enabled", True))
+
+    def dicom_dir(self, sid: str = "{subject}") -> str:
+        return f"{self.res}/dicom/{sid}"
+
+    def dicom_inputs(self, sid: str) -> dict[str, str]:
+        """One subject's DICOM export: ``key('image', method, mask, mod)`` -> reconstruction NIfTI of every series,
+        ``key('seg', ...)`` -> label map of the segmented ones, ``key('map', ...)`` -> biomarker map, and for
+        scanner raw data ``key('sidecar', mod)`` -> the ingest sidecar (identifiers, sequence times)."""
+        files = {}
+        for me in self.compared:
+            for mk in self.masks_for(me):
+                for m in self.mods(sid):
+                    files[key("image", me, mk, m)] = self.recon(me, mk, sid, m)
+                for m in self.seg_mods(sid):
+                    files[key("seg", me, mk, m)] = self.seg(me, mk, sid, m)
+                for m in self.mapping_modalities(sid):
+                    files[key("map", me, mk, m)] = self.quant_map(me, mk, sid, m)
+        s = self.subject(sid)
+        if s.raw:
+            files |= {key("sidecar", m): str(s.sidecar_path(m)) for m in self.mods(sid)}
+        return files
+
+    def dicom_files(self) -> list[str]:
+        return [self.dicom_dir(s.id) for s in self.subjects] if self.dicom_enabled else []
 
     # ---------------------------------------------------------------- modalities per subject
     def mods(self, sid: str, mods: list[str] | None = None) -> list[str]:
@@ -172,7 +231,7 @@ class Plan:
         none: their times come from the config, see :meth:`cardiomm.cohort.Subject.times`)."""
         s = self.subject(sid)
         paths = [s.timing_path(m) for m in self.mods(sid) if MODALITIES[m].analysis == "biomarker"]
-        return [str(p) for p in paths if self.synthetic or p.exists()]
+        return [str(p) for p in paths if self.synthetic or s.raw or p.exists()]
 
     # ---------------------------------------------------------------- per-stage files
     # Every rule declares its files as named entries built here: the key of a series is
@@ -397,8 +456,11 @@ class Plan:
 
     def final_targets(self) -> list[str]:
         subjects = [] if self.synthetic else [self.table("subjects")]
+        if self.prospective:  # no reference: no image quality, agreement or figures against it (stages.ingest)
+            return ([self.table(t) for t in TABLES] + subjects + [self.audit(), self.provenance_file]
+                    + self.dicom_files())
         return ([self.table(t) for t in TABLES] + subjects + [self.audit(), self.provenance_file]
-                + self.figure_files() + self.cost_files())
+                + self.figure_files() + self.cost_files() + self.dicom_files())
 
 
 def export_pythonpath(basedir: str | Path) -> None:
@@ -449,8 +511,39 @@ def plan_from_config(config: dict, workdir: str | Path = ".") -> Plan:
     if not eval_subjects:
         raise ConfigError(f"no subjects in splits {config['eval_splits']} with any of {modalities} "
                           f"under {root}")
+    prospective = any(s.prospective for s in eval_subjects)
+    if prospective:
+        from cardiomm.io.scanner_layout import ACQUIRED
+
+        print(f"cardiomm: prospectively undersampled scans: their own sampling (mask {ACQUIRED!r}) replaces "
+              f"config masks {masks}; no reference, so no image quality or agreement", file=sys.stderr)
+        masks = [ACQUIRED]
+    if not data["synthetic"]:
+        check_timing(eval_subjects, present)
     return Plan(config["cohort"], root, bool(data["synthetic"]), eval_subjects, everyone,
-                modalities, masks, methods, config, release, skipped, present)
+                modalities, masks, methods, config, release, skipped, present,
+                release if release in ("mrd", "twix") else "cmrxrecon", prospective)
+
+
+def check_timing(subjects: list[Subject], present: dict | None) -> None:
+    """Every evaluated subject's timing files, checked against its images' counts at start-up (a bad file stops
+    the run in seconds, naming the file, instead of in the quantify job after the reconstructions)."""
+    from cardiomm.cohort import TimingMissing
+    from cardiomm.io.cmrxrecon import CMRxReconFileError, kspace_shape
+
+    for s in subjects:
+        if s.raw:  # scanner data: the probe checked the file's times (cardiomm.io.scanner_layout)
+            continue
+        for m in (present or {}).get(s.id, []):
+            if MODALITIES[m].analysis != "biomarker":
+                continue
+            try:
+                nt, nz = kspace_shape(s.kspace_path(m))[:2]
+                s.times(m, nz=nz, nt=nt)
+            except TimingMissing:
+                continue  # no timing anywhere: that biomarker is skipped with the reason (quantify)
+            except (CMRxReconFileError, ValueError) as err:
+                raise ConfigError(f"subject {s.id} {m}: {err}") from None
 
 
 def _real_selection(subjects: list[Subject], everyone: list[Subject], modalities: list[str], release: str,
@@ -466,16 +559,24 @@ def _real_selection(subjects: list[Subject], everyone: list[Subject], modalities
     Returns ``(modalities, evaluated subjects, reasons by subject id, modalities by subject id (everyone))``.
     """
     present = [m for m in modalities if any(s.has(m) for s in subjects)]
+    for s in everyone:
+        if not any(s.has(m) for m in modalities) and s.raw_problems:
+            print(f"cardiomm: subject {s.id}: " + "; ".join(f"{k if k != '*' else 'subject'}: {v}"
+                                                             for k, v in s.raw_problems.items()), file=sys.stderr)
     for m in modalities:
         if m not in present:
             print(f"cardiomm: modality {m} dropped: no subject of release {release} under {root} has it "
-                  f"(expected e.g. {subjects[0].kspace_path(m) if subjects else '?'})", file=sys.stderr)
+                  f"(expected e.g. {subjects[0].kspace_path(m) if subjects else '?'})"
+                  + "".join(f"; {s.id}: {s.raw_problems[m]}" for s in subjects if m in s.raw_problems),
+                  file=sys.stderr)
     if not present:
         raise ConfigError(f"config modalities: none of {modalities} is present under {root} (release {release})")
     if not any(MODALITIES[m].segmented for m in present):
         raise ConfigError(f"config modalities: of {present} (present under {root}) none is segmented and quantified; "
                           f"add one of {list(SEGMENTED_MODALITIES)} (the others are image-quality only)")
     per_subject = {s.id: [m for m in present if s.has(m)] for s in everyone}
+    dropped = {s.id: "; ".join(f"{m} skipped: {s.raw_problems[m]}" for m in modalities
+                               if m not in present and m in s.raw_problems) for s in everyone}
     ids = {s.id for s in subjects}
     skipped: dict[str, str] = {}
     evaluated = []
@@ -484,8 +585,11 @@ def _real_selection(subjects: list[Subject], everyone: list[Subject], modalities
         if not missing:
             if s.id in ids:
                 evaluated.append(s)
+                if dropped[s.id]:  # scanner data: a series that could not be used, for tables/subjects.csv
+                    skipped[s.id] = dropped[s.id]
             continue
-        why = "; ".join(f"{m} skipped: missing {s.kspace_path(m)}" for m in missing)
+        why = "; ".join([f"{m} skipped: {s.missing_reason(m)}" for m in missing]
+                        + ([dropped[s.id]] if dropped[s.id] else []))
         if s.id in ids and per_subject[s.id]:
             evaluated.append(s)
             skipped[s.id] = why
@@ -507,4 +611,10 @@ def all_subjects(config: dict) -> list[Subject]:
 
         pcfg = PhantomConfig.from_dict(config["phantom"])
         return [subject_from_row(root, {k: str(v) for k, v in s.row(pcfg).items()}) for s in cohort_specs(pcfg)]
+    from cardiomm.io.scanner_layout import RAW_LAYOUTS, detect_layout, load_raw_cohort
+
+    layout = detect_layout(root) if data["layout"] == "auto" else data["layout"]
+    if layout in RAW_LAYOUTS:
+        return load_raw_cohort(root, layout, f"results/{config['cohort']}/ingested", data["defaults"],
+                               data["timing"])
     return load_cohort(root, data["defaults"], data["release"], data["timing"])

@@ -41,7 +41,7 @@ for (_name, _method), (_suffix, _ids, _mods) in itertools.product(
 rule indicator_tables:
     localrule: True
     input:
-        quant=[PLAN.quant_table(m, s.id) for m in [wf.REFERENCE] + PLAN.methods for s in PLAN.seg_subjects],
+        quant=[PLAN.quant_table(m, s.id) for m in PLAN.compared for s in PLAN.seg_subjects],
         truth=[str(s.truth_path()) for s in PLAN.subjects] if PLAN.synthetic else [],
     output:
         phenotypes=report(PLAN.table("phenotypes"), category="Tables", caption="../docs/report/phenotypes.rst"),

@@ -46,7 +46,7 @@ for (_name, _method), (_suffix, _ids, _mods) in itertools.product(
 rule segmentation_table:
     localrule: True
     input:
-        [PLAN.seg_table(m, s.id) for m in [wf.REFERENCE] + PLAN.methods for s in PLAN.seg_subjects],
+        [PLAN.seg_table(m, s.id) for m in PLAN.compared for s in PLAN.seg_subjects],
     output:
         report(PLAN.table("segmentation"), category="Tables", caption="../docs/report/segmentation.rst"),
     log:

@@ -4,34 +4,37 @@
 # One job per subject: it reads each fully sampled k-space once for all masks (undersampling costs less than that).
 
 
-for _suffix, _ids, _mods in GROUPS:
+# prospectively undersampled scans (rules/ingest.smk) bring their own mask: no undersampling
+if not PLAN.prospective:
 
-    rule:
-        name:
-            f"undersample{_suffix}"
-        wildcard_constraints:
-            subject=group_subjects(_ids),
-        input:
-            kspace_inputs,
-        output:
-            **PLAN.undersample_outputs(mods=_mods),
-        log:
-            PLAN.log("undersample", "{subject}"),
-        message:
-            "[undersample] masks and undersampled k-space of {wildcards.subject}"
-        benchmark:
-            PLAN.bench("undersample", "{subject}")
-        params:
-            subject=lambda wc: PLAN.subject(wc.subject),
-            seed=config["mask_seed"],
-            mask_source=config["mask_source"],
-        resources:
-            mem_mb=3000,
-            runtime=10,
-        conda:
-            "../envs/cardiomm.yaml"
-        script:
-            "../workflow_scripts/undersample.py"
+    for _suffix, _ids, _mods in GROUPS:
+
+        rule:
+            name:
+                f"undersample{_suffix}"
+            wildcard_constraints:
+                subject=group_subjects(_ids),
+            input:
+                kspace_inputs,
+            output:
+                **PLAN.undersample_outputs(mods=_mods),
+            log:
+                PLAN.log("undersample", "{subject}"),
+            message:
+                "[undersample] masks and undersampled k-space of {wildcards.subject}"
+            benchmark:
+                PLAN.bench("undersample", "{subject}")
+            params:
+                subject=lambda wc: PLAN.subject(wc.subject),
+                seed=config["mask_seed"],
+                mask_source=config["mask_source"],
+            resources:
+                mem_mb=3000,
+                runtime=10,
+            conda:
+                "../envs/cardiomm.yaml"
+            script:
+                "../workflow_scripts/undersample.py"
 
 
 rule mask_table:

@@ -45,6 +45,10 @@ def _src(src: Path, family: str, stem: str) -> Path:
 
 
 def _write_2023_timing(path: Path, times: np.ndarray, n_columns: int = 9) -> None:
+    """The 2023 layout; times shared by every slice (the release's T2map.csv) are written as one column, as the
+    release ships them."""
+    if (times == times[:1]).all():
+        times = times[:1]
     nz, nt = times.shape
     lines = ["," + ",".join(f"slice{z + 1}" for z in range(n_columns))]
     for t in range(nt):

@@ -20,7 +20,9 @@ from cardiomm.cohort import load_cohort
 
 REPO = Path(__file__).resolve().parents[1]
 RUNS = {
-    "2023": {"mapping": "t1map", "mask": "AccFactor04", "source": "official", "timing": {}, "views": []},
+    # 2023: T1 and T2 (its T2map.csv: one column of times for every slice, as the release ships it)
+    "2023": {"mapping": "t1map", "mask": "AccFactor04", "source": "official", "timing": {}, "views": [],
+             "extra": ["t2map"]},
     # 2024: a view (image quality only), and a second subject without it: skipped for that view only
     "2024": {"mapping": "t2map", "mask": "ktGaussian8", "source": "generate", "timing": {"t2map": [0, 35, 55]},
              "views": ["cine_lax"], "without": ("P002", "cine_lax")},
@@ -48,7 +50,8 @@ def release_run(request, src, tmp_path_factory):
         write_release_tree(src, root, rel)
     cfg = {"cohort": f"r{rel}",
            "data": {"root": str(root), "synthetic": False, "defaults": DEFAULTS, "timing": run["timing"]},
-           "eval_splits": ["test"], "modalities": ["cine", run["mapping"], *run["views"]], "masks": [run["mask"]],
+           "eval_splits": ["test"], "modalities": ["cine", run["mapping"], *run.get("extra", []), *run["views"]],
+           "masks": [run["mask"]],
            "mask_source": run["source"], "methods": ["zerofilled"],
            "models": {"segmentation": str(REPO / "cardiomm" / "weights" / "segmentation.pt")}}
     (tmp / "config.yaml").write_text(yaml.safe_dump(cfg))

@@ -85,6 +85,18 @@ def test_2023_release_docs_metadata_and_timing_csv(trees, src):
     assert "AccFactor04" in where
 
 
+def test_2023_t2map_csv_of_one_column_serves_every_slice(trees, src):
+    (s,) = load_cohort(trees["2023"], DEFAULTS)
+    p = s.timing_path("t2map")
+    cells = [r.split(",") for r in p.read_text().splitlines()]
+    assert all(c[2:] == ["0"] * (len(c) - 2) for c in cells[1:])  # one column of times, zero padding: the layout
+    k = cio.read_kspace(s.kspace_path("t2map"))
+    times, _ = s.times("t2map", nz=k.shape[1], nt=k.shape[0])
+    want = cio.read_timing(src / "MultiCoil/Mapping/TrainingSet/FullSample/P001/T2map.csv")
+    assert k.shape[1] > 1 and times.shape == want.shape
+    np.testing.assert_allclose(times, want, atol=1e-3)
+
+
 def test_timing_from_config_where_the_release_ships_none(trees):
     (s,) = load_cohort(trees["2024"], DEFAULTS, timing={"t2map": [0, 35, 55],
                                                         "subjects": {"P001": {"t1map": [100] * 8}}})

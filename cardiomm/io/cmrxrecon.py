@@ -228,6 +228,30 @@ def read_kspace(path: str | os.PathLike, key: str | None = None) -> np.ndarray:
     return arr
 
 
+def kspace_shape(path: str | os.PathLike) -> tuple[int, int, int, int, int]:
+    """``(nt, nz, nc, ny, nx)`` of the k-space variable :func:`read_kspace` would read, from the file's metadata
+    only (no data read: for the checks at start-up). Raises :class:`CMRxReconFileError` as :func:`read_kspace`."""
+    path = Path(path)
+    keys = variable_names(path)
+    cands = [k for k in KSPACE_KEYS if k in keys] + sorted(k for k in keys if k.startswith("kspace_sub"))
+    key = cands[0] if cands else (keys[0] if len(keys) == 1 else None)
+    if key is None:
+        raise CMRxReconFileError(path, f"no k-space variable; expected one of {KSPACE_KEYS}, found {keys}")
+    if _mat_version(path) == "5":
+        import scipy.io
+
+        shape = next(tuple(reversed(sh)) for name, sh, _ in scipy.io.whosmat(path) if name == key)
+    else:
+        with _open(path) as f:
+            shape = tuple(f[key].shape)
+    if len(shape) == 4:
+        shape = (1, *shape)
+    if len(shape) != 5:
+        raise CMRxReconFileError(path, f"{key!r} has {len(shape)} axes {shape}; expected 5 (MATLAB nx, ny, nc, nz, "
+                                       f"nt) or 4")
+    return tuple(int(v) for v in shape)  # type: ignore[return-value]
+
+
 def read_mask(path: str | os.PathLike, key: str | None = None) -> np.ndarray:
     """Read a sampling mask as uint8 ``(nt, ny, nx)`` (a 2D ``(ny, nx)`` mask gets ``nt = 1``).
 
@@ -410,6 +434,10 @@ def read_timing(path: str | os.PathLike, nz: int | None = None, nt: int | None =
       header row, then one row per weighted image whose first cell is its label (``TI1``, ``TI2``, ...), then one
       column per slice; the release pads the table with all-zero slice columns beyond the series' slices. Those
       trailing all-zero columns are dropped; what remains must match ``nz`` exactly (never truncated).
+
+    A table of one slice (one column in the 2023 layout, as the 2023 ``T2map.csv`` ships its T2-preparation times,
+    shared by every slice: the challenge's own T2 evaluation reads that one column; or one row in ours) applies to
+    every slice: with ``nz`` given it is repeated ``nz`` times.
     """
     path = Path(path)
     if not path.exists():
@@ -425,6 +453,8 @@ def read_timing(path: str | os.PathLike, nz: int | None = None, nt: int | None =
         vals = per_time.T  # (slices incl. padding, nt)
         used = np.flatnonzero(np.any(vals != 0, axis=1))  # an all-zero column is padding (no real TI/prep is 0 for
         vals = vals[: used[-1] + 1] if used.size else vals  # every weighting), trailing ones are dropped
+    if nz is not None and vals.shape[0] == 1 and nz > 1:  # one slice's times: shared by every slice
+        vals = np.repeat(vals, nz, axis=0)
     if nz is not None and vals.shape[0] != nz:
         raise CMRxReconFileError(path, f"timing has {vals.shape[0]} slices, images have {nz}")
     if nt is not None and vals.shape[1] != nt:

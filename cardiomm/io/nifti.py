@@ -30,6 +30,8 @@ class Geometry:
     thickness: slice thickness, mm.
     gap: gap between slices, mm (spacing = thickness + gap).
     dt: frame interval, s (cine); 0 for mapping series.
+    affine: the NIfTI (RAS, mm) affine of the ``(x, y, z)`` voxel indices as a 4 x 4 nested tuple, when the slice
+        orientation and position are known (scanner raw data); ``None``: axis-aligned, ``diag(dx, dy, spacing)``.
     """
 
     dx: float
@@ -37,6 +39,7 @@ class Geometry:
     thickness: float
     gap: float
     dt: float = 0.0
+    affine: tuple | None = None
 
     @property
     def spacing(self) -> float:
@@ -57,7 +60,7 @@ _DESCRIP = re.compile(r"thickness=([0-9.]+);gap=([0-9.]+)")
 
 
 def _affine(g: Geometry) -> np.ndarray:
-    return np.diag([g.dx, g.dy, g.spacing, 1.0])
+    return np.asarray(g.affine, float) if g.affine is not None else np.diag([g.dx, g.dy, g.spacing, 1.0])
 
 
 def save_image(path: str | os.PathLike, data: np.ndarray, geom: Geometry, is_label: bool = False) -> None:
@@ -103,4 +106,7 @@ def load_image(path: str | os.PathLike) -> tuple[np.ndarray, Geometry]:
     thickness, gap = (float(m.group(1)), float(m.group(2))) if m else (spacing, 0.0)
     dt = float(zooms[3]) if data.shape[3] > 1 else 0.0
     geom = Geometry(float(zooms[0]), float(zooms[1]), thickness, gap, dt)
+    aff = np.asarray(img.affine, float)
+    if not np.allclose(aff, _affine(geom), atol=1e-4):  # an oriented image (scanner raw data): keep its affine
+        geom = Geometry(geom.dx, geom.dy, thickness, gap, dt, tuple(map(tuple, aff.tolist())))
     return np.transpose(data, (3, 2, 1, 0)), geom

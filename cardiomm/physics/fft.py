@@ -93,3 +93,15 @@ def modulate_data(y: np.ndarray) -> np.ndarray:
     ``sign * mod * y`` (:func:`centring_modulation`)."""
     mod, sign = centring_modulation(*y.shape[-2:])
     return (np.asarray(y) * (sign * mod)).astype(np.complex64)
+
+
+def fft1c(x: torch.Tensor, dim: int = -1) -> torch.Tensor:
+    """Centered orthonormal 1D FFT along ``dim`` (the same centring as :func:`fft2c`: DC at index ``n // 2``)."""
+    x = torch.fft.ifftshift(x, dim=dim)
+    return torch.fft.fftshift(torch.fft.fft(x, dim=dim, norm="ortho"), dim=dim)
+
+
+def ifft1c(k: torch.Tensor, dim: int = -1) -> torch.Tensor:
+    """Centered orthonormal 1D inverse FFT along ``dim``; exact inverse of :func:`fft1c`."""
+    k = torch.fft.ifftshift(k, dim=dim)
+    return torch.fft.fftshift(torch.fft.ifft(k, dim=dim, norm="ortho"), dim=dim)
