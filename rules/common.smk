@@ -69,6 +69,18 @@ def _quant_inputs(method):
         files = {wf.key(*wf.unkey(k), "image"): v for k, v in images.items()}
         files |= {wf.key(*wf.unkey(k), "seg"): v for k, v in segs.items()}
         files["qc"] = PLAN.seg_table(m, wc.subject)
+        # the mapping fits' noise comes from the acquisition (the fully sampled series), the same for every method;
+        # a method's reconstruction-only rows use the reference's labels; the reference's truth rows the phantom's
+        s = PLAN.subject(wc.subject)
+        for mod in PLAN.mapping_modalities(wc.subject):
+            files[wf.key(mod, "noise")] = PLAN.recon(wf.REFERENCE, wf.FULLY_SAMPLED, wc.subject, mod)
+            if m != wf.REFERENCE:
+                files[wf.key(mod, "refseg")] = PLAN.seg(wf.REFERENCE, wf.FULLY_SAMPLED, wc.subject, mod)
+            elif PLAN.synthetic:
+                files[wf.key(mod, "truth")] = str(s.truth_map_path(wf.MODALITIES[mod].biomarker))
+                files[wf.key(mod, "truthseg")] = str(s.label_path(mod))
+        if m != wf.REFERENCE and PLAN.mapping_modalities(wc.subject):
+            files["refqc"] = PLAN.seg_table(wf.REFERENCE, wc.subject)
         return files
 
     return inputs
