@@ -58,7 +58,8 @@ def test_consensus_roi_is_septal_mid_wall_of_the_mid_slice() -> None:
     assert mid_ventricular_slice(labels) == 1
     assert not roi[0].any() and not roi[2].any() and roi[1].sum() >= 10  # the mid slice only
     seg = aha_segments(labels, GEOM)
-    assert set(np.unique(seg[roi])) <= {8, 9}  # the septum (segments 8, 9: they face the RV)
+    assert set(np.unique(seg[roi])) == {8, 9}  # the middle of the septum: where segments 8 and 9 meet
+    assert np.array_equal(masks["AHA8"], global_roi(labels) & (seg == 8))
     sl = labels[1]
     d_endo = ndimage.distance_transform_edt(sl != LV_BLOOD)
     d_epi = ndimage.distance_transform_edt((sl == LV_MYO) | (sl == LV_BLOOD))
@@ -91,8 +92,12 @@ def test_thin_wall_and_missing_lv_give_reasons() -> None:
     empty = np.zeros((3, 64, 64), dtype=np.uint8)
     masks, reasons = roi_masks(empty, GEOM)
     assert not any(m.any() for m in masks.values())
-    assert "mid-ventricular" in reasons[CONSENSUS] and "no LV myocardium label" in reasons["global"]
+    assert "no LV myocardium label" in reasons[CONSENSUS] and "no LV myocardium label" in reasons["global"]
     assert "AHA segment 7" in reasons["AHA7"]
+    masks, reasons = roi_masks(stack(nz=1), GEOM)  # one slice: basal only, no mid-ventricular slice
+    assert not masks[CONSENSUS].any() and "mid-ventricular" in reasons[CONSENSUS] and masks["AHA2"].any()
+    masks, reasons = roi_masks(np.stack([ring(rv=False)] * 3), GEOM)  # no RV: no septum to find
+    assert not masks[CONSENSUS].any() and "septum cannot be located" in reasons[CONSENSUS]
     assert not midwall(np.full((8, 8), LV_MYO, np.uint8), GEOM).any()  # no blood pool: no mid-wall
 
 
