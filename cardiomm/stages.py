@@ -413,7 +413,7 @@ def indicator_tables(quant_files: list[str], truth_files: list[str], splits: dic
     frames = [pd.read_csv(f) for f in quant_files]
     for f in truth_files:
         t = pd.read_csv(f)
-        t = t[t["indicator"].isin(list(PHENOTYPES))]  # the biomarkers' truth comes from quantify_reference
+        t = t[t["indicator"].isin(list(PHENOTYPES))].copy()  # the biomarkers' truth comes from quantify_reference
         t["split"] = t["subject"].map(splits)
         t["method"], t["mask"], t["qc_pass"], t["qc_reason"] = TRUTH, FULLY_SAMPLED, True, ""
         t["labels"], t["roi"] = "own", ""

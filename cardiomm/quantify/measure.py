@@ -182,9 +182,13 @@ def quantify_series(s: Series, subject: str, split: str, method: str, ed: str = 
         rows, notes = cine_rows(s, subject, split, method, ed)
         return rows, None, notes
     rows, vmap = mapping_rows(s, subject, split, method, noise_floor)
-    head = next((r for r in rows if r.get("roi") == CONSENSUS and r.get("labels") == OWN), rows[0])
-    return rows, vmap, [f"{s.biomarker}: {head['value']:.1f} ms (consensus ROI, own labels); "
-                        f"noise floor {head.get('noise_floor', 'none')}"]
+    if s.times is None:
+        return rows, vmap, [f"{s.biomarker} not fitted (its map file is all zero, the convention for no fit): "
+                            f"{s.timing_error}"]
+    head = next(r for r in rows if r["roi"] == CONSENSUS and r["labels"] == OWN and r["method"] == method)
+    return rows, vmap, [f"timing from {s.timing_source}",
+                        f"{s.biomarker} {head['value']:.1f} ms (consensus ROI, own labels, "
+                        f"{head['n_valid']}/{head['n_pixels']} valid)", f"noise floor {head['noise_floor']}"]
 
 
 def headline(table: pd.DataFrame) -> pd.DataFrame:
