@@ -182,3 +182,14 @@ def test_headline_keeps_consensus_own_and_every_phenotype() -> None:
                        "labels": ["own", "own", "reference", "own", np.nan]})
     assert headline(df).index.tolist() == [0, 3, 4]
     assert len(headline(df.drop(columns=["roi", "labels"]))) == 5  # an older table: every row
+
+
+def test_a_series_without_timing_gives_one_flagged_row_and_an_empty_map() -> None:
+    from cardiomm.quantify.measure import quantify_series
+
+    labels = stack()
+    s = Series("t1map", "Uniform8", np.ones((8, *labels.shape)), labels[None], GEOM, (True, ""), biomarker="T1",
+               timing_error="timing file does not exist")
+    rows, vmap, notes = quantify_series(s, "S1", "test", "sense")
+    assert len(rows) == 1 and math.isnan(rows[0]["value"]) and not rows[0]["qc_pass"]
+    assert rows[0]["qc_reason"].startswith("no timing") and not vmap.any() and "not fitted" in notes[0]
