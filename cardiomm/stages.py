@@ -357,7 +357,8 @@ def quantify(subject: Subject, method: str, inputs: Mapping[str, str], outputs: 
     """Phenotypes (cine) and myocardial biomarkers (mapping) for every mask of one subject x method.
 
     ``inputs``: ``key(mod, mask, "image" | "seg")`` -> reconstruction and label map; per mapping modality
-    ``key(mod, "noise")`` -> the fully sampled reference image of the series (the acquisition's noise), and for
+    ``key(mod, "noise")`` -> the fully sampled reference image of the series (the acquisition's noise; the
+    reference's job has it as its own ``key(mod, "full", "image")``), and for
     a method ``key(mod, "refseg")`` -> the reference's label map with ``refqc`` its QC table (the
     reconstruction-only rows); for the reference of a synthetic subject ``key(mod, "truth" | "truthseg")`` -> the
     true parameter map and labels (the truth rows). ``outputs``: ``key(mod, mask, "map")`` -> biomarker map of
@@ -391,7 +392,11 @@ def quantify(subject: Subject, method: str, inputs: Mapping[str, str], outputs: 
             except TimingMissing as err:  # a release without timing and none configured: this biomarker only
                 extra["timing_error"] = str(err)
             ref_labels = read(key(mod, "refseg"))
-            extra.update(reference=read(key(mod, "noise")), truth_map=read(key(mod, "truth")),
+            # the fully sampled series: the reference's own image in its own job (Snakemake merges equal inputs)
+            noise = next((n for n in (key(mod, "noise"), key(mod, FULLY_SAMPLED, "image")) if n in inputs), "")
+            same = noise and inputs[noise] == inputs[key(mod, mk, "image")]
+            extra.update(reference=images if same else read(noise),
+                         truth_map=read(key(mod, "truth")),
                          truth_labels=read(key(mod, "truthseg")), reference_qc=ref_qc.get((FULLY_SAMPLED, mod)),
                          reference_labels=None if ref_labels is None else ref_labels.astype(np.uint8))
         series = Series(mod, mk, images, labels, geom, qc[(mk, mod)], biomarker=bm, **extra)

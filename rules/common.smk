@@ -73,8 +73,8 @@ def _quant_inputs(method):
         # a method's reconstruction-only rows use the reference's labels; the reference's truth rows the phantom's
         s = PLAN.subject(wc.subject)
         for mod in PLAN.mapping_modalities(wc.subject):
-            files[wf.key(mod, "noise")] = PLAN.recon(wf.REFERENCE, wf.FULLY_SAMPLED, wc.subject, mod)
-            if m != wf.REFERENCE:
+            if m != wf.REFERENCE:  # the reference's own image is its series' fully sampled data
+                files[wf.key(mod, "noise")] = PLAN.recon(wf.REFERENCE, wf.FULLY_SAMPLED, wc.subject, mod)
                 files[wf.key(mod, "refseg")] = PLAN.seg(wf.REFERENCE, wf.FULLY_SAMPLED, wc.subject, mod)
             elif PLAN.synthetic:
                 files[wf.key(mod, "truth")] = str(s.truth_map_path(wf.MODALITIES[mod].biomarker))

@@ -52,12 +52,11 @@ def run(tmp_path_factory):
             inputs[key(mod, mask, "image")], inputs[key(mod, mask, "seg")] = str(own), str(seg[mod])
             if mod == "cine":
                 continue
-            inputs[key(mod, "noise")] = str(ref_img[mod])
-            if method == "reference":
+            if method == "reference":  # as the rule: the reference's own image is the fully sampled series
                 bm = MODALITIES[mod].biomarker
                 inputs[key(mod, "truth")], inputs[key(mod, "truthseg")] = str(s.truth_map_path(bm)), str(seg[mod])
             else:
-                inputs[key(mod, "refseg")] = str(seg[mod])
+                inputs[key(mod, "noise")], inputs[key(mod, "refseg")] = str(ref_img[mod]), str(seg[mod])
             outputs[key(mod, mask, "map")] = str(root / f"{method}_{mod}_map.nii.gz")
         if method != "reference":
             inputs["refqc"] = str(qc)
