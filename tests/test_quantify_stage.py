@@ -100,3 +100,22 @@ def test_reference_through_the_method_interface_reads_the_reference_exactly(run)
         z = zf[(zf["labels"] == labels) & zf["indicator"].isin(BIOMARKERS)].set_index(["indicator", "roi"])
         pd.testing.assert_series_equal(z["value"], ref.loc[z.index, "value"], check_exact=True)
         assert (z["n_valid"] == ref.loc[z.index, "n_valid"]).all()
+
+
+def test_tables_and_audit_take_the_new_rows(run, tmp_path):
+    """indicator_tables concatenates phenotypes (``labels = own``, empty ``roi``) and every biomarker row; the
+    agreement reads the headline rows only (consensus ROI, own labels) and runs to the audit."""
+    root, _ = run
+    truth_csv = next((root / "data" / "GroundTruth").glob("*/truth.csv"))
+    sid = truth_csv.parent.name
+    ph, bm = tmp_path / "phenotypes.csv", tmp_path / "biomarkers.csv"
+    stages.indicator_tables([str(root / f"{m}.csv") for m in ("reference", "sense", "zerofilled")], [str(truth_csv)],
+                            {sid: "test"}, str(ph), str(bm))
+    p, b = pd.read_csv(ph), pd.read_csv(bm)
+    assert set(p["method"]) == {"truth", "reference", "sense", "zerofilled"} and set(p["labels"]) == {"own"}
+    assert p["roi"].isna().all() and set(b["indicator"]) == set(BIOMARKERS)
+    assert set(b["roi"]) == set(ROIS) and (b[b["method"] == "truth"]["labels"] == "own").all()
+    stages.agreement(str(ph), str(bm), "reference", {}, "t", str(tmp_path / "agreement.csv"), str(tmp_path / "a.md"))
+    agr = pd.read_csv(tmp_path / "agreement.csv")
+    assert set(agr["indicator"]) >= set(BIOMARKERS) and not agr.duplicated(["indicator", "method", "mask",
+                                                                          "comparator"]).any()
