@@ -8,7 +8,8 @@ Layout ``generic`` (CMRxRecon 2024 style; the synthetic generator writes exactly
                                                               T2map.mat   + T2map.csv
                                                               T1rhomap.mat + T1rhomap.csv
     <root>/GroundTruth/<subject>/<modality>_label.nii.gz        synthetic only: true labels
-    <root>/GroundTruth/<subject>/truth.csv                      synthetic only: true indicators
+    <root>/GroundTruth/<subject>/truth.csv                      synthetic only: true phenotypes
+    <root>/GroundTruth/<subject>/<T1|T2|T1rho>_truth.nii.gz     synthetic only: true parameter maps (ms)
 
 Real CMRxRecon releases (2023, 2024, 2025; :mod:`cardiomm.io.releases` knows their trees) are discovered from
 the folders. Each subject's metadata and geometry come, per value, from the first of: a ``subjects.csv`` at the
@@ -111,8 +112,12 @@ class Subject:
         return self.root / "GroundTruth" / self.id / f"{mod}_label.nii.gz"
 
     def truth_path(self) -> Path:
-        """Ground-truth indicator CSV (synthetic cohorts only)."""
+        """Ground-truth phenotype CSV (synthetic cohorts only)."""
         return self.root / "GroundTruth" / self.id / "truth.csv"
+
+    def truth_map_path(self, biomarker: str) -> Path:
+        """Ground-truth parameter map of a biomarker (``T1``, ``T2``, ``T1rho``; ms, synthetic cohorts only)."""
+        return self.root / "GroundTruth" / self.id / f"{biomarker}_truth.nii.gz"
 
     def geometry_for(self, mod: str) -> Geometry:
         """Geometry of modality ``mod``: the cine geometry, or for mapping series the same pixels and

@@ -272,6 +272,27 @@ class Plan:
         return {key(m, mk): self.quant_map(method, mk, sid, m) for mk in self.masks_for(method)
                 for m in self.mapping_modalities(sid, mods)}
 
+    def quant_inputs(self, method: str, sid: str) -> dict[str, str]:
+        """One quantify job (subject x method): ``key(mod, mask, 'image' | 'seg')`` -> reconstruction and labels of
+        every segmented series, ``qc`` -> the segment job's table; per mapping series the acquisition's fully
+        sampled image ``key(mod, 'noise')`` (the noise floor, the same for every method), the reference's labels
+        ``key(mod, 'refseg')`` and QC table ``refqc`` (a method's reconstruction-only rows); for the reference of
+        a synthetic subject the phantom's true map and labels ``key(mod, 'truth' | 'truthseg')`` (truth rows)."""
+        files = {key(*unkey(k), "image"): v for k, v in self.seg_images(method, sid).items()}
+        files |= {key(*unkey(k), "seg"): v for k, v in self.method_segs(method, sid).items()}
+        files["qc"] = self.seg_table(method, sid)
+        s, maps = self.subject(sid), self.mapping_modalities(sid)
+        for mod in maps:
+            if method != REFERENCE:  # the reference's own image is its series' fully sampled data
+                files[key(mod, "noise")] = self.recon(REFERENCE, FULLY_SAMPLED, sid, mod)
+                files[key(mod, "refseg")] = self.seg(REFERENCE, FULLY_SAMPLED, sid, mod)
+            elif self.synthetic:
+                files[key(mod, "truth")] = str(s.truth_map_path(MODALITIES[mod].biomarker))
+                files[key(mod, "truthseg")] = str(s.label_path(mod))
+        if method != REFERENCE and maps:
+            files["refqc"] = self.seg_table(REFERENCE, sid)
+        return files
+
     def tune_inputs(self, subjects: list[str], modalities: list[str]) -> dict[str, str]:
         """Files of the classical tuning (validation ``subjects``): ``key(subject, mod, mask, 'mask' | 'kus')``
         and ``key(subject, mod, 'full', 'ref')`` -> the reference ``.mat``."""

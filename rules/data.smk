@@ -27,6 +27,7 @@ if PLAN.synthetic:
             timing=[str(_S.timing_path(m)) for m in wf.MAPPING_MODALITIES],
             labels=[str(_S.label_path(m)) for m in wf.SEGMENTED_MODALITIES],
             truth=str(_S.truth_path()),
+            truth_maps=[str(_S.truth_map_path(wf.MODALITIES[m].biomarker)) for m in wf.MAPPING_MODALITIES],
         log:
             PLAN.log("synthesize", "{subject}"),
         message:

@@ -113,10 +113,9 @@ def test_a_registered_method_runs_through_the_stages_of_a_tiny_workflow(toy, tmp
                                              **plan.method_images(m, s.id, ext="mat")}, plan.iq_table(m, s.id))
             segment.segment(s, m, plan.seg_images(m, s.id), plan.method_segs(m, s.id), cfg["models"]["segmentation"],
                             plan.seg_table(m, s.id))
-            files = {key(*unkey(k), "image"): v for k, v in plan.seg_images(m, s.id).items()}
-            files |= {key(*unkey(k), "seg"): v for k, v in plan.method_segs(m, s.id).items()}
             maps = {key(*unkey(k), "map"): v for k, v in plan.method_maps(m, s.id).items()}
-            quantify.quantify(s, m, files, maps, plan.seg_table(m, s.id), plan.quant_table(m, s.id))
+            quantify.quantify(s, m, plan.quant_inputs(m, s.id), maps, plan.seg_table(m, s.id),
+                              plan.quant_table(m, s.id))
     quantify.indicator_tables([plan.quant_table(m, s.id) for m in every for s in plan.subjects],
                               [str(s.truth_path()) for s in plan.subjects], {s.id: s.split for s in plan.everyone},
                               plan.table("phenotypes"), plan.table("biomarkers"))

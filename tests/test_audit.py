@@ -155,31 +155,3 @@ def test_markdown_to_html_renders_tables_lists_and_headings():
     assert "<h1>Title</h1>" in h and "<b>bold</b>" in h and "<code>code</code>" in h
     assert "<th>a</th>" in h and "<td>✓ 1</td>" in h and "&lt;x&gt;" in h
     assert h.count("<li>") == 2 and "|---|" not in h
-
-
-def test_noise_floor_section_counts_each_series_once_per_status():
-    from cardiomm.quantify.noise import BackgroundNoise, floor_summary
-
-    white = BackgroundNoise(1.0, 1.25, 0.65, 500, 0.01)
-    assert white.floor_valid
-    coloured = BackgroundNoise(1.0, 1.25, 0.65, 500, 0.6)
-    texts = {"every": floor_summary([white, white]), "some": floor_summary([white, coloured]),
-             "none": floor_summary([coloured, None]), "asked_not": floor_summary(None)}
-    rows = []
-    for subject, (method, mask, text) in enumerate([("reference", "full", texts["every"]),
-                                                     ("sense", "Uniform8", texts["some"]),
-                                                     ("sense", "Uniform8", texts["none"]),
-                                                     ("cardiomm", "Uniform8", texts["asked_not"])]):
-        for ind in ("T1", "T2"):  # two biomarkers of one subject: two series
-            rows.append({"subject": f"P{subject}", "method": method, "mask": mask, "indicator": ind,
-                         "noise_floor": text})
-    rows.append({"subject": "P9", "method": "truth", "mask": "full", "indicator": "T1", "noise_floor": ""})
-    scen = _scenario()
-    md = audit_markdown(agreement_table(scen, tolerances=default_tolerances()[0]), default_tolerances()[0], {},
-                        "c", biomarkers=pd.DataFrame(rows))
-    section = md.split("## Mapping fits: noise floor", 1)[1].split("\n## ", 1)[0]
-    table = [line for line in section.splitlines() if line.startswith("| ") and "---" not in line][1:]
-    assert table == ["| Reference | full | 2 | 0 | 0 |", "| SENSE | Uniform8 | 0 | 2 | 2 |",
-                     "| CardioMM-style (ours) | Uniform8 | 0 | 0 | 2 |"], table
-    assert "## Mapping fits" not in audit_markdown(agreement_table(scen, tolerances=default_tolerances()[0]),
-                                                   default_tolerances()[0], {}, "c")

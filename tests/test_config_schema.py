@@ -106,7 +106,7 @@ def test_defaults_are_filled_in_at_every_level():
     cfg = validate_config(_minimal())
     assert cfg["mask_seed"] == 7 and cfg["mask_source"] == "official"
     assert cfg["agreement"] == {"comparator": "reference"}
-    assert cfg["quantify"] == {"ed": "first", "noise_floor": "background"}
+    assert cfg["quantify"] == {"ed": "first", "noise_floor": "acquisition"}
     assert cfg["tolerances"] == {} and cfg["phantom"] == {}
     assert cfg["image_quality"] == {"protocol": "auto"}
     assert cfg["data"]["release"] == "auto" and cfg["data"]["timing"] == {} and cfg["data"]["defaults"] is None

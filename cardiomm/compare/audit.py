@@ -21,7 +21,7 @@ from cardiomm.compare.verdict import INCONCLUSIVE, NOT_PRESERVED, PRESERVED, ver
 from cardiomm.conventions import FULLY_SAMPLED, INDICATORS, REFERENCE, TRUTH, unit
 from cardiomm.methods import METHODS, REGISTRY, label
 
-__all__ = ["METHOD_LABELS", "audit_markdown", "default_tolerances", "method_label", "noise_floor_markdown"]
+__all__ = ["METHOD_LABELS", "audit_markdown", "default_tolerances", "method_label"]
 
 #: display names: the two comparators, then every method's label from the registry (:mod:`cardiomm.methods`)
 METHOD_LABELS: dict[str, str] = {TRUTH: "Truth", REFERENCE: "Reference", **{n: m.label for n, m in REGISTRY.items()}}
@@ -197,34 +197,6 @@ def _comparator_section(agr: pd.DataFrame, comparator: str, tolerances: dict[str
     return lines
 
 
-def noise_floor_markdown(biomarkers: pd.DataFrame) -> list[str]:
-    """Section: per method and mask, the mapping series whose fit removed the RSS noise floor in every slice, in
-    some, or in none (``biomarkers``: the biomarker table with its ``noise_floor`` column; rows without it, or
-    truth rows, are left out). A biomarker verdict compares fits with different noise treatment wherever the
-    method's series and the comparator's differ here."""
-    if biomarkers is None or "noise_floor" not in biomarkers.columns:
-        return []
-    from cardiomm.quantify.noise import floor_status  # the vocabulary of the text it reads back
-
-    b = biomarkers[biomarkers["method"] != TRUTH]
-    b = b[b["noise_floor"].notna()]
-    if b.empty:
-        return []
-    b = b.assign(status=b["noise_floor"].map(floor_status))
-    series = b.drop_duplicates(["method", "mask", "subject", "indicator"])
-    lines = ["## Mapping fits: noise floor", "",
-             "Series (subject x biomarker) whose fit removed the RSS noise floor, estimated from the background air, "
-             "in every slice / some slices / none. The floor is removed only where the air is white noise "
-             "(`quantify.noise_floor`); a denoised or aliased reconstruction is fitted as it is. Where a method's "
-             "series and the comparator's differ here, a biomarker's bias includes the different noise treatment, "
-             "not only the reconstruction.", "",
-             "| method | mask | every slice | some slices | none |", "|---|---|---|---|---|"]
-    for m, k in _method_mask_pairs(series):
-        st = series[(series["method"] == m) & (series["mask"] == k)]["status"].value_counts()
-        lines.append(f"| {method_label(m)} | {k} | {st.get('every', 0)} | {st.get('some', 0)} | {st.get('none', 0)} |")
-    return [*lines, ""]
-
-
 def audit_markdown(agreement: pd.DataFrame, tolerances: dict[str, float], sources: dict[str, str], cohort: str,
                    biomarkers: pd.DataFrame | None = None) -> str:
     """Markdown report answering "which indicators survive which acceleration, per method".
@@ -239,7 +211,8 @@ def audit_markdown(agreement: pd.DataFrame, tolerances: dict[str, float], source
     sources : indicator -> citation string for the tolerance (printed where a value differs from the
         defaults of :mod:`cardiomm.compare.tolerances`).
     cohort : cohort name shown in the title.
-    biomarkers : the biomarker table (optional): adds the noise-floor section (:func:`noise_floor_markdown`).
+    biomarkers : the biomarker table (optional; the noise-floor section it fed is gone with the one-sided floor
+        policy, issue 30: the measurement procedure and valid fractions are the audit presentation's to print).
 
     Returns
     -------
@@ -278,7 +251,6 @@ def audit_markdown(agreement: pd.DataFrame, tolerances: dict[str, float], source
         lines += _comparator_section(agreement[agreement["comparator"] == comp], comp, tolerances)
     if not agreement.empty:
         lines += power_markdown(agreement, tolerances)
-    lines += noise_floor_markdown(biomarkers)
     lines += [
         "## Tolerances",
         "",

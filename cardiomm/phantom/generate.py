@@ -16,16 +16,7 @@ import pandas as pd
 from scipy import ndimage
 
 from cardiomm.atomic import write_csv
-from cardiomm.conventions import (
-    LV_BLOOD,
-    LV_MYO,
-    MODALITIES,
-    MYOCARDIAL_DENSITY_G_PER_ML,
-    PHENOTYPES,
-    RV_BLOOD,
-    SPLITS,
-    unit,
-)
+from cardiomm.conventions import LV_BLOOD, LV_MYO, MYOCARDIAL_DENSITY_G_PER_ML, PHENOTYPES, RV_BLOOD, SPLITS, unit
 from cardiomm.io.cmrxrecon import write_kspace, write_timing
 from cardiomm.io.nifti import Geometry, save_image
 from cardiomm.phantom import anatomy, coils, contrasts, render, texture
@@ -500,13 +491,14 @@ def mapping_times(spec: SubjectSpec, cfg: PhantomConfig, mod: str) -> np.ndarray
     return np.tile(np.asarray(cfg.tsl_ms, float), (n, 1))
 
 
-def _truth_rows(spec: SubjectSpec, cfg: PhantomConfig, cine_labels: np.ndarray,
-                param_maps: dict[str, np.ndarray], map_labels: np.ndarray, z_heart: np.ndarray) -> pd.DataFrame:
-    """True 11 phenotypes (from the voxelised labels; WT analytic, :mod:`cardiomm.phantom.truth`) and 3 biomarkers
-    (the tissue mean over the measurement's ROI, :func:`cardiomm.quantify.mapping.myocardial_roi`); ``z_heart`` is
+def _truth_rows(spec: SubjectSpec, cfg: PhantomConfig, cine_labels: np.ndarray, z_heart: np.ndarray) -> pd.DataFrame:
+    """True 11 phenotypes (from the voxelised labels; WT analytic, :mod:`cardiomm.phantom.truth`); ``z_heart`` is
     each cine slice's depth in the heart (breath-hold shift included). ED is frame 0 (the phantom's cycle starts at
-    ED) and ES comes from the same rule as the measurement
-    (:func:`cardiomm.quantify.phases.ed_es_frames`)."""
+    ED) and ES comes from the same rule as the measurement (:func:`cardiomm.quantify.phases.ed_es_frames`).
+
+    The biomarkers' truth is not here: it is the true parameter maps (``GroundTruth/<subject>/<T1|T2|T1rho>_truth``)
+    summarised by the measurement's own ROI code on the true labels, in the quantify stage
+    (:func:`cardiomm.quantify.measure.truth_rows`), so that it follows any change of the ROI definition."""
     geom = Geometry(cfg.dx, cfg.dy, cfg.thickness, cfg.gap, frame_interval_s(spec.heart_rate_bpm, cfg.nt))
     lv = (cine_labels == LV_BLOOD).sum(axis=(1, 2, 3)) * geom.voxel_ml
     rv = (cine_labels == RV_BLOOD).sum(axis=(1, 2, 3)) * geom.voxel_ml
@@ -521,13 +513,6 @@ def _truth_rows(spec: SubjectSpec, cfg: PhantomConfig, cine_labels: np.ndarray,
     # analytic ED wall thickness, defined as the pipeline measures it (cardiomm.phantom.truth)
     vals["WT"] = wall_thickness_truth(spec.heart, z_heart, cine_labels[0])
     rows = [{"subject": spec.subject, "indicator": k, "unit": unit(k), "value": float(vals[k])} for k in PHENOTYPES]
-    from cardiomm.quantify.mapping import myocardial_roi
-
-    myo = myocardial_roi(map_labels)  # the measurement's ROI; the truth is the tissue mean over it
-    for mod in ("t1map", "t2map", "t1rhomap"):
-        bm = MODALITIES[mod].biomarker
-        rows.append({"subject": spec.subject, "indicator": bm, "unit": unit(bm),
-                     "value": float(param_maps[bm][myo].mean())})
     return pd.DataFrame(rows)
 
 
@@ -602,9 +587,9 @@ def write_subject(spec: SubjectSpec, cfg: PhantomConfig, root: str | Path) -> di
         write_timing(subj.timing_path(mod), times)
         save_image(gt_dir / f"{mod}_label.nii.gz", map_labels_a[None], map_geom, is_label=True)
     for bm, arr in param_maps.items():
-        save_image(gt_dir / f"{bm}_truth.nii.gz", arr[None].astype(np.float32), map_geom)
+        save_image(subj.truth_map_path(bm), arr[None].astype(np.float32), map_geom)
 
-    truth = _truth_rows(spec, cfg, labels, param_maps, map_labels_a, z_all + off_cine[:, 2])
+    truth = _truth_rows(spec, cfg, labels, z_all + off_cine[:, 2])
     out["truth"] = subj.truth_path()
     write_csv(truth, out["truth"])
     return out

@@ -52,9 +52,10 @@ def agreement(phenotypes_csv: str, biomarkers_csv: str, comparator: str, toleran
     from cardiomm.compare.audit import audit_markdown
     from cardiomm.compare.tolerances import tolerances_from_config
     from cardiomm.conventions import TRUTH
+    from cardiomm.quantify.measure import headline
 
     bio = pd.read_csv(biomarkers_csv)
-    df = pd.concat([pd.read_csv(phenotypes_csv), bio], ignore_index=True)
+    df = headline(pd.concat([pd.read_csv(phenotypes_csv), bio], ignore_index=True))  # consensus ROI, own labels
     tol, src = tolerances_from_config(tolerance_overrides)
     main = agreement_table(df, comparator=comparator, tolerances=tol)
     tables = [main]

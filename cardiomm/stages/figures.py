@@ -28,8 +28,9 @@ def figures_method(method: str, tables: Mapping[str, str], outputs: Mapping[str,
 
     from cardiomm.compare.tolerances import tolerances_from_config
     from cardiomm.figures import plots
+    from cardiomm.quantify.measure import headline
 
-    ind = pd.concat([pd.read_csv(tables["phenotypes"]), pd.read_csv(tables["biomarkers"])], ignore_index=True)
+    ind = headline(pd.concat([pd.read_csv(tables["phenotypes"]), pd.read_csv(tables["biomarkers"])], ignore_index=True))
     tol, _ = tolerances_from_config(tolerance_overrides)
     plots.bland_altman_grid(ind, comparator, method, _stem(outputs, "bland_altman"), tolerances=tol)
     plots.scatter_identity(ind, comparator, method, _stem(outputs, "scatter"))
