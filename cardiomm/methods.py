@@ -31,10 +31,11 @@ if TYPE_CHECKING:
 if TYPE_CHECKING:
     from cardiomm.acquisition import Acquisition
 
-#: the kinds of method: ``direct`` (no iteration), ``classical`` (iterative, ESPIRiT maps, SigPy/BART),
+#: the kinds of method: ``control`` (the gauge's null control: a second fully sampled acquisition, not an
+#: acceleration; mask ``full``), ``direct`` (no iteration), ``classical`` (iterative, ESPIRiT maps, SigPy/BART),
 #: ``neural`` (trained by this pipeline: ``train_recon``), ``published`` (a published architecture run with
 #: third-party weights, opt-in)
-KINDS = ("direct", "classical", "neural", "published")
+KINDS = ("control", "direct", "classical", "neural", "published")
 
 
 @dataclass(frozen=True)
@@ -115,8 +116,10 @@ class Method:
 
 
 _R = "cardiomm.recon.reconstructors"
-#: every method, in table order: classical first, then the peer, then CardioMM, then the published ports
+#: every method, in table order: the null control first (the audit's proof that the gauge works), classical,
+#: then the peer, then CardioMM, then the published ports
 REGISTRY: dict[str, Method] = {m.name: m for m in (
+    Method("rescan", "Rescan (null control)", "control", False, f"{_R}:rescan_method"),
     Method("zerofilled", "Zero-filled", "direct", False, f"{_R}:zero_filled_method"),
     Method("sense", "SENSE", "classical", False, f"{_R}:classical_method"),
     Method("cs", "CS (l1-wavelet)", "classical", False, f"{_R}:classical_method"),
@@ -138,6 +141,12 @@ TRAINABLE: tuple[str, ...] = tuple(n for n, m in REGISTRY.items() if m.kind in (
 PUBLISHED_METHODS: tuple[str, ...] = tuple(n for n, m in REGISTRY.items() if m.kind == "published")
 #: methods that read a checkpoint (and whose recon jobs ask for a GPU)
 NEEDS_MODEL: tuple[str, ...] = tuple(n for n, m in REGISTRY.items() if m.needs_model)
+#: null controls: measured like a reconstruction, from a second fully sampled acquisition (mask ``full``, one set
+#: of rows per subject); ``rescan`` needs the cohort's repeated acquisition (:meth:`cardiomm.cohort.Subject.
+#: rescan_path`)
+CONTROLS: tuple[str, ...] = tuple(n for n, m in REGISTRY.items() if m.kind == "control")
+#: the methods under test: every method but the controls (one reconstruction per undersampling mask)
+ACCELERATED: tuple[str, ...] = tuple(n for n in REGISTRY if n not in CONTROLS)
 
 
 def method(name: str) -> Method:

@@ -86,15 +86,16 @@ def cohort_table(phantom_cfg: dict, out_csv: str) -> None:
     write_subjects_csv(out_csv, [s.row(cfg) for s in cohort_specs(cfg)])
 
 
-def synthesize(phantom_cfg: dict, subject: str, root: str) -> None:
-    """Generate one synthetic subject (k-space, timing, labels, truth) under ``root``."""
+def synthesize(phantom_cfg: dict, subject: str, root: str, rescan: bool = False) -> None:
+    """Generate one synthetic subject (k-space, timing, labels, truth) under ``root``; with ``rescan`` also the
+    repeated acquisition of every series (the null control's k-space)."""
     from cardiomm.phantom.generate import PhantomConfig, spec_by_id, write_subject
 
     cfg = PhantomConfig.from_dict(phantom_cfg)
     spec = spec_by_id(cfg, subject)
-    log.info("synthesising %s (%s, %s, %.2f T, %d raw coils)", subject, spec.split, spec.disease,
-             spec.field_strength_T, spec.n_coils_raw)
-    write_subject(spec, cfg, root)
+    log.info("synthesising %s (%s, %s, %.2f T, %d raw coils%s)", subject, spec.split, spec.disease,
+             spec.field_strength_T, spec.n_coils_raw, ", acquired twice" if rescan else "")
+    write_subject(spec, cfg, root, rescan=rescan)
 
 
 # ------------------------------------------------------------------------------------------------ undersampling
@@ -213,6 +214,24 @@ def reference(subject: Subject, outputs: Mapping[str, str]) -> None:
         _write_recon(img, outputs[key(mod, "mat")], outputs[key(mod, "nii")], subject, mod)
 
 
+def control(method: str, subject: Subject, inputs: Mapping[str, str], outputs: Mapping[str, str]) -> None:
+    """A null control (``rescan``) of one subject: its registry entry on each repeated, fully sampled acquisition
+    (``inputs``: ``key(mod, "kspace")`` -> :meth:`cardiomm.cohort.Subject.rescan_path`), written like the
+    reference (``outputs``: ``key(mod, "mat" | "nii")``)."""
+    from cardiomm.acquisition import Acquisition
+    from cardiomm.conventions import FULLY_SAMPLED
+    from cardiomm.io.releases import acs_lines
+    from cardiomm.methods import method as registered
+
+    rec = registered(method).prepare()
+    for mod in dict.fromkeys(k[0] for k in named(outputs)):
+        path = inputs[key(mod, "kspace")]
+        k = cio.read_kspace(path)
+        acq = Acquisition.from_arrays(k, np.ones((1, *k.shape[-2:]), np.uint8), FULLY_SAMPLED,
+                                      acs_lines(subject.release), series_meta(subject.meta, mod), source=str(path))
+        _write_recon(rec(acq), outputs[key(mod, "mat")], outputs[key(mod, "nii")], subject, mod)
+
+
 def reconstruct(method: str, subject: Subject, mask_name: str, inputs: Mapping[str, str], outputs: Mapping[str, str],
                 sense_params: dict, model_path: str | None, classical_params: dict | None = None,
                 published: dict | None = None) -> None:
@@ -253,20 +272,21 @@ def image_quality(subject: Subject, method: str, inputs: Mapping[str, str], out_
     """PSNR/SSIM/NMSE of every series of one subject x method against the reference, under a scoring ``protocol``
     (:func:`cardiomm.compare.image_quality.protocol_metrics`); one long CSV, every row naming its protocol.
 
-    ``inputs``: ``key(mod, mask)`` -> the method's ``.mat`` reconstructions and ``key(mod, "full")`` -> the
-    reference's (one job per subject x method: each reference is read once for all masks).
+    ``inputs``: ``key(mod, mask, "method")`` -> the method's ``.mat`` reconstructions and ``key(mod, "full",
+    "reference")`` -> the reference's (:meth:`cardiomm.workflow.Plan.iq_inputs`; one job per subject x method: each
+    reference is read once for all masks; a null control's one "mask" is ``full``).
     """
     import pandas as pd
 
     from cardiomm.compare.image_quality import protocol_metrics
-    from cardiomm.conventions import FULLY_SAMPLED
+    from cardiomm.conventions import FULLY_SAMPLED, REFERENCE
 
     files = named(inputs)
     rows = []
-    for mod in dict.fromkeys(m for m, mk in files if mk == FULLY_SAMPLED):
-        ref = cio.read_recon(files[(mod, FULLY_SAMPLED)])
-        for mk in [mk for m, mk in files if m == mod and mk != FULLY_SAMPLED]:
-            rec = cio.read_recon(files[(mod, mk)])
+    for mod in dict.fromkeys(m for m, _, who in files if who == REFERENCE):
+        ref = cio.read_recon(files[(mod, FULLY_SAMPLED, REFERENCE)])
+        for mk in [mk for m, mk, who in files if m == mod and who == "method"]:
+            rec = cio.read_recon(files[(mod, mk, "method")])
             for r in protocol_metrics(ref, rec, protocol, MODALITIES[mod].ranking_kind):
                 rows.append({"subject": subject.id, "split": subject.split, "modality": mod, "method": method,
                              "mask": mk, **r})

@@ -29,10 +29,18 @@ from cardiomm.conventions import (  # noqa: F401 (MAPPING_/SEGMENTED_MODALITIES:
     parse_mask_name,
 )
 from cardiomm.io.releases import acs_lines  # noqa: F401 - re-exported for the rules (wf.acs_lines)
-from cardiomm.methods import CLASSICAL, METHODS, NEEDS_MODEL, TRAINABLE  # noqa: F401 (for the rules)
+from cardiomm.methods import (  # noqa: F401 (for the rules)
+    ACCELERATED,
+    CLASSICAL,
+    CONTROLS,
+    METHODS,
+    NEEDS_MODEL,
+    TRAINABLE,
+)
 
 TABLES = ("image_quality", "segmentation", "phenotypes", "biomarkers", "agreement", "masks")
 NEURAL = NEEDS_MODEL  # methods that read a checkpoint (models.<method>) and ask for a GPU
+RESCAN = "rescan"  # the null control (cardiomm.methods.CONTROLS): a second fully sampled acquisition
 
 
 KEY_SEP = "__"
@@ -79,6 +87,17 @@ class Plan:
     release: str = "generic"
     skipped: dict | None = None  # real data: subject id -> why it is (partly) not evaluated (tables/subjects.csv)
     present: dict | None = None  # real data: subject id -> the run's modalities it has (None: all of them)
+    null_control: str = ""  # why the run has no null control ("" when it has one), for the audit
+
+    @property
+    def accelerated_methods(self) -> list[str]:
+        """The run's methods under test (one reconstruction per mask): every method but the null controls."""
+        return [m for m in self.methods if m not in CONTROLS]
+
+    @property
+    def rescan_subjects(self) -> list[str]:
+        """Synthetic runs with the null control: the evaluated subjects, whose phantom is acquired twice."""
+        return [s.id for s in self.subjects] if self.synthetic and RESCAN in self.methods else []
 
     @property
     def iq_protocol(self) -> str:
@@ -193,7 +212,22 @@ class Plan:
         return "/".join([f"benchmarks/runs/{self.cohort}", stage, *parts]) + ".tsv"
 
     def masks_for(self, method: str) -> list[str]:
-        return [FULLY_SAMPLED] if method == REFERENCE else list(self.masks)
+        """``[full]`` for the reference and the null controls (fully sampled), else the run's masks."""
+        return [FULLY_SAMPLED] if method == REFERENCE or method in CONTROLS else list(self.masks)
+
+    def rescan_inputs(self, sid: str) -> dict[str, str]:
+        """The null control's job: ``key(mod, 'kspace')`` -> the repeated acquisition of every series of ``sid``."""
+        s = self.subject(sid)
+        return {key(m, "kspace"): str(s.rescan_path(m)) for m in self.mods(sid)}
+
+    def iq_inputs(self, method: str, sid: str) -> dict[str, str]:
+        """The image-quality job of one subject x method: ``key(mod, mask, 'method')`` -> the method's ``.mat`` and
+        ``key(mod, 'full', 'reference')`` -> the reference's (a null control's mask is ``full`` too)."""
+        files = {key(m, FULLY_SAMPLED, REFERENCE): self.recon(REFERENCE, FULLY_SAMPLED, sid, m, "mat")
+                 for m in self.mods(sid)}
+        files |= {key(m, mk, "method"): self.recon(method, mk, sid, m, "mat") for mk in self.masks_for(method)
+                  for m in self.mods(sid)}
+        return files
 
     def mapping_modalities(self, sid: str | None = None, mods: list[str] | None = None) -> list[str]:
         """The run's (or with ``sid``, that subject's) series with a biomarker fit."""
@@ -382,8 +416,35 @@ def plan_from_config(config: dict, workdir: str | Path = ".") -> Plan:
     if not eval_subjects:
         raise ConfigError(f"no subjects in splits {config['eval_splits']} with any of {modalities} "
                           f"under {root}")
+    methods, null_control = _null_control(methods, bool(data["synthetic"]), eval_subjects, modalities, present)
     return Plan(config["cohort"], root, bool(data["synthetic"]), eval_subjects, everyone,
-                modalities, masks, methods, config, release, skipped, present)
+                modalities, masks, methods, config, release, skipped, present, null_control)
+
+
+def _null_control(methods: list[str], synthetic: bool, subjects: list[Subject], modalities: list[str],
+                  present: dict[str, list[str]] | None) -> tuple[list[str], str]:
+    """The run's methods with the null control decided, and why it is absent (``""`` when present).
+
+    Synthetic: ``rescan`` is always run (added, in registry order, when the config leaves it out): the phantom can
+    acquire every subject twice. Real data: kept only when every evaluated subject has a repeated acquisition of
+    every series it has (:meth:`cardiomm.cohort.Subject.rescan_path`); otherwise dropped with a logged line naming
+    the first missing file. It is never invented.
+    """
+    if synthetic:
+        if RESCAN not in methods:
+            print("cardiomm: method rescan (the null control) added: every synthetic audit has it", file=sys.stderr)
+            methods = [m for m in METHODS if m in {*methods, RESCAN}]
+        return methods, ""
+    missing = [s.rescan_path(m) for s in subjects for m in (present or {}).get(s.id, modalities)
+               if not s.has_rescan(m)]
+    if not missing:
+        return methods, "" if RESCAN in methods else ("the data hold repeated acquisitions, but rescan is not "
+                                                      "among the configured methods")
+    why = (f"the data hold no repeated acquisition for every series (e.g. {missing[0]} is missing; "
+           f"{len(missing)} series lack one), so there is no null control")
+    if RESCAN in methods:
+        print(f"cardiomm: method rescan dropped: {why}", file=sys.stderr)
+    return [m for m in methods if m != RESCAN], why
 
 
 def _real_selection(subjects: list[Subject], everyone: list[Subject], modalities: list[str], release: str,

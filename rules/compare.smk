@@ -6,8 +6,7 @@
 rule image_quality:
     input:
         # every series the subject has, the image-only views and contrasts included
-        unpack(lambda wc: {**PLAN.method_images(wf.REFERENCE, wc.subject, ext="mat"),
-                           **PLAN.method_images(wc.method, wc.subject, ext="mat")}),
+        unpack(lambda wc: PLAN.iq_inputs(wc.method, wc.subject)),
     output:
         PLAN.iq_table("{method}", "{subject}"),
     log:

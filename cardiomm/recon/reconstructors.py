@@ -26,6 +26,21 @@ def zero_filled_method(name: str, params: ReconParams) -> Reconstructor:
     return rec
 
 
+def rescan_method(name: str, params: ReconParams) -> Reconstructor:
+    """The null control: RSS of a second, fully sampled acquisition, made exactly as the reference is
+    (:func:`cardiomm.recon.zero_filled.zero_filled` of the full k-space). A mask with an unsampled point raises:
+    a control is never undersampled."""
+    from cardiomm.recon.zero_filled import zero_filled
+
+    def rec(acq: Acquisition) -> np.ndarray:
+        if not acq.mask.all():
+            raise ValueError(f"{acq.source}: method {name!r} needs a fully sampled acquisition; the mask samples "
+                             f"{acq.mask.mean():.1%} of k-space")
+        return zero_filled(acq.kspace)
+
+    return rec
+
+
 def classical_method(name: str, params: ReconParams) -> Reconstructor:
     """SENSE (SigPy frame by frame, or BART with ``sense.engine: bart``), ``cs`` and ``kttv`` (SigPy or BART),
     ``lps`` (SigPy only)."""
