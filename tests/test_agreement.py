@@ -434,7 +434,8 @@ def _roi_rows(method: str, mask: str, roi: str, labels: str, values) -> list[dic
 
 
 def test_cells_by_roi_and_labels_pair_with_the_comparators_own_rows(tmp_path):
-    ref = {"consensus": [1000.0, 1010, 1020, 1030], "global": [990.0, 1000, 1010, 1020], "AHA1": [980.0, 985, 990, 1000]}
+    ref = {"consensus": [1000.0, 1010, 1020, 1030], "global": [990.0, 1000, 1010, 1020],
+           "AHA1": [980.0, 985, 990, 1000]}
     rows = []
     for roi, vals in ref.items():
         rows += _roi_rows("reference", "full", roi, "own", vals)

@@ -63,7 +63,8 @@ LABEL_KINDS = (OWN, REFERENCE_LABELS)
 #: the headline ROI of the biomarkers (the SCMR/EACVI consensus ROI; phenotypes have roi "")
 HEADLINE_ROI = "consensus"
 AGREEMENT_COLUMNS = (
-    "indicator", "unit", "roi", "labels", "method", "mask", "comparator", "n", "n_qc_failed", "n_nonfinite", "n_unpaired", "splits",
+    "indicator", "unit", "roi", "labels", "method", "mask", "comparator", "n", "n_qc_failed", "n_nonfinite",
+    "n_unpaired", "splits",
     "mean_comparator", "mean_method", "bias", "sd", "loa_low", "loa_high", "bias_ci_low", "bias_ci_high",
     "loa_low_ci_low", "loa_low_ci_high", "loa_high_ci_low", "loa_high_ci_high",
     "icc", "icc_ci_low", "icc_ci_high", "pearson_r", "wilcoxon_p", "cov_pct", "mad",

@@ -75,15 +75,16 @@ def classify(bias: float | np.ndarray, sd: float | np.ndarray, n: int | np.ndarr
     n: number of pairs (>= :data:`MIN_N`; fewer, or any non-finite input, gives inconclusive).
     tolerance: the LoA half-width allowed (> 0).
     """
-    b, s, nn, tol = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (bias, sd, n, tolerance)))
+    b, s, nn, tol = (np.asarray(v, dtype=float) for v in (bias, sd, n, tolerance))
     ok = np.isfinite(b) & np.isfinite(s) & np.isfinite(tol) & (nn >= MIN_N)
-    nn = np.where(ok, nn, MIN_N)  # keeps the t quantile finite where the cell is not judged anyway
-    hw, hb = loa_ci_half_width(s, nn), bias_ci_half_width(s, nn)
+    nn = np.where(nn >= MIN_N, nn, MIN_N)  # keeps the t quantile finite where the cell is not judged anyway
+    # the t quantile depends on n only: evaluated on n's own (often scalar) shape, not on the broadcast one
+    hw, hb = s * loa_ci_half_width(1.0, nn), s * bias_ci_half_width(1.0, nn)
     lo, hi = b - LOA_Z * s, b + LOA_Z * s
     preserved = (lo - hw >= -tol) & (hi + hw <= tol)
     excluded = (hi - hw > tol) | (lo + hw < -tol) | (b - hb > tol) | (b + hb < -tol)
     code = np.where(preserved, CODE_PRESERVED, np.where(excluded, CODE_NOT_PRESERVED, CODE_INCONCLUSIVE))
-    return np.where(ok, code, CODE_INCONCLUSIVE)
+    return np.where(ok, code, CODE_INCONCLUSIVE).astype(int)
 
 
 def decided_at(bias: float, sd: float, tolerance: float, n: int | np.ndarray) -> np.ndarray:
