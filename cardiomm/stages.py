@@ -488,9 +488,12 @@ def tolerances_from_config(overrides: dict) -> tuple[dict[str, float], dict[str,
 
 
 def agreement(phenotypes_csv: str, biomarkers_csv: str, comparator: str, tolerance_overrides: dict, cohort: str,
-              out_csv: str, out_md: str, out_html: str | None = None) -> None:
-    """agreement.csv (against the comparator and, when truth rows exist, against the truth), audit.md and the
-    same audit as HTML (shown inline in the Snakemake report)."""
+              out_csv: str, out_md: str, out_html: str | None = None, out_heatmap: str | None = None,
+              null_control: str = "", powered_n: int | None = None) -> None:
+    """agreement.csv (against the comparator and, when truth rows exist, against the truth), audit.md, the verdict
+    map ``out_heatmap`` (PNG, PDF twin; shown at the top of the audit) and the same audit as HTML with the map
+    inlined (shown in the Snakemake report). ``null_control``: why the run has none (``""``: it has one);
+    ``powered_n``: the powered audit's n (config ``agreement.powered_n``)."""
     import pandas as pd
 
     from cardiomm.atomic import write_text
@@ -508,12 +511,20 @@ def agreement(phenotypes_csv: str, biomarkers_csv: str, comparator: str, toleran
             tables.append(agreement_table(df, comparator=other, tolerances=tol))
     both = pd.concat(tables, ignore_index=True)
     write_csv(both, out_csv)
-    md = audit_markdown(both, tol, src, cohort, biomarkers=bio)
+    heatmap = None
+    if out_heatmap:
+        from cardiomm.figures.plots import verdict_heatmap
+
+        verdict_heatmap(both, tol, str(Path(out_heatmap).with_suffix("")), comparator)
+        heatmap = os.path.relpath(out_heatmap, Path(out_md).parent)
+    md = audit_markdown(both, tol, src, cohort, biomarkers=bio, heatmap=heatmap, null_control=null_control,
+                        powered_n=powered_n)
     write_text(out_md, md)
     if out_html:
         from cardiomm.compare.markdown_html import markdown_to_html
 
-        write_text(out_html, markdown_to_html(md, f"cardiomm audit: {cohort}"))
+        images = {heatmap: Path(out_heatmap).read_bytes()} if heatmap else {}
+        write_text(out_html, markdown_to_html(md, f"cardiomm audit: {cohort}", images=images))
 
 
 # ------------------------------------------------------------------------------------------------ training

@@ -47,12 +47,15 @@ rule agreement:
         agreement=report(PLAN.table("agreement"), category="Tables", caption="../docs/report/agreement.rst"),
         audit=f"{RES}/audit.md",
         audit_html=report(f"{RES}/audit.html", category="Audit", caption="../docs/report/audit.rst"),
+        heatmap=f"{RES}/figures/verdict_map.png",
     log:
         PLAN.log("agreement"),
     params:
         comparator=config["agreement"]["comparator"],
         tolerances=config["tolerances"],
         cohort=COHORT,
+        null_control=PLAN.null_control,  # why there is none ("" when rescan runs)
+        powered_n=config["agreement"]["powered_n"],
     conda:
         "../envs/cardiomm.yaml"
     script:
