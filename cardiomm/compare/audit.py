@@ -21,7 +21,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from cardiomm.compare.agreement import LABELS, OWN, REFERENCE_LABELS, ROI, headline, mask_sort_key
+from cardiomm.compare.agreement import LABELS, REFERENCE_LABELS, headline, mask_sort_key
 from cardiomm.compare.power import power_markdown
 from cardiomm.compare.tolerances import APPLIED_AS, TOLERANCES, default_tolerances
 from cardiomm.compare.verdict import INCONCLUSIVE, NOT_PRESERVED, PRESERVED, verdict
