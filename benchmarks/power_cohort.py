@@ -100,15 +100,20 @@ def needs(agr: pd.DataFrame, method: str, mask: str, tol: dict[str, float], n_ma
     for ind in INDICATORS:
         hit = a[a["indicator"] == ind]
         if hit.empty or not np.isfinite(hit.iloc[0]["sd"]):
-            rows.append({"indicator": ind, "n": 0, "bias": math.nan, "sd": math.nan, "verdict": "n/a",
-                         "n80": math.nan, "n80_sd_hi": math.nan})
+            rows.append({"indicator": ind, "n": 0, "kept": math.nan, "bias": math.nan, "sd": math.nan,
+                         "verdict": "n/a", "rel_limit": math.nan, "n80": math.nan, "n80_sd_hi": math.nan,
+                         "subjects": math.nan, "subjects_sd_hi": math.nan})
             continue
         r = hit.iloc[0]
         t, n = tol[ind], int(r["n"])
-        rows.append({"indicator": ind, "n": n, "bias": r["bias"], "sd": r["sd"], "verdict": r["verdict"],
-                     "rel_limit": relative_limit(r),
-                     "n80": n_for_power(r["bias"], r["sd"], t, POWER, n_max=n_max),
-                     "n80_sd_hi": n_for_power(r["bias"], sd_upper(r["sd"], n), t, POWER, n_max=n_max)})
+        # subjects lost to QC or non-finite values: the cohort must be larger than the pairs needed
+        kept = n / max(1, n + int(r["n_qc_failed"]) + int(r["n_nonfinite"]) + int(r["n_unpaired"]))
+        n80 = n_for_power(r["bias"], r["sd"], t, POWER, n_max=n_max)
+        n80_hi = n_for_power(r["bias"], sd_upper(r["sd"], n), t, POWER, n_max=n_max)
+        rows.append({"indicator": ind, "n": n, "kept": kept, "bias": r["bias"], "sd": r["sd"], "verdict": r["verdict"],
+                     "rel_limit": relative_limit(r), "n80": n80, "n80_sd_hi": n80_hi,
+                     "subjects": math.ceil(n80 / kept) if np.isfinite(n80) else n80,
+                     "subjects_sd_hi": math.ceil(n80_hi / kept) if np.isfinite(n80_hi) else n80_hi})
     return pd.DataFrame(rows)
 
 
@@ -190,11 +195,11 @@ def main() -> None:
     t_r = needs(meas, RESCAN, "full", tol, args.n_max)
     t_b = needs(meas, best, MASK, tol, args.n_max)
     both = pd.concat([t_r.assign(who=RESCAN), t_b.assign(who=best)])
-    feasible = both[np.isfinite(both["n80"]) & (both["n80"] <= args.n_max)]
-    n_point = int(feasible["n80"].max()) if len(feasible) else math.nan
-    hi = both[np.isfinite(both["n80_sd_hi"]) & (both["n80_sd_hi"] <= args.n_max)]
-    n_hi = int(hi["n80_sd_hi"].max()) if len(hi) else math.nan
-    undecidable = both[~(np.isfinite(both["n80"]) & (both["n80"] <= args.n_max))]
+    feasible = both[np.isfinite(both["subjects"]) & (both["subjects"] <= args.n_max)]
+    n_point = int(feasible["subjects"].max()) if len(feasible) else math.nan
+    hi = both[np.isfinite(both["subjects_sd_hi"]) & (both["subjects_sd_hi"] <= args.n_max)]
+    n_hi = int(hi["subjects_sd_hi"].max()) if len(hi) else math.nan
+    undecidable = both[~(np.isfinite(both["subjects"]) & (both["subjects"] <= args.n_max))]
     n_ext = int(round(EXTERNAL_SHARE * n_point))
     n_test = n_point - n_ext
     wall_s, notes = cpu_estimate(n_point)
@@ -220,24 +225,25 @@ def main() -> None:
             f"From `{args.measure}` (`config/power_cohort.yaml`: 16 test + 4 external subjects, Uniform8, `rescan` "
             f"and {label(best)}; against the reference, end to end). n80: the smallest n at which a cohort decides "
             "the cell with probability 0.8 if the measured bias and SD were true; n80 (SD hi): the same with the SD "
-            "at its one-sided 80% upper confidence bound. 'never': not within "
-            f"{args.n_max} subjects (the true limit too close to the tolerance).", "",
-            "| indicator | tolerance | who | n | bias | SD | relative limit | verdict at n | n80 | n80 (SD hi) |",
-            "|---|---|---|---|---|---|---|---|---|---|"]
+            "at its one-sided 80% upper confidence bound; subjects: n80 divided by the fraction of subjects whose "
+            "pair was valid (QC passed, finite) in the measurement. 'never': not within "
+            f"{args.n_max} pairs (the true limit too close to the tolerance).", "",
+            "| indicator | tolerance | who | pairs | valid | bias | SD | relative limit | verdict at n | n80 | "
+            "n80 (SD hi) | subjects | subjects (SD hi) |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for ind in INDICATORS:
         for who, t in ((RESCAN, t_r), (best, t_b)):
             r = t[t["indicator"] == ind].iloc[0]
-            out.append(f"| {ind} | ±{tol[ind]:g} | {label(who)} | {r['n']} | {r['bias']:.3g} | {r['sd']:.3g} | "
-                       f"{r.get('rel_limit', math.nan):.2f} | {r['verdict']} | {_fmt_n(r['n80'])} | "
-                       f"{_fmt_n(r['n80_sd_hi'])} |")
+            out.append(f"| {ind} | ±{tol[ind]:g} | {label(who)} | {r['n']} | {r['kept']:.0%} | {r['bias']:.3g} | "
+                       f"{r['sd']:.3g} | {r['rel_limit']:.2f} | {r['verdict']} | {_fmt_n(r['n80'])} | "
+                       f"{_fmt_n(r['n80_sd_hi'])} | {_fmt_n(r['subjects'])} | {_fmt_n(r['subjects_sd_hi'])} |")
     out += ["", "## 3. Result", ""]
-    out.append(f"- **Cohort size: n = {n_point} subjects** ({n_test} test + {n_ext} external-centre), the largest "
-               "n80 over the cells a feasible n decides; with every SD at its 80% upper bound it would be "
+    out.append(f"- **Cohort size: {n_point} subjects** ({n_test} test + {n_ext} external-centre), the most subjects "
+               "any cell needs among those a feasible n decides; with every SD at its 80% upper bound it would be "
                f"{_fmt_n(n_hi)}.")
     if len(undecidable):
         out.append("- Not decidable within the feasible n (the point limit sits near the tolerance, so no cohort "
                    "of that size decides it with probability 0.8): " + ", ".join(
-                       f"{label(r['who'])} {r['indicator']} (relative limit {r.get('rel_limit', math.nan):.2f})"
+                       f"{label(r['who'])} {r['indicator']} (relative limit {r['rel_limit']:.2f})"
                        for _, r in undecidable.iterrows()) + ".")
     else:
         out.append("- Every indicator of both is decidable within the feasible n.")
