@@ -45,8 +45,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from cardiomm.compare.agreement import headline  # noqa: E402
-from cardiomm.compare.power import n_for_power  # noqa: E402
+from cardiomm.compare.power import decision_probability, n_for_power  # noqa: E402
 from cardiomm.compare.tolerances import default_tolerances  # noqa: E402
+from cardiomm.compare.verdict import n_needed  # noqa: E402
 from cardiomm.conventions import INDICATORS, REFERENCE  # noqa: E402
 from cardiomm.methods import CONTROLS, label  # noqa: E402
 from cardiomm.provenance import cpu_name  # noqa: E402
@@ -59,6 +60,9 @@ POWER = 0.8
 AUDIT_METHODS = ("rescan", "zerofilled", "sense", "kttv", "varnet", "cardiomm", "promptmr")
 NEW_NETWORK_LIKE = "cardiomm"
 EXTERNAL_SHARE = 0.2  # external-centre subjects in the audit cohort (today's config/audit.yaml: 10 of 50)
+#: the chosen cohort: the largest subjects-per-cell need x this margin (the SDs are estimates from 20 pairs),
+#: rounded up to a multiple of 5
+MARGIN = 1.25
 
 
 def run_measurement(cores: int) -> float:
@@ -173,7 +177,20 @@ def cpu_estimate(n_subjects: int, cores: int = 2) -> tuple[float, list[str]]:
 
 
 def _fmt_n(v: float) -> str:
-    return "never" if v == math.inf else ("n/a" if not np.isfinite(v) else str(int(v)))
+    return "never" if v == math.inf else ("n/a" if not np.isfinite(v) else f"{int(v)}")
+
+
+def _argv_without_note() -> str:
+    argv, out = sys.argv[1:], []
+    skip = False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a == "--note":
+            skip = True
+        elif not a.startswith("--note="):
+            out.append(a)
+    return " ".join(out)
 
 
 def main() -> None:
@@ -185,6 +202,7 @@ def main() -> None:
     ap.add_argument("--best", help="the method at Uniform8 to size for (default: the screen's best)")
     ap.add_argument("--n-max", type=int, default=120, help="largest cohort considered feasible")
     ap.add_argument("--out", default="benchmarks/results/power_cohort.md")
+    ap.add_argument("--note", default="", help="where the inputs came from (printed under the command)")
     args = ap.parse_args()
     wall = run_measurement(args.cores) if args.run else None
     tol = default_tolerances()[0]
@@ -200,15 +218,33 @@ def main() -> None:
     hi = both[np.isfinite(both["subjects_sd_hi"]) & (both["subjects_sd_hi"] <= args.n_max)]
     n_hi = int(hi["subjects_sd_hi"].max()) if len(hi) else math.nan
     undecidable = both[~(np.isfinite(both["subjects"]) & (both["subjects"] <= args.n_max))]
-    n_ext = int(round(EXTERNAL_SHARE * n_point))
-    n_test = n_point - n_ext
-    wall_s, notes = cpu_estimate(n_point)
+    chosen = int(5 * math.ceil(MARGIN * n_point / 5))
+    n_ext = int(round(EXTERNAL_SHARE * chosen))
+    n_test = chosen - n_ext
+    wall_s, notes = cpu_estimate(chosen)
+    # decision probability of every cell at the chosen cohort (its valid pairs), point SD and SD at its upper bound
+    for t in (t_r, t_b):
+        pts, his = [], []
+        for _, r in t.iterrows():
+            if not np.isfinite(r["sd"]):
+                pts.append(math.nan)
+                his.append(math.nan)
+                continue
+            k = int(chosen * r["kept"])
+            ok, bad = decision_probability(r["bias"], r["sd"], k, tol[r["indicator"]])
+            pts.append(float(ok + bad))
+            ok, bad = decision_probability(r["bias"], sd_upper(r["sd"], int(r["n"])), k, tol[r["indicator"]])
+            his.append(float(ok + bad))
+        t["p_chosen"], t["p_chosen_sd_hi"] = pts, his
+        t["n_needed_obs"] = [n_needed(b, sd, tol[i]) for b, sd, i in zip(t["bias"], t["sd"], t["indicator"],
+                                                                         strict=True)]
 
     out = [
         "# Power analysis: the size of the powered audit's cohort", "",
         f"Machine: {cpu_name()}, {args.cores} cores. Date: {dt.date.today().isoformat()}. "
-        f"Command: `python benchmarks/power_cohort.py {' '.join(sys.argv[1:])}`"
-        + (f" (measurement workflow: {wall / 60:.1f} min wall)." if wall else "."), "",
+        f"Command: `python benchmarks/power_cohort.py {_argv_without_note()}`"
+        + (f" (measurement workflow: {wall / 60:.1f} min wall)." if wall else "."), *([args.note] if args.note else []),
+        "",
         "Goal (issue 30, item 7): the cohort size at which the null control `rescan` and the best method at Uniform8 "
         "reach a decision (preserved or not preserved) on every indicator, with probability 0.8 per cell, by the "
         "project's own power code (`cardiomm.compare.power.n_for_power`: seeded Monte Carlo of whole cohorts "
@@ -237,9 +273,19 @@ def main() -> None:
                        f"{r['sd']:.3g} | {r['rel_limit']:.2f} | {r['verdict']} | {_fmt_n(r['n80'])} | "
                        f"{_fmt_n(r['n80_sd_hi'])} | {_fmt_n(r['subjects'])} | {_fmt_n(r['subjects_sd_hi'])} |")
     out += ["", "## 3. Result", ""]
-    out.append(f"- **Cohort size: {n_point} subjects** ({n_test} test + {n_ext} external-centre), the most subjects "
-               "any cell needs among those a feasible n decides; with every SD at its 80% upper bound it would be "
-               f"{_fmt_n(n_hi)}.")
+    out.append(f"- The most subjects any cell needs, among those a feasible n decides: **{n_point}** at the measured "
+               f"SDs ({_fmt_n(n_hi)} with every SD at its 80% upper bound).")
+    out.append(f"- **Chosen cohort: {chosen} subjects ({n_test} test + {n_ext} external-centre)**: {n_point} x "
+               f"{MARGIN} (a margin for SDs estimated from 20 pairs), rounded up to a multiple of 5. Probability "
+               "that the cohort decides each cell (point SD / SD at its 80% upper bound; the n a cell with exactly "
+               "the measured bias and SD would need):")
+    out += ["", "| indicator | rescan | rescan n needed | " + f"{label(best)} | {label(best)} n needed |",
+            "|---|---|---|---|---|"]
+    for ind in INDICATORS:
+        rr, rb = (t[t["indicator"] == ind].iloc[0] for t in (t_r, t_b))
+        out.append(f"| {ind} | {rr['p_chosen']:.2f} / {rr['p_chosen_sd_hi']:.2f} | {_fmt_n(rr['n_needed_obs'])} | "
+                   f"{rb['p_chosen']:.2f} / {rb['p_chosen_sd_hi']:.2f} | {_fmt_n(rb['n_needed_obs'])} |")
+    out.append("")
     if len(undecidable):
         out.append("- Not decidable within the feasible n (the point limit sits near the tolerance, so no cohort "
                    "of that size decides it with probability 0.8): " + ", ".join(
@@ -249,7 +295,8 @@ def main() -> None:
         out.append("- Every indicator of both is decidable within the feasible n.")
     out += [f"- CPU time of the powered audit on 2 cores, every method of `config/audit.yaml` "
             f"({', '.join(AUDIT_METHODS)}) plus one new network costed like CardioMM-style: about "
-            f"**{wall_s / 3600:.1f} h** ({wall_s / n_point / 60:.1f} min per subject; job-seconds per subject from "
+            f"**{wall_s / 3600:.1f} h** for {chosen} subjects ({wall_s / chosen / 60:.1f} min per subject; "
+            "job-seconds per subject from "
             "`benchmarks/results/stage_costs.md` (the default run, AMD EPYC, 2 cores) / 2, plus the figures and the "
             "agreement). Assumptions: " + "; ".join(notes) + "; the null control costs the reference's recon, "
             "segmentation and quantification; the mapping and segmentation work of issue 30 may change the "

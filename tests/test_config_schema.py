@@ -103,7 +103,7 @@ def test_defaults_are_filled_in_at_every_level():
 
     cfg = validate_config(_minimal())
     assert cfg["mask_seed"] == 7 and cfg["mask_source"] == "official"
-    assert cfg["agreement"] == {"comparator": "reference", "powered_n": 40}
+    assert cfg["agreement"] == {"comparator": "reference", "powered_n": 30}
     assert cfg["quantify"] == {"ed": "first", "noise_floor": "background"}
     assert cfg["tolerances"] == {} and cfg["phantom"] == {}
     assert cfg["image_quality"] == {"protocol": "auto"}
