@@ -246,7 +246,8 @@ def verdict_heatmap(agreement: pd.DataFrame, tolerances: dict[str, float], out_s
     indicators, cols, cells = verdict_matrix(agreement[agreement["comparator"] == comp], tolerances)
     nr, nc = len(indicators), len(cols)
     cw, rh, left, top, bottom = 0.95, 0.42, 1.45, 1.3, 1.55
-    fig, ax = plt.subplots(figsize=(left + nc * cw + 0.3, top + nr * rh + bottom))
+    # at least 6.5 in wide, so that the title and the legend fit above and below a run with few columns
+    fig, ax = plt.subplots(figsize=(max(6.5, left + nc * cw + 0.3), top + nr * rh + bottom))
     fig.subplots_adjust(left=left / fig.get_figwidth(), right=1 - 0.3 / fig.get_figwidth(),
                         top=1 - top / fig.get_figheight(), bottom=bottom / fig.get_figheight())
     order = [PRESERVED, NOT_PRESERVED, INCONCLUSIVE, "n/a"]
@@ -275,7 +276,7 @@ def verdict_heatmap(agreement: pd.DataFrame, tolerances: dict[str, float], out_s
             thick = methods[j - 1] in CONTROL_METHODS and methods[j] not in CONTROL_METHODS
             ax.axvline(j - 0.5, color="k", lw=2.5 if thick else 0.9)
     n = int(max((r["n"] for r in cells.values()), default=0))
-    ax.set_title(f"Verdicts against the {comp} (n ≤ {n} subjects per cell); text: bias (method − {comp})",
+    ax.set_title(f"Verdicts against the {comp} (n ≤ {n} subjects per cell)\ntext: bias (method − {comp})",
                  fontsize=11, loc="left")
     handles = [Patch(facecolor=VERDICT_STYLE[v][1], edgecolor="0.6", label=f"{VERDICT_STYLE[v][0]} {v}".strip())
                for v in order]
