@@ -94,6 +94,13 @@ class Plan:
         """The run's methods under test (one reconstruction per mask): every method but the null controls."""
         return [m for m in self.methods if m not in CONTROLS]
 
+    def method_family(self, stage: str) -> list[tuple[str, str]]:
+        """``(rule name, method)`` of a per-method stage (segment, quantify): the fully sampled ones by name
+        (``<stage>_reference``, ``<stage>_<control>`` for this run's null controls: one "mask", full), then
+        ``<stage>`` for the ``{method}`` wildcard (constrained by :func:`accelerated_only`)."""
+        fixed = [REFERENCE] + [c for c in CONTROLS if c in self.methods]
+        return [(f"{stage}_{m}", m) for m in fixed] + [(stage, "{method}")]
+
     @property
     def rescan_subjects(self) -> list[str]:
         """Synthetic runs with the null control: the evaluated subjects, whose phantom is acquired twice."""
@@ -369,6 +376,12 @@ class Plan:
         subjects = [] if self.synthetic else [self.table("subjects")]
         return ([self.table(t) for t in TABLES] + subjects + [f"{self.res}/audit.md", f"{self.res}/provenance.json"]
                 + self.figure_files() + self.cost_files())
+
+
+def accelerated_only(method: str) -> dict[str, str]:
+    """Wildcard constraint of a family's ``{method}`` rule (:meth:`Plan.method_family`): the accelerated methods
+    (the null controls have rules of their own); ``{}`` for the named members."""
+    return {"method": "|".join(ACCELERATED)} if method == "{method}" else {}
 
 
 def export_pythonpath(basedir: str | Path) -> None:

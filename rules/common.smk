@@ -39,20 +39,6 @@ def group_subjects(ids):
     return "|".join(re.escape(i) for i in ids)
 
 
-# Segmentation and quantification are declared per method family: the fully sampled ones (the reference and this
-# run's null controls: one "mask", full) by name, the accelerated methods through the {method} wildcard.
-FULLY_SAMPLED_METHODS = [wf.REFERENCE] + [c for c in wf.CONTROLS if c in PLAN.methods]
-
-
-def method_family(stage):
-    """(rule name, method) of one stage: `<stage>_reference`, `<stage>_<control>`, then `<stage>` for {method}."""
-    return [(f"{stage}_{m}", m) for m in FULLY_SAMPLED_METHODS] + [(stage, "{method}")]
-
-
-def accelerated_only(method):
-    """Wildcard constraint of the {method} rule of a family: the accelerated methods (the controls have theirs)."""
-    return {"method": "|".join(wf.ACCELERATED)} if method == "{method}" else {}
-
 
 def kspace_inputs(wildcards):
     return PLAN.kspace_files(wildcards.subject)

@@ -8,15 +8,15 @@ SEG_MODEL = SEGMENTATION["path"] or config["models"]["segmentation"]
 
 
 # One rule per method family, because the reference and the null controls have one "mask" (full) and the methods
-# have several (rules/common.smk: method_family).
-for (_name, _method), (_suffix, _ids, _mods) in itertools.product(method_family("segment"), GROUPS):
+# have several (Plan.method_family).
+for (_name, _method), (_suffix, _ids, _mods) in itertools.product(PLAN.method_family("segment"), GROUPS):
 
     rule:
         name:
             f"{_name}{_suffix}"
         wildcard_constraints:
             subject=group_subjects(_ids),
-            **accelerated_only(_method),
+            **wf.accelerated_only(_method),
         input:
             **PLAN.seg_images(_method, mods=_mods),  # the segmented series only
             model=SEG_MODEL,
