@@ -95,6 +95,11 @@ def test_plan_always_has_the_null_control_on_synthetic_data(tmp_path, capsys):
     assert plan.rescan_subjects == [s.id for s in plan.subjects] and len(plan.rescan_subjects) == 2
     sid = plan.subjects[0].id
     assert plan.rescan_inputs(sid)[key("cine", "kspace")].endswith("cine_sax_rescan.mat")
+    assert plan.method_family("segment") == [("segment_reference", REFERENCE), ("segment_rescan", RESCAN),
+                                             ("segment", "{method}")]
+    from cardiomm.workflow import accelerated_only
+
+    assert "rescan" not in accelerated_only("{method}")["method"].split("|") and accelerated_only(RESCAN) == {}
     iq = plan.iq_inputs(RESCAN, sid)
     assert iq[key("cine", FULLY_SAMPLED, REFERENCE)] != iq[key("cine", FULLY_SAMPLED, "method")]
 
