@@ -4,6 +4,8 @@ Layout ``generic`` (CMRxRecon 2024 style; the synthetic generator writes exactly
 
     <root>/subjects.csv                                         one row per subject (see SUBJECT_COLUMNS)
     <root>/MultiCoil/Cine/TrainingSet/FullSample/<subject>/cine_sax.mat
+                                                              cine_sax_rescan.mat  (a repeated acquisition: the
+                                                              null control `rescan`; synthetic: evaluated subjects)
     <root>/MultiCoil/Mapping/TrainingSet/FullSample/<subject>/T1map.mat   + T1map.csv (timing, ms)
                                                               T2map.mat   + T2map.csv
                                                               T1rhomap.mat + T1rhomap.csv
@@ -72,6 +74,16 @@ class Subject:
     def kspace_path(self, mod: str) -> Path:
         """Fully sampled k-space file of modality ``mod``."""
         return releases.kspace_path(self.root, self.release, self.folder, mod)
+
+    def rescan_path(self, mod: str) -> Path:
+        """Fully sampled k-space of a repeated acquisition of series ``mod`` (the null control ``rescan``):
+        ``<stem>_rescan.mat`` beside :meth:`kspace_path`, same variable and layout. The synthetic cohort writes it
+        for the evaluated subjects; a real tree has it only where the same series was acquired twice."""
+        p = self.kspace_path(mod)
+        return p.with_name(f"{p.stem}_rescan{p.suffix}")
+
+    def has_rescan(self, mod: str) -> bool:
+        return self.rescan_path(mod).exists()
 
     def timing_path(self, mod: str) -> Path:
         """Timing CSV of a mapping modality (inversion / prep / spin-lock times, ms), whether or not it exists."""

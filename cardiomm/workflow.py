@@ -32,7 +32,9 @@ from cardiomm.conventions import (  # noqa: F401 (MAPPING_/SEGMENTED_MODALITIES:
 )
 from cardiomm.io.releases import acs_lines  # noqa: F401 - re-exported for the rules (wf.acs_lines)
 from cardiomm.methods import (  # noqa: F401 (for the rules)
+    ACCELERATED,
     CLASSICAL,
+    CONTROLS,
     FEATURED,
     METHODS,
     NEEDS_MODEL,
@@ -44,6 +46,7 @@ from cardiomm.methods import (  # noqa: F401 (for the rules)
 
 TABLES = ("image_quality", "segmentation", "phenotypes", "biomarkers", "agreement", "masks")
 NEURAL = NEEDS_MODEL  # methods that read a checkpoint (models.<method>) and ask for a GPU
+RESCAN = CONTROLS[0]  # the null control (kind control in the registry): a second fully sampled acquisition
 
 
 KEY_SEP = "__"
@@ -90,6 +93,24 @@ class Plan:
     release: str = "generic"
     skipped: dict | None = None  # real data: subject id -> why it is (partly) not evaluated (tables/subjects.csv)
     present: dict | None = None  # real data: subject id -> the run's modalities it has (None: all of them)
+    null_control: str = ""  # why the run has no null control ("" when it has one), for the audit
+
+    @property
+    def accelerated_methods(self) -> list[str]:
+        """The run's methods under test (one reconstruction per mask): every method but the null controls."""
+        return [m for m in self.methods if m not in CONTROLS]
+
+    def method_family(self, stage: str) -> list[tuple[str, str]]:
+        """``(rule name, method)`` of a per-method stage (segment, quantify): the fully sampled ones by name
+        (``<stage>_reference``, ``<stage>_<control>`` for this run's null controls: one "mask", full), then
+        ``<stage>`` for the ``{method}`` wildcard (constrained by :func:`accelerated_only`)."""
+        fixed = [REFERENCE] + [c for c in CONTROLS if c in self.methods]
+        return [(f"{stage}_{m}", m) for m in fixed] + [(stage, "{method}")]
+
+    @property
+    def rescan_subjects(self) -> list[str]:
+        """Synthetic runs with the null control: the evaluated subjects, whose phantom is acquired twice."""
+        return [s.id for s in self.subjects] if self.synthetic and RESCAN in self.methods else []
 
     @property
     def iq_protocol(self) -> str:
@@ -213,7 +234,22 @@ class Plan:
         return "/".join([self.runs, stage, *parts]) + ".tsv"
 
     def masks_for(self, method: str) -> list[str]:
-        return [FULLY_SAMPLED] if method == REFERENCE else list(self.masks)
+        """``[full]`` for the reference and the null controls (fully sampled), else the run's masks."""
+        return [FULLY_SAMPLED] if method == REFERENCE or method in CONTROLS else list(self.masks)
+
+    def rescan_inputs(self, sid: str) -> dict[str, str]:
+        """The null control's job: ``key(mod, 'kspace')`` -> the repeated acquisition of every series of ``sid``."""
+        s = self.subject(sid)
+        return {key(m, "kspace"): str(s.rescan_path(m)) for m in self.mods(sid)}
+
+    def iq_inputs(self, method: str, sid: str) -> dict[str, str]:
+        """The image-quality job of one subject x method: ``key(mod, mask, 'method')`` -> the method's ``.mat`` and
+        ``key(mod, 'full', 'reference')`` -> the reference's (a null control's mask is ``full`` too)."""
+        files = {key(m, FULLY_SAMPLED, REFERENCE): self.recon(REFERENCE, FULLY_SAMPLED, sid, m, "mat")
+                 for m in self.mods(sid)}
+        files |= {key(m, mk, "method"): self.recon(method, mk, sid, m, "mat") for mk in self.masks_for(method)
+                  for m in self.mods(sid)}
+        return files
 
     def mapping_modalities(self, sid: str | None = None, mods: list[str] | None = None) -> list[str]:
         """The run's (or with ``sid``, that subject's) series with a biomarker fit."""
@@ -304,6 +340,10 @@ class Plan:
 
     def table(self, name: str) -> str:
         return f"{self.res}/tables/{name}.csv"
+
+    def verdict_map(self) -> str:
+        """The audit's verdict map (PNG, a PDF twin beside it), shown at the top of ``audit.md``."""
+        return f"{self.res}/figures/verdict_map.png"
 
     def audit(self, ext: str = "md") -> str:
         """The preservation audit, ``audit.md`` (``ext="html"``: its HTML twin shown in the report)."""
@@ -422,6 +462,12 @@ class Plan:
                 + self.figure_files() + self.cost_files())
 
 
+def accelerated_only(method: str) -> dict[str, str]:
+    """Wildcard constraint of a family's ``{method}`` rule (:meth:`Plan.method_family`): the accelerated methods
+    (the null controls have rules of their own); ``{}`` for the named members."""
+    return {"method": "|".join(ACCELERATED)} if method == "{method}" else {}
+
+
 def export_pythonpath(basedir: str | Path) -> None:
     """Put the checkout on ``PYTHONPATH`` so every job (conda env, cluster node) imports this ``cardiomm``."""
     parts = [str(basedir)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
@@ -470,8 +516,35 @@ def plan_from_config(config: dict, workdir: str | Path = ".") -> Plan:
     if not eval_subjects:
         raise ConfigError(f"no subjects in splits {config['eval_splits']} with any of {modalities} "
                           f"under {root}")
+    methods, null_control = _null_control(methods, bool(data["synthetic"]), eval_subjects, modalities, present)
     return Plan(config["cohort"], root, bool(data["synthetic"]), eval_subjects, everyone,
-                modalities, masks, methods, config, release, skipped, present)
+                modalities, masks, methods, config, release, skipped, present, null_control)
+
+
+def _null_control(methods: list[str], synthetic: bool, subjects: list[Subject], modalities: list[str],
+                  present: dict[str, list[str]] | None) -> tuple[list[str], str]:
+    """The run's methods with the null control decided, and why it is absent (``""`` when present).
+
+    Synthetic: ``rescan`` is always run (added, in registry order, when the config leaves it out): the phantom can
+    acquire every subject twice. Real data: kept only when every evaluated subject has a repeated acquisition of
+    every series it has (:meth:`cardiomm.cohort.Subject.rescan_path`); otherwise dropped with a logged line naming
+    the first missing file. It is never invented.
+    """
+    if synthetic:
+        if RESCAN not in methods:
+            print("cardiomm: method rescan (the null control) added: every synthetic audit has it", file=sys.stderr)
+            methods = [m for m in METHODS if m in {*methods, RESCAN}]
+        return methods, ""
+    missing = [s.rescan_path(m) for s in subjects for m in (present or {}).get(s.id, modalities)
+               if not s.has_rescan(m)]
+    if not missing:
+        return methods, "" if RESCAN in methods else ("the data hold repeated acquisitions, but rescan is not "
+                                                      "among the configured methods")
+    why = (f"the data hold no repeated acquisition for every series (e.g. {missing[0]} is missing; "
+           f"{len(missing)} series lack one), so there is no null control")
+    if RESCAN in methods:
+        print(f"cardiomm: method rescan dropped: {why}", file=sys.stderr)
+    return [m for m in methods if m != RESCAN], why
 
 
 def _real_selection(subjects: list[Subject], everyone: list[Subject], modalities: list[str], release: str,

@@ -38,6 +38,7 @@ def group_subjects(ids):
     return "|".join(re.escape(i) for i in ids)
 
 
+
 def kspace_inputs(wildcards):
     return PLAN.kspace_files(wildcards.subject)
 

@@ -117,5 +117,5 @@ def test_tables_and_audit_take_the_new_rows(run, tmp_path):
     assert set(b["roi"]) == set(ROIS) and (b[b["method"] == "truth"]["labels"] == "own").all()
     compare.agreement(str(ph), str(bm), "reference", {}, "t", str(tmp_path / "agreement.csv"), str(tmp_path / "a.md"))
     agr = pd.read_csv(tmp_path / "agreement.csv")
-    assert set(agr["indicator"]) >= set(BIOMARKERS) and not agr.duplicated(["indicator", "method", "mask",
-                                                                          "comparator"]).any()
+    assert set(agr["indicator"]) >= set(BIOMARKERS) and not agr.duplicated(["indicator", "roi", "labels", "method",
+                                                                          "mask", "comparator"]).any()

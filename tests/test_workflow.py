@@ -65,7 +65,7 @@ def test_tables_hold_every_subject_method_mask_and_indicator(tiny_run):
     res = tiny_run / "results" / "tiny" / "tables"
     ph = pd.read_csv(res / "phenotypes.csv")
     bm = pd.read_csv(res / "biomarkers.csv")
-    methods = {"truth", "reference", "zerofilled", "sense", "varnet", "cardiomm"}
+    methods = {"truth", "reference", "rescan", "zerofilled", "sense", "varnet", "cardiomm"}  # rescan: always
     assert set(ph["method"]) == methods and set(bm["method"]) == methods
     assert set(ph["indicator"]) == set(PHENOTYPES)
     assert set(bm["indicator"]) == set(BIOMARKERS)
@@ -90,7 +90,8 @@ def test_tables_hold_every_subject_method_mask_and_indicator(tiny_run):
     assert set(ph.loc[ph["method"] == "cardiomm", "mask"]) == masks
     n_subj = ph["subject"].nunique()
     # one row per subject x method x mask x indicator
-    assert len(ph) == n_subj * len(PHENOTYPES) * (2 + 4 * len(masks))
+    assert len(ph) == n_subj * len(PHENOTYPES) * (3 + 4 * len(masks))  # truth, reference, rescan; 4 methods
+    assert set(ph.loc[ph["method"] == "rescan", "mask"]) == {"full"}
     # a value is either finite or flagged with a reason: never a silent NaN
     silent = ph[ph["value"].isna() & ph["qc_reason"].isna()]
     assert silent.empty
@@ -100,8 +101,23 @@ def test_tables_hold_every_subject_method_mask_and_indicator(tiny_run):
         assert col in agr.columns
     assert set(agr["comparator"]) == {"reference", "truth"}
     iq = pd.read_csv(res / "image_quality.csv")
-    assert set(iq["method"]) == {"zerofilled", "sense", "varnet", "cardiomm"}
+    assert set(iq["method"]) == {"rescan", "zerofilled", "sense", "varnet", "cardiomm"}
     assert (iq["ssim"] <= 1).all() and (iq["psnr"] > 0).all()
+    assert set(iq.loc[iq["method"] == "rescan", "mask"]) == {"full"} and iq["psnr"].notna().all()
+
+
+@pytest.mark.slow
+def test_the_audit_opens_with_the_verdict_map_and_the_null_control(tiny_run):
+    res = tiny_run / "results" / "tiny"
+    audit = (res / "audit.md").read_text()
+    top = audit.split("## The verdict rule")[0]
+    assert "This audit's n is illustrative" in top and "benchmarks/results/audit_cohort/" in top
+    assert "![Verdict map" in top and (res / "figures" / "verdict_map.png").exists()
+    assert "Rescan (null control) full" in top and "## The gauge's proof: the null control" in top
+    assert "data:image/png;base64," in (res / "audit.html").read_text()
+    agr = pd.read_csv(res / "tables" / "agreement.csv")
+    ctl = agr[(agr["method"] == "rescan") & (agr["comparator"] == "reference")]
+    assert set(ctl["mask"]) == {"full"} and len(ctl) >= 14
 
 
 @pytest.mark.slow

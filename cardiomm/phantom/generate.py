@@ -348,8 +348,12 @@ def b1_map(spec: SubjectSpec, cfg: PhantomConfig, z: float) -> np.ndarray:
     g = texture.random_field(_rng(spec.seed, "b1"), 250.0, n_modes=8)
     return 1.0 + cfg.b1_amplitude * spec.field_strength_T / 3.0 * np.tanh(g(x, y, z))
 def _acquire(images: np.ndarray, spec: SubjectSpec, cfg: PhantomConfig, z: np.ndarray, tag: str,
-             signal_ref: float) -> np.ndarray:
+             signal_ref: float, rescan: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Multi-coil k-space of complex images ``(nt, nz, ny, nx)``: coils, noise at the target SNR, compression.
+
+    With ``rescan``, also a second acquisition of the same object with the same coils and compression and an
+    independent noise draw of the same covariance, from its own stream (``_rng(seed, tag, "repeat")``), so the first
+    k-space is bit-identical with or without it: returns ``(kspace, rescan_kspace)``.
 
     ``signal_ref`` is the reference image magnitude (myocardium) that defines SNR = signal / noise std in
     the coil-combined image. The raw coils' noise has covariance ``sigma^2 Psi``; SVD compression to
@@ -387,9 +391,15 @@ def _acquire(images: np.ndarray, spec: SubjectSpec, cfg: PhantomConfig, z: np.nd
         vmaps = np.einsum("vc,cyx->vyx", A, smaps_all[k])
         out[:, k] = fft2c(torch.from_numpy(vmaps[None] * images[:, k, None].astype(np.complex64))).numpy()
     cov_v = sigma**2 * (A @ psi @ A.conj().T)
+    again = out.copy() if rescan else None  # the noiseless virtual-coil k-space, acquired a second time below
     for k in range(nz):
         out[:, k] += coils.correlated_noise(out[:, k].shape, cov_v, rng)
-    return out
+    if again is None:
+        return out
+    rng_again = _rng(spec.seed, tag, "repeat")
+    for k in range(nz):
+        again[:, k] += coils.correlated_noise(again[:, k].shape, cov_v, rng_again)
+    return out, again
 
 
 def subject_tissues(spec: SubjectSpec, cfg: PhantomConfig):
@@ -516,10 +526,23 @@ def _truth_rows(spec: SubjectSpec, cfg: PhantomConfig, cine_labels: np.ndarray, 
     return pd.DataFrame(rows)
 
 
-def write_subject(spec: SubjectSpec, cfg: PhantomConfig, root: str | Path) -> dict[str, Path]:
+def _write_acquisitions(ksp: np.ndarray | tuple[np.ndarray, np.ndarray], subj, mod: str, out: dict) -> None:
+    """Write a series' k-space (and, given a pair from :func:`_acquire`, its repeated acquisition)."""
+    first, again = ksp if isinstance(ksp, tuple) else (ksp, None)
+    out[mod] = subj.kspace_path(mod)
+    write_kspace(out[mod], first)
+    if again is not None:
+        out[f"{mod}_rescan"] = subj.rescan_path(mod)
+        write_kspace(out[f"{mod}_rescan"], again)
+
+
+def write_subject(spec: SubjectSpec, cfg: PhantomConfig, root: str | Path, rescan: bool = False) -> dict[str, Path]:
     """Render one subject and write its k-space, timing files and ground truth under ``root``.
 
-    Returns the written paths by name. Deterministic in ``spec.seed``.
+    With ``rescan``, every series is acquired a second time (same object, coils and SNR, independent noise;
+    :func:`_acquire`) and written to :meth:`cardiomm.cohort.Subject.rescan_path` (the null control ``rescan``;
+    the first k-space is bit-identical either way). Returns the written paths by name (``"<modality>_rescan"``
+    for the second acquisitions). Deterministic in ``spec.seed``.
     """
     from cardiomm.cohort import Subject
 
@@ -556,9 +579,7 @@ def write_subject(spec: SubjectSpec, cfg: PhantomConfig, root: str | Path) -> di
             images[t, k] = slice_image(r, _with_texture(sig_k, mods, cfg.ny, cfg.nx), cfg, pix) * phases[k]
             labels[t, k] = r.label
     myo_sig = float(sig[TISSUE_INDEX["myocardium"]])
-    ksp = _acquire(images, spec, cfg, z_all, "cine", myo_sig)
-    out["cine"] = subj.kspace_path("cine")
-    write_kspace(out["cine"], ksp)
+    _write_acquisitions(_acquire(images, spec, cfg, z_all, "cine", myo_sig, rescan), subj, "cine", out)
     save_image(gt_dir / "cine_label.nii.gz", labels, geom, is_label=True)
 
     # --- mapping: three slices (base/mid/apex thirds) at end-diastole, each in its own breath-hold
@@ -581,9 +602,7 @@ def write_subject(spec: SubjectSpec, cfg: PhantomConfig, root: str | Path) -> di
             sk = _with_texture(s, mods, cfg.ny, cfg.nx)
             imgs[:, k] = slice_image(rasters[k], sk, cfg, pix) * phases[idx[k]][None]
         ref = float(np.abs(_signals(tp, mod, times[0], cfg)[:, TISSUE_INDEX["myocardium"]]).max())
-        ksp = _acquire(imgs, spec, cfg, z_map, mod, ref)
-        out[mod] = subj.kspace_path(mod)
-        write_kspace(out[mod], ksp)
+        _write_acquisitions(_acquire(imgs, spec, cfg, z_map, mod, ref, rescan), subj, mod, out)
         write_timing(subj.timing_path(mod), times)
         save_image(gt_dir / f"{mod}_label.nii.gz", map_labels_a[None], map_geom, is_label=True)
     for bm, arr in param_maps.items():

@@ -26,9 +26,9 @@ def figures_method(method: str, tables: Mapping[str, str], outputs: Mapping[str,
     """
     import pandas as pd
 
+    from cardiomm.compare.agreement import headline
     from cardiomm.compare.tolerances import tolerances_from_config
     from cardiomm.figures import plots
-    from cardiomm.quantify.measure import headline
 
     ind = headline(pd.concat([pd.read_csv(tables["phenotypes"]), pd.read_csv(tables["biomarkers"])], ignore_index=True))
     tol, _ = tolerances_from_config(tolerance_overrides)
