@@ -4,11 +4,14 @@ Layout ``generic`` (CMRxRecon 2024 style; the synthetic generator writes exactly
 
     <root>/subjects.csv                                         one row per subject (see SUBJECT_COLUMNS)
     <root>/MultiCoil/Cine/TrainingSet/FullSample/<subject>/cine_sax.mat
+                                                              cine_sax_rescan.mat  (a repeated acquisition: the
+                                                              null control `rescan`; synthetic: evaluated subjects)
     <root>/MultiCoil/Mapping/TrainingSet/FullSample/<subject>/T1map.mat   + T1map.csv (timing, ms)
                                                               T2map.mat   + T2map.csv
                                                               T1rhomap.mat + T1rhomap.csv
     <root>/GroundTruth/<subject>/<modality>_label.nii.gz        synthetic only: true labels
-    <root>/GroundTruth/<subject>/truth.csv                      synthetic only: true indicators
+    <root>/GroundTruth/<subject>/truth.csv                      synthetic only: true phenotypes
+    <root>/GroundTruth/<subject>/<T1|T2|T1rho>_truth.nii.gz     synthetic only: true parameter maps (ms)
 
 Real CMRxRecon releases (2023, 2024, 2025; :mod:`cardiomm.io.releases` knows their trees) are discovered from
 the folders. Each subject's metadata and geometry come, per value, from the first of: a ``subjects.csv`` at the
@@ -80,6 +83,16 @@ class Subject:
         """Fully sampled k-space file of modality ``mod``."""
         return releases.kspace_path(self.root, self.release, self.folder, mod)
 
+    def rescan_path(self, mod: str) -> Path:
+        """Fully sampled k-space of a repeated acquisition of series ``mod`` (the null control ``rescan``):
+        ``<stem>_rescan.mat`` beside :meth:`kspace_path`, same variable and layout. The synthetic cohort writes it
+        for the evaluated subjects; a real tree has it only where the same series was acquired twice."""
+        p = self.kspace_path(mod)
+        return p.with_name(f"{p.stem}_rescan{p.suffix}")
+
+    def has_rescan(self, mod: str) -> bool:
+        return self.rescan_path(mod).exists()
+
     def timing_path(self, mod: str) -> Path:
         """Timing CSV of a mapping modality (inversion / prep / spin-lock times, ms), whether or not it exists."""
         return releases.timing_path(self.root, self.release, self.folder, mod)
@@ -124,12 +137,16 @@ class Subject:
         return self.root / "GroundTruth" / self.id / f"{mod}_label.nii.gz"
 
     def truth_path(self) -> Path:
-        """Ground-truth indicator CSV (synthetic cohorts only)."""
+        """Ground-truth phenotype CSV (synthetic cohorts only)."""
         return self.root / "GroundTruth" / self.id / "truth.csv"
 
     def sidecar_path(self, mod: str) -> Path:
         """Raw data: the ingest job's ``<stem>.json`` (geometry and header values) of modality ``mod``."""
         return self.kspace_path(mod).with_suffix(".json")
+
+    def truth_map_path(self, biomarker: str) -> Path:
+        """Ground-truth parameter map of a biomarker (``T1``, ``T2``, ``T1rho``; ms, synthetic cohorts only)."""
+        return self.root / "GroundTruth" / self.id / f"{biomarker}_truth.nii.gz"
 
     def geometry_for(self, mod: str) -> Geometry:
         """Geometry of modality ``mod``: the cine geometry, or for mapping series the same pixels and

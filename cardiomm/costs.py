@@ -59,7 +59,10 @@ def frames_of_job(stage: str, method: str, subject: str, frames_per_subject: Map
     per_mask = frames_per_subject[subject]
     if mask:
         return float(per_mask)
-    per_mask_job = stage in ALL_MASK_STAGES or (stage in PER_MASK_STAGES and method not in ("", "reference"))
+    from cardiomm.methods import CONTROLS  # fully sampled like the reference: one "mask"
+
+    per_mask_job = stage in ALL_MASK_STAGES or (stage in PER_MASK_STAGES and method not in ("", "reference",
+                                                                                           *CONTROLS))
     return float(per_mask * n_masks) if per_mask_job else float(per_mask)
 
 

@@ -39,10 +39,11 @@ if TYPE_CHECKING:
 
     from cardiomm.acquisition import Acquisition
 
-#: the kinds of method: ``direct`` (no iteration), ``classical`` (iterative, ESPIRiT maps, SigPy/BART),
+#: the kinds of method: ``control`` (the gauge's null control: a second fully sampled acquisition, not an
+#: acceleration; mask ``full``), ``direct`` (no iteration), ``classical`` (iterative, ESPIRiT maps, SigPy/BART),
 #: ``neural`` (trained by this pipeline: ``train_recon``), ``published`` (a published architecture run with
 #: third-party weights, opt-in)
-KINDS = ("direct", "classical", "neural", "published")
+KINDS = ("control", "direct", "classical", "neural", "published")
 
 
 def load(path: str) -> Any:  # noqa: ANN401 - whatever the dotted path names
@@ -210,8 +211,10 @@ _CLASSICAL, _LEARNED = "cardiomm.recon.classical", "cardiomm.recon.learned"
 _NETS = f"{_LEARNED}.networks"
 _CLIP = ("a local folder with the Hugging Face openai/clip-vit-base-patch16 files; see README 'Published models'")
 
-#: every method, in table order: classical first, then the peer, then CardioMM, then the published ports
+#: every method, in table order: the null control first (the audit's proof that the gauge works), classical,
+#: then the peer, then CardioMM, then the published ports
 REGISTRY: dict[str, Method] = {m.name: m for m in (
+    Method("rescan", "Rescan (null control)", "control", f"{_CLASSICAL}.zero_filled:rescan_method"),
     Method("zerofilled", "Zero-filled", "direct", f"{_CLASSICAL}.zero_filled:method"),
     Method("sense", "SENSE", "classical", f"{_CLASSICAL}.sense:SENSE", config=_block(
         "SENSE baseline (method sense; cardiomm.recon.classical.sense)",
@@ -316,6 +319,12 @@ PUBLISHED_METHODS: Sequence[str] = _Names(lambda m: m.kind == "published")
 NEEDS_MODEL: Sequence[str] = _Names(lambda m: m.needs_model)
 #: the methods the figures show beside the reference (:attr:`Method.featured`)
 FEATURED: Sequence[str] = _Names(lambda m: m.featured)
+#: null controls: measured like a reconstruction, from a second fully sampled acquisition (mask ``full``, one set
+#: of rows per subject); ``rescan`` needs the cohort's repeated acquisition (:meth:`cardiomm.cohort.Subject.
+#: rescan_path`)
+CONTROLS: Sequence[str] = _Names(lambda m: m.kind == "control")
+#: the methods under test: every method but the controls (one reconstruction per undersampling mask)
+ACCELERATED: Sequence[str] = _Names(lambda m: m.kind != "control")
 _revision = 0
 
 

@@ -32,7 +32,9 @@ from cardiomm.conventions import (  # noqa: F401 (MAPPING_/SEGMENTED_MODALITIES:
 )
 from cardiomm.io.releases import acs_lines  # noqa: F401 - re-exported for the rules (wf.acs_lines)
 from cardiomm.methods import (  # noqa: F401 (for the rules)
+    ACCELERATED,
     CLASSICAL,
+    CONTROLS,
     FEATURED,
     METHODS,
     NEEDS_MODEL,
@@ -44,6 +46,7 @@ from cardiomm.methods import (  # noqa: F401 (for the rules)
 
 TABLES = ("image_quality", "segmentation", "phenotypes", "biomarkers", "agreement", "masks")
 NEURAL = NEEDS_MODEL  # methods that read a checkpoint (models.<method>) and ask for a GPU
+RESCAN = CONTROLS[0]  # the null control (kind control in the registry): a second fully sampled acquisition
 
 
 KEY_SEP = "__"
@@ -92,6 +95,24 @@ class Plan:
     present: dict | None = None  # real data: subject id -> the run's modalities it has (None: all of them)
     layout: str = "cmrxrecon"  # cmrxrecon (a release tree or the synthetic cohort), mrd or twix (scanner raw data)
     prospective: bool = False  # scanner raw data already undersampled: its own mask, no reference
+    null_control: str = ""  # why the run has no null control ("" when it has one), for the audit
+
+    @property
+    def accelerated_methods(self) -> list[str]:
+        """The run's methods under test (one reconstruction per mask): every method but the null controls."""
+        return [m for m in self.methods if m not in CONTROLS]
+
+    def method_family(self, stage: str) -> list[tuple[str, str]]:
+        """``(rule name, method)`` of a per-method stage (segment, quantify): the fully sampled ones by name
+        (``<stage>_reference``, ``<stage>_<control>`` for this run's null controls: one "mask", full), then
+        ``<stage>`` for the ``{method}`` wildcard (constrained by :func:`accelerated_only`)."""
+        fixed = [REFERENCE] + [c for c in CONTROLS if c in self.methods]
+        return [(f"{stage}_{m}", m) for m in fixed] + [(stage, "{method}")]
+
+    @property
+    def rescan_subjects(self) -> list[str]:
+        """Synthetic runs with the null control: the evaluated subjects, whose phantom is acquired twice."""
+        return [s.id for s in self.subjects] if self.synthetic and RESCAN in self.methods else []
 
     @property
     def iq_protocol(self) -> str:
@@ -156,9 +177,10 @@ class Plan:
     def dicom_inputs(self, sid: str) -> dict[str, str]:
         """One subject's DICOM export: ``key('image', method, mask, mod)`` -> reconstruction NIfTI of every series,
         ``key('seg', ...)`` -> label map of the segmented ones, ``key('map', ...)`` -> biomarker map, and for
-        scanner raw data ``key('sidecar', mod)`` -> the ingest sidecar (identifiers, sequence times)."""
+        scanner raw data ``key('sidecar', mod)`` -> the ingest sidecar (identifiers, sequence times). The null
+        control is the gauge's check, not a result for a viewer: it is not exported."""
         files = {}
-        for me in self.compared:
+        for me in [m for m in self.compared if m not in CONTROLS]:
             for mk in self.masks_for(me):
                 for m in self.mods(sid):
                     files[key("image", me, mk, m)] = self.recon(me, mk, sid, m)
@@ -272,7 +294,22 @@ class Plan:
         return "/".join([self.runs, stage, *parts]) + ".tsv"
 
     def masks_for(self, method: str) -> list[str]:
-        return [FULLY_SAMPLED] if method == REFERENCE else list(self.masks)
+        """``[full]`` for the reference and the null controls (fully sampled), else the run's masks."""
+        return [FULLY_SAMPLED] if method == REFERENCE or method in CONTROLS else list(self.masks)
+
+    def rescan_inputs(self, sid: str) -> dict[str, str]:
+        """The null control's job: ``key(mod, 'kspace')`` -> the repeated acquisition of every series of ``sid``."""
+        s = self.subject(sid)
+        return {key(m, "kspace"): str(s.rescan_path(m)) for m in self.mods(sid)}
+
+    def iq_inputs(self, method: str, sid: str) -> dict[str, str]:
+        """The image-quality job of one subject x method: ``key(mod, mask, 'method')`` -> the method's ``.mat`` and
+        ``key(mod, 'full', 'reference')`` -> the reference's (a null control's mask is ``full`` too)."""
+        files = {key(m, FULLY_SAMPLED, REFERENCE): self.recon(REFERENCE, FULLY_SAMPLED, sid, m, "mat")
+                 for m in self.mods(sid)}
+        files |= {key(m, mk, "method"): self.recon(method, mk, sid, m, "mat") for mk in self.masks_for(method)
+                  for m in self.mods(sid)}
+        return files
 
     def mapping_modalities(self, sid: str | None = None, mods: list[str] | None = None) -> list[str]:
         """The run's (or with ``sid``, that subject's) series with a biomarker fit."""
@@ -331,6 +368,35 @@ class Plan:
         return {key(m, mk): self.quant_map(method, mk, sid, m) for mk in self.masks_for(method)
                 for m in self.mapping_modalities(sid, mods)}
 
+    @property
+    def noise_floor(self) -> str:
+        """The mapping fits' noise-floor model (``quantify.noise_floor``), the same for every image of the run.
+        Prospectively undersampled scans have no fully sampled acquisition to take the floor from: ``none``."""
+        return "none" if self.prospective else self.config["quantify"]["noise_floor"]
+
+    def quant_inputs(self, method: str, sid: str) -> dict[str, str]:
+        """One quantify job (subject x method): ``key(mod, mask, 'image' | 'seg')`` -> reconstruction and labels of
+        every segmented series, ``qc`` -> the segment job's table; per mapping series the acquisition's fully
+        sampled image ``key(mod, 'noise')`` (the noise floor, the same for every method), the reference's labels
+        ``key(mod, 'refseg')`` and QC table ``refqc`` (a method's reconstruction-only rows); for the reference of
+        a synthetic subject the phantom's true map and labels ``key(mod, 'truth' | 'truthseg')`` (truth rows)."""
+        files = {key(*unkey(k), "image"): v for k, v in self.seg_images(method, sid).items()}
+        files |= {key(*unkey(k), "seg"): v for k, v in self.method_segs(method, sid).items()}
+        files["qc"] = self.seg_table(method, sid)
+        s, maps = self.subject(sid), self.mapping_modalities(sid)
+        for mod in maps:
+            if self.prospective:  # no fully sampled acquisition: no floor from it, no reference labels
+                continue
+            if method != REFERENCE:  # the reference's own image is its series' fully sampled data
+                files[key(mod, "noise")] = self.recon(REFERENCE, FULLY_SAMPLED, sid, mod)
+                files[key(mod, "refseg")] = self.seg(REFERENCE, FULLY_SAMPLED, sid, mod)
+            elif self.synthetic:
+                files[key(mod, "truth")] = str(s.truth_map_path(MODALITIES[mod].biomarker))
+                files[key(mod, "truthseg")] = str(s.label_path(mod))
+        if method != REFERENCE and maps and not self.prospective:
+            files["refqc"] = self.seg_table(REFERENCE, sid)
+        return files
+
     def tune_inputs(self, subjects: list[str], modalities: list[str]) -> dict[str, str]:
         """Files of the classical tuning (validation ``subjects``): ``key(subject, mod, mask, 'mask' | 'kus')``
         and ``key(subject, mod, 'full', 'ref')`` -> the reference ``.mat``."""
@@ -342,6 +408,10 @@ class Plan:
 
     def table(self, name: str) -> str:
         return f"{self.res}/tables/{name}.csv"
+
+    def verdict_map(self) -> str:
+        """The audit's verdict map (PNG, a PDF twin beside it), shown at the top of ``audit.md``."""
+        return f"{self.res}/figures/verdict_map.png"
 
     def audit(self, ext: str = "md") -> str:
         """The preservation audit, ``audit.md`` (``ext="html"``: its HTML twin shown in the report)."""
@@ -463,6 +533,12 @@ class Plan:
                 + self.figure_files() + self.cost_files() + self.dicom_files())
 
 
+def accelerated_only(method: str) -> dict[str, str]:
+    """Wildcard constraint of a family's ``{method}`` rule (:meth:`Plan.method_family`): the accelerated methods
+    (the null controls have rules of their own); ``{}`` for the named members."""
+    return {"method": "|".join(ACCELERATED)} if method == "{method}" else {}
+
+
 def export_pythonpath(basedir: str | Path) -> None:
     """Put the checkout on ``PYTHONPATH`` so every job (conda env, cluster node) imports this ``cardiomm``."""
     parts = [str(basedir)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
@@ -520,9 +596,10 @@ def plan_from_config(config: dict, workdir: str | Path = ".") -> Plan:
         masks = [ACQUIRED]
     if not data["synthetic"]:
         check_timing(eval_subjects, present)
+    methods, null_control = _null_control(methods, bool(data["synthetic"]), eval_subjects, modalities, present)
     return Plan(config["cohort"], root, bool(data["synthetic"]), eval_subjects, everyone,
                 modalities, masks, methods, config, release, skipped, present,
-                release if release in ("mrd", "twix") else "cmrxrecon", prospective)
+                release if release in ("mrd", "twix") else "cmrxrecon", prospective, null_control)
 
 
 def check_timing(subjects: list[Subject], present: dict | None) -> None:
@@ -544,6 +621,32 @@ def check_timing(subjects: list[Subject], present: dict | None) -> None:
                 continue  # no timing anywhere: that biomarker is skipped with the reason (quantify)
             except (CMRxReconFileError, ValueError) as err:
                 raise ConfigError(f"subject {s.id} {m}: {err}") from None
+
+
+def _null_control(methods: list[str], synthetic: bool, subjects: list[Subject], modalities: list[str],
+                  present: dict[str, list[str]] | None) -> tuple[list[str], str]:
+    """The run's methods with the null control decided, and why it is absent (``""`` when present).
+
+    Synthetic: ``rescan`` is always run (added, in registry order, when the config leaves it out): the phantom can
+    acquire every subject twice. Real data: kept only when every evaluated subject has a repeated acquisition of
+    every series it has (:meth:`cardiomm.cohort.Subject.rescan_path`); otherwise dropped with a logged line naming
+    the first missing file. It is never invented.
+    """
+    if synthetic:
+        if RESCAN not in methods:
+            print("cardiomm: method rescan (the null control) added: every synthetic audit has it", file=sys.stderr)
+            methods = [m for m in METHODS if m in {*methods, RESCAN}]
+        return methods, ""
+    missing = [s.rescan_path(m) for s in subjects for m in (present or {}).get(s.id, modalities)
+               if not s.has_rescan(m)]
+    if not missing:
+        return methods, "" if RESCAN in methods else ("the data hold repeated acquisitions, but rescan is not "
+                                                      "among the configured methods")
+    why = (f"the data hold no repeated acquisition for every series (e.g. {missing[0]} is missing; "
+           f"{len(missing)} series lack one), so there is no null control")
+    if RESCAN in methods:
+        print(f"cardiomm: method rescan dropped: {why}", file=sys.stderr)
+    return [m for m in methods if m != RESCAN], why
 
 
 def _real_selection(subjects: list[Subject], everyone: list[Subject], modalities: list[str], release: str,

@@ -38,6 +38,7 @@ def group_subjects(ids):
     return "|".join(re.escape(i) for i in ids)
 
 
+
 def kspace_inputs(wildcards):
     return PLAN.kspace_files(wildcards.subject)
 
@@ -63,12 +64,7 @@ def _timing_inputs(wc):
 def _quant_inputs(method):
     def inputs(wc):
         m = wc.method if method == "{method}" else method  # input functions get no wildcard expansion
-        images = PLAN.seg_images(m, wc.subject)  # the segmented series only (cine SAX, maps)
-        segs = PLAN.method_segs(m, wc.subject)
-        files = {wf.key(*wf.unkey(k), "image"): v for k, v in images.items()}
-        files |= {wf.key(*wf.unkey(k), "seg"): v for k, v in segs.items()}
-        files["qc"] = PLAN.seg_table(m, wc.subject)
-        return files
+        return PLAN.quant_inputs(m, wc.subject)
 
     return inputs
 

@@ -6,8 +6,7 @@
 rule image_quality:
     input:
         # every series the subject has, the image-only views and contrasts included
-        unpack(lambda wc: {**PLAN.method_images(wf.REFERENCE, wc.subject, ext="mat"),
-                           **PLAN.method_images(wc.method, wc.subject, ext="mat")}),
+        unpack(lambda wc: PLAN.iq_inputs(wc.method, wc.subject)),
     output:
         PLAN.iq_table("{method}", "{subject}"),
     log:
@@ -48,12 +47,15 @@ rule agreement:
         agreement=report(PLAN.table("agreement"), category="Tables", caption="../docs/report/agreement.rst"),
         audit=PLAN.audit(),
         audit_html=report(PLAN.audit("html"), category="Audit", caption="../docs/report/audit.rst"),
+        heatmap=PLAN.verdict_map(),
     log:
         PLAN.log("agreement"),
     params:
         comparator=config["agreement"]["comparator"],
         tolerances=config["tolerances"],
         cohort=COHORT,
+        null_control=PLAN.null_control,  # why there is none ("" when rescan runs)
+        powered_n=config["agreement"]["powered_n"],
     conda:
         "../envs/cardiomm.yaml"
     script:

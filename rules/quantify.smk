@@ -3,15 +3,14 @@
 # One job per subject x method (a quantification of all masks costs about a job's start-up).
 
 
-for (_name, _method), (_suffix, _ids, _mods) in itertools.product(
-    (("quantify_reference", wf.REFERENCE), ("quantify", "{method}")), GROUPS
-):
+for (_name, _method), (_suffix, _ids, _mods) in itertools.product(PLAN.method_family("quantify"), GROUPS):
 
     rule:
         name:
             f"{_name}{_suffix}"
         wildcard_constraints:
             subject=group_subjects(_ids),
+            **wf.accelerated_only(_method),
         input:
             unpack(_quant_inputs(_method)),
             timing=_timing_inputs,
@@ -27,7 +26,7 @@ for (_name, _method), (_suffix, _ids, _mods) in itertools.product(
         params:
             subject=lambda wc: PLAN.subject(wc.subject),
             ed=config["quantify"]["ed"],
-            noise_floor=config["quantify"]["noise_floor"],
+            noise_floor=PLAN.noise_floor,
             method=_method,
         resources:
             mem_mb=3000,

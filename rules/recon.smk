@@ -32,6 +32,36 @@ for _suffix, _ids, _mods in GROUPS:
             "../workflow_scripts/reference.py"
 
 
+    # the null control: the repeated, fully sampled acquisition made like the reference (cardiomm.methods: rescan)
+    if wf.RESCAN in PLAN.methods:
+
+        rule:
+            name:
+                f"rescan{_suffix}"
+            wildcard_constraints:
+                subject=group_subjects(_ids),
+            input:
+                unpack(lambda wc: PLAN.rescan_inputs(wc.subject)),
+            output:
+                **PLAN.recon_outputs(wf.RESCAN, wf.FULLY_SAMPLED, mods=_mods),
+            log:
+                PLAN.log("recon", wf.RESCAN, "{subject}"),
+            message:
+                "[recon] null control (rescan) of {wildcards.subject}"
+            benchmark:
+                PLAN.bench("recon", wf.RESCAN, wf.FULLY_SAMPLED, "{subject}")
+            params:
+                subject=lambda wc: PLAN.subject(wc.subject),
+                method=wf.RESCAN,
+            resources:
+                mem_mb=3000,
+                runtime=10,
+            conda:
+                "../envs/cardiomm.yaml"
+            script:
+                "../workflow_scripts/control.py"
+
+
     # ESPIRiT maps for the classical methods, once per subject: the maps depend only on the ACS data, which the
     # masks share (every mask of the synthetic cohort has the same 20 central lines), so one calibration per slice
     # serves every mask and every classical method (a copy is a hard link).

@@ -39,7 +39,7 @@ rule figures_images:
     benchmark:
         PLAN.bench("figures", "images")
     params:
-        methods=PLAN.methods,
+        methods=PLAN.accelerated_methods,  # the recon panels show one image per mask (the null control has none)
         masks=PLAN.masks,
         modalities=PLAN.figure_modalities(),
         subject=PLAN.figure_subject,

@@ -7,16 +7,16 @@ SEGMENTATION = config["segmentation"]  # the schema's defaults: kind builtin, pa
 SEG_MODEL = SEGMENTATION["path"] or config["models"]["segmentation"]
 
 
-# One rule per method family, because the reference has one "mask" (full) and the methods have several.
-for (_name, _method), (_suffix, _ids, _mods) in itertools.product(
-    (("segment_reference", wf.REFERENCE), ("segment", "{method}")), GROUPS
-):
+# One rule per method family, because the reference and the null controls have one "mask" (full) and the methods
+# have several (Plan.method_family).
+for (_name, _method), (_suffix, _ids, _mods) in itertools.product(PLAN.method_family("segment"), GROUPS):
 
     rule:
         name:
             f"{_name}{_suffix}"
         wildcard_constraints:
             subject=group_subjects(_ids),
+            **wf.accelerated_only(_method),
         input:
             **PLAN.seg_images(_method, mods=_mods),  # the segmented series only
             model=SEG_MODEL,

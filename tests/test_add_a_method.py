@@ -91,6 +91,7 @@ def test_the_registry_line_makes_the_config_and_the_rules_accept_the_method(toy,
 
 def test_a_registered_method_runs_through_the_stages_of_a_tiny_workflow(toy, tmp_path, monkeypatch) -> None:
     from cardiomm.conventions import FULLY_SAMPLED, REFERENCE
+    from cardiomm.methods import CONTROLS
     from cardiomm.stages import compare, data, figures, quantify, recon, segment, undersample
     from cardiomm.workflow import key, plan_from_config, unkey
 
@@ -100,23 +101,23 @@ def test_a_registered_method_runs_through_the_stages_of_a_tiny_workflow(toy, tmp
     assert TOY in plan.methods and plan.recon_params(TOY).config == {"gain": 2.0}
     every = [REFERENCE] + plan.methods
     for s in plan.subjects:  # the rules' jobs, in their order, with the Plan's files
-        data.synthesize(plan.config["phantom"], s.id, str(plan.root))
+        data.synthesize(plan.config["phantom"], s.id, str(plan.root), rescan=s.id in plan.rescan_subjects)
         undersample.undersample(s, plan.config["mask_seed"], plan.undersample_outputs(s.id))
         recon.reference(s, plan.recon_outputs(REFERENCE, FULLY_SAMPLED, s.id))
-        for m in plan.methods:
+        for c in [m for m in plan.methods if m in CONTROLS]:  # the null control: the repeated acquisition
+            recon.control(c, s, plan.rescan_inputs(s.id), plan.recon_outputs(c, FULLY_SAMPLED, s.id))
+        for m in plan.accelerated_methods:
             for mk in plan.masks:
                 recon.reconstruct(m, s, mk, plan.recon_inputs(s.id, mk, m), plan.recon_outputs(m, mk, s.id),
                                   plan.recon_params(m))
         for m in every:
             if m != REFERENCE:
-                compare.image_quality(s, m, {**plan.method_images(REFERENCE, s.id, ext="mat"),
-                                             **plan.method_images(m, s.id, ext="mat")}, plan.iq_table(m, s.id))
+                compare.image_quality(s, m, plan.iq_inputs(m, s.id), plan.iq_table(m, s.id))
             segment.segment(s, m, plan.seg_images(m, s.id), plan.method_segs(m, s.id), cfg["models"]["segmentation"],
                             plan.seg_table(m, s.id))
-            files = {key(*unkey(k), "image"): v for k, v in plan.seg_images(m, s.id).items()}
-            files |= {key(*unkey(k), "seg"): v for k, v in plan.method_segs(m, s.id).items()}
             maps = {key(*unkey(k), "map"): v for k, v in plan.method_maps(m, s.id).items()}
-            quantify.quantify(s, m, files, maps, plan.seg_table(m, s.id), plan.quant_table(m, s.id))
+            quantify.quantify(s, m, plan.quant_inputs(m, s.id), maps, plan.seg_table(m, s.id),
+                              plan.quant_table(m, s.id))
     quantify.indicator_tables([plan.quant_table(m, s.id) for m in every for s in plan.subjects],
                               [str(s.truth_path()) for s in plan.subjects], {s.id: s.split for s in plan.everyone},
                               plan.table("phenotypes"), plan.table("biomarkers"))

@@ -130,3 +130,33 @@ def test_maps_of_one_biomarker_share_a_window(tmp_path):
     assert win["T2"][0] < 50 < win["T2"][1]  # a constant map still gets a non-empty window
     stem = tmp_path / "maps_methods"
     _check_outputs(plots.maps_panel(maps, myo, {}, stem, title="T1 by method"), stem)
+
+
+def test_verdict_heatmap_colours_follow_the_verdicts(tmp_path):
+    from matplotlib.image import imread
+
+    from cardiomm.compare.agreement import agreement_table
+    from cardiomm.compare.audit import default_tolerances
+
+    rows = []
+    for s in range(6):
+        for ind, ref in (("LVEF", 55.0 + s), ("T1", 1000.0 + 10 * s)):
+            rows.append((f"P{s}", "test", "reference", "full", ind, unit(ind), ref, True, ""))
+            rows.append((f"P{s}", "test", "rescan", "full", ind, unit(ind), ref + 0.01 * (-1) ** s, True, ""))
+            rows.append((f"P{s}", "test", "sense", "Uniform8", ind, unit(ind), ref * 1.5 + 0.01 * s, True, ""))
+    tol = default_tolerances()[0]
+    agr = agreement_table(pd.DataFrame(rows, columns=list(INDICATOR_COLUMNS)), tolerances=tol)
+    assert set(agr.loc[agr["method"] == "rescan", "verdict"]) == {"preserved"}
+    assert set(agr.loc[agr["method"] == "sense", "verdict"]) == {"not preserved"}
+    stem = tmp_path / "verdict_map"
+    _check_outputs(plots.verdict_heatmap(agr, tol, stem), stem)
+    img = imread(f"{stem}.png")[..., :3]
+
+    def share(hex_colour: str) -> float:
+        rgb = np.array([int(hex_colour[i:i + 2], 16) / 255 for i in (1, 3, 5)])
+        return float(np.mean(np.all(np.abs(img - rgb) < 0.02, axis=-1)))
+
+    green, red, grey = (plots.VERDICT_STYLE[v][1] for v in ("preserved", "not preserved", "inconclusive"))
+    # two columns of two cells each: as much green (rescan) as red (SENSE); only the legend's swatch is grey
+    assert share(green) > 0.01 and share(red) > 0.01 and abs(share(green) - share(red)) < 0.2 * share(red)
+    assert share(grey) < 0.01

@@ -6,16 +6,13 @@ import math
 
 import numpy as np
 import pytest
-from scipy import ndimage
 
-from cardiomm.conventions import LV_BLOOD, LV_MYO
 from cardiomm.io.nifti import Geometry
 from cardiomm.quantify.mapping import (
     PLAUSIBLE_RANGE_MS,
     fit_molli,
     fit_monoexp,
     map_series,
-    myocardial_summary,
 )
 
 # MOLLI 5(3)3: two Look-Locker sets, in acquisition order (not sorted): 5 images from 100 ms, 3 from 180 ms.
@@ -185,73 +182,3 @@ def test_map_series_errors(rng: np.random.Generator) -> None:
         fit_monoexp(images, SPIN_LOCK[:3])
     with pytest.raises(ValueError, match="distinct"):
         fit_molli(images[:3], np.array([100.0, 100.0, 200.0]))
-
-
-def ring_labels(nz: int = 2, n: int = 40, r_in: float = 7.0, r_out: float = 12.0) -> np.ndarray:
-    yy, xx = np.mgrid[0:n, 0:n]
-    r = np.hypot(yy - n / 2 + 0.5, xx - n / 2 + 0.5)
-    sl = np.zeros((n, n), dtype=np.uint8)
-    sl[r <= r_in] = LV_BLOOD
-    sl[(r > r_in) & (r <= r_out)] = LV_MYO
-    return np.stack([sl] * nz)
-
-
-def test_myocardial_summary_erodes_and_ignores_invalid_pixels() -> None:
-    labels = ring_labels()
-    myo = labels == LV_MYO
-    eroded = np.stack([ndimage.binary_erosion(s) for s in myo])
-    value = np.where(myo, 1000.0, np.nan)
-    value[myo & ~eroded] = 5000.0  # border pixels must not count
-    value[0][eroded[0]] = 1100.0
-    valid = np.isfinite(value)
-    bad = np.argwhere(eroded[1])[:5]
-    valid[1][tuple(bad.T)] = False
-    value[1][tuple(bad.T)] = 9999.0  # invalid: counted, never averaged
-    out = myocardial_summary(value, valid, labels[None], GEOM)
-    n0, n1 = int(eroded[0].sum()), int(eroded[1].sum())
-    assert out["n_pixels"] == n0 + n1 and out["n_invalid"] == 5 and out["reason"] is None
-    assert out["mean"] == pytest.approx((1100.0 * n0 + 1000.0 * (n1 - 5)) / (n0 + n1 - 5))
-    assert [s["mean"] for s in out["per_slice"]] == pytest.approx([1100.0, 1000.0])
-    assert out["per_slice"][1]["n_invalid"] == 5
-    assert out["area_mm2"] == pytest.approx((n0 + n1) * 1.4 * 1.4)
-
-
-def test_myocardial_summary_value_is_the_median_robust_to_a_blood_tail() -> None:
-    """An automatic myocardium that takes in blood-pool pixels adds a one-sided tail: the biomarker (the median)
-    stays at the wall's value, the mean follows the tail (the reference's T1 bias with the segmenter's labels)."""
-    labels = ring_labels(nz=1)
-    eroded = np.stack([ndimage.binary_erosion(s) for s in labels == LV_MYO])
-    value = np.where(eroded, 1200.0, np.nan)
-    tail = np.argwhere(eroded[0])[::10]  # 10% of the ROI at blood T1
-    value[0][tuple(tail.T)] = 1900.0
-    out = myocardial_summary(value, np.isfinite(value), labels, GEOM)
-    assert out["statistic"] == "median" and out["value"] == out["median"] == pytest.approx(1200.0)
-    assert out["mean"] > 1250.0
-    assert out["per_slice"][0]["value"] == pytest.approx(1200.0)
-
-
-def test_myocardial_summary_per_segment() -> None:
-    labels = ring_labels(nz=3)
-    segments = np.zeros(labels.shape, dtype=np.int8)
-    segments[labels == LV_MYO] = 5
-    segments[0][(labels[0] == LV_MYO) & (np.arange(40)[None, :] < 20)] = 2
-    value = np.where(segments == 2, 900.0, 1200.0)
-    out = myocardial_summary(value, np.ones(labels.shape, bool), labels, GEOM, segments)
-    assert out["per_segment"][2]["mean"] == pytest.approx(900.0) == out["per_segment"][2]["value"]
-    assert out["per_segment"][5]["mean"] == pytest.approx(1200.0)
-    assert math.isnan(out["per_segment"][1]["mean"]) and out["per_segment"][1]["n_pixels"] == 0
-
-
-def test_myocardial_summary_nan_with_reason() -> None:
-    thin = ring_labels(r_in=7.0, r_out=8.0)  # a one-pixel ring vanishes under erosion
-    value = np.full(thin.shape, 1000.0)
-    out = myocardial_summary(value, np.ones(thin.shape, bool), thin, GEOM)
-    assert math.isnan(out["mean"]) and math.isnan(out["value"]) and out["n_pixels"] == 0 and "erosion" in out["reason"]
-    none = np.zeros_like(thin)
-    out = myocardial_summary(value, np.ones(thin.shape, bool), none, GEOM)
-    assert math.isnan(out["mean"]) and "no LV myocardium" in out["reason"]
-    labels = ring_labels()
-    out = myocardial_summary(value, np.zeros(labels.shape, bool), labels, GEOM)
-    assert math.isnan(out["mean"]) and out["n_invalid"] == out["n_pixels"] > 0 and "invalid" in out["reason"]
-    with pytest.raises(ValueError, match="valid"):
-        myocardial_summary(value, np.ones((1, 2, 3), bool), labels, GEOM)

@@ -18,7 +18,9 @@ from cardiomm.io.nifti import load_image
 from cardiomm.phantom.generate import PhantomConfig, cohort_specs, write_subject
 from cardiomm.physics.coils import rss
 from cardiomm.physics.fft import ifft2c
-from cardiomm.quantify.mapping import map_series, myocardial_summary
+from cardiomm.quantify.mapping import map_series
+from cardiomm.quantify.measure import truth_rows
+from cardiomm.quantify.roi import roi_masks, summarise
 from cardiomm.quantify.volumes import ventricular_phenotypes
 from cardiomm.quantify.wall_thickness import wall_thickness
 
@@ -65,15 +67,23 @@ def test_wall_thickness_from_true_labels_matches_analytic_truth(subject):
 
 @pytest.mark.parametrize("mod", ["t1map", "t2map", "t1rhomap"])
 def test_biomarkers_from_noiseless_images_match_truth(subject, mod):
-    s, truth = subject
+    """The truth is the median of the true parameter map over the same ROI of the true labels
+    (:func:`cardiomm.quantify.measure.truth_rows`). A noiseless reference of the realistic phantom is within 1% on
+    the global ROI and 3% on the consensus ROI: there the acquisition itself moves the value (Gibbs ringing of the
+    two blood pools beside the septum, the B1 field on the T2 / spin-lock preparations; 0.0 ms without them,
+    tests/test_noise_floor.py)."""
+    s, _ = subject
     k = read_kspace(s.kspace_path(mod))
     images = rss(ifft2c(torch.from_numpy(k))).numpy()
     times = read_timing(s.timing_path(mod), nz=images.shape[1], nt=images.shape[0])
     bm = MODALITIES[mod].biomarker
     labels, geom = load_image(s.label_path(mod))
+    truth = pd.DataFrame(truth_rows(s.id, "test", bm, load_image(s.truth_map_path(bm))[0], labels, geom))
     vmap, valid = map_series(images, times, bm, mask=labels[0] > 0)
-    summ = myocardial_summary(vmap, valid, labels[0].astype(np.uint8), geom)
-    assert summ["value"] == pytest.approx(truth[bm], rel=0.01)
+    rois, _ = roi_masks(labels, geom)
+    for roi, rel in (("consensus", 0.03), ("global", 0.01)):
+        assert summarise(vmap, valid, rois[roi])["value"] == pytest.approx(
+            truth.set_index("roi").loc[roi, "value"], rel=rel), roi
     assert bm in BIOMARKERS
 
 

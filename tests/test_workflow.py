@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -53,7 +54,7 @@ def test_every_table_and_figure_is_produced(tiny_run):
         df = pd.read_csv(res / "tables" / f"{t}.csv")
         assert len(df) > 0, t
     audit = (res / "audit.md").read_text()
-    assert audit.startswith("# Clinical-indicator preservation audit") and "## Mapping fits: noise floor" in audit
+    assert audit.startswith("# Clinical-indicator preservation audit")
     figs = sorted(p.name for p in (res / "figures").glob("*.png"))
     assert "image_quality.png" in figs and "maps.png" in figs
     assert all((res / "figures" / f.replace(".png", ".pdf")).exists() for f in figs)
@@ -64,19 +65,33 @@ def test_tables_hold_every_subject_method_mask_and_indicator(tiny_run):
     res = tiny_run / "results" / "tiny" / "tables"
     ph = pd.read_csv(res / "phenotypes.csv")
     bm = pd.read_csv(res / "biomarkers.csv")
-    methods = {"truth", "reference", "zerofilled", "sense", "varnet", "cardiomm"}
+    methods = {"truth", "reference", "rescan", "zerofilled", "sense", "varnet", "cardiomm"}  # rescan: always
     assert set(ph["method"]) == methods and set(bm["method"]) == methods
     assert set(ph["indicator"]) == set(PHENOTYPES)
     assert set(bm["indicator"]) == set(BIOMARKERS)
-    # every measured biomarker row says what was done about the noise floor and which ROI statistic it is
+    # one procedure for every image: per biomarker one fit text for the reference and every method (issue 30),
+    # the floor from the acquisition, the same P for every image of a series
     measured = bm[bm["method"] != "truth"]
-    assert measured["noise_floor"].notna().all() and set(measured["statistic"]) == {"median"}
-    assert measured.loc[measured["method"] == "reference", "noise_floor"].str.startswith("removed").any()
+    assert (measured.groupby("indicator")["procedure"].nunique() == 1).all()
+    assert measured["procedure"].str.contains("P from the acquisition").all() and set(bm["statistic"]) == {"median"}
+    assert (measured.groupby(["subject", "indicator"])["noise_floor"].nunique() == 1).all()
+    # rows per ROI and label source: truth and reference own labels only, every method both
+    from cardiomm.quantify.roi import ROIS
+
+    assert set(bm["roi"]) == set(ROIS)
+    assert set(bm.loc[bm["method"].isin(["truth", "reference"]), "labels"]) == {"own"}
+    assert set(bm.loc[bm["method"] == "cardiomm", "labels"]) == {"own", "reference"}
+    n_bm = bm["subject"].nunique() * len(BIOMARKERS) * len(ROIS)
+    assert len(bm) == n_bm * (2 + 2 * 4 * 3)  # truth, reference; 4 methods x 3 masks x 2 label sources
+    ok = bm[bm["qc_pass"]]
+    assert (ok["n_valid"] > 0).all() and np.allclose(ok["valid_fraction"], ok["n_valid"] / ok["n_pixels"])
+    assert set(ph["labels"]) == {"own"} and ph["roi"].isna().all()
     masks = {"Uniform8", "ktGaussian16", "ktRadial24"}
     assert set(ph.loc[ph["method"] == "cardiomm", "mask"]) == masks
     n_subj = ph["subject"].nunique()
     # one row per subject x method x mask x indicator
-    assert len(ph) == n_subj * len(PHENOTYPES) * (2 + 4 * len(masks))
+    assert len(ph) == n_subj * len(PHENOTYPES) * (3 + 4 * len(masks))  # truth, reference, rescan; 4 methods
+    assert set(ph.loc[ph["method"] == "rescan", "mask"]) == {"full"}
     # a value is either finite or flagged with a reason: never a silent NaN
     silent = ph[ph["value"].isna() & ph["qc_reason"].isna()]
     assert silent.empty
@@ -86,8 +101,23 @@ def test_tables_hold_every_subject_method_mask_and_indicator(tiny_run):
         assert col in agr.columns
     assert set(agr["comparator"]) == {"reference", "truth"}
     iq = pd.read_csv(res / "image_quality.csv")
-    assert set(iq["method"]) == {"zerofilled", "sense", "varnet", "cardiomm"}
+    assert set(iq["method"]) == {"rescan", "zerofilled", "sense", "varnet", "cardiomm"}
     assert (iq["ssim"] <= 1).all() and (iq["psnr"] > 0).all()
+    assert set(iq.loc[iq["method"] == "rescan", "mask"]) == {"full"} and iq["psnr"].notna().all()
+
+
+@pytest.mark.slow
+def test_the_audit_opens_with_the_verdict_map_and_the_null_control(tiny_run):
+    res = tiny_run / "results" / "tiny"
+    audit = (res / "audit.md").read_text()
+    top = audit.split("## The verdict rule")[0]
+    assert "This audit's n is illustrative" in top and "benchmarks/results/audit_cohort/" in top
+    assert "![Verdict map" in top and (res / "figures" / "verdict_map.png").exists()
+    assert "Rescan (null control) full" in top and "## The gauge's proof: the null control" in top
+    assert "data:image/png;base64," in (res / "audit.html").read_text()
+    agr = pd.read_csv(res / "tables" / "agreement.csv")
+    ctl = agr[(agr["method"] == "rescan") & (agr["comparator"] == "reference")]
+    assert set(ctl["mask"]) == {"full"} and len(ctl) >= 14
 
 
 @pytest.mark.slow

@@ -21,6 +21,13 @@ Statistics (d = method - comparator, n valid pairs)
 Each cell gets a three-valued ``verdict`` (``preserved`` / ``not preserved`` / ``inconclusive``, with the
 ``n_needed`` to decide) from :mod:`cardiomm.compare.verdict`; ``preserved`` is ``verdict == "preserved"``.
 Degenerate cells never raise: they get NaN statistics, an ``inconclusive`` verdict and a human-readable ``reason``.
+
+Cells (``/work/wt/GAUGE_CONTRACT.md``): indicator x ``roi`` x ``labels`` x method x mask. ``roi`` is the biomarker's
+region (``consensus``, ``global``, ``AHA1``..``AHA16``; empty for phenotypes) and ``labels`` whose segmentation
+defined it (``own``: the method's, end to end; ``reference``: the reference's ROI on the method's images,
+reconstruction only). A method row is paired with the comparator's row of the same subject, indicator and ``roi``
+with ``labels = own`` (the reference and the truth are measured on their own labels). Tables without these
+columns (older tables, phenotypes) are read as ``roi = ""`` and ``labels = own``.
 """
 
 from __future__ import annotations
@@ -49,8 +56,15 @@ from cardiomm.conventions import (
 from cardiomm.methods import METHODS
 
 INDICATOR_COLUMNS = ("subject", "split", "method", "mask", "indicator", "unit", "value", "qc_pass", "qc_reason")
+#: the optional cell columns of the contract, with the value a table without them is read as
+ROI, LABELS = "roi", "labels"
+OWN, REFERENCE_LABELS = "own", "reference"
+LABEL_KINDS = (OWN, REFERENCE_LABELS)
+#: the headline ROI of the biomarkers (the SCMR/EACVI consensus ROI; phenotypes have roi "")
+HEADLINE_ROI = "consensus"
 AGREEMENT_COLUMNS = (
-    "indicator", "unit", "method", "mask", "comparator", "n", "n_qc_failed", "n_nonfinite", "n_unpaired", "splits",
+    "indicator", "unit", "roi", "labels", "method", "mask", "comparator", "n", "n_qc_failed", "n_nonfinite",
+    "n_unpaired", "splits",
     "mean_comparator", "mean_method", "bias", "sd", "loa_low", "loa_high", "bias_ci_low", "bias_ci_high",
     "loa_low_ci_low", "loa_low_ci_high", "loa_high_ci_low", "loa_high_ci_high",
     "icc", "icc_ci_low", "icc_ci_high", "pearson_r", "wilcoxon_p", "cov_pct", "mad",
@@ -106,7 +120,8 @@ def validate_indicator_table(df: pd.DataFrame, name: str = "df") -> pd.DataFrame
 
     Returns
     -------
-    A copy with ``value`` as float and ``qc_pass`` as bool.
+    A copy with ``value`` as float, ``qc_pass`` as bool, and ``roi`` (``""`` where absent) and ``labels``
+    (``own`` where absent) as strings.
 
     Raises
     ------
@@ -120,6 +135,11 @@ def validate_indicator_table(df: pd.DataFrame, name: str = "df") -> pd.DataFrame
         raise ValueError(f"{name}: missing columns {missing}; expected {list(INDICATOR_COLUMNS)}")
     out = df.copy()
     out["subject"] = out["subject"].astype(str)
+    out[ROI] = out[ROI].fillna("").astype(str) if ROI in out.columns else ""
+    out[LABELS] = out[LABELS].fillna(OWN).astype(str) if LABELS in out.columns else OWN
+    bad_labels = sorted(set(out[LABELS]) - set(LABEL_KINDS))
+    if bad_labels:
+        raise ValueError(f"{name}: column 'labels' has unknown values {bad_labels}; known: {list(LABEL_KINDS)}")
     unknown = sorted(set(out["indicator"]) - set(INDICATORS))
     if unknown:
         raise ValueError(f"{name}: unknown indicators {unknown}; known: {list(INDICATORS)}")
@@ -137,26 +157,62 @@ def validate_indicator_table(df: pd.DataFrame, name: str = "df") -> pd.DataFrame
     if len(wrong):
         ind, got = wrong.iloc[0]["indicator"], wrong.iloc[0]["unit"]
         raise ValueError(f"{name}: indicator {ind} has unit {got!r}, expected {unit(ind)!r}")
-    dup = out.duplicated(["subject", "method", "mask", "indicator"], keep=False)
+    dup = out.duplicated(["subject", "method", "mask", "indicator", ROI, LABELS], keep=False)
     if dup.any():
         row = out[dup].iloc[0]
+        where = "".join(f" {c}={row[c]}" for c in (ROI, LABELS) if row[c] not in ("", OWN))
         raise ValueError(
             f"{name}: duplicated rows for subject={row['subject']} method={row['method']} mask={row['mask']} "
-            f"indicator={row['indicator']}"
+            f"indicator={row['indicator']}{where}"
         )
     out["value"] = pd.to_numeric(out["value"], errors="coerce").astype(float)
     out["qc_pass"] = _as_bool(out["qc_pass"], name)
     return out
 
 
+def roi_sort_key(roi: str) -> tuple[int, int, str]:
+    """Sort key of the ``roi`` column: ``""`` (phenotypes), ``consensus``, ``global``, ``AHA1``..``AHA16``, others."""
+    fixed = {"": 0, HEADLINE_ROI: 1, "global": 2}
+    if roi in fixed:
+        return (fixed[roi], 0, roi)
+    if roi.startswith("AHA") and roi[3:].isdigit():
+        return (3, int(roi[3:]), roi)
+    return (4, 0, roi)
+
+
+def headline_roi(rois: set[str] | list[str]) -> str:
+    """The ROI an indicator's headline verdict uses among those present: ``consensus``, else ``""`` (no ROI
+    column: an older table or a phenotype), else the first in :func:`roi_sort_key` order."""
+    rois = set(rois)
+    for r in (HEADLINE_ROI, ""):
+        if r in rois:
+            return r
+    return sorted(rois, key=roi_sort_key)[0]
+
+
+def headline(df: pd.DataFrame, labels: str = OWN) -> pd.DataFrame:
+    """The rows of a table (indicator or agreement) that the audit's headline uses: ``labels`` (default ``own``,
+    end to end) and per indicator its :func:`headline_roi`. Tables without the columns are returned whole."""
+    if ROI not in df.columns and LABELS not in df.columns:
+        return df
+    roi = df[ROI].fillna("").astype(str) if ROI in df.columns else pd.Series("", index=df.index)
+    lab = df[LABELS].fillna(OWN).astype(str) if LABELS in df.columns else pd.Series(OWN, index=df.index)
+    keep = lab == labels
+    head = {ind: headline_roi(set(roi[df["indicator"] == ind])) for ind in df["indicator"].unique()}
+    return df[keep & (roi == df["indicator"].map(head))]
+
+
 def paired_values(
-    df: pd.DataFrame, indicator: str, method: str, mask: str, comparator: str = REFERENCE
+    df: pd.DataFrame, indicator: str, method: str, mask: str, comparator: str = REFERENCE, roi: str | None = None,
+    labels: str = OWN,
 ) -> tuple[pd.DataFrame, int, int, int]:
-    """Pair one method x mask with the comparator by subject for one indicator.
+    """Pair one method x mask with the comparator by subject for one indicator (and ROI, labels).
 
     Parameters
     ----------
     df : a table already passed through :func:`validate_indicator_table`.
+    roi, labels : the method rows' ROI and labels; the comparator's rows are those of the same ROI with
+        ``labels = own``. ``roi=None``: the indicator's :func:`headline_roi`.
 
     Returns
     -------
@@ -167,8 +223,11 @@ def paired_values(
     n_unpaired : subjects present on only one side.
     """
     sel = df[df["indicator"] == indicator]
-    comp = sel[sel["method"] == comparator].set_index("subject")
-    meth = sel[(sel["method"] == method) & (sel["mask"] == mask)].set_index("subject")
+    if roi is None:
+        roi = headline_roi(set(sel[ROI]))
+    sel = sel[sel[ROI] == roi]
+    comp = sel[(sel["method"] == comparator) & (sel[LABELS] == OWN)].set_index("subject")
+    meth = sel[(sel["method"] == method) & (sel["mask"] == mask) & (sel[LABELS] == labels)].set_index("subject")
     common = meth.index.intersection(comp.index)
     n_unpaired = len(meth.index.symmetric_difference(comp.index))
     c, m = comp.loc[common], meth.loc[common]
@@ -346,8 +405,9 @@ def agreement_table(
 
     Returns
     -------
-    DataFrame with columns :data:`AGREEMENT_COLUMNS`, one row per indicator x method x mask,
-    sorted by indicator (conventions order), method (conventions order) and mask (pattern, R).
+    DataFrame with columns :data:`AGREEMENT_COLUMNS`, one row per indicator x roi x labels x method x mask,
+    sorted by indicator (conventions order), roi (:func:`roi_sort_key`), labels (own first), method (registry
+    order) and mask (pattern, R).
     ``reason`` lists everything excluded or undefined ("" when nothing); ``verdict`` and ``n_needed`` come
     from :func:`cardiomm.compare.verdict.verdict`; ``preserved`` is ``verdict == "preserved"``.
     """
@@ -366,14 +426,15 @@ def agreement_table(
     tolerances = _check_tolerances(tolerances)
 
     skip = {comparator} | ({TRUTH} if comparator == REFERENCE else set())
-    cells = data.loc[~data["method"].isin(skip), ["indicator", "method", "mask"]].drop_duplicates()
+    cells = data.loc[~data["method"].isin(skip), ["indicator", ROI, LABELS, "method", "mask"]].drop_duplicates()
     cells = sorted(
-        cells.itertuples(index=False),
-        key=lambda r: (list(INDICATORS).index(r.indicator), known_methods().index(r.method), mask_sort_key(r.mask)),
+        cells.itertuples(index=False, name=None),
+        key=lambda r: (list(INDICATORS).index(r[0]), roi_sort_key(r[1]), LABEL_KINDS.index(r[2]),
+                       known_methods().index(r[3]), mask_sort_key(r[4])),
     )
     rows = []
-    for ind, meth, mask in cells:
-        pairs, n_failed, n_nonfinite, n_unpaired = paired_values(data, ind, meth, mask, comparator)
+    for ind, roi, labels, meth, mask in cells:
+        pairs, n_failed, n_nonfinite, n_unpaired = paired_values(data, ind, meth, mask, comparator, roi, labels)
         st, reasons = pair_statistics(pairs["method"].to_numpy(), pairs["comparator"].to_numpy())
         excluded = [
             (n_unpaired, "unpaired subject", "unpaired subjects"),
@@ -388,7 +449,8 @@ def agreement_table(
         if not np.isfinite(st["bias"]):
             reasons.append("not computable: inconclusive")
         rows.append({
-            "indicator": ind, "unit": unit(ind), "method": meth, "mask": mask, "comparator": comparator,
+            "indicator": ind, "unit": unit(ind), "roi": roi, "labels": labels, "method": meth, "mask": mask,
+            "comparator": comparator,
             "n": len(pairs), "n_qc_failed": n_failed, "n_nonfinite": n_nonfinite, "n_unpaired": n_unpaired,
             "splits": ";".join(sorted(set(pairs["split"].astype(str)))),
             "mean_comparator": float(pairs["comparator"].mean()) if len(pairs) else math.nan,

@@ -1,10 +1,17 @@
 """Clinical-indicator preservation audit: which indicators survive which acceleration, per method.
 
-Each indicator x method x mask gets a three-valued verdict (:mod:`cardiomm.compare.verdict`): *preserved*
-when the 95% CIs of both Bland-Altman limits of agreement against the comparator lie inside +/- the
-tolerance, *not preserved* when a point limit (or the whole CI of the bias) lies outside it, and
-*inconclusive* otherwise, with the number of pairs that would be needed to decide. Tolerances are LoA
-half-widths (:mod:`cardiomm.compare.tolerances`, which states for each what its source reports).
+Each indicator x method x mask gets a three-valued verdict (:mod:`cardiomm.compare.verdict`), symmetric in
+evidence: *preserved* when the 95% CIs of both Bland-Altman limits of agreement against the comparator lie inside
++/- the tolerance, *not preserved* only when a limit's CI (or the bias CI) lies wholly outside it, *inconclusive*
+otherwise, with the number of pairs that would decide. Tolerances are LoA half-widths
+(:mod:`cardiomm.compare.tolerances`, which states for each what its source reports).
+
+The report opens with what a reader needs at a glance: whether its n is the powered one, one verdict map
+(indicator x method x mask; a figure and the same matrix as text) and the null control's row, the gauge's proof
+(a repeat scan measured like a reconstruction must come out preserved; if it does not, the gauge is broken, not
+the methods). The headline cells are end to end (each method's own segmentation) on the consensus ROI
+(:func:`cardiomm.compare.agreement.headline`); the reconstruction-only cells (the reference's ROI on the method's
+images) follow as their own matrix, and the measurement procedure and the fits' valid fractions are printed.
 """
 
 from __future__ import annotations
@@ -14,19 +21,22 @@ import math
 import numpy as np
 import pandas as pd
 
-from cardiomm.compare.agreement import mask_sort_key
+from cardiomm.compare.agreement import LABELS, REFERENCE_LABELS, headline, mask_sort_key
 from cardiomm.compare.power import power_markdown
 from cardiomm.compare.tolerances import APPLIED_AS, TOLERANCES, default_tolerances
 from cardiomm.compare.verdict import INCONCLUSIVE, NOT_PRESERVED, PRESERVED, verdict
 from cardiomm.conventions import FULLY_SAMPLED, INDICATORS, REFERENCE, TRUTH, unit
-from cardiomm.methods import METHODS, REGISTRY, label
+from cardiomm.methods import CONTROLS, METHODS, REGISTRY, label
 
-__all__ = ["METHOD_LABELS", "audit_markdown", "default_tolerances", "method_label", "noise_floor_markdown"]
+__all__ = ["METHOD_LABELS", "audit_markdown", "default_tolerances", "glance_cell", "method_label",
+           "procedure_markdown", "verdict_matrix"]
 
 #: display names: the two comparators, then every method's label from the registry (:mod:`cardiomm.methods`)
 METHOD_LABELS: dict[str, str] = {TRUTH: "Truth", REFERENCE: "Reference", **{n: m.label for n, m in REGISTRY.items()}}
 _COMPARATOR_LABELS = {TRUTH: "Truth", REFERENCE: "Reference"}
 _MARK = {PRESERVED: "✓", NOT_PRESERVED: "✗", INCONCLUSIVE: "?"}
+#: where the committed powered audit lives (the default run's audit points there)
+POWERED_RESULT = "benchmarks/results/audit_cohort/"
 
 
 def method_label(method: str) -> str:
@@ -83,7 +93,8 @@ def _ba_text(r: pd.Series) -> str:
 
 
 def _sentence(method: str, mask: str, sub: pd.DataFrame) -> str:
-    """One line: "CardioMM at ktRadial24 preserves 2/14 indicators; not preserved: ...; inconclusive: ..."."""
+    """One line: "CardioMM at ktRadial24 preserves 2/14 indicators; not preserved: ...; inconclusive: ..."; each
+    verdict says only what its n shows (an undecided cell is inconclusive with the n that would decide)."""
     n_total = len(sub)
     ok = sub[sub["verdict"] == PRESERVED]
     failed = sub[sub["verdict"] == NOT_PRESERVED]
@@ -95,7 +106,7 @@ def _sentence(method: str, mask: str, sub: pd.DataFrame) -> str:
         text += "; not preserved: " + ", ".join(_ba_text(r) + ")" for _, r in failed.iterrows())
     if len(unsure):
         text += "; inconclusive: " + ", ".join(
-            _ba_text(r) + f"; {_need_txt(r['n_needed'])} needed)" for _, r in unsure.iterrows()
+            _ba_text(r) + f"; {_need_txt(r['n_needed'])} needed to decide)" for _, r in unsure.iterrows()
         )
     if len(na):
         reasons = (f"{r['indicator']} ({_md_escape(r['reason'])})" for _, r in na.iterrows())
@@ -142,10 +153,115 @@ def _method_mask_pairs(df: pd.DataFrame) -> list[tuple[str, str]]:
     return [(m, k) for m in methods for k in sorted(df.loc[df["method"] == m, "mask"].unique(), key=mask_sort_key)]
 
 
+def glance_cell(row: pd.Series) -> str:
+    """``✓ 0.3`` / ``✗ -45.1`` / ``? -12.3`` / ``? n/a``: the verdict mark and the bias (method − comparator)."""
+    if not np.isfinite(row["bias"]):
+        return "? n/a"
+    return f"{_MARK[row['verdict']]} {_fmt(row['bias'], _decimals(row['tolerance']))}"
+
+
+def verdict_matrix(agr: pd.DataFrame, tolerances: dict[str, float]) -> tuple[list[str], list[tuple[str, str]],
+                                                                          dict[tuple[str, str, str], pd.Series]]:
+    """The headline cells of one comparator's agreement rows, as the verdict map shows them.
+
+    Returns ``(indicators, columns, cells)``: indicators in conventions order; columns ``(method, mask)`` with the
+    null controls first, then the methods in registry order, masks by pattern and R; ``cells[(indicator, method,
+    mask)]`` the agreement row (verdicts recomputed from ``tolerances``, :func:`with_verdicts`). Headline: end
+    to end (own labels) on the consensus ROI (:func:`cardiomm.compare.agreement.headline`).
+    """
+    head = with_verdicts(headline(agr), tolerances)
+    cols = _method_mask_pairs(head)
+    indicators = [i for i in INDICATORS if i in set(head["indicator"])]
+    cells = {(r["indicator"], r["method"], r["mask"]): r for _, r in head.iterrows()}
+    return indicators, cols, cells
+
+
+def _glance_section(agr: pd.DataFrame, comparator: str, tolerances: dict[str, float],
+                    heatmap: str | None) -> list[str]:
+    """The verdict map (figure, then the same matrix as text) of the headline cells against ``comparator``."""
+    indicators, cols, cells = verdict_matrix(agr, tolerances)
+    lines = [f"## Verdicts at a glance (against the {comparator})", ""]
+    if heatmap:
+        lines += [f"![Verdict map: indicator × method × mask, colour = verdict, text = bias]({heatmap})", ""]
+    lines += ["Colour/mark: ✓ preserved, ✗ not preserved, ? inconclusive (undecided at this n); the number is the "
+              f"bias (method − {comparator}, indicator's unit). End to end: each method's own segmentation; "
+              "biomarkers on the consensus ROI. Null control first.", "",
+              "| indicator (unit) | tolerance | " + " | ".join(f"{method_label(m)} {k}" for m, k in cols) + " |",
+              "|---|---|" + "---|" * len(cols)]
+    for ind in indicators:
+        tol = tolerances.get(ind, math.nan)
+        row = [f"{ind} ({unit(ind)})", f"±{_fmt(tol, _decimals(tol))}" if np.isfinite(tol) else "none"]
+        row += [glance_cell(cells[(ind, m, k)]) if (ind, m, k) in cells else "" for m, k in cols]
+        lines.append("| " + " | ".join(row) + " |")
+    return [*lines, ""]
+
+
+def _null_control_section(agr: pd.DataFrame, comparator: str, tolerances: dict[str, float],
+                          null_control: str) -> list[str]:
+    """The gauge's proof: the null control's verdicts, and what they mean for every other verdict."""
+    lines = ["## The gauge's proof: the null control", ""]
+    ctl = with_verdicts(headline(agr), tolerances)
+    ctl = ctl[ctl["method"].isin(CONTROLS)]
+    if ctl.empty:
+        why = null_control or "the run has no null control method"
+        return [*lines, f"**No null control in this run**: {why}. Without a repeat scan measured like a "
+                "reconstruction, nothing here shows that the gauge (segmentation, ROI, fit) can tell a repeat "
+                "measurement from the reference within the tolerances: read each verdict as method and gauge "
+                "together.", ""]
+    for m in dict.fromkeys(ctl["method"]):
+        sub = ctl[ctl["method"] == m]
+        bad = sub[sub["verdict"] == NOT_PRESERVED]
+        open_ = sub[sub["verdict"] == INCONCLUSIVE]
+        n = int(sub["n"].max())
+        label = method_label(m)
+        lines.append(f"{label}: the same subjects acquired again, fully sampled, with fresh noise at the same SNR, "
+                     f"and measured exactly like a reconstruction (n = {n}). It must come out preserved on every "
+                     "indicator, with every bias CI containing 0.")
+        lines.append("")
+        if len(bad):
+            lines.append(f"**The gauge is broken** on {', '.join(bad['indicator'])}: a repeat scan is not "
+                         "preserved there. The verdicts of every method on these indicators measure the gauge "
+                         "(segmentation, ROI, fit), not the reconstructions; do not read them as the methods'.")
+        if len(open_):
+            need = [f"{r['indicator']} ({_need_txt(r['n_needed'])})" for _, r in open_.iterrows()]
+            lines.append(f"**The gauge is not yet proven** at n = {n} on {', '.join(need)}: until it is, a "
+                         "method's ✗ or ? on these indicators may be the gauge's.")
+        if not len(bad) and not len(open_):
+            lines.append(f"**The gauge passes**: the repeat scan is shown preserved on all {len(sub)} indicators.")
+        off = sub[np.isfinite(sub["bias_ci_low"]) & ((sub["bias_ci_low"] > 0) | (sub["bias_ci_high"] < 0))]
+        if len(off):
+            lines.append(f"Bias CI excluding 0 (a systematic difference between two acquisitions): "
+                         f"{', '.join(off['indicator'])}.")
+        lines += ["", "| indicator | bias | LoA | LoA CIs | tolerance | verdict |", "|---|---|---|---|---|---|"]
+        for _, r in sub.iterrows():
+            dec = _decimals(r["tolerance"])
+            lines.append(f"| {r['indicator']} ({r['unit']}) | {_fmt(r['bias'], dec)} | [{_fmt(r['loa_low'], dec)}, "
+                         f"{_fmt(r['loa_high'], dec)}] | [{_fmt(r['loa_low_ci_low'], dec)}, "
+                         f"{_fmt(r['loa_high_ci_high'], dec)}] | ±{_fmt(r['tolerance'], dec)} | "
+                         f"{_MARK[r['verdict']]} {r['verdict']} |")
+        lines.append("")
+    return lines
+
+
+def _n_note(agr: pd.DataFrame, powered_n: int | None) -> list[str]:
+    """The default run's warning: its n is illustrative; where the powered result is."""
+    n = int(agr["n"].max()) if len(agr) else 0
+    if powered_n is None or n >= powered_n:
+        return [f"n = {n} paired subjects per cell at most (the powered audit's size is {powered_n})." if powered_n
+                else f"n = {n} paired subjects per cell at most.", ""]
+    return [f"**This audit's n is illustrative**: at most {n} paired subjects per cell, against the {powered_n} "
+            "that the power analysis chose for a decision on every indicator (`benchmarks/results/power_cohort.md`). "
+            f"Its verdicts say only what n = {n} shows: most cells are inconclusive, and a ✓ or ✗ here needs a very "
+            f"large margin. The powered audit is committed in `{POWERED_RESULT}` (`audit.md`, its tables and "
+            "figures).", ""]
+
+
 def _comparator_section(agr: pd.DataFrame, comparator: str, tolerances: dict[str, float]) -> list[str]:
     lines: list[str] = []
     # The report's tolerances are authoritative: recompute the verdict so the text and matrix agree.
     agr = with_verdicts(agr, tolerances)
+    recon_only = agr[agr[LABELS] == REFERENCE_LABELS] if LABELS in agr.columns else agr.iloc[:0]
+    agr = headline(agr)
     cols = _method_mask_pairs(agr)
     methods = list(dict.fromkeys(m for m, _ in cols))
     indicators = [i for i in INDICATORS if i in set(agr["indicator"])]
@@ -180,6 +296,7 @@ def _comparator_section(agr: pd.DataFrame, comparator: str, tolerances: dict[str
             hit = agr[(agr["indicator"] == ind) & (agr["method"] == m) & (agr["mask"] == k)]
             row.append(_cell(hit.iloc[0]) if len(hit) else "")
         lines.append("| " + " | ".join(row) + " |")
+    lines += _recon_only_matrix(headline(recon_only, labels=REFERENCE_LABELS), tolerances)
     lines += ["", "### Per method", ""]
     for m, k in cols:
         lines.append("- " + _sentence(m, k, agr[(agr["method"] == m) & (agr["mask"] == k)]))
@@ -197,36 +314,67 @@ def _comparator_section(agr: pd.DataFrame, comparator: str, tolerances: dict[str
     return lines
 
 
-def noise_floor_markdown(biomarkers: pd.DataFrame) -> list[str]:
-    """Section: per method and mask, the mapping series whose fit removed the RSS noise floor in every slice, in
-    some, or in none (``biomarkers``: the biomarker table with its ``noise_floor`` column; rows without it, or
-    truth rows, are left out). A biomarker verdict compares fits with different noise treatment wherever the
-    method's series and the comparator's differ here."""
-    if biomarkers is None or "noise_floor" not in biomarkers.columns:
+def _recon_only_matrix(rows: pd.DataFrame, tolerances: dict[str, float]) -> list[str]:
+    """The reconstruction-only cells (the reference's ROI pixels on the method's images): what the reconstruction
+    does to the tissue value, without what it does to the segmenter."""
+    if rows.empty:
         return []
-    from cardiomm.quantify.noise import floor_status  # the vocabulary of the text it reads back
+    cols = _method_mask_pairs(rows)
+    lines = ["", "### Reconstruction only (the reference's ROI on the method's images)", "",
+             "| indicator (unit) | tolerance | " + " | ".join(f"{method_label(m)} {k}" for m, k in cols) + " |",
+             "|---|---|" + "---|" * len(cols)]
+    for ind in [i for i in INDICATORS if i in set(rows["indicator"])]:
+        tol = tolerances.get(ind, math.nan)
+        row = [f"{ind} ({unit(ind)})", f"±{_fmt(tol, _decimals(tol))}" if np.isfinite(tol) else "none"]
+        for m, k in cols:
+            hit = rows[(rows["indicator"] == ind) & (rows["method"] == m) & (rows["mask"] == k)]
+            row.append(_cell(hit.iloc[0]) if len(hit) else "")
+        lines.append("| " + " | ".join(row) + " |")
+    return lines
 
-    b = biomarkers[biomarkers["method"] != TRUTH]
-    b = b[b["noise_floor"].notna()]
-    if b.empty:
-        return []
-    b = b.assign(status=b["noise_floor"].map(floor_status))
-    series = b.drop_duplicates(["method", "mask", "subject", "indicator"])
-    lines = ["## Mapping fits: noise floor", "",
-             "Series (subject x biomarker) whose fit removed the RSS noise floor, estimated from the background air, "
-             "in every slice / some slices / none. The floor is removed only where the air is white noise "
-             "(`quantify.noise_floor`); a denoised or aliased reconstruction is fitted as it is. Where a method's "
-             "series and the comparator's differ here, a biomarker's bias includes the different noise treatment, "
-             "not only the reconstruction.", "",
-             "| method | mask | every slice | some slices | none |", "|---|---|---|---|---|"]
-    for m, k in _method_mask_pairs(series):
-        st = series[(series["method"] == m) & (series["mask"] == k)]["status"].value_counts()
-        lines.append(f"| {method_label(m)} | {k} | {st.get('every', 0)} | {st.get('some', 0)} | {st.get('none', 0)} |")
+
+def procedure_markdown(biomarkers: pd.DataFrame | None) -> list[str]:
+    """Section: the measurement procedure (the biomarker table's ``procedure``, one for every image) and the valid
+    fraction of each cell's ROI fits (``valid_fraction``, or ``1 - n_invalid / n_pixels`` in older tables), per
+    method x mask and biomarker: median [min] over the subjects, headline ROI and own labels."""
+    lines = ["## Measurement procedure and valid fits", ""]
+    if biomarkers is None or biomarkers.empty:
+        return [*lines, "No biomarker table was given.", ""]
+    b = biomarkers[biomarkers["method"] != TRUTH].copy()
+    if "procedure" in b.columns and b["procedure"].notna().any():
+        procs = list(dict.fromkeys(b["procedure"].dropna().astype(str)))
+        if len(procs) == 1:
+            lines.append(f"One procedure for every image (reference, null control, reconstructions): {procs[0]}.")
+        else:
+            lines.append("**More than one procedure ran** (the reference and the methods may not be measured "
+                         "alike): " + "; ".join(procs) + ".")
+    else:
+        lines.append("The biomarker table does not record the fit procedure (no `procedure` column).")
+    if "valid_fraction" in b.columns:
+        b["vf"] = pd.to_numeric(b["valid_fraction"], errors="coerce")
+    elif {"n_pixels", "n_invalid"} <= set(b.columns):
+        npx = pd.to_numeric(b["n_pixels"], errors="coerce")
+        b["vf"] = 1.0 - pd.to_numeric(b["n_invalid"], errors="coerce") / npx.where(npx > 0)
+    else:
+        return [*lines, "", "The biomarker table records no valid fractions (no `valid_fraction` column).", ""]
+    b = headline(b)
+    bms = [i for i in INDICATORS if i in set(b["indicator"])]
+    lines += ["", "Fraction of the ROI's pixels whose fit is valid, per method × mask: median [min] over subjects "
+              "(end to end, headline ROI).", "",
+              "| method | mask | " + " | ".join(bms) + " |", "|---|---|" + "---|" * len(bms)]
+    for m, k in _method_mask_pairs(b):
+        sub = b[(b["method"] == m) & (b["mask"] == k)]
+        cells = []
+        for ind in bms:
+            v = sub.loc[sub["indicator"] == ind, "vf"].dropna()
+            cells.append(f"{v.median():.2f} [{v.min():.2f}]" if len(v) else "n/a")
+        lines.append(f"| {method_label(m)} | {k} | " + " | ".join(cells) + " |")
     return [*lines, ""]
 
 
 def audit_markdown(agreement: pd.DataFrame, tolerances: dict[str, float], sources: dict[str, str], cohort: str,
-                   biomarkers: pd.DataFrame | None = None) -> str:
+                   biomarkers: pd.DataFrame | None = None, *, heatmap: str | None = None, null_control: str = "",
+                   powered_n: int | None = None) -> str:
     """Markdown report answering "which indicators survive which acceleration, per method".
 
     Parameters
@@ -239,14 +387,23 @@ def audit_markdown(agreement: pd.DataFrame, tolerances: dict[str, float], source
     sources : indicator -> citation string for the tolerance (printed where a value differs from the
         defaults of :mod:`cardiomm.compare.tolerances`).
     cohort : cohort name shown in the title.
-    biomarkers : the biomarker table (optional): adds the noise-floor section (:func:`noise_floor_markdown`).
+    biomarkers : the biomarker table (optional): adds the procedure / valid-fraction section
+        (:func:`procedure_markdown`; the noise-floor section of the one-sided floor policy is gone, issue 30).
+    heatmap : path of the verdict map figure relative to the audit (drawn by
+        :func:`cardiomm.figures.plots.verdict_heatmap`), shown at the top.
+    null_control : why the run has no null control (``""`` when it has one; :attr:`cardiomm.workflow.Plan.
+        null_control`).
+    powered_n : the powered audit's subjects per cell (config ``agreement.powered_n``); an audit with fewer says
+        that its n is illustrative and points to :data:`POWERED_RESULT`.
 
     Returns
     -------
-    The Markdown text: title and criterion, then per comparator an at-a-glance count table, the
-    summary matrix (rows indicators with unit and tolerance, columns method x mask, cells
-    verdict mark, bias [LoA], n needed when inconclusive), one sentence per method x mask, the
-    non-computable cells with reasons; and finally the tolerance table (value, what it is, source).
+    The Markdown text: title, the n note, the verdict map (figure and text matrix, null control first) against
+    the first comparator, the null control's section (the gauge's proof), the criterion; then per comparator an
+    at-a-glance count table, the summary matrix (rows indicators with unit and tolerance, columns method x mask,
+    cells verdict mark, bias [LoA], n needed when inconclusive), the reconstruction-only matrix, one sentence per
+    method x mask, the non-computable cells with reasons; the power table, the measurement procedure and valid
+    fractions, the noise-floor table, and the tolerance table (value, what it is, source).
     """
     if not isinstance(agreement, pd.DataFrame):
         raise TypeError(f"agreement: expected a pandas DataFrame, got {type(agreement).__name__}")
@@ -258,27 +415,38 @@ def audit_markdown(agreement: pd.DataFrame, tolerances: dict[str, float], source
         "",
         "Question: which clinical indicators survive which acceleration, per reconstruction method?",
         "",
+    ]
+    comps = sorted(agreement["comparator"].unique(), key=lambda c: (c != REFERENCE, c))
+    if agreement.empty:
+        lines += ["No agreement rows: nothing to audit.", ""]
+    else:
+        main = agreement[agreement["comparator"] == comps[0]]
+        lines += _n_note(headline(main), powered_n)
+        lines += _glance_section(main, comps[0], tolerances, heatmap)
+        lines += _null_control_section(main, comps[0], tolerances, null_control)
+    lines += [
+        "## The verdict rule",
+        "",
         "Verdict per indicator × method × mask, from the Bland-Altman limits of agreement (LoA = bias ± 1.96 SD "
-        "of the paired differences) and their 95% CIs (LoA ± t·SD·√(1/n + 1.96²/(2(n−1))), Bland & Altman 1999):",
+        "of the paired differences) and their 95% CIs (LoA ± t·SD·√(1/n + 1.96²/(2(n−1))), Bland & Altman 1999). "
+        "The rule is symmetric in evidence: each verdict needs a 95% interval on its side of the tolerance.",
         "",
         "- **preserved** (✓): the CIs of both limits of agreement lie inside ± the tolerance;",
-        "- **not preserved** (✗): a point limit of agreement lies outside the tolerance, or the whole CI of the "
-        "bias does;",
-        "- **inconclusive** (?): neither; shown with the number of pairs that would make the LoA CIs fit inside "
-        "the tolerance if bias and SD stayed as observed. Cells without enough valid pairs are inconclusive.",
+        "- **not preserved** (✗): the data exclude preservation: the CI of a limit lies wholly outside the "
+        "tolerance, or the CI of the bias does;",
+        "- **inconclusive** (?): neither; shown with the number of pairs that would decide it, either way, if bias "
+        "and SD stayed as observed. Cells without enough valid pairs are inconclusive.",
         "",
         f"Tolerances are applied as {APPLIED_AS}s; the table at the end says what each value is and where it "
         "comes from.",
         "",
     ]
-    if agreement.empty:
-        lines += ["No agreement rows: nothing to audit.", ""]
-    comps = sorted(agreement["comparator"].unique(), key=lambda c: (c != REFERENCE, c))
     for comp in comps:
         lines += _comparator_section(agreement[agreement["comparator"] == comp], comp, tolerances)
     if not agreement.empty:
         lines += power_markdown(agreement, tolerances)
-    lines += noise_floor_markdown(biomarkers)
+    if biomarkers is not None:
+        lines += procedure_markdown(biomarkers)
     lines += [
         "## Tolerances",
         "",

@@ -1,4 +1,4 @@
-"""A minimal Markdown-to-HTML converter for the audit (headings, tables, lists, paragraphs, bold, code).
+"""A minimal Markdown-to-HTML converter for the audit (headings, tables, lists, paragraphs, bold, code, images).
 
 Only the subset that :func:`cardiomm.compare.audit.audit_markdown` writes; it lets the Snakemake report show
 the audit inline without another dependency.
@@ -10,6 +10,7 @@ import html
 import re
 
 _BOLD = re.compile(r"\*\*(.+?)\*\*")
+_IMAGE = re.compile(r"^!\[(?P<alt>[^\]]*)\]\((?P<src>[^)]+)\)$")
 _CODE = re.compile(r"`([^`]+)`")
 _STYLE = ("body{font-family:sans-serif;max-width:1400px;margin:2em auto;line-height:1.4}"
           "table{border-collapse:collapse;font-size:0.85em;margin:1em 0}"
@@ -26,8 +27,14 @@ def _cells(line: str) -> list[str]:
     return [c.strip() for c in line.strip().strip("|").split("|")]
 
 
-def markdown_to_html(md: str, title: str = "audit") -> str:
-    """Convert the audit's Markdown to a standalone HTML page."""
+def markdown_to_html(md: str, title: str = "audit", images: dict[str, bytes] | None = None) -> str:
+    """Convert the audit's Markdown to a standalone HTML page.
+
+    A line ``![alt](src)`` becomes an image shown at its own size up to the page width; with ``images[src]`` (PNG
+    bytes) it is inlined as a data URI, so the page (and the Snakemake report that embeds it) needs no other file.
+    """
+    import base64
+
     out, para, lines, i = [], [], md.splitlines(), 0
 
     def flush() -> None:
@@ -37,7 +44,15 @@ def markdown_to_html(md: str, title: str = "audit") -> str:
 
     while i < len(lines):
         line = lines[i]
-        if line.startswith("#"):
+        img = _IMAGE.match(line.strip())
+        if img:
+            flush()
+            src = img["src"]
+            if images and src in images:
+                src = "data:image/png;base64," + base64.b64encode(images[src]).decode("ascii")
+            out.append(f"<p><img src='{html.escape(src)}' alt='{html.escape(img['alt'])}' "
+                       "style='max-width:100%;height:auto'></p>")
+        elif line.startswith("#"):
             flush()
             level = len(line) - len(line.lstrip("#"))
             out.append(f"<h{level}>{_inline(line[level:].strip())}</h{level}>")

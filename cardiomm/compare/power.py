@@ -1,8 +1,18 @@
-"""Audit power: how many subjects each indicator needs for the CIs of its limits of agreement to fit inside
-the tolerance (the ``preserved`` criterion of :mod:`cardiomm.compare.verdict`).
+"""Audit power: how many subjects each indicator needs for its verdict to be decided (preserved or not preserved,
+:mod:`cardiomm.compare.verdict`), at the observed bias and SD, and with what probability a cohort of n decides.
 
-Pure functions of the agreement rows (bias, SD of the differences, n) and the tolerances; the LoA CI formula
-and the search for n are those of :mod:`cardiomm.compare.verdict` (reused, not re-derived).
+Pure functions of the agreement rows (bias, SD of the differences, n) and the tolerances; the CI formulas, the
+rule and the search for n are those of :mod:`cardiomm.compare.verdict` (reused, not re-derived).
+
+Two views of the n needed:
+
+- :func:`cardiomm.compare.verdict.n_needed`: the n at which a cell *with exactly the observed bias and SD* would
+  be decided (what the audit prints beside an inconclusive cell);
+- :func:`decision_probability` / :func:`n_for_power`: the probability that a cohort of n subjects decides a cell
+  whose *true* differences are normal with that bias and SD (the sample mean ~ N(bias, SD^2/n) and
+  (n-1) s^2 / SD^2 ~ chi^2(n-1), independent, drawn by seeded Monte Carlo and judged by
+  :func:`cardiomm.compare.verdict.classify`), and the smallest n with a given probability. This is the one to
+  size a cohort with: the observed n_needed is decided only half the time when the truth sits at its boundary.
 """
 
 from __future__ import annotations
@@ -12,8 +22,19 @@ import math
 import numpy as np
 import pandas as pd
 
-from cardiomm.compare.verdict import LOA_Z, loa_ci_half_width, n_needed
+from cardiomm.compare.verdict import (
+    CODE_NOT_PRESERVED,
+    CODE_PRESERVED,
+    LOA_Z,
+    MIN_N,
+    classify,
+    loa_ci_half_width,
+    n_needed,
+)
 from cardiomm.conventions import INDICATORS
+
+#: Monte Carlo draws per (cell, n) in :func:`decision_probability` (standard error of a probability <= 0.35 points)
+DRAWS = 20_000
 
 POWER_COLUMNS = ("indicator", "comparator", "tolerance", "n", "cells", "sd_median", "n_needed_best",
                  "n_needed_median", "decidable_at_n", "sd_resolvable_at_n")
@@ -27,6 +48,44 @@ def sd_resolvable(n: int, tolerance: float) -> float:
     return float(tolerance / (LOA_Z + loa_ci_half_width(1.0, n)))
 
 
+def decision_probability(bias: float, sd: float, n: int | np.ndarray, tolerance: float, draws: int = DRAWS,
+                         seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``(P(preserved), P(not preserved))`` at ``n`` pairs (scalar or array) of a cell whose paired differences
+    are normal with mean ``bias`` and SD ``sd`` (indicator's unit), under the verdict rule.
+
+    Seeded (``numpy.random.default_rng(seed)``, no global state); each n draws ``draws`` cohorts' sample mean and
+    SD from their exact normal-theory distributions and judges them with
+    :func:`cardiomm.compare.verdict.classify`. ``sd = 0`` is judged exactly (every cohort sees the same cell).
+    """
+    ns = np.atleast_1d(np.asarray(n, dtype=int))
+    rng = np.random.default_rng(seed)
+    p_ok, p_bad = np.empty(ns.shape), np.empty(ns.shape)
+    for i, k in enumerate(ns):
+        if k < MIN_N or not np.isfinite(tolerance):
+            p_ok[i] = p_bad[i] = 0.0
+            continue
+        mean = bias + sd / np.sqrt(k) * rng.standard_normal(draws)
+        s = sd * np.sqrt(rng.chisquare(k - 1, draws) / (k - 1))
+        code = classify(mean, s, k, tolerance)
+        p_ok[i], p_bad[i] = np.mean(code == CODE_PRESERVED), np.mean(code == CODE_NOT_PRESERVED)
+    shape = np.shape(n)
+    return p_ok.reshape(shape), p_bad.reshape(shape)
+
+
+def n_for_power(bias: float, sd: float, tolerance: float, power: float = 0.8, n_max: int = 400,
+                seed: int = 0) -> float:
+    """Smallest n in ``[3, n_max]`` at which a cell with true ``bias`` and ``sd`` is decided (either way) with
+    probability at least ``power`` (:func:`decision_probability`); ``inf`` if none up to ``n_max`` (a true limit
+    too close to the tolerance), NaN for non-finite input. The probability rises with n up to Monte Carlo noise;
+    the scan takes the first n that reaches ``power``."""
+    if not all(np.isfinite(v) for v in (bias, sd, tolerance)):
+        return math.nan
+    ns = np.arange(MIN_N, n_max + 1)
+    p_ok, p_bad = decision_probability(bias, sd, ns, tolerance, seed=seed)
+    hit = np.nonzero(p_ok + p_bad >= power)[0]
+    return float(ns[hit[0]]) if len(hit) else math.inf
+
+
 def power_table(agreement: pd.DataFrame, tolerances: dict[str, float]) -> pd.DataFrame:
     """One row per indicator x comparator over all method x mask cells with statistics.
 
@@ -36,8 +95,10 @@ def power_table(agreement: pd.DataFrame, tolerances: dict[str, float]) -> pd.Dat
     any n, a point limit is outside the tolerance); ``decidable_at_n`` cells whose n needed is at most their
     n; ``sd_resolvable_at_n`` :func:`sd_resolvable` at ``n``.
     """
+    from cardiomm.compare.agreement import headline  # the headline cells only (consensus ROI, own labels)
+
     rows = []
-    for (ind, comp), sub in agreement.groupby(["indicator", "comparator"], sort=False):
+    for (ind, comp), sub in headline(agreement).groupby(["indicator", "comparator"], sort=False):
         tol = float(tolerances.get(ind, math.nan))
         sub = sub[np.isfinite(sub["sd"].astype(float)) & np.isfinite(sub["bias"].astype(float))]
         need = np.array([n_needed(float(b), float(s), tol) for b, s in zip(sub["bias"], sub["sd"], strict=True)])
@@ -66,10 +127,11 @@ def power_markdown(agreement: pd.DataFrame, tolerances: dict[str, float]) -> lis
     """The audit's power section (Markdown lines) from :func:`power_table`."""
     t = power_table(agreement, tolerances)
     lines = ["## Power: subjects needed per indicator", "",
-             "For each indicator, the number of subjects at which the 95% CIs of both limits of agreement would "
-             "fit inside the tolerance, at each method × mask cell's observed bias and SD (best cell and median "
-             "cell; 'never': a point limit already lies outside the tolerance), and the largest SD of the "
-             "differences that the current n can resolve at zero bias.", "",
+             "For each indicator, the number of subjects at which a method × mask cell with its observed bias and "
+             "SD would be decided, preserved or not preserved (best cell and median cell; 'never': a point limit "
+             "sits on the tolerance), and the largest SD of the differences whose preservation the current n can "
+             "show at zero bias. These use the observed SDs as if they were true; at small n they are themselves "
+             "uncertain (benchmarks/results/power_cohort.md sizes the powered cohort with that in mind).", "",
              "| comparator | indicator | tolerance | n | cells | median SD | n needed (best) | n needed (median) "
              "| decidable at n | SD resolvable at n |", "|---|---|---|---|---|---|---|---|---|---|"]
     for _, r in t.iterrows():

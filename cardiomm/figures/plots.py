@@ -31,9 +31,10 @@ from cardiomm.compare.agreement import (  # noqa: E402
     paired_values,
     validate_indicator_table,
 )
-from cardiomm.compare.audit import default_tolerances, method_label  # noqa: E402
-from cardiomm.compare.verdict import INCONCLUSIVE, verdict  # noqa: E402
+from cardiomm.compare.audit import default_tolerances, glance_cell, method_label, verdict_matrix  # noqa: E402
+from cardiomm.compare.verdict import INCONCLUSIVE, NOT_PRESERVED, PRESERVED, verdict  # noqa: E402
 from cardiomm.conventions import INDICATORS, LV_BLOOD, LV_MYO, RV_BLOOD, unit  # noqa: E402
+from cardiomm.methods import CONTROLS as CONTROL_METHODS  # noqa: E402
 from cardiomm.methods import METHODS  # noqa: E402
 
 FORMATS = ("png", "pdf")
@@ -47,9 +48,18 @@ MAP_CMAPS = {"T1": "magma", "T2": "viridis", "T1rho": "plasma"}
 def method_palette() -> dict[str, tuple]:
     """One colour per registered method, in registry order (a method registered later gets one too)."""
     return dict(zip(METHODS, sns.color_palette("colorblind", len(METHODS)), strict=True))
+#: verdict colours (ColorBrewer RdYlGn ends, a neutral grey), each with the text colour legible on it; the mark
+#: (✓ ✗ ?) is printed too, so the map does not rely on colour alone
+VERDICT_STYLE: dict[str, tuple[str, str, str]] = {
+    PRESERVED: ("✓", "#1a9850", "white"), NOT_PRESERVED: ("✗", "#d73027", "white"),
+    INCONCLUSIVE: ("?", "#d9d9d9", "black"), "n/a": ("", "#f7f7f7", "0.45"),
+}
+#: font sizes (pt) of the Bland-Altman / identity grids, large enough to read at 1:1 on a screen
+GRID_FONT = {"title": 10, "label": 9.5, "tick": 9, "suptitle": 14, "key": 10}
+GRID_DPI = 110
 
 
-def save_figure(fig: plt.Figure, out_stem: str | os.PathLike, *, tight: bool = True) -> list[Path]:
+def save_figure(fig: plt.Figure, out_stem: str | os.PathLike, *, tight: bool = True, dpi: int = DPI) -> list[Path]:
     """Save ``fig`` as ``<out_stem>.png`` and ``.pdf`` atomically, close it, return the paths.
 
     ``tight=False`` skips the bounding-box pass for figures laid out by hand (the large grids),
@@ -60,7 +70,7 @@ def save_figure(fig: plt.Figure, out_stem: str | os.PathLike, *, tight: bool = T
         for fmt in FORMATS:
             path = Path(f"{os.fspath(out_stem)}.{fmt}")
             with atomic_path(path) as tmp:
-                fig.savefig(tmp, format=fmt, dpi=DPI, bbox_inches="tight" if tight else None)
+                fig.savefig(tmp, format=fmt, dpi=dpi, bbox_inches="tight" if tight else None)
             os.chmod(path, 0o644)  # mkstemp creates 0600; figures are meant to be shared (report, web)
             paths.append(path)
     finally:
@@ -81,7 +91,8 @@ def _grid_cells(df: pd.DataFrame, comparator: str, method: str) -> tuple[pd.Data
 
 
 def _empty_panel(ax: plt.Axes, text: str) -> None:
-    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, fontsize=8, color="0.4", wrap=True)
+    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, fontsize=GRID_FONT["label"],
+            color="0.4", wrap=True)
     ax.set_xticks([])
     ax.set_yticks([])
 
@@ -102,36 +113,46 @@ def _pair_grid(
             ax = axes[i, j]
             pairs, n_failed, n_nonfinite, _ = paired_values(data, ind, method, mask, comparator)
             if len(pairs) < MIN_PAIRS:  # same rule as agreement_table, so figure and table agree
-                ax.set_title(f"{ind} · {mask}", fontsize=9)
+                ax.set_title(f"{ind} · {mask}", fontsize=GRID_FONT["title"])
                 _empty_panel(ax, f"not computable\n(n={len(pairs)}, {n_failed + n_nonfinite} QC-failed/NaN)")
                 continue
             m, c = pairs["method"].to_numpy(), pairs["comparator"].to_numpy()
             if kind == "bland_altman":
-                stats_txt = _bland_altman_axes(ax, m, c, tol.get(ind, np.nan), u, colour)
-                ax.set_xlabel(f"mean of {m_lab} and {c_lab} ({u})", fontsize=8)
-                ax.set_ylabel(f"{m_lab} − {c_lab} ({u})", fontsize=8)
+                stats_txt, v = _bland_altman_axes(ax, m, c, tol.get(ind, np.nan), u, colour)
+                ax.set_xlabel(f"mean of the pair ({u})", fontsize=GRID_FONT["label"])
+                ax.set_ylabel(f"difference ({u})", fontsize=GRID_FONT["label"])
             else:
-                stats_txt = _identity_axes(ax, m, c, colour)
-                ax.set_xlabel(f"{c_lab} ({u})", fontsize=8)
-                ax.set_ylabel(f"{m_lab} ({u})", fontsize=8)
-            # statistics go in the title, where they cannot hide data points
-            ax.set_title(f"{ind} · {mask}\n{stats_txt}", fontsize=8)
-            ax.tick_params(labelsize=7)
+                stats_txt, v = _identity_axes(ax, m, c, colour), None
+                ax.set_xlabel(f"{c_lab} ({u})", fontsize=GRID_FONT["label"])
+                ax.set_ylabel(f"{m_lab} ({u})", fontsize=GRID_FONT["label"])
+            # statistics go in the title, where they cannot hide data points; the verdict in its colour
+            tol_i = tol.get(ind, np.nan)
+            head = f"{ind} · {mask}" + (f" (tolerance ±{tol_i:g})" if kind == "bland_altman" and np.isfinite(tol_i)
+                                        else "")
+            title = ax.set_title(f"{head}\n{stats_txt}", fontsize=GRID_FONT["title"])
+            if v is not None:
+                title.set_color(VERDICT_STYLE[v][1] if v != INCONCLUSIVE else "0.25")
+            ax.tick_params(labelsize=GRID_FONT["tick"])
     title = "Bland-Altman" if kind == "bland_altman" else "Agreement"
     h = fig.get_figheight()
-    fig.suptitle(f"{title}: {m_lab} vs {c_lab}", fontsize=12, y=1 - 0.12 / h)
+    fig.suptitle(f"{title}: {m_lab} vs {c_lab}", fontsize=GRID_FONT["suptitle"], y=1 - 0.15 / h)
     key = (
-        "solid: bias; dashed: 95% limits of agreement; grey band: ± tolerance"
+        "difference = method − comparator; solid: bias; dashed: 95% limits of agreement;\n"
+        "grey band: ± tolerance; second title line: verdict (✓ preserved, ✗ not preserved, ? inconclusive)"
         if kind == "bland_altman"
         else "dashed: identity line; r: Pearson correlation"
     )
-    fig.text(0.5, 1 - 0.38 / h, key, ha="center", va="top", fontsize=8, color="0.3")
+    fig.text(0.5, 1 - 0.5 / h, key, ha="center", va="top", fontsize=GRID_FONT["key"] - (1 if nc == 1 else 0),
+             color="0.3")
     return fig
 
 
 def _grid_figure(nr: int, nc: int) -> tuple[plt.Figure, np.ndarray]:
-    """A grid with fixed margins in inches; tight_layout on 40+ panels costs seconds and is not needed."""
-    pw, ph, left, right, top, bottom, gap_w, gap_h = 2.7, 1.75, 0.75, 0.2, 1.0, 0.55, 0.8, 0.95
+    """A grid with fixed margins in inches; tight_layout on 40+ panels costs seconds and is not needed. Panels
+    and gaps are sized for :data:`GRID_FONT` (two title lines, axis labels and ticks at 9-10 pt)."""
+    pw, ph, left, right, top, bottom, gap_w, gap_h = 3.4, 2.2, 0.9, 0.25, 1.45, 0.7, 1.0, 1.15
+    if nc == 1:  # a one-column grid (the null control: one "mask") would squeeze the key into its width
+        pw = 5.2
     w = left + right + nc * pw + (nc - 1) * gap_w
     h = top + bottom + nr * ph + (nr - 1) * gap_h
     fig, axes = plt.subplots(nr, nc, figsize=(w, h), squeeze=False)
@@ -141,24 +162,23 @@ def _grid_figure(nr: int, nc: int) -> tuple[plt.Figure, np.ndarray]:
     return fig, axes
 
 
-def _bland_altman_axes(ax: plt.Axes, m: np.ndarray, c: np.ndarray, tol: float, u: str, colour: object) -> str:
-    """Draw one Bland-Altman panel; return its one-line statistics."""
+def _bland_altman_axes(ax: plt.Axes, m: np.ndarray, c: np.ndarray, tol: float, u: str, colour: object
+                       ) -> tuple[str, str]:
+    """Draw one Bland-Altman panel; return its one-line statistics and its verdict."""
     ba = bland_altman(m, c)
     mean, diff = (m + c) / 2, m - c
     if np.isfinite(tol):
         ax.axhspan(-tol, tol, color="0.85", alpha=0.6, lw=0, label=f"tolerance ±{tol:g} {u}")
     ax.axhline(0, color="0.5", lw=0.6)
-    ax.scatter(mean, diff, s=14, color=colour, edgecolor="k", lw=0.3, zorder=3)
+    ax.scatter(mean, diff, s=22, color=colour, edgecolor="k", lw=0.4, zorder=3)
     ax.axhline(ba["bias"], color="k", lw=1.0, label=f"bias {ba['bias']:.3g}")
     for key in ("loa_low", "loa_high"):
         ax.axhline(ba[key], color="k", lw=0.8, ls="--")
     span = np.nanmax(np.abs([ba["loa_low"], ba["loa_high"], tol if np.isfinite(tol) else 0, *diff]))
     ax.set_ylim(-1.25 * span - 1e-12, 1.25 * span + 1e-12)
-    tol_txt = f", tol ±{tol:g}" if np.isfinite(tol) else ""
     v, need, _ = verdict(ba, m.size, tol)  # same rule as the audit, so figure and table agree
-    if v == INCONCLUSIVE:
-        v += f" (n≥{int(need)})" if np.isfinite(need) else ""
-    return f"{v}: n={m.size}, bias {ba['bias']:.3g}, LoA [{ba['loa_low']:.3g}, {ba['loa_high']:.3g}]{tol_txt}"
+    n_txt = f"n={m.size}" + (f", ≥{int(need)} to decide" if v == INCONCLUSIVE and np.isfinite(need) else "")
+    return f"{VERDICT_STYLE[v][0]} bias {ba['bias']:.3g}, LoA [{ba['loa_low']:.3g}, {ba['loa_high']:.3g}] ({n_txt})", v
 
 
 def _identity_axes(ax: plt.Axes, m: np.ndarray, c: np.ndarray, colour: object) -> str:
@@ -166,7 +186,7 @@ def _identity_axes(ax: plt.Axes, m: np.ndarray, c: np.ndarray, colour: object) -
     lo, hi = float(min(m.min(), c.min())), float(max(m.max(), c.max()))
     pad = 0.05 * (hi - lo) if hi > lo else max(abs(hi), 1.0) * 0.05
     ax.plot([lo - pad, hi + pad], [lo - pad, hi + pad], color="0.5", lw=0.8, ls="--")
-    ax.scatter(c, m, s=14, color=colour, edgecolor="k", lw=0.3, zorder=3)
+    ax.scatter(c, m, s=22, color=colour, edgecolor="k", lw=0.4, zorder=3)
     r = np.corrcoef(m, c)[0, 1] if np.ptp(m) > 0 and np.ptp(c) > 0 else np.nan
     ax.set_xlim(lo - pad, hi + pad)
     ax.set_ylim(lo - pad, hi + pad)
@@ -197,13 +217,73 @@ def bland_altman_grid(
     limits of agreement (dashed), tolerance band shaded. Panels with < 2 valid pairs say so.
     """
     fig = _pair_grid(df, comparator, method, "bland_altman", tolerances)
-    return save_figure(fig, out_stem, tight=False)
+    return save_figure(fig, out_stem, tight=False, dpi=GRID_DPI)
 
 
 def scatter_identity(df: pd.DataFrame, comparator: str, method: str, out_stem: str | os.PathLike) -> list[Path]:
     """Method vs comparator scatter with the identity line and Pearson r; same grid as :func:`bland_altman_grid`."""
     fig = _pair_grid(df, comparator, method, "identity", None)
-    return save_figure(fig, out_stem, tight=False)
+    return save_figure(fig, out_stem, tight=False, dpi=GRID_DPI)
+
+
+def verdict_heatmap(agreement: pd.DataFrame, tolerances: dict[str, float], out_stem: str | os.PathLike,
+                    comparator: str | None = None) -> list[Path]:
+    """The audit's verdict map: indicators (rows) x method x mask (columns), colour = verdict, text = bias.
+
+    Parameters
+    ----------
+    agreement : agreement rows (:func:`cardiomm.compare.agreement.agreement_table`; several comparators allowed).
+    tolerances : indicator -> tolerance; the verdicts are recomputed from them, as the audit's text does
+        (:func:`cardiomm.compare.audit.verdict_matrix`, the same cells as the audit's text matrix).
+    comparator : which comparator's cells (default: ``reference`` if present, else the first).
+    out_stem : output path without extension.
+
+    The null control's column comes first, set apart by a thick line; a cell without statistics is pale with
+    "n/a". The title gives the comparator and the largest n.
+    """
+    comps = list(dict.fromkeys(agreement["comparator"]))
+    if not comps:
+        raise ValueError("agreement: no rows, nothing to draw")
+    comp = comparator or ("reference" if "reference" in comps else comps[0])
+    indicators, cols, cells = verdict_matrix(agreement[agreement["comparator"] == comp], tolerances)
+    nr, nc = len(indicators), len(cols)
+    cw, rh, left, top, bottom = 0.95, 0.42, 1.45, 1.3, 1.55
+    # at least 6.5 in wide, so that the title and the legend fit above and below a run with few columns
+    fig, ax = plt.subplots(figsize=(max(6.5, left + nc * cw + 0.3), top + nr * rh + bottom))
+    fig.subplots_adjust(left=left / fig.get_figwidth(), right=1 - 0.3 / fig.get_figwidth(),
+                        top=1 - top / fig.get_figheight(), bottom=bottom / fig.get_figheight())
+    order = [PRESERVED, NOT_PRESERVED, INCONCLUSIVE, "n/a"]
+    codes = np.full((nr, nc), order.index("n/a"))
+    for i, ind in enumerate(indicators):
+        for j, (m, k) in enumerate(cols):
+            r = cells.get((ind, m, k))
+            if r is None:
+                continue
+            v = r["verdict"] if np.isfinite(r["bias"]) else "n/a"
+            codes[i, j] = order.index(v)
+            fg = VERDICT_STYLE[v][2]
+            ax.text(j, i, glance_cell(r).replace("-", "−"), ha="center", va="center", fontsize=8.5, color=fg)
+    ax.imshow(codes, cmap=ListedColormap([VERDICT_STYLE[v][1] for v in order]), vmin=-0.5, vmax=len(order) - 0.5,
+              aspect="auto", interpolation="nearest")
+    ax.set_xticks(range(nc), [f"{method_label(m)}\n{k}" for m, k in cols], rotation=60, ha="right",
+                  rotation_mode="anchor", fontsize=8.5)
+    ax.set_yticks(range(nr), [f"{i} ({unit(i)})" for i in indicators], fontsize=9)
+    ax.set_xticks(np.arange(nc + 1) - 0.5, minor=True)
+    ax.set_yticks(np.arange(nr + 1) - 0.5, minor=True)
+    ax.grid(which="minor", color="white", lw=1.5)
+    ax.tick_params(which="minor", length=0)
+    methods = [m for m, _ in cols]
+    for j in range(1, nc):  # a line between methods; a thick one after the null control
+        if methods[j] != methods[j - 1]:
+            thick = methods[j - 1] in CONTROL_METHODS and methods[j] not in CONTROL_METHODS
+            ax.axvline(j - 0.5, color="k", lw=2.5 if thick else 0.9)
+    n = int(max((r["n"] for r in cells.values()), default=0))
+    ax.set_title(f"Verdicts against the {comp} (n ≤ {n} subjects per cell)\ntext: bias (method − {comp})",
+                 fontsize=11, loc="left")
+    handles = [Patch(facecolor=VERDICT_STYLE[v][1], edgecolor="0.6", label=f"{VERDICT_STYLE[v][0]} {v}".strip())
+               for v in order]
+    fig.legend(handles=handles, loc="lower center", ncol=4, fontsize=9, frameon=False)
+    return save_figure(fig, out_stem)
 
 
 IQ_COLUMNS = ("subject", "split", "modality", "slice", "frame", "method", "mask", "psnr", "ssim", "nmse")

@@ -16,16 +16,7 @@ import pandas as pd
 from scipy import ndimage
 
 from cardiomm.atomic import write_csv
-from cardiomm.conventions import (
-    LV_BLOOD,
-    LV_MYO,
-    MODALITIES,
-    MYOCARDIAL_DENSITY_G_PER_ML,
-    PHENOTYPES,
-    RV_BLOOD,
-    SPLITS,
-    unit,
-)
+from cardiomm.conventions import LV_BLOOD, LV_MYO, MYOCARDIAL_DENSITY_G_PER_ML, PHENOTYPES, RV_BLOOD, SPLITS, unit
 from cardiomm.io.cmrxrecon import write_kspace, write_timing
 from cardiomm.io.nifti import Geometry, save_image
 from cardiomm.phantom import anatomy, coils, contrasts, render, texture
@@ -357,8 +348,12 @@ def b1_map(spec: SubjectSpec, cfg: PhantomConfig, z: float) -> np.ndarray:
     g = texture.random_field(_rng(spec.seed, "b1"), 250.0, n_modes=8)
     return 1.0 + cfg.b1_amplitude * spec.field_strength_T / 3.0 * np.tanh(g(x, y, z))
 def _acquire(images: np.ndarray, spec: SubjectSpec, cfg: PhantomConfig, z: np.ndarray, tag: str,
-             signal_ref: float) -> np.ndarray:
+             signal_ref: float, rescan: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Multi-coil k-space of complex images ``(nt, nz, ny, nx)``: coils, noise at the target SNR, compression.
+
+    With ``rescan``, also a second acquisition of the same object with the same coils and compression and an
+    independent noise draw of the same covariance, from its own stream (``_rng(seed, tag, "repeat")``), so the first
+    k-space is bit-identical with or without it: returns ``(kspace, rescan_kspace)``.
 
     ``signal_ref`` is the reference image magnitude (myocardium) that defines SNR = signal / noise std in
     the coil-combined image. The raw coils' noise has covariance ``sigma^2 Psi``; SVD compression to
@@ -396,9 +391,15 @@ def _acquire(images: np.ndarray, spec: SubjectSpec, cfg: PhantomConfig, z: np.nd
         vmaps = np.einsum("vc,cyx->vyx", A, smaps_all[k])
         out[:, k] = fft2c(torch.from_numpy(vmaps[None] * images[:, k, None].astype(np.complex64))).numpy()
     cov_v = sigma**2 * (A @ psi @ A.conj().T)
+    again = out.copy() if rescan else None  # the noiseless virtual-coil k-space, acquired a second time below
     for k in range(nz):
         out[:, k] += coils.correlated_noise(out[:, k].shape, cov_v, rng)
-    return out
+    if again is None:
+        return out
+    rng_again = _rng(spec.seed, tag, "repeat")
+    for k in range(nz):
+        again[:, k] += coils.correlated_noise(again[:, k].shape, cov_v, rng_again)
+    return out, again
 
 
 def subject_tissues(spec: SubjectSpec, cfg: PhantomConfig):
@@ -500,13 +501,14 @@ def mapping_times(spec: SubjectSpec, cfg: PhantomConfig, mod: str) -> np.ndarray
     return np.tile(np.asarray(cfg.tsl_ms, float), (n, 1))
 
 
-def _truth_rows(spec: SubjectSpec, cfg: PhantomConfig, cine_labels: np.ndarray,
-                param_maps: dict[str, np.ndarray], map_labels: np.ndarray, z_heart: np.ndarray) -> pd.DataFrame:
-    """True 11 phenotypes (from the voxelised labels; WT analytic, :mod:`cardiomm.phantom.truth`) and 3 biomarkers
-    (the tissue mean over the measurement's ROI, :func:`cardiomm.quantify.mapping.myocardial_roi`); ``z_heart`` is
+def _truth_rows(spec: SubjectSpec, cfg: PhantomConfig, cine_labels: np.ndarray, z_heart: np.ndarray) -> pd.DataFrame:
+    """True 11 phenotypes (from the voxelised labels; WT analytic, :mod:`cardiomm.phantom.truth`); ``z_heart`` is
     each cine slice's depth in the heart (breath-hold shift included). ED is frame 0 (the phantom's cycle starts at
-    ED) and ES comes from the same rule as the measurement
-    (:func:`cardiomm.quantify.phases.ed_es_frames`)."""
+    ED) and ES comes from the same rule as the measurement (:func:`cardiomm.quantify.phases.ed_es_frames`).
+
+    The biomarkers' truth is not here: it is the true parameter maps (``GroundTruth/<subject>/<T1|T2|T1rho>_truth``)
+    summarised by the measurement's own ROI code on the true labels, in the quantify stage
+    (:func:`cardiomm.quantify.measure.truth_rows`), so that it follows any change of the ROI definition."""
     geom = Geometry(cfg.dx, cfg.dy, cfg.thickness, cfg.gap, frame_interval_s(spec.heart_rate_bpm, cfg.nt))
     lv = (cine_labels == LV_BLOOD).sum(axis=(1, 2, 3)) * geom.voxel_ml
     rv = (cine_labels == RV_BLOOD).sum(axis=(1, 2, 3)) * geom.voxel_ml
@@ -521,20 +523,26 @@ def _truth_rows(spec: SubjectSpec, cfg: PhantomConfig, cine_labels: np.ndarray,
     # analytic ED wall thickness, defined as the pipeline measures it (cardiomm.phantom.truth)
     vals["WT"] = wall_thickness_truth(spec.heart, z_heart, cine_labels[0])
     rows = [{"subject": spec.subject, "indicator": k, "unit": unit(k), "value": float(vals[k])} for k in PHENOTYPES]
-    from cardiomm.quantify.mapping import myocardial_roi
-
-    myo = myocardial_roi(map_labels)  # the measurement's ROI; the truth is the tissue mean over it
-    for mod in ("t1map", "t2map", "t1rhomap"):
-        bm = MODALITIES[mod].biomarker
-        rows.append({"subject": spec.subject, "indicator": bm, "unit": unit(bm),
-                     "value": float(param_maps[bm][myo].mean())})
     return pd.DataFrame(rows)
 
 
-def write_subject(spec: SubjectSpec, cfg: PhantomConfig, root: str | Path) -> dict[str, Path]:
+def _write_acquisitions(ksp: np.ndarray | tuple[np.ndarray, np.ndarray], subj, mod: str, out: dict) -> None:
+    """Write a series' k-space (and, given a pair from :func:`_acquire`, its repeated acquisition)."""
+    first, again = ksp if isinstance(ksp, tuple) else (ksp, None)
+    out[mod] = subj.kspace_path(mod)
+    write_kspace(out[mod], first)
+    if again is not None:
+        out[f"{mod}_rescan"] = subj.rescan_path(mod)
+        write_kspace(out[f"{mod}_rescan"], again)
+
+
+def write_subject(spec: SubjectSpec, cfg: PhantomConfig, root: str | Path, rescan: bool = False) -> dict[str, Path]:
     """Render one subject and write its k-space, timing files and ground truth under ``root``.
 
-    Returns the written paths by name. Deterministic in ``spec.seed``.
+    With ``rescan``, every series is acquired a second time (same object, coils and SNR, independent noise;
+    :func:`_acquire`) and written to :meth:`cardiomm.cohort.Subject.rescan_path` (the null control ``rescan``;
+    the first k-space is bit-identical either way). Returns the written paths by name (``"<modality>_rescan"``
+    for the second acquisitions). Deterministic in ``spec.seed``.
     """
     from cardiomm.cohort import Subject
 
@@ -571,9 +579,7 @@ def write_subject(spec: SubjectSpec, cfg: PhantomConfig, root: str | Path) -> di
             images[t, k] = slice_image(r, _with_texture(sig_k, mods, cfg.ny, cfg.nx), cfg, pix) * phases[k]
             labels[t, k] = r.label
     myo_sig = float(sig[TISSUE_INDEX["myocardium"]])
-    ksp = _acquire(images, spec, cfg, z_all, "cine", myo_sig)
-    out["cine"] = subj.kspace_path("cine")
-    write_kspace(out["cine"], ksp)
+    _write_acquisitions(_acquire(images, spec, cfg, z_all, "cine", myo_sig, rescan), subj, "cine", out)
     save_image(gt_dir / "cine_label.nii.gz", labels, geom, is_label=True)
 
     # --- mapping: three slices (base/mid/apex thirds) at end-diastole, each in its own breath-hold
@@ -596,15 +602,13 @@ def write_subject(spec: SubjectSpec, cfg: PhantomConfig, root: str | Path) -> di
             sk = _with_texture(s, mods, cfg.ny, cfg.nx)
             imgs[:, k] = slice_image(rasters[k], sk, cfg, pix) * phases[idx[k]][None]
         ref = float(np.abs(_signals(tp, mod, times[0], cfg)[:, TISSUE_INDEX["myocardium"]]).max())
-        ksp = _acquire(imgs, spec, cfg, z_map, mod, ref)
-        out[mod] = subj.kspace_path(mod)
-        write_kspace(out[mod], ksp)
+        _write_acquisitions(_acquire(imgs, spec, cfg, z_map, mod, ref, rescan), subj, mod, out)
         write_timing(subj.timing_path(mod), times)
         save_image(gt_dir / f"{mod}_label.nii.gz", map_labels_a[None], map_geom, is_label=True)
     for bm, arr in param_maps.items():
-        save_image(gt_dir / f"{bm}_truth.nii.gz", arr[None].astype(np.float32), map_geom)
+        save_image(subj.truth_map_path(bm), arr[None].astype(np.float32), map_geom)
 
-    truth = _truth_rows(spec, cfg, labels, param_maps, map_labels_a, z_all + off_cine[:, 2])
+    truth = _truth_rows(spec, cfg, labels, z_all + off_cine[:, 2])
     out["truth"] = subj.truth_path()
     write_csv(truth, out["truth"])
     return out

@@ -1,36 +1,52 @@
-"""Pixel-wise relaxation maps (T1 from MOLLI, T2, T1rho) and their myocardial summaries.
+"""Pixel-wise relaxation maps (T1 from MOLLI, T2, T1rho): one fit, one noise model and one validity test for
+every image.
 
 All fits are vectorised over pixels: pixels are the last axis of every array and the only Python loops are
 over chunks of pixels, polarity candidates, grid points and a fixed number of Levenberg-Marquardt iterations.
 Each pixel's signal is divided by its largest magnitude before fitting (amplitudes are scaled back), so the
 damping and tolerances do not depend on the image intensity scale.
 
-Models
-------
-- MOLLI (``fit_molli``): ``S(TI) = A - B exp(-TI / T1*)`` with the Look-Locker correction
+Signal models ``f(t)``
+----------------------
+- MOLLI (``fit_molli``): ``f(TI) = A - B exp(-TI / T1*)`` with the Look-Locker correction
   ``T1 = T1* (B / A - 1)``. Magnitude data lose the sign of the early samples, so for every pixel the first
   ``k`` samples (TI ascending) are negated for each ``k = 0..n`` and the polarity with the lowest residual
   is kept. The search is a variable projection: for a log-spaced grid of ``T1*`` the model is linear in
   ``(A, B)``, so the residual of every ``(k, T1*)`` pair follows in closed form from cumulative sums; the two
   best polarities are then refined by Levenberg-Marquardt on ``(A, B, 1/T1*)`` and the lower residual wins.
-- Mono-exponential (``fit_monoexp``, T2 and T1rho): ``S(t) = M0 exp(-t / T)``; weighted log-linear fit
-  (weights ``S^2``, which undo the noise amplification of the log) then Levenberg-Marquardt on
-  ``(M0, 1/T)``.
+- Mono-exponential (``fit_monoexp``, T2 and T1rho): ``f(t) = M0 exp(-t / T)``; weighted log-linear fit
+  (weights ``S^2``, which undo the noise amplification of the log) then Levenberg-Marquardt on ``(M0, 1/T)``.
+
+Noise floor (the measurement model)
+-----------------------------------
+Every image is an RSS-like magnitude ``M``. Given the acquisition's noise power ``P``
+(:class:`cardiomm.quantify.noise.AcquisitionNoise`, one number per slice, measured in the fully sampled data),
+the fitted model is ``M = sqrt(f(t)^2 + P)``: for the RSS of coil images ``E[M^2] = A^2 + P`` exactly, and
+``E[M] = sqrt(A^2 + P)`` to within ``P / (4 L A)`` at high SNR and ``sqrt(P) / (8 L)`` in air (``L`` coils:
+1-5% of the floor with 8-10 coils), so the floor is modelled, not subtracted, and the model stays defined where
+the MOLLI signal crosses zero (``f^2`` needs no sign). The start is the fit of ``sqrt(max(M^2 - P, 0))``, then
+Levenberg-Marquardt on the floor model. Why this and not ``sqrt(max(M^2 - P, 0))`` alone (the power-image
+correction): that clips the samples near the MOLLI null to zero, a bias of its own (measured,
+``benchmarks/results/reference_bias.md``). ``P`` is the same for the reference, every reconstruction and the
+control: one procedure; a reconstruction that removes noise from its output then reads as what it is, an image
+whose late weightings differ from the acquisition's.
 
 Validity
 --------
 A pixel is invalid when the fit failed (non-finite parameters, non-positive amplitude or rate, ``B <= A``
-for MOLLI) or the value is physically implausible (``PLAUSIBLE_RANGE_MS``), and, when :func:`map_series` is
-given the background noise (:mod:`cardiomm.quantify.noise`), when its brightest weighted image is not
-``MIN_PEAK_Z`` background SDs above the background mean (a noise-only pixel fits some T1 too, e.g. 184 ms,
-with a small residual: goodness of fit alone cannot reject it). Invalid pixels are NaN in the maps, counted in
-the summaries, and never averaged.
-
-Noise floor: with the background noise, :func:`map_series` fits ``sqrt(max(M^2 - P, 0))`` instead of the
-magnitude ``M`` (``P`` the background's mean power), which removes the RSS noise floor that otherwise biases
-T1 low and T2 / T1rho high, in the slices whose background air is white noise (noise-only RSS magnitude); the
-other slices (zero-filled, SENSE and network reconstructions of undersampled data) are fitted as they are
-(:mod:`cardiomm.quantify.noise`).
+for MOLLI), when the value is physically implausible (``PLAUSIBLE_RANGE_MS``) and, given the noise, when the
+data do not support a relaxation: the relaxation model must explain the data better than the null model
+"no relaxation" (a constant ``sqrt(c^2 + P)``, the best constant of the floor model) by
+``(RSS_null - RSS_fit) / sigma^2 >= MIN_SIGNIFICANCE[biomarker]``: the likelihood-ratio statistic of Gaussian
+errors with the acquisition's magnitude noise variance ``sigma^2``
+(:attr:`~cardiomm.quantify.noise.AcquisitionNoise.variance`), tested at the chi-square quantile of
+``1 - VALIDITY_ALPHA`` with as many degrees of freedom as the model has parameters beyond the constant (2 for
+MOLLI, 1 for the mono-exponentials). A noise-only pixel fits some T1 too, e.g. 184 ms, with a small residual:
+goodness of fit alone cannot reject it; the test asks whether there is anything to fit. Measured
+(``benchmarks/results/fit_validity.md``): the statistic stays below the threshold on noise-only pixels (the
+reference's air, and simulated Rician noise, whose fit without the test was 21-54% "valid"), while the true
+myocardium of the fully sampled reference at SNR 25 lies far above it. Invalid pixels are NaN in the maps,
+counted in the summaries, and never averaged.
 """
 
 from __future__ import annotations
@@ -38,26 +54,30 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from scipy import ndimage
+from scipy.stats import chi2
 
-from cardiomm.conventions import BIOMARKERS, LV_MYO
-from cardiomm.io.nifti import Geometry
-from cardiomm.quantify.aha import SEGMENTS
-from cardiomm.quantify.noise import BackgroundNoise, background_noise, remove_noise_floor
+from cardiomm.conventions import BIOMARKERS
+from cardiomm.quantify.noise import AcquisitionNoise
 
 #: Physically plausible myocardial / blood values per biomarker (ms); outside them a pixel is invalid.
 PLAUSIBLE_RANGE_MS: dict[str, tuple[float, float]] = {"T1": (100.0, 3000.0), "T2": (5.0, 300.0), "T1rho": (5.0, 300.0)}
 #: Fewest weighted images that determine each model (3 parameters for MOLLI, 2 for mono-exponentials).
 MIN_IMAGES: dict[str, int] = {"T1": 3, "T2": 2, "T1rho": 2}
-assert set(PLAUSIBLE_RANGE_MS) == set(BIOMARKERS) == set(MIN_IMAGES)
+#: Parameters a relaxation model has beyond the null model's one constant (MOLLI: A, B, T1*; M0, T otherwise).
+EXTRA_PARAMETERS: dict[str, int] = {"T1": 2, "T2": 1, "T1rho": 1}
+#: False-positive rate per pixel of the validity test, were the statistic chi-square (module docstring).
+VALIDITY_ALPHA = 1e-3
+#: Smallest likelihood-ratio statistic ``(RSS_null - RSS_fit) / sigma^2`` of a valid fit: the chi-square quantile
+#: ``1 - VALIDITY_ALPHA`` with ``EXTRA_PARAMETERS`` degrees of freedom (13.8 for MOLLI, 10.8 mono-exponential).
+MIN_SIGNIFICANCE: dict[str, float] = {b: float(chi2.isf(VALIDITY_ALPHA, k)) for b, k in EXTRA_PARAMETERS.items()}
+assert set(PLAUSIBLE_RANGE_MS) == set(BIOMARKERS) == set(MIN_IMAGES) == set(EXTRA_PARAMETERS)
 
 #: Log-spaced T1* grid of the MOLLI polarity / initialisation search (ms).
 T1STAR_GRID_MS = np.geomspace(10.0, 8000.0, 72)
-#: the myocardial summary statistic of a relaxation map (:func:`myocardial_summary` says why)
-SUMMARY = "median"
 _CHUNK = 8192
 _LM_ITERS_MONO = 8
 _LM_ITERS_MOLLI = 10
+_LM_ITERS_FLOOR = 8
 
 Model = Callable[[list[np.ndarray]], tuple[np.ndarray, list[np.ndarray]]]
 
@@ -179,6 +199,44 @@ def _unflatten(values: np.ndarray, mask: np.ndarray, trailing: tuple, fill: floa
 
 
 # --------------------------------------------------------------------------------------------
+# The noise-floor model and the validity test
+# --------------------------------------------------------------------------------------------
+def _floor_model(model: Model, p: np.ndarray) -> Model:
+    """``sqrt(f^2 + p)`` of a signal model ``f``, ``p (P,)`` the normalised floor per pixel (module docstring)."""
+
+    def floored(params: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
+        f, jac = model(params)
+        g = np.sqrt(f * f + p)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            w = np.where(g > 0, f / g, np.sign(f))
+        return g, [w * j for j in jac]
+
+    return floored
+
+
+def _floor_inputs(y: np.ndarray, scale: np.ndarray, noise: AcquisitionNoise | None) -> tuple:
+    """Normalised floor ``p (P,)``, noise variance ``v (P,)`` and the start data ``sqrt(max(y^2 - p, 0))``.
+
+    ``y (m, P)`` normalised by ``scale (P,)``; without noise: ``p = 0``, ``v = None``, start data ``y``.
+    """
+    if noise is None:
+        return np.zeros(y.shape[1]), None, y
+    p = noise.power / scale**2
+    return p, noise.variance / scale**2, np.sqrt(np.maximum(y * y - p, 0.0))
+
+
+def _significance(y: np.ndarray, cost: np.ndarray, p: np.ndarray, v: np.ndarray | None) -> np.ndarray:
+    """``(RSS_null - RSS_fit) / v`` per pixel: the null is the best constant of the floor model,
+    ``max(mean(y), sqrt(p))``; ``y (m, P)``, ``cost`` = RSS_fit ``(P,)``. ``inf`` without a noise variance."""
+    if v is None:
+        return np.full(y.shape[1], np.inf)
+    null = np.maximum(y.mean(axis=0), np.sqrt(p))
+    rss0 = ((y - null) ** 2).sum(axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(v > 0, (rss0 - cost) / v, np.inf)
+
+
+# --------------------------------------------------------------------------------------------
 # Mono-exponential (T2, T1rho)
 # --------------------------------------------------------------------------------------------
 def _monoexp_model(t: np.ndarray) -> Model:
@@ -217,8 +275,10 @@ def fit_monoexp(
     t_ms: np.ndarray,
     mask: np.ndarray | None = None,
     valid_range_ms: tuple[float, float] = PLAUSIBLE_RANGE_MS["T2"],
+    noise: AcquisitionNoise | None = None,
+    min_significance: float = MIN_SIGNIFICANCE["T2"],
 ) -> dict:
-    """Pixel-wise ``S = M0 exp(-t / T)`` fit (T2 with T2-prep times, T1rho with spin-lock times).
+    """Pixel-wise ``M = sqrt((M0 exp(-t / T))^2 + P)`` fit (T2 with T2-prep times, T1rho with spin-lock times).
 
     Parameters
     ----------
@@ -226,30 +286,39 @@ def fit_monoexp(
     t_ms: preparation (echo / spin-lock) time of each image, shape ``(nw,)``, ms; any order.
     mask: bool, the trailing shape; only these pixels are fitted (default: all).
     valid_range_ms: plausible ``T`` range; values outside are invalid.
+    noise: the acquisition's noise of these images (floor ``P`` and magnitude variance); ``None``: ``P = 0`` and
+        no significance test.
+    min_significance: smallest ``(RSS_null - RSS_fit) / sigma^2`` of a valid pixel (with ``noise``).
 
     Returns
     -------
-    dict with ``T`` (ms), ``M0`` (image units), ``residual`` (RMS, image units), ``valid`` (bool), each of the
-    trailing shape and NaN / False outside the mask, plus ``n_fitted`` and ``n_invalid`` (ints, in the mask).
+    dict with ``T`` (ms), ``M0`` (image units), ``residual`` (RMS, image units), ``significance`` (the
+    likelihood-ratio statistic; ``inf`` without noise), ``valid`` (bool), each of the trailing shape and
+    NaN / False outside the mask, plus ``n_fitted`` and ``n_invalid`` (ints, in the mask).
     """
     y, t, mask, trailing = _prepare(images, t_ms, mask, "t_ms")
     if t.size < 2 or np.unique(t).size < 2:
         raise ValueError(f"t_ms: a mono-exponential fit needs at least 2 distinct times, got {t.tolist()}")
-    m0 = np.empty(y.shape[1])
-    rate = np.empty_like(m0)
-    cost = np.empty_like(m0)
+    m0, rate, cost, sig = (np.empty(y.shape[1]) for _ in range(4))
     yn, scale, nonzero = _normalise(y)
+    p, v, start = _floor_inputs(yn, scale, noise)
     for s in range(0, y.shape[1], _CHUNK):
         sl = slice(s, s + _CHUNK)
-        m0[sl], rate[sl], cost[sl] = _monoexp_chunk(yn[:, sl], t)
+        m0[sl], rate[sl], cost[sl] = _monoexp_chunk(start[:, sl], t)
+        if noise is not None:
+            (m0[sl], rate[sl]), cost[sl] = _levenberg_marquardt(
+                _floor_model(_monoexp_model(t), p[sl]), [m0[sl], rate[sl]], yn[:, sl], _LM_ITERS_FLOOR)
+        sig[sl] = _significance(yn[:, sl], cost[sl], p[sl], None if v is None else v[sl])
     with np.errstate(divide="ignore", invalid="ignore"):
         T = np.where(rate > 0, 1.0 / rate, np.nan)
     lo, hi = valid_range_ms
     valid = nonzero & np.isfinite(T) & np.isfinite(m0) & (m0 > 0) & (T >= lo) & (T <= hi)
+    valid &= sig >= min_significance
     return {
         "T": _unflatten(T, mask, trailing, np.nan),
         "M0": _unflatten(m0 * scale, mask, trailing, np.nan),
         "residual": _unflatten(np.sqrt(cost / t.size) * scale, mask, trailing, np.nan),
+        "significance": _unflatten(sig, mask, trailing, np.nan),
         "valid": _unflatten(valid, mask, trailing, False),
         "n_fitted": int(y.shape[1]),
         "n_invalid": int(np.count_nonzero(~valid)),
@@ -318,8 +387,10 @@ def fit_molli(
     ti_ms: np.ndarray,
     mask: np.ndarray | None = None,
     valid_range_ms: tuple[float, float] = PLAUSIBLE_RANGE_MS["T1"],
+    noise: AcquisitionNoise | None = None,
+    min_significance: float = MIN_SIGNIFICANCE["T1"],
 ) -> dict:
-    """Pixel-wise MOLLI T1 with polarity restoration and Look-Locker correction.
+    """Pixel-wise MOLLI T1: ``M = sqrt((A - B exp(-TI / T1*))^2 + P)``, polarity restoration, Look-Locker correction.
 
     Parameters
     ----------
@@ -327,26 +398,35 @@ def fit_molli(
     ti_ms: inversion time of each image, shape ``(nw,)``, ms (sorted ascending internally).
     mask: bool, the trailing shape; only these pixels are fitted (default: all).
     valid_range_ms: plausible T1 range; values outside are invalid.
+    noise: the acquisition's noise of these images (floor ``P`` and magnitude variance); ``None``: ``P = 0`` and
+        no significance test.
+    min_significance: smallest ``(RSS_null - RSS_fit) / sigma^2`` of a valid pixel (with ``noise``).
 
     Returns
     -------
     dict with ``T1`` = ``T1star (B / A - 1)`` (ms), ``A``, ``B`` (image units), ``T1star`` (ms), ``residual``
-    (RMS, image units), ``valid`` (bool), ``n_flipped`` (samples negated by the polarity restoration), each of the
-    trailing shape (NaN / False / -1 outside the mask), plus ``n_fitted`` and ``n_invalid`` (ints, in the mask).
-    Negating every sample fits the same curve with ``(-A, -B)``; such fits are reported with ``A > 0``.
+    (RMS, image units), ``significance``, ``valid`` (bool), ``n_flipped`` (samples negated by the polarity
+    restoration of the start), each of the trailing shape (NaN / False / -1 outside the mask), plus ``n_fitted``
+    and ``n_invalid`` (ints, in the mask). Negating every sample fits the same curve with ``(-A, -B)``; such fits
+    are reported with ``A > 0``.
     """
     y, ti, mask, trailing = _prepare(images, ti_ms, mask, "ti_ms")
     if ti.size < 3 or np.unique(ti).size < 3:
         raise ValueError(f"ti_ms: the 3-parameter MOLLI model needs at least 3 distinct TIs, got {ti.tolist()}")
     u, rinv = _grid_bases(ti)
     npx = y.shape[1]
-    a, b, rate, cost = (np.empty(npx) for _ in range(4))
+    a, b, rate, cost, sig = (np.empty(npx) for _ in range(5))
     k = np.empty(npx, dtype=np.int64)
     yn, scale, nonzero = _normalise(y)
+    p, v, start = _floor_inputs(yn, scale, noise)
     chunk = max(256, _CHUNK // 4)  # the grid search holds (G, 2, nw + 1) values per pixel
     for s in range(0, npx, chunk):
         sl = slice(s, s + chunk)
-        a[sl], b[sl], rate[sl], cost[sl], k[sl] = _molli_chunk(yn[:, sl], ti, u, rinv)
+        a[sl], b[sl], rate[sl], cost[sl], k[sl] = _molli_chunk(start[:, sl], ti, u, rinv)
+        if noise is not None:
+            (a[sl], b[sl], rate[sl]), cost[sl] = _levenberg_marquardt(
+                _floor_model(_molli_model(ti), p[sl]), [a[sl], b[sl], rate[sl]], yn[:, sl], _LM_ITERS_FLOOR)
+        sig[sl] = _significance(yn[:, sl], cost[sl], p[sl], None if v is None else v[sl])
     flip = a < 0  # all samples negated: same curve, report it with a positive A
     a, b = np.where(flip, -a, a), np.where(flip, -b, b)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -354,13 +434,14 @@ def fit_molli(
         t1 = t1star * (b / a - 1.0)
     lo, hi = valid_range_ms
     finite = np.isfinite(t1) & np.isfinite(a) & np.isfinite(b) & np.isfinite(t1star)
-    valid = nonzero & finite & (a > 0) & (b > a) & (t1 >= lo) & (t1 <= hi)
+    valid = nonzero & finite & (a > 0) & (b > a) & (t1 >= lo) & (t1 <= hi) & (sig >= min_significance)
     return {
         "T1": _unflatten(t1, mask, trailing, np.nan),
         "A": _unflatten(a * scale, mask, trailing, np.nan),
         "B": _unflatten(b * scale, mask, trailing, np.nan),
         "T1star": _unflatten(t1star, mask, trailing, np.nan),
         "residual": _unflatten(np.sqrt(cost / ti.size) * scale, mask, trailing, np.nan),
+        "significance": _unflatten(sig, mask, trailing, np.nan),
         "valid": _unflatten(valid, mask, trailing, False),
         "n_flipped": _unflatten(k, mask, trailing, -1),
         "n_fitted": int(npx),
@@ -369,7 +450,7 @@ def fit_molli(
 
 
 # --------------------------------------------------------------------------------------------
-# A whole series and its myocardial summary
+# A whole series
 # --------------------------------------------------------------------------------------------
 #: a pixel is fitted when its mean over the weightings exceeds this fraction of the 99th percentile of that mean
 BODY_FRACTION, BODY_PERCENTILE = 0.05, 99
@@ -383,22 +464,14 @@ def body_mask(images: np.ndarray) -> np.ndarray:
     return mean > BODY_FRACTION * np.percentile(mean, BODY_PERCENTILE)
 
 
-def series_noise(images: np.ndarray) -> list[BackgroundNoise | None]:
-    """Background noise of every slice of a mapping series ``(nw, nz, ny, nx)`` (``None`` where no air)."""
-    images = np.asarray(images)
-    if images.ndim != 4:
-        raise ValueError(f"images: expected a mapping series of shape (nw, nz, ny, nx), got shape {images.shape}")
-    return [background_noise(images[:, z]) for z in range(images.shape[1])]
-
-
 def map_series(
     images: np.ndarray,
     times_ms: np.ndarray,
     biomarker: str,
     mask: np.ndarray | None = None,
-    noise: list[BackgroundNoise | None] | None = None,
+    noise: list[AcquisitionNoise | None] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Relaxation map of a mapping series, slice by slice with each slice's own timings.
+    """Relaxation map of a mapping series, slice by slice with each slice's own timings and noise.
 
     Parameters
     ----------
@@ -407,10 +480,8 @@ def map_series(
         a ``(nw,)`` vector is used for every slice.
     biomarker: ``"T1"``, ``"T2"`` or ``"T1rho"`` (``conventions.BIOMARKERS``).
     mask: bool ``(nz, ny, nx)``; only these pixels are fitted (default: all).
-    noise: per slice, the background noise (:func:`series_noise`) or ``None``; where given, pixels below the SNR
-        criterion are invalid, and the noise floor is removed before fitting where the background is noise-only
-        RSS magnitude (``BackgroundNoise.floor_valid``; :func:`cardiomm.quantify.noise.floor_summary` says
-        where). ``None`` (default): the magnitudes are fitted as they are, without an SNR criterion.
+    noise: per slice, the acquisition's noise (:func:`cardiomm.quantify.noise.acquisition_noise`) or ``None``
+        (that slice: no floor, no significance test); ``None`` for the whole series: the same for every slice.
 
     Returns
     -------
@@ -439,127 +510,11 @@ def map_series(
         raise ValueError(f"noise: expected one entry per slice ({nz}), got {len(noise)}")
     value = np.full(images.shape[1:], np.nan)
     valid = np.zeros(images.shape[1:], dtype=bool)
-    rng = PLAUSIBLE_RANGE_MS[biomarker]
+    fit = fit_molli if biomarker == "T1" else fit_monoexp
     for z in range(nz):
         m = None if mask is None else np.asarray(mask[z], dtype=bool)
-        sl = np.asarray(images[:, z], dtype=np.float64)
-        snr_ok = np.ones(sl.shape[1:], dtype=bool)
-        bg = None if noise is None else noise[z]
-        if bg is not None:
-            snr_ok = sl.max(axis=0) >= bg.min_peak
-            if bg.floor_valid:  # only where the air is noise-only RSS magnitude (noise.py)
-                sl = remove_noise_floor(sl, bg.power)
-        if biomarker == "T1":
-            fit = fit_molli(sl, times[z], m, rng)
-            v = fit["T1"]
-        else:
-            fit = fit_monoexp(sl, times[z], m, rng)
-            v = fit["T"]
-        valid[z] = fit["valid"] & snr_ok
-        value[z] = np.where(valid[z], v, np.nan)
+        out = fit(np.asarray(images[:, z], dtype=np.float64), times[z], m, PLAUSIBLE_RANGE_MS[biomarker],
+                  None if noise is None else noise[z], MIN_SIGNIFICANCE[biomarker])
+        valid[z] = out["valid"]
+        value[z] = np.where(valid[z], out["T1" if biomarker == "T1" else "T"], np.nan)
     return value, valid
-
-
-def _stats(values: np.ndarray, ok: np.ndarray) -> tuple[float, float, float, int, int]:
-    """Median, mean, SD over valid pixels; number of pixels; number invalid."""
-    v = values[ok]
-    median = float(np.median(v)) if v.size else float("nan")
-    mean = float(v.mean()) if v.size else float("nan")
-    sd = float(v.std(ddof=1)) if v.size > 1 else float("nan")
-    return median, mean, sd, int(ok.size), int(ok.size - v.size)
-
-
-def myocardial_roi(labels: np.ndarray) -> np.ndarray:
-    """The analysed myocardium: the LV myocardium label eroded by one pixel per slice (4-neighbourhood).
-
-    ``labels (nz, ny, nx)`` -> bool ``(nz, ny, nx)``. The one definition of the ROI, used by
-    :func:`myocardial_summary` and by the phantom's truth (:mod:`cardiomm.phantom.generate`).
-    """
-    labels = np.asarray(labels)
-    return np.stack([ndimage.binary_erosion(sl == LV_MYO) for sl in labels]) if labels.size else labels == LV_MYO
-
-
-def myocardial_summary(
-    value_map: np.ndarray,
-    valid: np.ndarray,
-    labels: np.ndarray,
-    geom: Geometry,
-    segments: np.ndarray | None = None,
-) -> dict:
-    """Myocardial biomarker of a relaxation map (the median, :data:`SUMMARY`): global, per slice, per AHA segment.
-
-    The LV myocardium label is eroded by one pixel per slice (:func:`myocardial_roi`) so that partial-volume
-    pixels at the blood and epicardial borders are left out. Invalid pixels are counted, never averaged.
-
-    Why the median and not the mean: an automatic myocardium that reaches a pixel or two into the blood pool
-    (blood T1 is 1.5-1.6 times myocardial T1), likely into the epicardial fat (T1 a quarter of it; the
-    negative tails, not checked pixel by pixel), or into the
-    infarct border that the erosion of the true wall leaves out, adds tails of very different values, and the
-    mean (breakdown point 0) follows them. Measured with the shipped segmenter on the fully sampled reference of
-    the default cohort (``benchmarks/results/reference_bias.md``): the mean's T1 bias ranges over -56 to +55 ms per
-    subject (cohort mean -6.5 ms; T2 +1.5, T1rho +3.0 ms, both off the 1 ms goal), the median's over -26 to
-    +6 ms (cohort mean -6.2 ms; T2 +0.3, T1rho +0.4 ms). The wall is about 4 pixels thick at 2.25 mm, so a
-    deeper erosion (a "conservative" ROI, Messroghli et al. 2017 JCMR 19:75) would leave almost no pixels; the
-    median is its robust-statistics counterpart. On a heterogeneous wall (focal infarct) the median
-    under-weights the focal tail, a few ms with the true labels on the default cohort; the mean is reported too.
-
-    Parameters
-    ----------
-    value_map: ``(nz, ny, nx)`` ms (NaN allowed where invalid).
-    valid: ``(nz, ny, nx)`` bool from :func:`map_series`.
-    labels: ``(1, nz, ny, nx)`` or ``(nz, ny, nx)`` integer labels of the mapping series.
-    geom: voxel geometry (for the analysed area).
-    segments: optional ``(nz, ny, nx)`` AHA map (0 outside, 1..16) from ``aha.aha_segments``.
-
-    Returns
-    -------
-    dict: ``value`` (the biomarker: the median), ``median``, ``mean``, ``sd`` (ms, over valid eroded myocardial
-    pixels), ``statistic`` (:data:`SUMMARY`), ``n_pixels`` (eroded myocardium), ``n_invalid``, ``area_mm2``,
-    ``per_slice`` (list of ``{slice, value, mean, n_pixels, n_invalid}``), ``per_segment`` (``{1..16: {value,
-    mean, n_pixels, n_invalid}}``, empty if ``segments`` is None) and ``reason`` (None, or why ``value`` is NaN).
-    """
-    value_map = np.asarray(value_map, dtype=np.float64)
-    valid = np.asarray(valid, dtype=bool)
-    labels = np.asarray(labels)
-    if labels.ndim == 4 and labels.shape[0] == 1:
-        labels = labels[0]
-    if labels.ndim != 3:
-        raise ValueError(f"labels: expected (1, nz, ny, nx) or (nz, ny, nx), got shape {labels.shape}")
-    for name, arr in (("value_map", value_map), ("valid", valid)) + (
-        (("segments", np.asarray(segments)),) if segments is not None else ()
-    ):
-        if arr.shape != labels.shape:
-            raise ValueError(f"{name}: expected shape {labels.shape} (as labels), got {arr.shape}")
-    myo = myocardial_roi(labels)
-    ok = valid & np.isfinite(value_map)
-    median, mean, sd, n_pix, n_inv = _stats(value_map[myo], ok[myo])
-    per_slice = []
-    for z in range(labels.shape[0]):
-        md, m, _, n, ni = _stats(value_map[z][myo[z]], ok[z][myo[z]])
-        per_slice.append({"slice": z, "value": md, "mean": m, "n_pixels": n, "n_invalid": ni})
-    per_segment = {}
-    if segments is not None:
-        seg = np.asarray(segments)
-        for s in SEGMENTS:
-            sel = myo & (seg == s)
-            md, m, _, n, ni = _stats(value_map[sel], ok[sel])
-            per_segment[s] = {"value": md, "mean": m, "n_pixels": n, "n_invalid": ni}
-    reason = None
-    if n_pix == 0:
-        had = bool((labels == LV_MYO).any())
-        reason = "no LV myocardium pixels remain after one-pixel erosion" if had else "no LV myocardium label"
-    elif n_inv == n_pix:
-        reason = f"all {n_pix} eroded myocardium pixels have invalid fits"
-    return {
-        "value": median,
-        "median": median,
-        "mean": mean,
-        "sd": sd,
-        "statistic": SUMMARY,
-        "n_pixels": n_pix,
-        "n_invalid": n_inv,
-        "area_mm2": n_pix * geom.dx * geom.dy,
-        "per_slice": per_slice,
-        "per_segment": per_segment,
-        "reason": reason,
-    }

@@ -1,41 +1,37 @@
-"""Background noise of magnitude images: the noise floor to remove before fitting, and an SNR criterion.
+"""Noise of a mapping series' acquisition: the RSS noise floor every fit models, and the scale of its validity test.
 
 Why: the reference is the root-sum-of-squares (RSS) of ``L`` coil images. Its noise is non-central chi with
 ``2L`` degrees of freedom, so ``E[M^2] = A^2 + P`` with ``P = sum_c E|n_c|^2`` the total noise power of the
-coils. At the default SNR of 25 with 10 virtual coils the floor is about 13% of the myocardial signal, which
-lifts the late, weak weightings: measured on the default cohort with the true labels, the RSS reference
-under-estimates T1 by 20-33 ms and over-estimates T2 by 2.5-3.6 ms and T1rho by 2.2-3.3 ms, while noiseless
-data recover the truth to 0.2 ms (``benchmarks/bench_reference_bias.py``).
+coils. At the default SNR of 25 with 10 virtual coils the floor lifts the late, weak weightings: fitted as they
+are, the fully sampled reference under-estimates T1 by 20-50 ms and over-estimates T2 and T1rho by 2-4 ms
+(``benchmarks/results/reference_bias.md``). :mod:`cardiomm.quantify.mapping` therefore fits the floor model
+``M = sqrt(f(t)^2 + P)``, and needs ``P``.
 
-Correction (the power-image correction for multi-coil magnitude data, e.g. Constantinides et al. 1997
-Magn Reson Med 38:852): ``M_c = sqrt(max(M^2 - P, 0))`` is fitted instead of ``M``; ``M^2 - P`` is an
-unbiased estimate of ``A^2``. ``P`` needs no coil count or noise model: in air (``A = 0``) ``E[M^2] = P``, so it
-is the mean of ``M^2`` over the background air of the same image.
+Where ``P`` comes from: the acquisition, once per series and slice, and the same number for every image of that
+series (the reference, every reconstruction, the rescan control). It is measured in the fully sampled data: the
+coil images of a fully sampled acquisition hold noise alone outside the body (independent k-space samples give
+white noise), so ``P`` is the mean of ``M^2`` over the background air of the series' fully sampled RSS (its
+reference image), which equals ``sum_c sigma_c^2`` whatever the coils' correlation. Not each image's own air: a
+reconstruction of undersampled data has denoised, zero (SENSE outside the ESPIRiT support) or aliased air, whose
+power is not the floor of its tissue (issue 18, ``benchmarks/results/noise_floor_methods.md``), and a correction
+that depends on it is a different instrument for every method. Not the k-space periphery either: on the phantom
+the signal of edges and texture reaches the k-space corners, which read 5-10% above the coils' true noise power,
+while the air of the fully sampled RSS reads 0.3-0.8% above it (P031, every mapping slice; the noiseless twin's
+air holds 0.5% of it: the k-space rendering's ringing).
 
 Background air of one slice: pixels darker than Otsu's threshold on the log of the mean image over the
 weightings that are connected to the image border (dark lungs inside the body are excluded), eroded by
 :data:`AIR_EROSION_PX` pixels so that the body's edge is not counted. Fewer than :data:`MIN_AIR_PIXELS` such
-pixels: no estimate (``None``), and the caller must say so.
+pixels, or air that is not white noise (the neighbour correlation, :func:`neighbour_correlation`, above
+:data:`MAX_AIR_CORRELATION`: ghosts or a denoised, already processed image), or zero air: no estimate
+(:func:`acquisition_noise` gives ``None`` and why), and that series is fitted without the floor for everyone.
+The fully sampled RSS has correlations of 0.001-0.07 (default and tiny cohorts), reconstructions of undersampled
+data 0.37-0.89.
 
-When the floor may be removed: only where the background is what the correction assumes, the RSS magnitude of
-noise alone. Noise of a fully sampled acquisition is white (independent k-space samples give independent
-pixels), so its air has no spatial structure; a reconstruction that denoises (a network, regularised SENSE)
-or aliases (zero-filled undersampled data) leaves structured, smooth or zero air whose power is not the floor in
-its tissue. The test (:func:`neighbour_correlation`): the correlation of each air pixel with its neighbour (the
-larger of the x and y lags, over the weightings) must not exceed :data:`MAX_AIR_CORRELATION`, and the air must
-not be zero. Measured (``benchmarks/results/noise_floor_methods.md``, and the tiny workflow cohort): the fully
-sampled RSS reference has 0.001-0.02 (default cohort) and 0.03-0.07 (tiny cohort: 8 coils, small FOV); every
-reconstruction of undersampled data 0.37-0.89 (zero-filled, E2E-VarNet, CardioMM), and SENSE's air is exactly
-zero (outside the ESPIRiT support). In those series the ratio of the background floor to the floor measured in
-the tissue against a noiseless twin was 0 (SENSE), 0.3-1.0 (zero-filled, CardioMM) and 0.8-46 (E2E-VarNet,
-whose tissue carries no floor), so removing it changed T1 by an arbitrary amount; such a series is fitted as
-it is, and the caller records why. (A Kolmogorov-Smirnov test of the air against central chi was tried and
-dropped: with correlated coils the noise is a weighted sum of chi-squares, and the tiny cohort's reference
-failed it.)
-
-SNR criterion: a pixel is fitted as a valid value only if its brightest weighted image exceeds the background
-mean by :data:`MIN_PEAK_Z` background standard deviations. A noise-only RSS pixel with 10 coils peaks at about
-mean + 3.5 SD over 8 weightings (99.9th percentile), myocardium at SNR 25 far above.
+Scale of the validity test: at high SNR the magnitude's noise variance is about ``P / (2 L)`` (the real part of
+the coil noise along the signal); in air, the chi-distributed magnitude has variance ``P / (4 L) (1 + O(1/L))``.
+So :attr:`AcquisitionNoise.variance` ``= 2 sd_air^2`` needs no coil count; with unequal coil noise it is the
+larger of the two (Cauchy-Schwarz), which makes the test stricter, not looser.
 """
 
 from __future__ import annotations
@@ -48,48 +44,31 @@ from skimage.filters import threshold_otsu
 
 MIN_AIR_PIXELS = 200
 AIR_EROSION_PX = 2
-MIN_PEAK_Z = 5.0
 #: largest neighbour correlation of noise-only (white) air; reconstructions of undersampled data have >= 0.37
 MAX_AIR_CORRELATION = 0.2
 
 
 @dataclass(frozen=True)
-class BackgroundNoise:
-    """Noise statistics of one slice's background air (image units).
+class AcquisitionNoise:
+    """Noise of one slice of a mapping acquisition, from the air of its fully sampled RSS (image units).
 
     Attributes
     ----------
-    power: mean of ``M^2`` over the air pixels and weightings (the noise floor ``P``).
-    mean, sd: mean and SD of ``M`` over the same samples.
+    power: ``P``, the mean of ``M^2`` over the air pixels and weightings (the RSS noise floor, ``E[M^2] - A^2``).
+    sd: SD of the magnitude ``M`` over the same samples.
     n_pixels: number of air pixels used.
-    correlation: neighbour correlation of the air (:func:`neighbour_correlation`; NaN for zero or constant air).
+    correlation: neighbour correlation of the air (:func:`neighbour_correlation`).
     """
 
     power: float
-    mean: float
     sd: float
     n_pixels: int
-    correlation: float = float("nan")
+    correlation: float
 
     @property
-    def floor_valid(self) -> bool:
-        """The air is white noise (not zero, not smooth or structured), so its power is the tissue's floor too."""
-        return bool(self.power > 0 and np.isfinite(self.correlation) and self.correlation <= MAX_AIR_CORRELATION)
-
-    @property
-    def floor_reason(self) -> str:
-        """Why the floor may not be removed ('' where it may)."""
-        if self.floor_valid:
-            return ""
-        if not (self.power > 0 and np.isfinite(self.correlation)):
-            return "background air is zero or constant (not noisy RSS magnitude)"
-        return (f"background air is not white noise (neighbour correlation {self.correlation:.2f} > "
-                f"{MAX_AIR_CORRELATION}: denoised or aliased)")
-
-    @property
-    def min_peak(self) -> float:
-        """Smallest brightest-weighting magnitude a pixel needs to be fitted as valid."""
-        return self.mean + MIN_PEAK_Z * self.sd
+    def variance(self) -> float:
+        """Noise variance of a magnitude well above the floor, ``2 sd^2`` (module docstring)."""
+        return 2.0 * self.sd**2
 
 
 def background_air(images: np.ndarray) -> np.ndarray:
@@ -131,45 +110,38 @@ def neighbour_correlation(images: np.ndarray, air: np.ndarray) -> float:
     return best
 
 
-def background_noise(images: np.ndarray) -> BackgroundNoise | None:
-    """Noise statistics of one slice ``(nw, ny, nx)``; ``None`` if fewer than :data:`MIN_AIR_PIXELS` air pixels."""
+def slice_noise(images: np.ndarray) -> tuple[AcquisitionNoise | None, str]:
+    """Acquisition noise of one slice of a fully sampled RSS series ``(nw, ny, nx)``: ``(noise, "")``, or
+    ``(None, why not)`` where its air is too small, zero or not white noise (module docstring)."""
     images = np.asarray(images, dtype=np.float64)
     air = background_air(images)
     n = int(air.sum())
     if n < MIN_AIR_PIXELS:
-        return None
+        return None, f"{n} background air pixels (< {MIN_AIR_PIXELS})"
     v = images[:, air]
-    return BackgroundNoise(float((v**2).mean()), float(v.mean()), float(v.std()), n,
-                           neighbour_correlation(images, air))
+    power, corr = float((v**2).mean()), neighbour_correlation(images, air)
+    if not (power > 0 and np.isfinite(corr)):
+        return None, "background air is zero or constant (not the RSS of acquired noise)"
+    if corr > MAX_AIR_CORRELATION:
+        return None, f"background air is not white noise (neighbour correlation {corr:.2f} > {MAX_AIR_CORRELATION})"
+    return AcquisitionNoise(power, float(v.std()), n, corr), ""
 
 
-def floor_summary(noise: list[BackgroundNoise | None] | None) -> str:
-    """What a mapping series' fit did about the noise floor, for its biomarker row.
+def acquisition_noise(reference: np.ndarray) -> tuple[list[AcquisitionNoise | None], list[str]]:
+    """Acquisition noise of every slice of a mapping series, from its fully sampled RSS ``(nw, nz, ny, nx)``.
 
-    ``noise``: per slice, as given to :func:`cardiomm.quantify.mapping.map_series` (``None``: not asked for).
+    Returns ``(noise, reasons)``, one entry per slice each: ``None`` and why where no estimate is possible.
     """
-    if noise is None:
-        return "not removed (not asked for: quantify.noise_floor is none)"
-    done = [z for z, n in enumerate(noise) if n is not None and n.floor_valid]
-    if len(done) == len(noise):
-        return "removed (background air, every slice)"
-    why = {z: ("no background air" if n is None else n.floor_reason) for z, n in enumerate(noise) if z not in done}
-    head = f"removed in slices {done}; " if done else ""
-    return head + "not removed in " + "; ".join(f"slice {z}: {r}" for z, r in why.items())
+    reference = np.asarray(reference)
+    if reference.ndim != 4:
+        raise ValueError(f"reference: expected a mapping series of shape (nw, nz, ny, nx), got {reference.shape}")
+    out = [slice_noise(reference[:, z]) for z in range(reference.shape[1])]
+    return [n for n, _ in out], [r for _, r in out]
 
 
-def floor_status(summary: object) -> str:
-    """``"every"`` / ``"some"`` / ``"none"``: in how many slices a fit removed the floor, read back from the text
-    :func:`floor_summary` wrote (a biomarker row's ``noise_floor``)."""
-    text = str(summary)
-    if text.startswith("removed ("):
-        return "every"
-    return "some" if text.startswith("removed in slices") else "none"
-
-
-def remove_noise_floor(images: np.ndarray, power: float) -> np.ndarray:
-    """``sqrt(max(M^2 - power, 0))`` of magnitude images (any shape)."""
-    images = np.asarray(images, dtype=np.float64)
-    if not (np.isfinite(power) and power >= 0):
-        raise ValueError(f"power: the noise floor must be a finite number >= 0, got {power}")
-    return np.sqrt(np.maximum(images**2 - power, 0.0))
+def noise_text(noise: list[AcquisitionNoise | None], reasons: list[str]) -> str:
+    """How the floor was treated in each slice of a series, for its rows' ``procedure``."""
+    parts = []
+    for z, (n, why) in enumerate(zip(noise, reasons)):
+        parts.append(f"slice {z}: P = {n.power:.4g}" if n is not None else f"slice {z}: no floor ({why})")
+    return "; ".join(parts)

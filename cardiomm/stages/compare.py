@@ -19,20 +19,21 @@ def image_quality(subject: Subject, method: str, inputs: Mapping[str, str], out_
     """PSNR/SSIM/NMSE of every series of one subject x method against the reference, under a scoring ``protocol``
     (:func:`cardiomm.compare.image_quality.protocol_metrics`); one long CSV, every row naming its protocol.
 
-    ``inputs``: ``key(mod, mask)`` -> the method's ``.mat`` reconstructions and ``key(mod, "full")`` -> the
-    reference's (one job per subject x method: each reference is read once for all masks).
+    ``inputs``: ``key(mod, mask, "method")`` -> the method's ``.mat`` reconstructions and ``key(mod, "full",
+    "reference")`` -> the reference's (:meth:`cardiomm.workflow.Plan.iq_inputs`; one job per subject x method: each
+    reference is read once for all masks; a null control's one "mask" is ``full``).
     """
     import pandas as pd
 
     from cardiomm.compare.image_quality import protocol_metrics
-    from cardiomm.conventions import FULLY_SAMPLED
+    from cardiomm.conventions import FULLY_SAMPLED, REFERENCE
 
     files = named(inputs)
     rows = []
-    for mod in dict.fromkeys(m for m, mk in files if mk == FULLY_SAMPLED):
-        ref = cio.read_recon(files[(mod, FULLY_SAMPLED)])
-        for mk in [mk for m, mk in files if m == mod and mk != FULLY_SAMPLED]:
-            rec = cio.read_recon(files[(mod, mk)])
+    for mod in dict.fromkeys(m for m, _, who in files if who == REFERENCE):
+        ref = cio.read_recon(files[(mod, FULLY_SAMPLED, REFERENCE)])
+        for mk in [mk for m, mk, who in files if m == mod and who == "method"]:
+            rec = cio.read_recon(files[(mod, mk, "method")])
             for r in protocol_metrics(ref, rec, protocol, MODALITIES[mod].ranking_kind):
                 rows.append({"subject": subject.id, "split": subject.split, "modality": mod, "method": method,
                              "mask": mk, **r})
@@ -42,9 +43,16 @@ def image_quality(subject: Subject, method: str, inputs: Mapping[str, str], out_
 
 
 def agreement(phenotypes_csv: str, biomarkers_csv: str, comparator: str, tolerance_overrides: dict, cohort: str,
-              out_csv: str, out_md: str, out_html: str | None = None) -> None:
-    """agreement.csv (against the comparator and, when truth rows exist, against the truth), audit.md and the
-    same audit as HTML (shown inline in the Snakemake report)."""
+              out_csv: str, out_md: str, out_html: str | None = None, out_heatmap: str | None = None,
+              null_control: str = "", powered_n: int | None = None) -> None:
+    """agreement.csv (against the comparator and, when truth rows exist, against the truth), audit.md, the verdict
+    map ``out_heatmap`` (PNG, PDF twin; shown at the top of the audit) and the same audit as HTML with the map
+    inlined (shown in the Snakemake report). ``null_control``: why the run has none (``""``: it has one);
+    ``powered_n``: the powered audit's n (config ``agreement.powered_n``). The cells are indicator x roi x labels x
+    method x mask (:func:`cardiomm.compare.agreement.agreement_table`)."""
+    import os
+    from pathlib import Path
+
     import pandas as pd
 
     from cardiomm.atomic import write_text
@@ -63,9 +71,17 @@ def agreement(phenotypes_csv: str, biomarkers_csv: str, comparator: str, toleran
             tables.append(agreement_table(df, comparator=other, tolerances=tol))
     both = pd.concat(tables, ignore_index=True)
     write_csv(both, out_csv)
-    md = audit_markdown(both, tol, src, cohort, biomarkers=bio)
+    heatmap = None
+    if out_heatmap:
+        from cardiomm.figures.plots import verdict_heatmap
+
+        verdict_heatmap(both, tol, str(Path(out_heatmap).with_suffix("")), comparator)
+        heatmap = os.path.relpath(out_heatmap, Path(out_md).parent)
+    md = audit_markdown(both, tol, src, cohort, biomarkers=bio, heatmap=heatmap, null_control=null_control,
+                        powered_n=powered_n)
     write_text(out_md, md)
     if out_html:
         from cardiomm.compare.markdown_html import markdown_to_html
 
-        write_text(out_html, markdown_to_html(md, f"cardiomm audit: {cohort}"))
+        images = {heatmap: Path(out_heatmap).read_bytes()} if heatmap else {}
+        write_text(out_html, markdown_to_html(md, f"cardiomm audit: {cohort}", images=images))

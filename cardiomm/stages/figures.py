@@ -26,10 +26,11 @@ def figures_method(method: str, tables: Mapping[str, str], outputs: Mapping[str,
     """
     import pandas as pd
 
+    from cardiomm.compare.agreement import headline
     from cardiomm.compare.tolerances import tolerances_from_config
     from cardiomm.figures import plots
 
-    ind = pd.concat([pd.read_csv(tables["phenotypes"]), pd.read_csv(tables["biomarkers"])], ignore_index=True)
+    ind = headline(pd.concat([pd.read_csv(tables["phenotypes"]), pd.read_csv(tables["biomarkers"])], ignore_index=True))
     tol, _ = tolerances_from_config(tolerance_overrides)
     plots.bland_altman_grid(ind, comparator, method, _stem(outputs, "bland_altman"), tolerances=tol)
     plots.scatter_identity(ind, comparator, method, _stem(outputs, "scatter"))

@@ -36,6 +36,24 @@ def reference(subject: Subject, outputs: Mapping[str, str]) -> None:
         _write_recon(img, outputs[key(mod, "mat")], outputs[key(mod, "nii")], subject, mod)
 
 
+def control(method: str, subject: Subject, inputs: Mapping[str, str], outputs: Mapping[str, str]) -> None:
+    """A null control (``rescan``) of one subject: its registry entry on each repeated, fully sampled acquisition
+    (``inputs``: ``key(mod, "kspace")`` -> :meth:`cardiomm.cohort.Subject.rescan_path`), written like the
+    reference (``outputs``: ``key(mod, "mat" | "nii")``)."""
+    from cardiomm.acquisition import Acquisition
+    from cardiomm.conventions import FULLY_SAMPLED
+    from cardiomm.io.releases import acs_lines
+    from cardiomm.methods import method as registered
+
+    rec = registered(method).prepare()
+    for mod in dict.fromkeys(k[0] for k in named(outputs)):
+        path = inputs[key(mod, "kspace")]
+        k = cio.read_kspace(path)
+        acq = Acquisition.from_arrays(k, np.ones((1, *k.shape[-2:]), np.uint8), FULLY_SAMPLED,
+                                      acs_lines(subject.release), series_meta(subject.meta, mod), source=str(path))
+        _write_recon(rec(acq), outputs[key(mod, "mat")], outputs[key(mod, "nii")], subject, mod)
+
+
 def coilmaps(subject: Subject, inputs: Mapping[str, str], outputs: Mapping[str, str]) -> None:
     """ESPIRiT maps of every series named in ``outputs`` (``key(mod, mask, "maps")`` -> ``.npy``
     ``(nz, nc, ny, nx)`` complex64), for the classical methods' reconstruction jobs.

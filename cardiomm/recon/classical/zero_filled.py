@@ -51,3 +51,17 @@ def method(name: str, params: ReconParams) -> Reconstructor:
         return zero_filled(acq.kspace)
 
     return rec
+
+
+def rescan_method(name: str, params: ReconParams) -> Reconstructor:
+    """The registry entry of the null control (kind ``control``): RSS of a second, fully sampled acquisition,
+    made exactly as the reference is (:func:`zero_filled` of the full k-space). A mask with an unsampled point
+    raises: a control is never undersampled."""
+
+    def rec(acq: Acquisition) -> np.ndarray:
+        if not acq.mask.all():
+            raise ValueError(f"{acq.source}: method {name!r} needs a fully sampled acquisition; the mask samples "
+                             f"{acq.mask.mean():.1%} of k-space")
+        return zero_filled(acq.kspace)
+
+    return rec
