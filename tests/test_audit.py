@@ -252,3 +252,17 @@ def test_markdown_to_html_inlines_the_verdict_map():
     h = markdown_to_html("# t\n\n![map](figures/m.png)\n", images={"figures/m.png": b"\x89PNG"})
     assert "<img src='data:image/png;base64,iVBORw==' alt='map'" in h
     assert "src='figures/x.png'" in markdown_to_html("![x](figures/x.png)")
+
+
+def test_the_n_note_points_to_the_powered_result_only_where_one_is_committed(monkeypatch):
+    from pathlib import Path
+
+    import cardiomm.compare.audit as audit_mod
+
+    repo = Path(audit_mod.__file__).resolve().parents[2]
+    committed = (repo / audit_mod.POWERED_RESULT / "audit.md").exists()
+    text = audit_mod._powered_result_text()
+    assert ("is committed in" in text) == committed
+    assert ("No powered audit has been committed yet" in text) == (not committed)
+    monkeypatch.setattr(audit_mod, "POWERED_RESULT", "no/such/dir/")
+    assert "No powered audit has been committed yet" in audit_mod._powered_result_text()

@@ -252,8 +252,17 @@ def _n_note(agr: pd.DataFrame, powered_n: int | None) -> list[str]:
     return [f"**This audit's n is illustrative**: at most {n} paired subjects per cell, against the {powered_n} "
             "that the power analysis chose for a decision on every indicator (`benchmarks/results/power_cohort.md`). "
             f"Its verdicts say only what n = {n} shows: most cells are inconclusive, and a ✓ or ✗ here needs a very "
-            f"large margin. The powered audit is committed in `{POWERED_RESULT}` (`audit.md`, its tables and "
-            "figures).", ""]
+            f"large margin. {_powered_result_text()}", ""]
+
+
+def _powered_result_text() -> str:
+    """Where the powered audit is, or that it has not been committed yet (never a pointer to nothing)."""
+    from pathlib import Path
+
+    if (Path(__file__).resolve().parents[2] / POWERED_RESULT / "audit.md").exists():
+        return f"The powered audit is committed in `{POWERED_RESULT}` (`audit.md`, its tables and figures)."
+    return (f"No powered audit has been committed yet (it belongs in `{POWERED_RESULT}`): run "
+            "`snakemake --configfile config/audit.yaml` for one.")
 
 
 def _comparator_section(agr: pd.DataFrame, comparator: str, tolerances: dict[str, float]) -> list[str]:
