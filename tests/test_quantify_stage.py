@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy import ndimage
+from snakemake.iocontainers import InputFiles
 
 from cardiomm.cohort import subject_from_row
 from cardiomm.conventions import BIOMARKERS, FULLY_SAMPLED, MODALITIES, PHENOTYPES
@@ -61,7 +62,8 @@ def run(tmp_path_factory):
         if method != "reference":
             inputs["refqc"] = str(qc)
         out = root / f"{method}.csv"
-        quantify.quantify(s, method, inputs, outputs, str(qc), str(out))
+        # as the rule passes it: Snakemake's named input, a list (`in` on it tests values, not names)
+        quantify.quantify(s, method, InputFiles(fromdict=inputs), outputs, str(qc), str(out))
         tables[method] = pd.read_csv(out)
     return root, tables
 

@@ -42,6 +42,9 @@ def quantify(subject: Subject, method: str, inputs: Mapping[str, str], outputs: 
         return {(r.mask, r.modality): (bool(r.qc_pass), "" if r.qc_pass else f"segmentation QC: {r.qc_reason}")
                 for r in t.itertuples()}
 
+    # Snakemake's named input is a list: `name in` would test its values, so take its named entries as a dict
+    inputs = dict(inputs.items())
+
     def read(name: str) -> np.ndarray | None:
         return load_image(inputs[name])[0] if name in inputs else None
 
