@@ -82,7 +82,7 @@ def test_tables_hold_every_subject_method_mask_and_indicator(tiny_run):
     assert set(bm.loc[bm["method"].isin(["truth", "reference"]), "labels"]) == {"own"}
     assert set(bm.loc[bm["method"] == "cardiomm", "labels"]) == {"own", "reference"}
     n_bm = bm["subject"].nunique() * len(BIOMARKERS) * len(ROIS)
-    assert len(bm) == n_bm * (2 + 2 * 4 * 3)  # truth, reference; 4 methods x 3 masks x 2 label sources
+    assert len(bm) == n_bm * (2 + 2 + 2 * 4 * 3)  # truth, reference; rescan, 4 methods x 3 masks: 2 label sources
     ok = bm[bm["qc_pass"]]
     assert (ok["n_valid"] > 0).all() and np.allclose(ok["valid_fraction"], ok["n_valid"] / ok["n_pixels"])
     assert set(ph["labels"]) == {"own"} and ph["roi"].isna().all()
