@@ -9,10 +9,13 @@ for 2023, timing tables in the release's layout (header, one row per weighting, 
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import scipy.io
+import yaml
 
 from cardiomm.conventions import RELEASE_ACS
 from cardiomm.io import cmrxrecon as cio
@@ -31,6 +34,20 @@ TREE_VIEWS = {"2023": [("Cine", "cine_lax", False)],
 # the release's mask names written into the trees, per release
 TREE_MASKS = {"2023": ["AccFactor04", "AccFactor08"], "2024": ["Uniform4", "ktGaussian8"],
               "2025": ["ktRadial8", "Uniform8"]}
+
+
+REPO = Path(__file__).resolve().parents[1]
+SEGMENTER = str(REPO / "cardiomm" / "weights" / "segmentation.pt")
+
+
+def run_workflow(tmp: Path, cfg: dict, timeout: int) -> None:
+    """Write ``cfg`` as ``tmp/config.yaml`` and run the repository's Snakemake workflow in ``tmp`` on 2 cores;
+    fails the test with the end of Snakemake's log if the run fails."""
+    (tmp / "config.yaml").write_text(yaml.safe_dump(cfg))
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory",
+                           str(tmp), "--configfile", str(tmp / "config.yaml"), "--cores", "2"],
+                          capture_output=True, text=True, cwd=tmp, timeout=timeout)
+    assert proc.returncode == 0, proc.stderr[-5000:]
 
 
 def phantom_source(root: Path) -> Path:

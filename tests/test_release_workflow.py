@@ -7,18 +7,12 @@ from the config (the releases ship none), 2023 from its own CSV layout.
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
 import pandas as pd
 import pytest
-import yaml
-from release_trees import DEFAULTS, phantom_source, write_release_tree
+from release_trees import DEFAULTS, SEGMENTER, phantom_source, run_workflow, write_release_tree
 
 from cardiomm.cohort import load_cohort
 
-REPO = Path(__file__).resolve().parents[1]
 RUNS = {
     # 2023: T1 and T2 (its T2map.csv: one column of times for every slice, as the release ships it)
     "2023": {"mapping": "t1map", "mask": "AccFactor04", "source": "official", "timing": {}, "views": [],
@@ -53,12 +47,8 @@ def release_run(request, src, tmp_path_factory):
            "eval_splits": ["test"], "modalities": ["cine", run["mapping"], *run.get("extra", []), *run["views"]],
            "masks": [run["mask"]],
            "mask_source": run["source"], "methods": ["zerofilled"],
-           "models": {"segmentation": str(REPO / "cardiomm" / "weights" / "segmentation.pt")}}
-    (tmp / "config.yaml").write_text(yaml.safe_dump(cfg))
-    proc = subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory",
-                           str(tmp), "--configfile", str(tmp / "config.yaml"), "--cores", "2"],
-                          capture_output=True, text=True, cwd=tmp, timeout=900)
-    assert proc.returncode == 0, proc.stderr[-5000:]
+           "models": {"segmentation": SEGMENTER}}
+    run_workflow(tmp, cfg, timeout=900)
     return rel, tmp / "results" / f"r{rel}" / "tables"
 
 

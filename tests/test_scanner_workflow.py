@@ -5,18 +5,12 @@ and the DICOM results are produced."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
 import pandas as pd
 import pydicom
 import pytest
-import yaml
-from release_trees import DEFAULTS, phantom_source
+from release_trees import DEFAULTS, SEGMENTER, phantom_source, run_workflow
 from scanner_files import write_cohort
 
-REPO = Path(__file__).resolve().parents[1]
 RUNS = {"mrd": {"layout": "mrd", "subjects": ("P001", "P002"), "bad": {"P002": "truncated"}},
         "twix": {"layout": "twix", "subjects": ("P001", "P002")},
         "prospective": {"layout": "mrd", "subjects": ("P001",), "undersample": True}}
@@ -37,12 +31,8 @@ def scanner_run(request, src, tmp_path_factory):
     cfg = {"cohort": name, "data": {"root": str(root), "synthetic": False, "defaults": DEFAULTS},
            "eval_splits": ["test"], "modalities": ["cine", "t1map"], "masks": ["ktGaussian8"],
            "methods": ["zerofilled"],
-           "models": {"segmentation": str(REPO / "cardiomm" / "weights" / "segmentation.pt")}}
-    (tmp / "config.yaml").write_text(yaml.safe_dump(cfg))
-    proc = subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory",
-                           str(tmp), "--configfile", str(tmp / "config.yaml"), "--cores", "2"],
-                          capture_output=True, text=True, cwd=tmp, timeout=1200)
-    assert proc.returncode == 0, proc.stderr[-5000:]
+           "models": {"segmentation": SEGMENTER}}
+    run_workflow(tmp, cfg, timeout=1200)
     return name, tmp / "results" / name
 
 

@@ -197,6 +197,10 @@ def test_classical_methods_run_everywhere_downstream(tmp_path):
     classical = ["cs", "kttv", "lps"]
     cfg = yaml.safe_load(_config(tmp_path).read_text())
     cfg["methods"] = ["zerofilled", *classical]
+    # a smaller cohort than the other tiny runs (2 subjects, cine + T1 mapping): the path is the same for every
+    # mapping series, and three iterative solvers on every series were this suite's slowest test (~15 min)
+    cfg["phantom"]["counts"]["test"] = 2
+    cfg["modalities"] = ["cine", "t1map"]
     cfg.update({"cs": {"max_iter": 5}, "kttv": {"max_iter": 10}, "lps": {"max_iter": 10}})
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
     proc = _run(tmp_path)
@@ -208,15 +212,15 @@ def test_classical_methods_run_everywhere_downstream(tmp_path):
     masks = {"Uniform8", "ktGaussian16", "ktRadial24"}
     for m in classical:
         assert set(ph.loc[ph["method"] == m, "mask"]) == masks, m
-        assert set(bm.loc[bm["method"] == m, "indicator"]) == set(BIOMARKERS), m
-        assert set(iq.loc[iq["method"] == m, "modality"]) == {"cine", "t1map", "t2map", "t1rhomap"}, m
+        assert set(bm.loc[bm["method"] == m, "indicator"]) == {"T1"}, m
+        assert set(iq.loc[iq["method"] == m, "modality"]) == {"cine", "t1map"}, m
         assert (res / "figures" / f"bland_altman_{m}.png").exists()
         assert label(m) in (res / "audit.md").read_text()
     ag = pd.read_csv(res / "tables" / "agreement.csv")
     assert set(classical) <= set(ag["method"])
     # one ESPIRiT calibration per subject x modality, shared by the three masks (hard links)
     maps = sorted((res / "coilmaps").rglob("*.npy"))
-    assert len(maps) == 3 * 4 * len(masks)
+    assert len(maps) == 2 * 2 * len(masks)
     inodes = {(p.parent.name, p.name.rsplit("_", 1)[0]): set() for p in maps}
     for p in maps:
         inodes[(p.parent.name, p.name.rsplit("_", 1)[0])].add(p.stat().st_ino)
