@@ -22,7 +22,7 @@ WEIGHTS = Path(__file__).resolve().parents[1] / "cardiomm" / "weights"
 #: state_sha256 of the shipped weights (the recon ones are also in their model cards)
 SHIPPED = {"cardiomm": "80334e5d7bf934048939cc2d7adf841f33cb530acaf59a0824c95be958fcb720",
            "varnet": "a00ef902f8535d0031217994f0b19eabd8d1a0b838b3fedd7485da08edf16c14",
-           "segmentation": "d529ee225d7c2957e2f83adaed3d7d1138b8910d2d66770560f4acd39fe05440",
+           "segmentation": "a7eb8570ac1dd88654acbbc03d909e1ae86a9e3409fc17b91db524a2ee83e77c",
            "promptmr": "52db9db626295a7af475b93b54d1db4f1c5bf29a68d33e761525fe2d136cfb53"}
 
 

@@ -174,16 +174,24 @@ def test_coil_maps_smooth_normalised_and_compression_keeps_energy():
     np.testing.assert_allclose(emp, cov, atol=0.08)
 
 
-def test_papillary_muscles_are_myocardial_tissue_inside_the_blood_pool_label():
+def test_papillary_muscles_are_myocardial_tissue_labelled_by_the_chosen_convention():
     spec = cohort_specs(PhantomConfig())[0]
     x, y = anatomy.pixel_grid(112, 128, 2.25, 2.25)
     z = 0.5 * spec.heart.length
-    t_new, l_new = anatomy.rasterize(spec.heart, spec.body, z, 0.0, x, y, papillary=True)
     t_old, l_old = anatomy.rasterize(spec.heart, spec.body, z, 0.0, x, y)
-    np.testing.assert_array_equal(l_new, l_old)  # UK Biobank convention: labels unchanged
-    pm = (t_new == TISSUE_INDEX["myocardium"]) & (t_old == TISSUE_INDEX["blood"])
+    t_blood, l_blood = anatomy.rasterize(spec.heart, spec.body, z, 0.0, x, y, papillary=True, papillary_label="blood")
+    t_myo, l_myo = anatomy.rasterize(spec.heart, spec.body, z, 0.0, x, y, papillary=True,
+                                     papillary_label="myocardium")
+    np.testing.assert_array_equal(t_blood, t_myo)  # the convention changes labels, never the image
+    pm = (t_blood == TISSUE_INDEX["myocardium"]) & (t_old == TISSUE_INDEX["blood"])
     assert pm.sum() > 5
-    assert np.all(l_new[pm] == LV_BLOOD)
+    np.testing.assert_array_equal(l_blood, l_old)  # UK Biobank convention: labels unchanged, in the blood pool
+    assert np.all(l_blood[pm] == LV_BLOOD)
+    assert np.all(l_myo[pm] == LV_MYO)  # the default: in the LV mass
+    np.testing.assert_array_equal(l_myo[~pm], l_old[~pm])
+    assert PhantomConfig().papillary_label == "myocardium"
+    with pytest.raises(ValueError, match="papillary_label"):
+        anatomy.rasterize(spec.heart, spec.body, z, 0.0, x, y, papillary=True, papillary_label="mass")
 
 
 def test_texture_is_bounded_smooth_and_seeded():

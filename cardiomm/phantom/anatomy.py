@@ -180,15 +180,23 @@ def _fat_thickness(fat: FatSpec, theta: np.ndarray, depth_frac: float) -> np.nda
     return (LV_FREE_WALL_FAT * fat.epi + fat.groove * g) * base
 
 
+#: label conventions of the papillary muscles and trabeculation (:func:`rasterize`), the default first
+PAPILLARY_LABELS = ("myocardium", "blood")
+
+
 def rasterize(h: HeartSpec, body: BodySpec, z: float, f: float, x: np.ndarray, y: np.ndarray,
-              papillary: bool = False, atria: bool = False, fat: FatSpec | None = None, window: bool = True
-              ) -> tuple[np.ndarray, np.ndarray]:
+              papillary: bool = False, atria: bool = False, fat: FatSpec | None = None, window: bool = True,
+              papillary_label: str = PAPILLARY_LABELS[0]) -> tuple[np.ndarray, np.ndarray]:
     """Tissue index and label at points ``(x, y)`` of the slice at depth ``z`` and contraction ``f``.
 
     ``papillary``: paint two papillary muscles and apical trabeculation (myocardial *tissue*) inside the LV
-    cavity. Label convention (UK Biobank, Petersen et al. JCMR 2016;18:8 and 2017;19:18): papillary muscles
-    and trabeculations are contoured as part of the LV blood pool, so their *label* stays ``LV_BLOOD`` and the
-    truth volumes/mass are unchanged by them.
+    cavity. ``papillary_label`` is their label convention: ``"myocardium"`` (``LV_MYO``: part of the LV mass, not
+    of the cavity volume) or ``"blood"`` (``LV_BLOOD``: contoured as part of the blood pool, the UK Biobank
+    convention, Petersen et al. JCMR 2016;18:8 and 2017;19:18, so the truth volumes/mass are unchanged by them).
+    Both are in clinical use; what matters is that one is applied consistently. The default (here and in
+    :class:`cardiomm.phantom.generate.PhantomConfig`) is ``"myocardium"``: with ``"blood"``, the same myocardial
+    intensity is labelled blood in the trabecular band and myocardium one pixel further out, and a segmenter
+    trained on it labels the inner pixel of the compact wall as blood too (issue 30).
 
     ``atria``: above the basal plane (``z`` < the base at contraction ``f``, where the ventricles end) paint the
     left and right atria (blood, thin wall); labelled background, as the short-axis contours exclude the atria.
@@ -209,6 +217,8 @@ def rasterize(h: HeartSpec, body: BodySpec, z: float, f: float, x: np.ndarray, y
     tissue: int array ``S`` (index into :data:`cardiomm.phantom.tissues.TISSUES`);
     label: uint8 array ``S`` (0 bg, 1 LV blood, 2 LV myocardium, 3 RV blood).
     """
+    if papillary_label not in PAPILLARY_LABELS:
+        raise ValueError(f"papillary_label must be one of {PAPILLARY_LABELS}, got {papillary_label!r}")
     T = TISSUE_INDEX
     tissue = np.full(x.shape, T["air"], dtype=np.int16)
     label = np.full(x.shape, BACKGROUND, dtype=np.uint8)
@@ -286,7 +296,10 @@ def rasterize(h: HeartSpec, body: BodySpec, z: float, f: float, x: np.ndarray, y
         tissue[cav] = T["blood"]
         label[cav] = LV_BLOOD
         if papillary:
-            tissue[cav & _papillary_mask(h, rho, theta, r_endo, depth_frac)] = T["myocardium"]
+            pap = cav & _papillary_mask(h, rho, theta, r_endo, depth_frac)
+            tissue[pap] = T["myocardium"]
+            if papillary_label == "myocardium":
+                label[pap] = LV_MYO
     return full_tissue, full_label
 
 

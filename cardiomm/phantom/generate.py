@@ -67,6 +67,11 @@ class PhantomConfig:
     seed: int = 2025
     # realism switches (issue 15); all off reproduces the earlier, piecewise-constant phantom
     papillary_muscles: bool = True
+    # how papillary muscles and trabeculation are *labelled* (anatomy.rasterize): myocardium (in the LV mass, out of
+    # the cavity) or blood (in the cavity, the UK Biobank convention). Myocardium is the default since issue 30:
+    # with "blood" the segmenter cannot tell trabeculae from the compact wall and moves the endocardial border
+    # ~1 pixel into the wall, LVESV +1 to +10 mL on the fully sampled reference (benchmarks/results/truth_recovery.md)
+    papillary_label: str = anatomy.PAPILLARY_LABELS[0]  # "myocardium"
     texture: bool = True
     texture_myocardium: float = 0.08  # bound of the relative PD modulation (cardiomm.phantom.texture)
     texture_blood: float = 0.15
@@ -294,6 +299,7 @@ def raster_slice(spec: SubjectSpec, cfg: PhantomConfig, z: float, f: float, offs
     planes, label = [], None
     for k, zp in enumerate(_slab_planes(spec, cfg, z, f)):
         tissue, lab = anatomy.rasterize(h, spec.body, zp, f, x, y, papillary=cfg.papillary_muscles,
+                                        papillary_label=cfg.papillary_label,
                                         atria=cfg.base_through_plane, fat=fat)
         planes.append(tissue)
         if k == 0:

@@ -123,6 +123,19 @@ def dice_per_class(pred: np.ndarray, truth: np.ndarray) -> dict[str, float]:
     return dice_stack(pred, truth)
 
 
+def phase_dice(pred: np.ndarray, truth: np.ndarray) -> dict[str, float]:
+    """:func:`dice_per_class` at the true ED (largest true LV blood pool) and ES (smallest) frames of a cine.
+
+    ``pred``, ``truth``: label maps ``(nt, nz, ny, nx)`` (frames first). Keys ``"<ED|ES> <class>"``, e.g.
+    ``"ES lv_blood"``; NaN for a class absent from both frames.
+    """
+    if pred.shape != truth.shape:
+        raise ValueError(f"predicted labels {pred.shape} and reference labels {truth.shape} differ in shape")
+    vol = (truth == LABELS["lv_blood"]).reshape(truth.shape[0], -1).sum(1)
+    frames = {"ED": int(vol.argmax()), "ES": int(vol.argmin())}
+    return {f"{ph} {k}": v for ph, t in frames.items() for k, v in dice_per_class(pred[t], truth[t]).items()}
+
+
 def hd95_mm(pred: np.ndarray, truth: np.ndarray, geom: Geometry) -> dict[str, float]:
     """95th-percentile Hausdorff distance per class of a series, in mm.
 
