@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import platform
 import statistics
 import subprocess
@@ -84,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         "Goal (issue 28, item 3, \"no heavy imports in light jobs\"): no job type's start-up costs more than "
         f"{goal}x torch's import. Made by `python benchmarks/bench_job_overhead.py --repeat {args.repeat}`.",
         "",
-        f"- machine: {cpu_name()}, {_cpu_count()} CPUs, Python {platform.python_version()}",
+        f"- machine: {cpu_name()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
         f"- date: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC",
         f"- medians of {args.repeat} fresh processes per probe, interleaved; seconds for reference only",
         "",
@@ -105,12 +106,6 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     Path(args.results).write_text(text)
     return 0
-
-
-def _cpu_count() -> int:
-    import os
-
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 if __name__ == "__main__":

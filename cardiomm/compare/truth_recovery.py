@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from cardiomm.compare.agreement import headline
 from cardiomm.conventions import INDICATORS, REFERENCE, TRUTH
 
 
@@ -35,23 +36,16 @@ GOALS: dict[str, Goal] = {
     "T1": Goal(10.0), "T2": Goal(1.0), "T1rho": Goal(1.0),
 }
 
-#: the biomarker rows compared: the headline ROI (cardiomm.quantify.roi.CONSENSUS)
-BIOMARKER_ROI = "consensus"
-
 def differences(table: pd.DataFrame, method: str = REFERENCE) -> pd.DataFrame:
     """Per subject and indicator: ``method`` minus truth.
 
     ``table``: rows of ``tables/phenotypes.csv`` and/or ``tables/biomarkers.csv`` (``subject, method, indicator,
-    value``; biomarker rows are taken on :data:`BIOMARKER_ROI` with the method's own labels). Returns columns
+    value``; the rows the audit's headline uses, :func:`cardiomm.compare.agreement.headline`: biomarkers on the
+    consensus ROI, the method's own labels). Returns columns
     ``subject, indicator, value, truth, difference``; a subject without a finite value on either side is dropped
     for that indicator (its reason stays in the source table).
     """
-    t = table
-    if "roi" in t:
-        roi = t["roi"].fillna("")
-        t = t[(roi == "") | (roi == BIOMARKER_ROI)]
-    if "labels" in t:
-        t = t[t["labels"].fillna("own").isin(["own", ""])]
+    t = headline(table)
     a = t[t["method"] == method][["subject", "indicator", "value"]]
     b = t[t["method"] == TRUTH][["subject", "indicator", "value"]].rename(columns={"value": "truth"})
     m = a.merge(b, on=["subject", "indicator"], how="inner")

@@ -33,6 +33,7 @@ from monai.metrics import DiceMetric, HausdorffDistanceMetric
 
 from cardiomm.conventions import LABELS
 from cardiomm.io.nifti import Geometry
+from cardiomm.quantify.phases import ed_es_frames
 from cardiomm.segmentation.labels import validate_labels
 
 # Foreground classes in label-value order: ("lv_blood", "lv_myo", "rv_blood").
@@ -124,15 +125,16 @@ def dice_per_class(pred: np.ndarray, truth: np.ndarray) -> dict[str, float]:
 
 
 def phase_dice(pred: np.ndarray, truth: np.ndarray) -> dict[str, float]:
-    """:func:`dice_per_class` at the true ED (largest true LV blood pool) and ES (smallest) frames of a cine.
+    """:func:`dice_per_class` at the true ED (largest true LV blood pool) and ES (smallest) frames of a cine, as
+    :func:`cardiomm.quantify.phases.ed_es_frames` picks them (``ed="max"``) from the true labels.
 
     ``pred``, ``truth``: label maps ``(nt, nz, ny, nx)`` (frames first). Keys ``"<ED|ES> <class>"``, e.g.
     ``"ES lv_blood"``; NaN for a class absent from both frames.
     """
     if pred.shape != truth.shape:
         raise ValueError(f"predicted labels {pred.shape} and reference labels {truth.shape} differ in shape")
-    vol = (truth == LABELS["lv_blood"]).reshape(truth.shape[0], -1).sum(1)
-    frames = {"ED": int(vol.argmax()), "ES": int(vol.argmin())}
+    ed, es, _ = ed_es_frames((truth == LABELS["lv_blood"]).reshape(truth.shape[0], -1).sum(1), "max")
+    frames = {"ED": ed, "ES": es}
     return {f"{ph} {k}": v for ph, t in frames.items() for k, v in dice_per_class(pred[t], truth[t]).items()}
 
 
