@@ -21,9 +21,9 @@ from cardiomm.io.cmrxrecon import write_kspace, write_timing
 from cardiomm.io.nifti import Geometry, save_image
 from cardiomm.phantom import anatomy, coils, contrasts, render, texture
 from cardiomm.phantom.tissues import TISSUE_INDEX, subject_tissue_params, tissue_params
-from cardiomm.phantom.truth import wall_thickness_truth
 from cardiomm.physics.fft import fft2c
 from cardiomm.quantify.phases import ed_es_frames
+from cardiomm.quantify.wall_thickness import wall_thickness
 
 # (centre, vendor, scanner, field strength in T). External centres have unseen field strengths and a
 # vendor absent from training, for "unseen centre" tests.
@@ -507,10 +507,23 @@ def mapping_times(spec: SubjectSpec, cfg: PhantomConfig, mod: str) -> np.ndarray
     return np.tile(np.asarray(cfg.tsl_ms, float), (n, 1))
 
 
-def _truth_rows(spec: SubjectSpec, cfg: PhantomConfig, cine_labels: np.ndarray, z_heart: np.ndarray) -> pd.DataFrame:
-    """True 11 phenotypes (from the voxelised labels; WT analytic, :mod:`cardiomm.phantom.truth`); ``z_heart`` is
-    each cine slice's depth in the heart (breath-hold shift included). ED is frame 0 (the phantom's cycle starts at
-    ED) and ES comes from the same rule as the measurement (:func:`cardiomm.quantify.phases.ed_es_frames`).
+def cine_heart_depths(spec: SubjectSpec, cfg: PhantomConfig) -> np.ndarray:
+    """``(nz,)`` depth in the heart (mm from the ED basal plane) of each cine slice centre, its breath-hold's
+    through-plane shift included: where each slice cuts the analytic heart."""
+    return _slice_z(cfg) + breath_hold_offsets(spec, cfg, cfg.nz, "cine")[:, 2]
+
+
+def _truth_rows(spec: SubjectSpec, cfg: PhantomConfig, cine_labels: np.ndarray) -> pd.DataFrame:
+    """True 11 phenotypes, every one from the voxelised true labels, as the pipeline measures them: volumes and LVM
+    by counting voxels, WT by the measurement's own code (:func:`cardiomm.quantify.wall_thickness.wall_thickness`,
+    UK Biobank's method) on the true ED labels. ED is frame 0 (the phantom's cycle starts at ED) and ES comes from
+    the same rule as the measurement (:func:`cardiomm.quantify.phases.ed_es_frames`).
+
+    WT was the analytic heart's thickness (:func:`cardiomm.phantom.truth.wall_thickness_truth`) until issue 30: with
+    papillary muscles and trabeculae labelled myocardium (the default ``papillary_label``) the measured wall includes
+    them where they touch it, and the analytic compact wall does not, so a perfect segmentation read +0.5 mm "too
+    thick". The analytic value stays as the check of the measurement code under ``papillary_label: blood``
+    (tests/test_truth_recovery.py, with :func:`cine_heart_depths`).
 
     The biomarkers' truth is not here: it is the true parameter maps (``GroundTruth/<subject>/<T1|T2|T1rho>_truth``)
     summarised by the measurement's own ROI code on the true labels, in the quantify stage
@@ -526,8 +539,7 @@ def _truth_rows(spec: SubjectSpec, cfg: PhantomConfig, cine_labels: np.ndarray, 
     vals["RVEF"] = 100 * vals["RVSV"] / vals["RVEDV"]
     vals["LVCO"] = vals["LVSV"] * spec.heart_rate_bpm / 1000.0
     vals["LVM"] = (cine_labels[0] == LV_MYO).sum() * geom.voxel_ml * MYOCARDIAL_DENSITY_G_PER_ML
-    # analytic ED wall thickness, defined as the pipeline measures it (cardiomm.phantom.truth)
-    vals["WT"] = wall_thickness_truth(spec.heart, z_heart, cine_labels[0])
+    vals["WT"] = wall_thickness(cine_labels[0], geom)[0]
     rows = [{"subject": spec.subject, "indicator": k, "unit": unit(k), "value": float(vals[k])} for k in PHENOTYPES]
     return pd.DataFrame(rows)
 
@@ -614,7 +626,7 @@ def write_subject(spec: SubjectSpec, cfg: PhantomConfig, root: str | Path, resca
     for bm, arr in param_maps.items():
         save_image(subj.truth_map_path(bm), arr[None].astype(np.float32), map_geom)
 
-    truth = _truth_rows(spec, cfg, labels, z_all + off_cine[:, 2])
+    truth = _truth_rows(spec, cfg, labels)
     out["truth"] = subj.truth_path()
     write_csv(truth, out["truth"])
     return out

@@ -1,12 +1,17 @@
-"""Truth definitions of the phantom that must match how the pipeline measures.
+"""The analytic heart's wall thickness, the check of the wall thickness measurement.
 
-Wall thickness (``WT``): the measurement (:mod:`cardiomm.quantify.wall_thickness`, UK Biobank's method) is
+The phantom's ``WT`` truth is the measurement's own code on the true ED labels
+(:func:`cardiomm.phantom.generate._truth_rows`, issue 30): with papillary muscles and trabeculae labelled
+myocardium the measured wall includes those attached to it, which the analytic compact wall does not. What is
+here checks the measurement code itself, under ``papillary_label: blood`` (tests/test_truth_recovery.py).
+
+Wall thickness: the measurement (:mod:`cardiomm.quantify.wall_thickness`, UK Biobank's method) is
 the arc-length weighted mean, over the endocardial contours of the measured ED slices, of the distance from
 each endocardial point to the nearest epicardial point. The truth is the same quantity on the analytic
 heart: for every slice that the measurement measures (:func:`cardiomm.quantify.aha.model_slices` of the
 voxelised ED labels), points evenly spaced on the analytic endocardial circle, the distance of each to the
 analytic epicardium ``r_endo + wall * g(theta)`` (densely sampled), and each slice weighted by its endocardial
-perimeter. Before issue 18 the truth averaged the *radial* thickness with every slice weighted equally, which
+perimeter. Before issue 18 this averaged the *radial* thickness with every slice weighted equally, which
 is not what is measured (a bias of -0.2 to -0.8 mm against the measurement).
 """
 
