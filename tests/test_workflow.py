@@ -137,6 +137,34 @@ def test_rerun_has_nothing_to_do(tiny_run):
 
 
 @pytest.mark.slow
+def test_a_finished_audit_is_committed_with_how_it_was_made(tiny_run):
+    """benchmarks/commit_audit_cohort.py on a real finished run: the audit, every table (gzipped ones equal to
+    the run's), the figures, the truth recovery and a README with command, machine, code and wall time."""
+    log = tiny_run / "segments.txt"
+    log.write_text("rc=1 start=2026-12-07T10:00:00Z wall_s=600\nrc=0 start=2026-12-07T11:00:00Z wall_s=1200\n")
+    out = tiny_run / "committed"
+    cmd = [sys.executable, str(REPO / "benchmarks" / "commit_audit_cohort.py"), "--config", "config.yaml",
+           "--wall-log", str(log), "--command", "snakemake --cores 2", "--out", str(out)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=tiny_run, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    res = tiny_run / "results" / "tiny"
+    assert (out / "audit.md").read_text() == (res / "audit.md").read_text()
+    for t in ("agreement", "phenotypes", "biomarkers", "image_quality", "segmentation"):
+        committed = next(out.glob(f"tables/{t}.csv*"))
+        pd.testing.assert_frame_equal(pd.read_csv(committed), pd.read_csv(res / "tables" / f"{t}.csv"))
+    assert (out / "figures" / "verdict_map.png").read_bytes() == (res / "figures" / "verdict_map.png").read_bytes()
+    readme = (out / "README.md").read_text()
+    assert "`snakemake --cores 2`" in readme and "**0.50 h** in 2 stretch(es)" in readme
+    assert "cohort: `tiny`, 3 evaluated subjects" in readme and "code: 0.1.0+" in readme
+    assert "| LVEF" in (out / "truth_recovery.md").read_text()
+    # a run whose last stretch failed is not finished: refused, the committed folder left as it was
+    log.write_text("rc=0 start=2026-12-07T10:00:00Z wall_s=600\nrc=1 start=2026-12-07T11:00:00Z wall_s=60\n")
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=tiny_run, timeout=600)
+    assert proc.returncode != 0 and "exited with 1: not finished" in proc.stderr
+    assert (out / "README.md").read_text() == readme
+
+
+@pytest.mark.slow
 def test_train_all_runs_through_the_rules(tmp_path):
     """`snakemake train_all` on a tiny cohort (1 train + 1 val subject, 2 steps each): every rule's script runs,
     writes a checkpoint that loads and a model card naming its data and command; the published architectures
