@@ -301,6 +301,27 @@ def test_keep_largest_components_per_slice_and_class() -> None:
     assert (out[1] == LV_BLOOD).sum() == 4
 
 
+def test_keep_largest_components_equals_monais_transform() -> None:
+    """scipy's labelling keeps the same pixels as MONAI's KeepLargestConnectedComponent (the transform this
+    replaced, so that segment jobs need not import it for this): random blobs of every class, 8-connectivity across
+    diagonals, and ties between equally large components (kept as MONAI ranks them)."""
+    from monai.transforms import KeepLargestConnectedComponent
+
+    monai_keep = KeepLargestConnectedComponent(applied_labels=[LV_BLOOD, LV_MYO, RV_BLOOD], is_onehot=False,
+                                               independent=True)
+    rng = np.random.default_rng(0)
+    stack = rng.integers(0, 4, size=(40, 24, 24)).astype(np.uint8) * (rng.random((40, 24, 24)) < 0.35)
+    tie = np.zeros((24, 24), np.uint8)
+    tie[2:4, 2:4] = tie[10:12, 10:12] = tie[20:22, 1:3] = LV_BLOOD  # three 4-pixel components
+    tie[5, 5] = tie[6, 6] = RV_BLOOD  # one component through a diagonal
+    stack = np.concatenate([stack.astype(np.uint8), tie[None]])
+    ours = keep_largest_components(stack)
+    # copies: MONAI's transform works in place
+    theirs = np.stack([np.asarray(monai_keep(sl[None].copy()))[0] for sl in stack]).astype(np.uint8)
+    np.testing.assert_array_equal(ours, theirs)
+    assert (ours[-1] == LV_BLOOD).sum() == 4 and (ours[-1] == RV_BLOOD).sum() == 2
+
+
 def test_train_config_from_nested_dict() -> None:
     from dataclasses import asdict
 

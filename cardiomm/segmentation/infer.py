@@ -4,7 +4,8 @@ Each 2D image gets the same percentile normalisation as in training
 (:func:`cardiomm.segmentation.data.normalise_image`), is zero-padded symmetrically to a multiple of the
 network's size divisor (as training pads), segmented whole (no sliding window: short-axis images are
 small enough), cropped back, and cleaned: for each class only the largest 8-connected component of
-each 2D slice is kept (``monai.transforms.KeepLargestConnectedComponent``), the others become
+each 2D slice is kept (:func:`keep_largest_components`, scikit-image's labelling; equal to MONAI's
+``KeepLargestConnectedComponent``, tests/test_seg_train_infer.py), the others become
 background. That removes isolated false positives (e.g. stomach or aorta mistaken for a ventricle)
 that would otherwise add to volumes.
 
@@ -18,14 +19,13 @@ import math
 import numpy as np
 import torch
 import torch.nn.functional as F
-from monai.transforms import KeepLargestConnectedComponent
+from skimage import measure
 
 from cardiomm.conventions import LV_BLOOD, LV_MYO, N_CLASSES, RV_BLOOD
 from cardiomm.device import autocast, get_device
 from cardiomm.segmentation.data import normalise_image
 
-_KEEP_LARGEST = KeepLargestConnectedComponent(applied_labels=[LV_BLOOD, LV_MYO, RV_BLOOD], is_onehot=False,
-                                              independent=True)
+_CLEANED = (LV_BLOOD, LV_MYO, RV_BLOOD)
 
 
 def check_series(images: np.ndarray, source: str) -> np.ndarray:
@@ -88,10 +88,17 @@ def keep_largest_components(labels: np.ndarray) -> np.ndarray:
     uint8 array of the same shape; removed pixels become background.
     """
     flat = labels.reshape(-1, *labels.shape[-2:])
-    out = np.empty_like(flat)
+    out = flat.astype(np.uint8, copy=True)
     for i, sl in enumerate(flat):
-        out[i] = np.asarray(_KEEP_LARGEST(sl[None]))[0] if sl.any() else sl
-    return out.reshape(labels.shape).astype(np.uint8)
+        for c in _CLEANED:
+            mask = sl == c
+            comp, n = measure.label(mask, connectivity=2, return_num=True)  # 8-connected
+            if n > 1:
+                # ranked as MONAI's get_largest_connected_component_mask ranks them, ties included
+                counts = np.bincount(comp.ravel())
+                counts[0] = 0
+                out[i][mask & (comp != np.argsort(counts)[::-1][0])] = 0
+    return out.reshape(labels.shape)
 
 
 def _iter_batches(images: np.ndarray, batch_size: int, source: str):
