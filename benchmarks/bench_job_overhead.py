@@ -6,8 +6,10 @@ start-up of each job type, i.e. what its stage imports and loads before its firs
 
 - ``python``: the bare interpreter (``-c pass``), the floor of every job;
 - ``numpy`` / ``torch`` / ``monai``: the libraries alone;
-- ``segment``: the shipped segmenter loaded as the segment stage loads it
-  (:func:`cardiomm.segmentation.segmenters.load_segmenter_from_config`);
+- ``segment``: what a CPU segment job imports and loads: the stage, QC and metrics modules and the run's
+  TorchScript export of the shipped segmenter (:func:`cardiomm.segmentation.segmenters.load_segmenter_from_config`
+  with ``exported=``; rule ``export_segmenter``); ``segment_checkpoint``: the same with the checkpoint loaded
+  through MONAI, as every segment job did before the export (and a CUDA job still does);
 - ``recon_cardiomm`` / ``recon_varnet``: the shipped network loaded as the recon stage loads it
   (:meth:`cardiomm.methods.Method.prepare`);
 - ``recon_sense``, ``quantify``, ``dicom``: the stage module and the modules its function imports.
@@ -18,7 +20,7 @@ ratio to ``torch`` and to ``python``; seconds are machine-dependent and printed 
 
 Usage::
 
-    python benchmarks/bench_job_overhead.py [--repeat 3] [--results benchmarks/results/job_overhead.md]
+    python benchmarks/bench_job_overhead.py [--repeat 3] [--note "conditions"] [--results ...job_overhead.md]
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -38,13 +41,23 @@ from cardiomm.provenance import cpu_name
 REPO = Path(__file__).resolve().parents[1]
 W = REPO / "cardiomm" / "weights"
 
+SEGMENT_IMPORTS = ("import cardiomm.stages.segment, cardiomm.segmentation.metrics, cardiomm.segmentation.qc, "
+                   "cardiomm.io.nifti, pandas\n")
+
+
+def _segment_probe(exported: str | None) -> str:
+    return (SEGMENT_IMPORTS + "from cardiomm.segmentation.segmenters import load_segmenter_from_config as f\n"
+            f"f({{'segmentation': None, 'models': {{'segmentation': {str(W / 'segmentation.pt')!r}}}}}, "
+            f"exported={exported!r})")
+
+
 PROBES: dict[str, str] = {
     "python": "pass",
     "numpy": "import numpy",
     "torch": "import torch",
     "monai": "import monai",
-    "segment": ("from cardiomm.segmentation.segmenters import load_segmenter_from_config as f\n"
-                f"f({{'segmentation': None, 'models': {{'segmentation': {str(W / 'segmentation.pt')!r}}}}})"),
+    "segment": "",  # filled in main(): it needs the export file
+    "segment_checkpoint": _segment_probe(None),
     "recon_cardiomm": ("from cardiomm.methods import method, ReconParams\n"
                        f"method('cardiomm').prepare(ReconParams(model_path={str(W / 'cardiomm.pt')!r}))"),
     "recon_varnet": ("from cardiomm.methods import method, ReconParams\n"
@@ -69,9 +82,15 @@ def _time(code: str) -> float:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--note", default="", help="conditions of the run, printed under the table")
     ap.add_argument("--results", default=str(REPO / "benchmarks" / "results" / "job_overhead.md"))
     args = ap.parse_args(argv)
 
+    from cardiomm.segmentation.compiled import export_segmenter
+
+    tmp = tempfile.mkdtemp(prefix="bench_job_overhead_")
+    export_segmenter(W / "segmentation.pt", Path(tmp) / "segmenter.torchscript")
+    PROBES["segment"] = _segment_probe(str(Path(tmp) / "segmenter.torchscript"))
     _time("import torch, monai")  # warm the file cache once, so that no probe pays the first read
     times: dict[str, list[float]] = {k: [] for k in PROBES}
     for _ in range(args.repeat):  # interleaved, so that a change of machine load touches every probe alike
@@ -99,9 +118,13 @@ def main(argv: list[str] | None = None) -> int:
     slow = [k for k in PROBES if k not in ("python", "numpy", "torch", "monai") and med[k] / med["torch"] > goal]
     lines += ["", f"**Goal {'met' if not slow else 'NOT met'}**" + (f": {', '.join(slow)} exceed it." if slow else "."),
               "", "Reading: `import monai` loads every MONAI submodule (its package `__init__` calls "
-              "`load_submodules`), so any job that touches one MONAI class (the segmenter's U-Net, E2E-VarNet's "
-              "blocks) pays the whole library; SENSE's start-up is SigPy's (numba). Each job pays this once, "
+              "`load_submodules`), so any job that touches one MONAI class (E2E-VarNet's blocks; the segmenter's "
+              "U-Net when loaded from its checkpoint: `segment_checkpoint`) pays the whole library; a CPU segment "
+              "job runs the run's TorchScript export instead (`segment`); "
+              "SENSE's start-up is SigPy's (numba). Each job pays this once, "
               "so it weighs most in short jobs (the segment jobs, every job of the tiny test workflows)."]
+    if args.note:
+        lines += ["", f"Conditions: {args.note}"]
     text = "\n".join(lines) + "\n"
     print(text)
     Path(args.results).write_text(text)

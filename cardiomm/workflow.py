@@ -271,6 +271,11 @@ class Plan:
     def seg(self, method: str, mask: str, sid: str, mod: str) -> str:
         return f"{self.res}/seg/{method}/{mask}/{sid}/{mod}_seg.nii.gz"
 
+    @property
+    def segmenter_export(self) -> str:
+        """The run's TorchScript export of the builtin segmenter (rule export_segmenter)."""
+        return f"{self.res}/models/segmenter.torchscript"
+
     def seg_table(self, method: str, sid: str) -> str:
         """Per subject x method: QC flags (and Dice/HD95 when labels are known) of every series."""
         return f"{self.res}/seg/{method}/{sid}.csv"

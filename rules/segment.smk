@@ -5,6 +5,29 @@
 # One job per subject x method: the segmenter is loaded once for every mask (a series costs less than the load).
 SEGMENTATION = config["segmentation"]  # the schema's defaults: kind builtin, path null (= models.segmentation)
 SEG_MODEL = SEGMENTATION["path"] or config["models"]["segmentation"]
+# The builtin checkpoint runs in segment jobs as the run's TorchScript export: same logits, no MONAI import (~8 s a
+# job; cardiomm/segmentation/compiled.py). Foreign segmenters (bundle, nnU-Net) run as they are.
+SEG_EXPORTED = {"exported": PLAN.segmenter_export} if SEGMENTATION["kind"] == "builtin" else {}
+
+
+rule export_segmenter:
+    input:
+        model=SEG_MODEL,
+    output:
+        PLAN.segmenter_export,
+    log:
+        PLAN.log("export_segmenter"),
+    message:
+        "[segment] TorchScript export of the segmenter {input.model}"
+    benchmark:
+        PLAN.bench("export_segmenter")
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../envs/cardiomm.yaml"
+    script:
+        "../workflow_scripts/export_segmenter.py"
 
 
 # One rule per method family, because the reference and the null controls have one "mask" (full) and the methods
@@ -20,6 +43,7 @@ for (_name, _method), (_suffix, _ids, _mods) in itertools.product(PLAN.method_fa
         input:
             **PLAN.seg_images(_method, mods=_mods),  # the segmented series only
             model=SEG_MODEL,
+            **SEG_EXPORTED,
         output:
             **PLAN.method_segs(_method, mods=_mods),
             table=PLAN.seg_table(_method, "{subject}"),

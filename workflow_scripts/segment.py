@@ -6,4 +6,5 @@ sm = snakemake  # noqa: F821 - injected by Snakemake
 with job.logged(sm.log[0], sm.config, threads=sm.threads):
     method = sm.wildcards.get("method", sm.params.method)
     segment.segment(sm.params.subject, method, sm.input, sm.output, sm.input.model, sm.output.table,
-                    segmentation=sm.params.segmentation, ed=sm.params.ed)
+                    segmentation=sm.params.segmentation, ed=sm.params.ed,
+                    exported=sm.input.get("exported"))

@@ -6,7 +6,8 @@ any reconstruction method's artefacts.
 
 Per-image intensity normalisation: percentiles 1 and 99 of each 2D image map to 0 and 1, clipped.
 Training applies it as ``ScaleIntensityRangePercentilesd``; inference (:mod:`cardiomm.segmentation.infer`)
-calls :func:`normalise_image`, the array form of the same MONAI transform with the same arguments.
+calls :func:`cardiomm.segmentation.intensity.normalise_image`, the same computation without MONAI (proven equal
+to the MONAI transform with the same arguments, :data:`~cardiomm.segmentation.intensity.NORM_ARGS`).
 
 Augmentation (MONAI dictionary transforms, seeded through ``Compose.set_random_state``):
 
@@ -41,7 +42,6 @@ from monai.transforms import (
     RandGaussianNoised,
     RandRotated,
     ResizeWithPadOrCropd,
-    ScaleIntensityRangePercentiles,
     ScaleIntensityRangePercentilesd,
 )
 
@@ -50,13 +50,16 @@ from cardiomm.conventions import modality
 from cardiomm.io.cmrxrecon import read_kspace
 from cardiomm.io.nifti import load_image
 from cardiomm.recon.classical.zero_filled import zero_filled
+from cardiomm.segmentation.intensity import (  # noqa: F401 - PCT_*, check_image, normalise_image re-exported
+    NORM_ARGS,
+    PCT_HIGH,
+    PCT_LOW,
+    check_image,
+    normalise_image,
+)
 from cardiomm.segmentation.labels import validate_labels
 
 log = logging.getLogger(__name__)
-
-# Percentile normalisation shared by training and inference.
-PCT_LOW, PCT_HIGH = 1.0, 99.0
-
 
 class SegPair(NamedTuple):
     """One 2D training example.
@@ -121,41 +124,6 @@ class AugmentConfig:
             raise ValueError(f"AugmentConfig.flip must be 'rot180', 'mirror' or 'none', got {self.flip!r}")
 
 
-_NORM_ARGS = {"lower": PCT_LOW, "upper": PCT_HIGH, "b_min": 0.0, "b_max": 1.0, "clip": True, "channel_wise": True}
-_NORMALISE = ScaleIntensityRangePercentiles(**_NORM_ARGS)
-
-
-def check_image(img: np.ndarray, source: str) -> np.ndarray:
-    """Check one 2D magnitude image ``(ny, nx)``: real, finite, not constant. Returns it as float32."""
-    a = np.asarray(img)
-    if a.ndim != 2:
-        raise ValueError(f"{source}: expected a 2D image (ny, nx), got shape {a.shape}")
-    if np.iscomplexobj(a):
-        raise ValueError(f"{source}: image is complex; pass the magnitude (RSS) image")
-    if not np.isfinite(a).all():
-        raise ValueError(f"{source}: image contains {int((~np.isfinite(a)).sum())} NaN/Inf values")
-    if a.size == 0 or float(a.max()) == float(a.min()):
-        what = "all zero" if a.size == 0 or not a.any() else f"constant ({float(a.flat[0])})"
-        raise ValueError(f"{source}: image is {what}; nothing to segment")
-    return a.astype(np.float32, copy=False)
-
-
-def normalise_image(img: np.ndarray, source: str = "image") -> np.ndarray:
-    """Per-image intensity normalisation used by training and inference.
-
-    Parameters
-    ----------
-    img: magnitude image ``(ny, nx)``, any positive scale.
-    source: name for error messages.
-
-    Returns
-    -------
-    float32 ``(ny, nx)``: the 1st percentile maps to 0, the 99th to 1, clipped to [0, 1].
-    """
-    a = check_image(img, source)
-    return np.asarray(_NORMALISE(a[None]))[0].astype(np.float32)
-
-
 def padded_size(shapes: Sequence[tuple[int, int]], divisor: int) -> tuple[int, int]:
     """Smallest ``(ny, nx)`` that holds every shape and is a multiple of ``divisor`` along both axes."""
     ny = max(s[0] for s in shapes)
@@ -170,7 +138,7 @@ def _keys() -> list[str]:
 def eval_transforms(spatial_size: tuple[int, int]) -> Compose:
     """Deterministic transforms: normalise, pad (or centre-crop) to ``spatial_size``, as tensors."""
     return Compose([
-        ScaleIntensityRangePercentilesd("image", **_NORM_ARGS),
+        ScaleIntensityRangePercentilesd("image", **NORM_ARGS),
         ResizeWithPadOrCropd(_keys(), spatial_size=spatial_size, mode="constant"),
         EnsureTyped(_keys(), data_type="tensor", track_meta=False),
     ])
@@ -186,7 +154,7 @@ def train_transforms(spatial_size: tuple[int, int], aug: AugmentConfig) -> Compo
     elif aug.flip == "mirror":
         flips = [RandFlipd(k, prob=aug.flip_prob, spatial_axis=0), RandFlipd(k, prob=aug.flip_prob, spatial_axis=1)]
     return Compose([
-        ScaleIntensityRangePercentilesd("image", **_NORM_ARGS),
+        ScaleIntensityRangePercentilesd("image", **NORM_ARGS),
         ResizeWithPadOrCropd(k, spatial_size=spatial_size, mode="constant"),
         EnsureTyped(k, data_type="tensor", track_meta=False),
         *flips,

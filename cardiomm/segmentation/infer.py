@@ -1,7 +1,7 @@
 """Segment a series with a trained segmenter: full-image 2D inference, then per-slice cleanup.
 
 Each 2D image gets the same percentile normalisation as in training
-(:func:`cardiomm.segmentation.data.normalise_image`), is zero-padded symmetrically to a multiple of the
+(:func:`cardiomm.segmentation.intensity.normalise_image`), is zero-padded symmetrically to a multiple of the
 network's size divisor (as training pads), segmented whole (no sliding window: short-axis images are
 small enough), cropped back, and cleaned: for each class only the largest 8-connected component of
 each 2D slice is kept (:func:`keep_largest_components`, scikit-image's labelling; equal to MONAI's
@@ -23,7 +23,7 @@ from skimage import measure
 
 from cardiomm.conventions import LV_BLOOD, LV_MYO, N_CLASSES, RV_BLOOD
 from cardiomm.device import autocast, get_device
-from cardiomm.segmentation.data import normalise_image
+from cardiomm.segmentation.intensity import normalise_image
 
 _CLEANED = (LV_BLOOD, LV_MYO, RV_BLOOD)
 
@@ -55,7 +55,10 @@ def check_series(images: np.ndarray, source: str) -> np.ndarray:
 
 
 def divisor_of(model: torch.nn.Module) -> int:
-    """Height/width multiple the model needs (from its ``seg_config``, else the product of its strides)."""
+    """Height/width multiple the model needs (an exported segmenter's ``divisor``, a built one's ``seg_config``, else
+    the product of its strides)."""
+    if isinstance(getattr(model, "divisor", None), int):
+        return model.divisor
     cfg = getattr(model, "seg_config", None)
     if cfg is not None:
         return int(cfg.divisor)
@@ -116,7 +119,8 @@ def segment_series(
 
     Parameters
     ----------
-    model: a segmenter (:func:`cardiomm.segmentation.training_task.load_segmenter`).
+    model: a segmenter (:func:`cardiomm.segmentation.training_task.load_segmenter`, or
+        :func:`cardiomm.segmentation.compiled.load_exported`).
     images: float magnitude images ``(nt, nz, ny, nx)``.
     batch_size: 2D images per forward pass.
     source: name of the input (file path) for error messages.

@@ -4,7 +4,8 @@ Three kinds (``segmentation.kind``):
 
 ``builtin``
     the shipped MONAI U-Net checkpoint (``segmentation.path``, default ``models.segmentation``):
-    :mod:`cardiomm.segmentation.infer`, unchanged.
+    :mod:`cardiomm.segmentation.infer`. On CPU a workflow's segment jobs run the run's TorchScript export of that
+    checkpoint (rule ``export_segmenter``, :mod:`cardiomm.segmentation.compiled`; identical logits, no MONAI import).
 ``monai_bundle``
     a MONAI bundle folder (``configs/inference.json``, ``configs/metadata.json``, ``models/model.pt``),
     run with its own network definition, transforms and inferer: :mod:`cardiomm.segmentation.bundle`.
@@ -75,13 +76,26 @@ class SegmenterConfig:
 
 
 class BuiltinSegmenter(Segmenter):
-    """The shipped checkpoint through :mod:`cardiomm.segmentation.infer` (the default run, unchanged)."""
+    """The shipped checkpoint through :mod:`cardiomm.segmentation.infer` (the default run).
 
-    def __init__(self, path: str) -> None:
-        from cardiomm.segmentation.training_task import load_segmenter
+    ``exported``: the checkpoint's TorchScript export (:func:`cardiomm.segmentation.compiled.export_segmenter`),
+    used on CPU instead of building the network with MONAI; it must come from ``path`` (SHA-256 checked). On CUDA
+    the checkpoint itself is loaded (bf16 autocast applies to the eager network).
+    """
+
+    def __init__(self, path: str, exported: str | None = None) -> None:
+        from cardiomm.device import get_device
 
         self.name = f"builtin:{path}"
-        self.model = load_segmenter(path)
+        if exported is not None and get_device().type == "cpu":
+            from cardiomm.segmentation.compiled import load_exported
+
+            self.model = load_exported(exported, checkpoint=path)
+            self.name += f" (TorchScript export {exported})"
+        else:
+            from cardiomm.segmentation.training_task import load_segmenter
+
+            self.model = load_segmenter(path)
 
     def segment(self, images: np.ndarray, geom: Geometry, kind: str, source: str = "images") -> np.ndarray:
         from cardiomm.segmentation.infer import segment_mapping_series, segment_series
@@ -90,11 +104,14 @@ class BuiltinSegmenter(Segmenter):
         return fn(self.model, images, source=source)
 
 
-def load_segmenter_from_config(config: dict) -> Segmenter:
-    """Build the segmenter ``config["segmentation"]`` asks for (see the module docstring)."""
+def load_segmenter_from_config(config: dict, exported: str | None = None) -> Segmenter:
+    """Build the segmenter ``config["segmentation"]`` asks for (see the module docstring).
+
+    ``exported``: for ``kind: builtin``, the run's TorchScript export of the checkpoint (ignored by other kinds).
+    """
     cfg = SegmenterConfig.from_config(config)
     if cfg.kind == "builtin":
-        return BuiltinSegmenter(cfg.path)
+        return BuiltinSegmenter(cfg.path, exported=exported)
     if not Path(cfg.path).is_dir():
         raise SegmenterConfigError(f"config segmentation.path = {cfg.path!r}: not a folder (a {cfg.kind} model is a "
                                    "folder)")

@@ -16,8 +16,16 @@ from cardiomm.workflow import key
 log = logging.getLogger("cardiomm")
 
 
+def export_segmenter(checkpoint: str, out: str) -> None:
+    """Rule export_segmenter: the builtin checkpoint as TorchScript (:mod:`cardiomm.segmentation.compiled`)."""
+    from cardiomm.segmentation.compiled import export_segmenter as export
+
+    meta = export(checkpoint, out)
+    log.info("exported %s (SHA-256 %s) to %s", checkpoint, meta["checkpoint_sha256"][:12], out)
+
+
 def segment(subject: Subject, method: str, inputs: Mapping[str, str], outputs: Mapping[str, str], model_path: str,
-            out_csv: str, segmentation: dict | None = None, ed: str = "first") -> None:
+            out_csv: str, segmentation: dict | None = None, ed: str = "first", exported: str | None = None) -> None:
     """Segment every reconstruction of one subject x method; QC each case; Dice/HD95 against truth if known.
 
     ``inputs``: ``key(mod, mask)`` -> reconstruction NIfTI; ``outputs``: ``key(mod, mask)`` -> label map
@@ -25,7 +33,8 @@ def segment(subject: Subject, method: str, inputs: Mapping[str, str], outputs: M
     is loaded once for all its series (a segmentation costs less than loading it).
     Mapping series get one label map per slice (softmax averaged over the weighted images).
     ``segmentation`` is ``config["segmentation"]`` (:mod:`cardiomm.segmentation.segmenters`); absent or
-    ``kind: builtin`` without ``path`` = the checkpoint ``model_path``.
+    ``kind: builtin`` without ``path`` = the checkpoint ``model_path``; ``exported`` is its TorchScript export
+    (rule export_segmenter), which a CPU job runs instead of importing MONAI.
     """
     import pandas as pd
 
@@ -34,7 +43,8 @@ def segment(subject: Subject, method: str, inputs: Mapping[str, str], outputs: M
     from cardiomm.segmentation.qc import qc_case
     from cardiomm.segmentation.segmenters import load_segmenter_from_config
 
-    segmenter = load_segmenter_from_config({"segmentation": segmentation, "models": {"segmentation": model_path}})
+    segmenter = load_segmenter_from_config({"segmentation": segmentation, "models": {"segmentation": model_path}},
+                                           exported=exported)
     log.info("segmenter %s", segmenter.name)
     rows: list[dict] = []
     t0 = time.perf_counter()
