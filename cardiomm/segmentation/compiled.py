@@ -22,7 +22,6 @@ Guarantees:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import warnings
@@ -32,8 +31,9 @@ from pathlib import Path
 import torch
 
 from cardiomm.atomic import atomic_path
+from cardiomm.provenance import file_sha256
 
-__all__ = ["EXPORT_FORMAT", "ExportedSegmenter", "SegmenterExportError", "export_segmenter", "file_sha256",
+__all__ = ["EXPORT_FORMAT", "ExportedSegmenter", "SegmenterExportError", "export_segmenter",
            "load_exported"]
 
 EXPORT_FORMAT = "cardiomm-segmenter-torchscript/1"
@@ -53,15 +53,6 @@ def _quiet_jit():
         # trace keeps it as a constant, which is only that check (the logits are verified on another size below)
         warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
         yield
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    """SHA-256 of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 class ExportedSegmenter(torch.nn.Module):
