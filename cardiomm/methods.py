@@ -250,6 +250,9 @@ REGISTRY: dict[str, Method] = {m.name: m for m in (
     Method("cardiomm", "CardioMM-style (ours)", "neural", f"{_LEARNED}.infer:method",
            train=_trained("training of CardioMM (rule train_recon)", "CardioMMConfig"),
            network=f"{_NETS}.cardiomm:CardioMM", network_config=f"{_NETS}.cardiomm:CardioMMConfig", featured=True),
+    Method("ktnet", "k-t Net (ours, x-y-t)", "neural", f"{_LEARNED}.infer:method",
+           train=_trained("training of the k-t Net (rule train_recon; series samples)", "KTNetConfig"),
+           network=f"{_NETS}.ktnet:KTNet", network_config=f"{_NETS}.ktnet:KTNetConfig"),
     Method("cardiomm_official", "CardioMM (official arch.)", "published", f"{_LEARNED}.infer_published:method",
            train=_trained(
                "training of the official CardioMM architecture (rule train_recon; only when listed in "

@@ -118,7 +118,8 @@ def test_defaults_are_filled_in_at_every_level():
     assert cfg["segmentation"]["kind"] == "builtin" and cfg["segmentation"]["path"] is None
     assert cfg["published"] == {"clip_dir": None}
     assert cfg["train"] == {"modalities": None, "segmentation": {"frames_per_series": None}, "cardiomm": {},
-                            "varnet": {}, "published": [], "cardiomm_official": {"clip_dir": None}, "promptmr": {}}
+                            "varnet": {}, "ktnet": {}, "published": [], "cardiomm_official": {"clip_dir": None},
+                            "promptmr": {}}
     assert cfg["tune_classical"]["grid"]["cs"] and cfg["tune_classical"]["modalities"] is None
 
 
@@ -299,6 +300,7 @@ def test_every_architecture_has_a_typed_model_block():
     from cardiomm.recon.learned.architectures import ARCHS, make_config
 
     where = {"cardiomm": ("train", "cardiomm", "model"), "varnet": ("train", "varnet", "model"),
+             "ktnet": ("train", "ktnet", "model"),
              "cardiomm_official": ("published", "cardiomm_official", "model_config"),
              "promptmr": ("published", "promptmr", "model_config")}
     assert set(where) == set(ARCHS)

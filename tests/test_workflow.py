@@ -180,7 +180,8 @@ def test_train_all_runs_through_the_rules(tmp_path):
                                      "train": {"size": "small", "epochs": 1, "steps_per_epoch": 2, "batch_size": 2,
                                                "seed": 0}},
                     "cardiomm": {"model": {"cascades": 1, "features": 4, "levels": 1}, "train": small},
-                    "varnet": {"model": {"cascades": 1, "features": 4}, "train": small}}
+                    "varnet": {"model": {"cascades": 1, "features": 4}, "train": small},
+                    "ktnet": {"model": {"cascades": 1, "features": 4, "levels": 1}, "train": small}}
     # the published architectures through the same rule, tiny; the official CardioMM with a tiny random CLIP
     from clip_folder import tiny_clip_folder
 
@@ -199,7 +200,7 @@ def test_train_all_runs_through_the_rules(tmp_path):
     from cardiomm.recon.learned.model_files import load_model
     from cardiomm.segmentation.training_task import load_segmenter
 
-    for arch in ("cardiomm", "varnet"):
+    for arch in ("cardiomm", "varnet", "ktnet"):
         model, _ = load_model(tmp_path / f"results/training/{arch}.pt", arch=arch)
         assert sum(p.numel() for p in model.parameters()) > 0
         card = (tmp_path / f"results/training/{arch}.md").read_text()

@@ -33,6 +33,7 @@ from cardiomm.recon.learned.sample import (  # noqa: F401 - NORM_QUANTILE, INPUT
     NORM_QUANTILE,
     FrameSample,
     normalisation_scale,
+    series_scale,
 )
 
 MaskFn = Callable[..., np.ndarray]
@@ -97,6 +98,45 @@ def prepare_frame(
                        scale=scale.float(), context=context, target=target)
 
 
+def prepare_series(
+    kus: torch.Tensor,
+    mask: torch.Tensor,
+    acs: torch.Tensor,
+    kind: str = "cine",
+    kfull: torch.Tensor | None = None,
+) -> FrameSample:
+    """The series sample of one slice (the input of a series network: training and inference alike).
+
+    Parameters
+    ----------
+    kus: complex ``(T, C, H, W)`` k-space of the slice (values outside ``mask`` are ignored).
+    mask: ``(T, H, W)``, non-zero = sampled.
+    acs: bool ``(H, W)`` ACS region (intersected with the points some frame sampled).
+    kind: ``"cine"`` (periodic time: ``circular``) or ``"mapping"``.
+    kfull: optional complex ``(T, C, H, W)`` fully sampled series; adds ``target`` ``(T, H, W)``.
+
+    Returns
+    -------
+    Series :class:`~cardiomm.recon.learned.sample.FrameSample`: ``adjacent`` complex64 ``(T, C, H, W)`` and
+    ``adjacent_mask`` float32 ``(T, H, W)``, divided by one :func:`series_scale`; ``kspace`` complex64 ``(C, H, W)``
+    the time average of the sampled data (where sampled) and ``mask`` ``(1, H, W)`` the union of the masks;
+    ``acs`` bool ``(1, H, W)``, ``scale`` float32 ``()``, ``circular`` bool ``()``.
+    """
+    if kus.ndim != 4 or tuple(mask.shape) != (kus.shape[0], *kus.shape[-2:]):
+        raise ValueError(f"prepare_series: kspace (T, C, H, W) {tuple(kus.shape)} and mask (T, H, W) "
+                         f"{tuple(mask.shape)} disagree")
+    m = mask > 0
+    k = torch.where(m[:, None], kus, torch.zeros((), dtype=kus.dtype))
+    scale = series_scale(k)
+    hits = m.sum(0)
+    k_avg = k.sum(0) / hits.clamp_min(1).to(k.real.dtype)
+    target = None if kfull is None else (rss(ifft2c(kfull)) / scale).float()
+    return FrameSample(kspace=(k_avg / scale).to(torch.complex64), mask=(hits > 0).float()[None],
+                       acs=(acs.bool() & (hits > 0))[None], scale=scale.float(),
+                       adjacent=(k / scale).to(torch.complex64), adjacent_mask=m.float(), target=target,
+                       circular=torch.tensor(kind == "cine"))
+
+
 # ---------------------------------------------------------------------------------------------
 # Masks (the sampling module is imported lazily so this module loads without it)
 # ---------------------------------------------------------------------------------------------
@@ -155,6 +195,9 @@ class FrameDataset(Dataset):
     adjacent: ``F > 0`` (odd) adds the published architectures' inputs: ``adjacent``, ``adjacent_mask``,
         ``square_acs``, ``acs_width`` (see :class:`~cardiomm.recon.learned.sample.FrameSample`).
     text_fn: ``(meta with modality, mask name) -> (2, D)`` text features, added as ``text`` (``cardiomm_official``).
+    series: one sample per slice, every frame of it (:func:`prepare_series`; the series networks); then
+        ``max_frames_per_subject`` keeps ``max(1, max_frames_per_subject // T)`` slices per subject and modality,
+        the same frame budget.
     """
 
     def __init__(
@@ -172,7 +215,11 @@ class FrameDataset(Dataset):
         mask_fns: tuple[MaskFn, MaskFn] | None = None,
         adjacent: int = 0,
         text_fn: Callable[[Mapping, str], torch.Tensor] | None = None,
+        series: bool = False,
     ) -> None:
+        if series and (adjacent or temporal_context):
+            raise ValueError("FrameDataset: a series dataset takes every frame already (no adjacent, temporal_context)")
+        self.series = bool(series)
         if adjacent < 0 or (adjacent and adjacent % 2 == 0):
             raise ValueError(f"FrameDataset: adjacent must be 0 or odd, got {adjacent}")
         self.adjacent, self.text_fn = int(adjacent), text_fn
@@ -204,9 +251,12 @@ class FrameDataset(Dataset):
                 shape = kspace_shape(subj.kspace_path(mod))
                 self.shapes[(si, mod)] = shape
                 nt, nz = shape[0], shape[1]
-                pairs = [(t, z) for z in range(nz) for t in range(nt)]
-                if max_frames_per_subject is not None and len(pairs) > max_frames_per_subject:
-                    keep = np.sort(rng.choice(len(pairs), size=max_frames_per_subject, replace=False))
+                pairs = [(0, z) for z in range(nz)] if series else [(t, z) for z in range(nz) for t in range(nt)]
+                cap = max_frames_per_subject
+                if cap is not None and series:
+                    cap = max(1, cap // nt)
+                if cap is not None and len(pairs) > cap:
+                    keep = np.sort(rng.choice(len(pairs), size=cap, replace=False))
                     pairs = [pairs[i] for i in keep]
                 self.frames += [FrameRef(si, mod, t, z) for t, z in pairs]
         if not self.frames:
@@ -246,6 +296,9 @@ class FrameDataset(Dataset):
         nt, _, _, ny, nx = k.shape
         name, mask, acs = self.draw_mask(index, nt, ny, nx)
         kslice = torch.from_numpy(np.ascontiguousarray(k[:, ref.z]))
+        if self.series:
+            return prepare_series(kslice, torch.from_numpy(mask), torch.from_numpy(acs),
+                                  MODALITIES[ref.modality].kind, kfull=kslice)
         sample = prepare_frame(
             kslice, torch.from_numpy(mask), ref.t, torch.from_numpy(acs), self.temporal_context,
             MODALITIES[ref.modality].kind, kfull=kslice[ref.t],

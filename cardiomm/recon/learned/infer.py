@@ -1,7 +1,9 @@
-"""Batched inference of a trained reconstruction network (CardioMM or VarNet) over a whole series.
+"""Batched inference of a trained reconstruction network (CardioMM, VarNet, k-t Net) over a whole series.
 
-Every frame is prepared exactly as in training (:func:`cardiomm.recon.learned.data.prepare_frame`: zero-filled
-scale, ACS region, optional temporal context), run in batches under ``torch.inference_mode`` on
+A series network (:class:`~cardiomm.recon.learned.networks.ktnet.KTNet`) gets each slice's whole series, prepared
+as in training (:func:`cardiomm.recon.learned.data.prepare_series`). Every other network's frame is prepared
+exactly as in training (:func:`cardiomm.recon.learned.data.prepare_frame`: zero-filled scale, ACS region,
+optional temporal context) and run in batches under ``torch.inference_mode`` on
 :func:`cardiomm.device.get_device` with :func:`cardiomm.device.autocast`, and multiplied back by its scale so
 the magnitude is in the units of the RSS of the fully sampled reference.
 """
@@ -16,7 +18,7 @@ from cardiomm.acquisition import Acquisition
 from cardiomm.conventions import modality
 from cardiomm.device import autocast, get_device
 from cardiomm.methods import ReconParams, Reconstructor
-from cardiomm.recon.learned.data import prepare_frame
+from cardiomm.recon.learned.data import prepare_frame, prepare_series
 from cardiomm.recon.learned.prompts import encode_mask_name, encode_scan
 from cardiomm.recon.learned.sample import collate_samples
 
@@ -26,8 +28,9 @@ def reconstruct_series(model: nn.Module, acq: Acquisition, batch_size: int = 8) 
 
     Parameters
     ----------
-    model: a :class:`~cardiomm.recon.learned.networks.cardiomm.CardioMM` or
-        :class:`~cardiomm.recon.learned.networks.varnet.VarNet` (e.g. from
+    model: a :class:`~cardiomm.recon.learned.networks.cardiomm.CardioMM`,
+        :class:`~cardiomm.recon.learned.networks.varnet.VarNet` or
+        :class:`~cardiomm.recon.learned.networks.ktnet.KTNet` (e.g. from
         :func:`cardiomm.recon.learned.model_files.load_model`).
     acq: the validated acquisition: k-space ``(nt, nz, nc, ny, nx)``, mask, ACS region, mask name (the
         undersampling prompt) and ``meta`` (``modality`` required: ``cine``/``t1map``/``t2map``/``t1rhomap``;
@@ -57,6 +60,15 @@ def reconstruct_series(model: nn.Module, acq: Acquisition, batch_size: int = 8) 
     device = get_device()
     model = model.to(device).eval()
     out = np.zeros((nt, nz, ny, nx), dtype=np.float32)
+    if getattr(model, "series", False):  # a series network: every frame of a slice in one pass
+        with torch.inference_mode():
+            for z in range(nz):
+                kz = torch.from_numpy(np.ascontiguousarray(kus[:, z])).to(torch.complex64)
+                b = collate_samples([prepare_series(kz, mask_t, acs_t, kind)]).to(device)
+                with autocast(device):
+                    img = model(b)
+                out[:, z] = (img.abs().float()[0] * b.scale.float()[0]).cpu().numpy()
+        return out
     jobs = [(t, z) for z in range(nz) for t in range(nt)]
     with torch.inference_mode():
         for start in range(0, len(jobs), batch_size):

@@ -38,6 +38,25 @@ def normalisation_scale(kus: torch.Tensor) -> torch.Tensor:
     return torch.where(q > 0, q, torch.ones_like(q))
 
 
+def series_scale(kus: torch.Tensor) -> torch.Tensor:
+    """Intensity scale of an undersampled series: the 99th percentile of the zero-filled RSS of all its frames.
+
+    Parameters
+    ----------
+    kus: complex ``(T, C, H, W)`` undersampled k-space of one slice (zeros where not sampled).
+
+    Returns
+    -------
+    float ``()``; 1 for an empty series; ``series_scale(a * k) = |a| series_scale(k)``. One scale for every frame,
+    so the series networks see the frames' relative intensities (a mapping series' signal decay).
+    """
+    img = rss(ifft2c(kus)).flatten()
+    if img.numel() > 2**24 - 1:  # torch.quantile's limit: every 2nd pixel of a huge series
+        img = img[:: -(-img.numel() // (2**24 - 1))]
+    q = torch.quantile(img, NORM_QUANTILE)
+    return torch.where(q > 0, q, torch.ones_like(q))
+
+
 
 @dataclass(frozen=True)
 class FrameSample:
@@ -59,6 +78,12 @@ class FrameSample:
         else ``None``; adjacent_mask: float32 ``(F, H, W)`` their masks.
     square_acs: bool ``()`` the mask's ACS is a square (radial patterns), not lines; acs_width: long ``()`` its width.
     text: float32 ``(2, D)`` text features of the metadata and undersampling sentences (``cardiomm_official``).
+    circular: bool ``()`` a series sample's time is periodic (cine), else ``None``.
+
+    A **series sample** (:func:`cardiomm.recon.learned.data.prepare_series`, the input of the series networks such as
+    :class:`~cardiomm.recon.learned.networks.ktnet.KTNet`) holds every frame of one slice: ``adjacent`` ``(T, C, H,
+    W)`` and ``adjacent_mask`` ``(T, H, W)`` in time order, ``target`` ``(T, H, W)``, one ``scale`` for the series,
+    ``kspace`` / ``mask`` its time-averaged sampled data and the union of its masks, and ``circular``.
     """
 
     kspace: torch.Tensor
@@ -75,6 +100,7 @@ class FrameSample:
     square_acs: torch.Tensor | None = None
     acs_width: torch.Tensor | None = None
     text: torch.Tensor | None = None
+    circular: torch.Tensor | None = None
 
     def to(self, device: torch.device | str, non_blocking: bool = False) -> FrameSample:
         """Every tensor field moved to ``device``."""

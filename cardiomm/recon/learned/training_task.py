@@ -148,9 +148,24 @@ def recon_loss(pred: torch.Tensor, target: torch.Tensor, ssim_weight: float = 1.
 # ---------------------------------------------------------------------------------------------
 
 
+def is_series(model: nn.Module) -> bool:
+    """Whether ``model`` is a series network (:class:`~cardiomm.recon.learned.networks.ktnet.KTNet`): it takes the
+    series samples of :func:`cardiomm.recon.learned.data.prepare_series` and returns every frame."""
+    return bool(getattr(model, "series", False))
+
+
+def frames_of(pred: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """A series batch's images ``(B, T, H, W)`` as frames ``(B * T, H, W)`` (frame batches unchanged), so that the
+    loss and the metrics weigh every frame alike."""
+    if pred.ndim == 4:
+        return pred.flatten(0, 1), target.flatten(0, 1)
+    return pred, target
+
+
 def run_batch(model: nn.Module, batch: FrameSample, device: torch.device) -> torch.Tensor:
     """Forward one collated :class:`~cardiomm.recon.learned.sample.FrameSample` (:func:`collate_samples`);
-    returns the magnitude image ``(B, H, W)`` float32 in normalised units.
+    returns the magnitude image ``(B, H, W)`` float32 in normalised units (``(B, T, H, W)`` from a series network
+    on series samples: :func:`frames_of` flattens them).
 
     The published architectures (those with a :class:`~cardiomm.recon.learned.published.PublishedPort`) take the
     sample's adjacent frames in their own layout (:func:`cardiomm.recon.learned.infer_published.published_forward`,
@@ -178,8 +193,7 @@ def evaluate(model: nn.Module, loader: DataLoader, device: torch.device, cfg: Tr
     vals: dict[str, list[float]] = {"loss": [], "ssim": [], "psnr": [], "nmse": []}
     with torch.inference_mode():
         for batch in loader:
-            pred = run_batch(model, batch, device)
-            tgt = batch.target.to(device)
+            pred, tgt = frames_of(run_batch(model, batch, device), batch.target.to(device))
             vals["loss"].append(float(recon_loss(pred, tgt, cfg.ssim_weight, cfg.l1_weight)) * len(pred))
             vals["ssim"] += ssim(pred, tgt).tolist()
             for p, t in zip(pred.float().cpu().numpy(), tgt.float().cpu().numpy()):  # the evaluation's metrics
@@ -218,13 +232,15 @@ def plot_losses(history: list[dict], step_losses: list[float], path: str | os.Pa
 
 def _val_loader(subjects, modalities, cfg: TrainConfig, temporal_context: int,  # noqa: ANN001
                 mask_fns: tuple[MaskFn, MaskFn] | None, adjacent: int = 0,
-                text_fn: Callable[[Mapping, str], torch.Tensor] | None = None) -> DataLoader | None:
+                text_fn: Callable[[Mapping, str], torch.Tensor] | None = None,
+                series: bool = False) -> DataLoader | None:
+    """``val_frames`` validation samples (series samples of a series network) spread over the validation set."""
     if not subjects or cfg.val_frames < 1:
         return None
     ds = FrameDataset(subjects, modalities, cfg.patterns, cfg.accelerations, cfg.max_frames_per_subject,
                       seed=cfg.seed + 1, temporal_context=temporal_context, fixed_masks=True,
                       cache_files=cfg.cache_files, acs_lines=cfg.acs_lines, mask_fns=mask_fns,
-                      adjacent=adjacent, text_fn=text_fn)
+                      adjacent=adjacent, text_fn=text_fn, series=series)
     # evenly spread frames, in dataset order so files are read one after the other
     idx = np.unique(np.linspace(0, len(ds) - 1, min(cfg.val_frames, len(ds))).round().astype(int)).tolist()
     return DataLoader(Subset(ds, idx), batch_size=1, shuffle=False, num_workers=0, collate_fn=collate_samples)
@@ -261,6 +277,7 @@ class ReconTask:
         p = port(self.kind)
         self.adjacent = int(model.config.num_adj_slices) if p is not None else 0
         self.text_fn = _text_features(model, self.clip_dir, self.kind) if p is not None and p.texts else None
+        self.series = is_series(model)
         return model
 
     def scheduler(self, opt: torch.optim.Optimizer) -> torch.optim.lr_scheduler.LRScheduler:
@@ -271,12 +288,12 @@ class ReconTask:
         self.train_ds = FrameDataset(self.train_subjects, self.modalities, cfg.patterns, cfg.accelerations,
                                      cfg.max_frames_per_subject, seed=cfg.seed, temporal_context=self.kctx,
                                      cache_files=cfg.cache_files, acs_lines=cfg.acs_lines, mask_fns=self.mask_fns,
-                                     adjacent=self.adjacent, text_fn=self.text_fn)
+                                     adjacent=self.adjacent, text_fn=self.text_fn, series=self.series)
         self.sampler = GroupedBatchSampler(self.train_ds, cfg.batch_size, seed=cfg.seed)
         self.loader = DataLoader(self.train_ds, batch_sampler=self.sampler, num_workers=0,
                                  collate_fn=collate_samples)
         self.val_loader = _val_loader(self.val_subjects, self.modalities, cfg, self.kctx, self.mask_fns,
-                                      self.adjacent, self.text_fn)
+                                      self.adjacent, self.text_fn, self.series)
 
     def identity(self) -> tuple[dict, tuple[str, ...]]:
         return ({"arch": self.kind, "model_config": _jsonable(self.model_cfg_full),
@@ -292,10 +309,11 @@ class ReconTask:
 
     def loss(self, model: nn.Module, batch: FrameSample, epoch: int, step: int) -> torch.Tensor:
         cfg = self.cfg
-        batch = batch.replace(scan_tokens=drop_tokens(batch.scan_tokens, cfg.token_dropout, self.gen),
-                              us_tokens=drop_tokens(batch.us_tokens, cfg.token_dropout, self.gen))
-        pred = run_batch(model, batch, self.device)
-        return recon_loss(pred, batch.target.to(self.device), cfg.ssim_weight, cfg.l1_weight)
+        if batch.scan_tokens is not None:  # a series sample has no prompts
+            batch = batch.replace(scan_tokens=drop_tokens(batch.scan_tokens, cfg.token_dropout, self.gen),
+                                  us_tokens=drop_tokens(batch.us_tokens, cfg.token_dropout, self.gen))
+        pred, target = frames_of(run_batch(model, batch, self.device), batch.target.to(self.device))
+        return recon_loss(pred, target, cfg.ssim_weight, cfg.l1_weight)
 
     def validate(self, model: nn.Module) -> dict[str, float]:
         return evaluate(model, self.val_loader, self.device, self.cfg) if self.val_loader is not None else {}
@@ -324,7 +342,9 @@ class ReconTask:
             "seconds": float(sum(h["train_seconds"] for h in history)),
             "seconds_per_step": float(np.mean([h["seconds_per_step"] for h in history])),
             "device": self.device.type, "torch_threads": torch.get_num_threads(),
-            "n_train_frames": len(self.train_ds), "modalities": self.modalities,
+            "n_train_frames": (sum(self.train_ds.shapes[(r.subject, r.modality)][0] for r in self.train_ds.frames)
+                               if self.series else len(self.train_ds)),
+            "n_train_samples": len(self.train_ds), "modalities": self.modalities,
             "wall_seconds_this_run": wall_seconds,
         }
         model.to("cpu")
@@ -406,15 +426,16 @@ def _jsonable(d: dict) -> dict:
 
 def measure_step_seconds(kind: str, model_cfg: dict | None = None, nc: int = 10, ny: int = 112, nx: int = 128,
                          steps: int = 6, batch_size: int = 1, infer_batch: int = 8, infer_repeats: int = 3,
-                         seed: int = 0) -> dict:
+                         seed: int = 0, series_frames: int = 12) -> dict:
     """Median seconds per training step and per inference frame on random data with the current torch threads,
     through the training forward (:func:`run_batch`) of any architecture of
     :data:`cardiomm.recon.learned.architectures.ARCHS`.
 
     The published architectures get random adjacent frames (their ``num_adj_slices``) with a line ACS of
     ``ACS_LINES``, and a text-prompted port random text features in place of the frozen CLIP tower's (that
-    tower runs once per distinct sentence and is cached, so it is not in these times). The first training
-    step is a warm-up and is not counted.
+    tower runs once per distinct sentence and is cached, so it is not in these times). A series network gets
+    series of ``series_frames`` frames (one per training sample and per inference pass; ``infer_frame_s`` is per
+    frame). The first training step is a warm-up and is not counted.
 
     Returns ``{"train_step_s", "infer_frame_s", "n_parameters", "threads", "device"}``.
     """
@@ -424,6 +445,9 @@ def measure_step_seconds(kind: str, model_cfg: dict | None = None, nc: int = 10,
     kctx = int(getattr(model.config, "temporal_context", 0))
     p = port(kind)
     n_adj = int(model.config.num_adj_slices) if p is not None else 0
+    series = is_series(model)
+    if series:  # one series of a cine's length per sample; times per frame below
+        n_adj = series_frames
     text_dim = int(model.config.llm_model_dim) if p is not None and p.texts else 0
 
     def batch(b: int) -> FrameSample:
@@ -438,6 +462,11 @@ def measure_step_seconds(kind: str, model_cfg: dict | None = None, nc: int = 10,
                              adjacent_mask=masks, square_acs=torch.zeros(b, dtype=torch.bool),
                              acs_width=torch.full((b,), ACS_LINES, dtype=torch.long),
                              text=torch.randn(b, 2, text_dim) if text_dim else None)
+        if series:
+            published = dict(adjacent=published["adjacent"], adjacent_mask=masks,
+                             circular=torch.ones(b, dtype=torch.bool))
+            return FrameSample(kspace=published["adjacent"].mean(1), mask=masks.amax(1, keepdim=True), acs=acs,
+                               scale=torch.ones(b), target=torch.rand(b, n_adj, ny, nx), **published)
         return FrameSample(kspace=torch.randn(b, nc, ny, nx, dtype=torch.complex64) * mask, mask=mask, acs=acs,
                            scale=torch.ones(b), scan_tokens=torch.ones(b, 5, dtype=torch.long),
                            us_tokens=torch.ones(b, 2, dtype=torch.long), us_cont=torch.full((b, 1), 3.0),
@@ -455,20 +484,21 @@ def measure_step_seconds(kind: str, model_cfg: dict | None = None, nc: int = 10,
     model.train()
     for _ in range(steps):
         t = time.perf_counter()
-        loss = recon_loss(run_batch(model, b, device), b.target.to(device), 1.0, 0.1)
+        loss = recon_loss(*frames_of(run_batch(model, b, device), b.target.to(device)), 1.0, 0.1)
         opt.zero_grad()
         loss.backward()
         opt.step()
         sync()
         times.append(time.perf_counter() - t)
     model.eval()
-    bi = batch(infer_batch)
+    bi = batch(1 if series else infer_batch)
+    per = n_adj if series else infer_batch  # frames per forward pass
     itimes = []
     with torch.inference_mode():
         for _ in range(infer_repeats):
             t = time.perf_counter()
             run_batch(model, bi, device)
             sync()
-            itimes.append((time.perf_counter() - t) / infer_batch)
+            itimes.append((time.perf_counter() - t) / per)
     return {"train_step_s": float(np.median(times[1:] or times)), "infer_frame_s": float(np.median(itimes)),
             "n_parameters": count_parameters(model), "threads": torch.get_num_threads(), "device": device.type}
