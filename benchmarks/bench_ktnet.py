@@ -89,13 +89,14 @@ def goals(table: pd.DataFrame) -> list[dict]:
     return out
 
 
-def _params(path: Path) -> int | None:
+def _params(path: Path, arch: str) -> int | None:
     if not path.exists():
         return None
     from cardiomm.recon.learned.model_files import load_any
+    from cardiomm.recon.learned.networks.blocks import count_parameters
 
-    model, _ = load_any(path)
-    return sum(p.numel() for p in model.parameters())
+    model, _ = load_any(path, arch)
+    return count_parameters(model)  # trainable, as the model cards count
 
 
 def main() -> None:
@@ -113,8 +114,8 @@ def main() -> None:
     cpu = None if bench is None else bench[bench["stage"] == "recon"]
     table = summary(iq, cpu)
     res = goals(table)
-    n_net = _params(REPO / "cardiomm" / "weights" / "ktnet.pt")
-    n_pmr = _params(REPO / "cardiomm" / "weights" / "promptmr.pt")
+    n_net = _params(REPO / "cardiomm" / "weights" / "ktnet.pt", NET)
+    n_pmr = _params(REPO / "cardiomm" / "weights" / "promptmr.pt", "promptmr")
 
     lines = ["# k-t Net against the best classical method and the networks: cohort means", "",
              f"- date (UTC): {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M}",
@@ -143,6 +144,14 @@ def main() -> None:
         lines.append(f"| {r['split']} | {r['mask']} | {label(r['best_classical']) if r['best_classical'] else '-'} | "
                      f"{r.get('d_psnr', float('nan')):+.2f} | {r.get('d_ssim', float('nan')):+.3f} | "
                      f"{'met' if r.get('met') else 'NOT met'} | {r.get('d_promptmr', float('nan')):+.2f} |")
+    lines += ["", "Per modality (mean over every frame of the split's subjects), PSNR dB / SSIM:", ""]
+    mods = sorted(iq["modality"].unique(), key=lambda m: (m != "cine", m))
+    by = iq.groupby(["split", "mask", "method", "modality"])[["psnr", "ssim"]].mean()
+    lines += ["| split | mask | method | " + " | ".join(mods) + " |", "| --- | --- | --- |" + " --- |" * len(mods)]
+    for split, mask, method in table[["split", "mask", "method"]].itertuples(index=False):
+        cells = [f"{by.loc[(split, mask, method, m), 'psnr']:.2f} / {by.loc[(split, mask, method, m), 'ssim']:.3f}"
+                 if (split, mask, method, m) in by.index else "-" for m in mods]
+        lines.append(f"| {split} | {mask} | {label(method)} | " + " | ".join(cells) + " |")
     met = [r.get("met", False) for r in res]
     lines += ["", f"**Goal against the best classical method: {'met' if met and all(met) else 'NOT met'}** "
               f"({sum(met)} of {len(met)} split x mask cells); k-t Net >= PromptMR+ in "

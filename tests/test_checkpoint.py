@@ -23,10 +23,11 @@ WEIGHTS = Path(__file__).resolve().parents[1] / "cardiomm" / "weights"
 SHIPPED = {"cardiomm": "80334e5d7bf934048939cc2d7adf841f33cb530acaf59a0824c95be958fcb720",
            "varnet": "a00ef902f8535d0031217994f0b19eabd8d1a0b838b3fedd7485da08edf16c14",
            "segmentation": "a7eb8570ac1dd88654acbbc03d909e1ae86a9e3409fc17b91db524a2ee83e77c",
-           "promptmr": "52db9db626295a7af475b93b54d1db4f1c5bf29a68d33e761525fe2d136cfb53"}
+           "promptmr": "52db9db626295a7af475b93b54d1db4f1c5bf29a68d33e761525fe2d136cfb53",
+           "ktnet": "4053b9ac979fde273413d555707893b4d69fc5cffcb000913cff075206560049"}
 
 
-@pytest.mark.parametrize("name", ["cardiomm", "varnet"])
+@pytest.mark.parametrize("name", ["cardiomm", "varnet", "ktnet"])
 def test_shipped_recon_weights_load_with_stable_fingerprints(name: str) -> None:
     model, meta = load_model(WEIGHTS / f"{name}.pt", name)
     assert meta["state_sha256"] == SHIPPED[name] == state_sha256(model.state_dict())
