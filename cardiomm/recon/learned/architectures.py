@@ -15,7 +15,7 @@ from torch import nn
 
 from cardiomm.methods import REGISTRY, load
 
-__all__ = ["ARCHS", "arch_of", "build_model", "config_class", "make_config", "network_class"]
+__all__ = ["ARCHS", "arch_of", "build_model", "config_class", "is_series", "make_config", "network_class"]
 
 
 class _Archs(Mapping):
@@ -78,3 +78,10 @@ def arch_of(model: nn.Module) -> str:
         if m.network == path:
             return name
     raise ValueError(f"{type(model).__name__} is the network of no registered method; known: {sorted(ARCHS)}")
+
+
+def is_series(model: nn.Module) -> bool:
+    """Whether ``model`` is a series network (class attribute ``series = True``, e.g.
+    :class:`~cardiomm.recon.learned.networks.ktnet.KTNet`): it takes the series samples of
+    :func:`cardiomm.recon.learned.data.prepare_series` and returns every frame (training and inference ask here)."""
+    return bool(getattr(model, "series", False))

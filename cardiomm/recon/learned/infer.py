@@ -18,6 +18,7 @@ from cardiomm.acquisition import Acquisition
 from cardiomm.conventions import modality
 from cardiomm.device import autocast, get_device
 from cardiomm.methods import ReconParams, Reconstructor
+from cardiomm.recon.learned.architectures import is_series
 from cardiomm.recon.learned.data import prepare_frame, prepare_series
 from cardiomm.recon.learned.prompts import encode_mask_name, encode_scan
 from cardiomm.recon.learned.sample import collate_samples
@@ -60,7 +61,7 @@ def reconstruct_series(model: nn.Module, acq: Acquisition, batch_size: int = 8) 
     device = get_device()
     model = model.to(device).eval()
     out = np.zeros((nt, nz, ny, nx), dtype=np.float32)
-    if getattr(model, "series", False):  # a series network: every frame of a slice in one pass
+    if is_series(model):  # a series network: every frame of a slice in one pass
         with torch.inference_mode():
             for z in range(nz):
                 kz = torch.from_numpy(np.ascontiguousarray(kus[:, z])).to(torch.complex64)

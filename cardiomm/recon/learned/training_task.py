@@ -31,7 +31,7 @@ from cardiomm.atomic import atomic_path
 from cardiomm.compare.image_quality import nmse, psnr
 from cardiomm.conventions import ACS_LINES, PATTERNS
 from cardiomm.device import autocast, get_device
-from cardiomm.recon.learned.architectures import arch_of, build_model
+from cardiomm.recon.learned.architectures import arch_of, build_model, is_series
 from cardiomm.recon.learned.data import INPUT_NORMALISATION, FrameDataset, GroupedBatchSampler, MaskFn
 from cardiomm.recon.learned.model_files import save_checkpoint
 from cardiomm.recon.learned.networks.blocks import count_parameters
@@ -146,12 +146,6 @@ def recon_loss(pred: torch.Tensor, target: torch.Tensor, ssim_weight: float = 1.
 # ---------------------------------------------------------------------------------------------
 # Loop
 # ---------------------------------------------------------------------------------------------
-
-
-def is_series(model: nn.Module) -> bool:
-    """Whether ``model`` is a series network (:class:`~cardiomm.recon.learned.networks.ktnet.KTNet`): it takes the
-    series samples of :func:`cardiomm.recon.learned.data.prepare_series` and returns every frame."""
-    return bool(getattr(model, "series", False))
 
 
 def frames_of(pred: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
